@@ -1,0 +1,196 @@
+"""The gateway's FastAPI app: auth, JWKS, health of the whole system, merged OpenAPI, forwarding."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from gateway.auth.endpoints import router as auth_router
+from gateway.auth.service import TokenIssuer, ensure_bootstrap_admin
+from gateway.keys import KeyRing
+from gateway.openapi import OpenApiMerger
+from gateway.proxy import Forwarder
+from gateway.settings import GatewaySettings
+from shared.app import BEARER_SCHEME
+from shared.auth import TokenVerifier, current_principal
+from shared.db import Database
+from shared.errors import install_error_handlers
+from shared.logs import configure_logging
+from shared.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from shared.settings import SERVICE_NAMES
+
+log = logging.getLogger("sajja.gateway")
+
+#: Paths that take file uploads get the larger body limit.
+UPLOAD_SUFFIXES = ("/import", "/documents")
+
+
+async def start_gateway(app: FastAPI) -> list[Any]:
+    """Make what the gateway needs and is not already on ``app.state``; return what it made."""
+    settings: GatewaySettings = app.state.settings
+    owned: list[Any] = []
+    if not hasattr(app.state, "db"):
+        app.state.db = Database.from_url(
+            settings.process_database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
+        owned.append(app.state.db)
+    db: Database = app.state.db
+    keyring = KeyRing(settings.key_secret)
+    await keyring.ensure_current(db)
+    app.state.keyring = keyring
+    app.state.issuer = TokenIssuer(settings=settings, keyring=keyring)
+
+    async def load_jwks() -> dict[str, Any]:
+        await keyring.refresh_if_stale(db)
+        return keyring.jwks()
+
+    app.state.verifier = TokenVerifier(
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks=keyring.jwks(), jwks_loader=load_jwks
+    )
+    async with db.sessionmaker() as session:
+        async with session.begin():
+            shown = await ensure_bootstrap_admin(session, settings)
+    if shown:
+        phone, password = shown
+        banner = "=" * 64
+        print(
+            f"\n{banner}\n Sajja platform admin created (shown once, development only)\n"
+            f"   phone:    {phone}\n   password: {password}\n{banner}\n",
+            flush=True,
+        )
+    if not hasattr(app.state, "forwarder"):
+        forwarder = Forwarder(
+            settings.service_urls(),
+            timeout=settings.upstream_timeout_seconds,
+            connect_timeout=settings.upstream_connect_timeout_seconds,
+            max_connections=settings.upstream_max_connections,
+        )
+        await forwarder.start()
+        app.state.forwarder = forwarder
+        owned.append(forwarder)
+    app.state.openapi_merger = OpenApiMerger(app.state.forwarder.service_urls)
+    return owned
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging("gateway", settings.log_level)
+        owned = await start_gateway(app)
+        try:
+            yield
+        finally:
+            for resource in reversed(owned):
+                if isinstance(resource, Database):
+                    await resource.dispose()
+                else:
+                    await resource.close()
+
+    app = FastAPI(
+        title="Sajja API",
+        description="Community welfare funds (กองทุนสวัสดิการชุมชน): members, savings ledger, benefits, grants.",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(auth_router)
+
+    @app.get("/.well-known/jwks.json", include_in_schema=False)
+    async def jwks(request: Request) -> JSONResponse:
+        keyring: KeyRing = request.app.state.keyring
+        await keyring.refresh_if_stale(request.app.state.db)
+        return JSONResponse(keyring.jwks(), headers={"Cache-Control": "public, max-age=60"})
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request) -> JSONResponse:
+        """200 when the gateway's database and every service are ready; 503 naming what is not."""
+        forwarder: Forwarder = request.app.state.forwarder
+
+        async def service_state(name: str) -> str:
+            try:
+                async with forwarder.session.get(
+                    forwarder.service_urls[name] + "/readyz", timeout=aiohttp.ClientTimeout(total=2.0)
+                ) as response:
+                    return "ok" if response.status == 200 else f"unready ({response.status})"
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                return f"unreachable ({type(exc).__name__})"
+
+        async def own_state() -> str:
+            try:
+                await request.app.state.db.ping()
+                return "ok"
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                return f"unready ({type(exc).__name__})"
+
+        names = list(forwarder.service_urls)
+        states = await asyncio.gather(own_state(), *(service_state(n) for n in names))
+        services = {"gateway": states[0], **dict(zip(names, states[1:]))}
+        failing = sorted(n for n, s in services.items() if s != "ok")
+        body = {"status": "ok" if not failing else "unavailable", "services": services}
+        if failing:
+            body["not_ready"] = failing
+        return JSONResponse(body, status_code=503 if failing else 200)
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            await request.app.state.db.ping()
+        except Exception:  # noqa: BLE001
+            return JSONResponse({"status": "unavailable", "service": "gateway"}, status_code=503)
+        return JSONResponse({"status": "ok", "service": "gateway"})
+
+    def own_openapi() -> dict[str, Any]:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(BEARER_SCHEME)
+        schema["security"] = [{"bearerAuth": []}]
+        return schema
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> JSONResponse:
+        merger: OpenApiMerger = request.app.state.openapi_merger
+        return JSONResponse(await merger.document(own_openapi(), request.app.state.forwarder.session))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Sajja API")
+
+    for service in SERVICE_NAMES:
+        _add_forward_route(app, service)
+
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        overrides={suffix: settings.upload_max_bytes for suffix in UPLOAD_SUFFIXES},
+    )
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _add_forward_route(app: FastAPI, service: str) -> None:
+    async def forward(request: Request) -> Response:
+        # The gateway refuses bad tokens itself; the service checks again (cached) and decides scope.
+        await current_principal(request)
+        return await request.app.state.forwarder.forward(request, service)
+
+    app.add_api_route(
+        f"/v1/{service}/{{path:path}}",
+        forward,
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+        name=f"forward_{service}",
+    )

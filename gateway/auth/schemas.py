@@ -1,0 +1,112 @@
+"""Request and response bodies of ``/v1/auth``. Requests forbid unknown fields."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.auth import Role
+
+_PHONE = re.compile(r"^\+?[0-9]{9,15}$")
+
+
+def normalize_phone(value: str) -> str:
+    """Thai mobile numbers as people type them: spaces and dashes dropped, +66 becomes 0."""
+    digits = re.sub(r"[\s\-()]", "", value)
+    if digits.startswith("+66"):
+        digits = "0" + digits[3:]
+    if not _PHONE.match(digits):
+        raise ValueError("phone number must be 9 to 15 digits")
+    return digits
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LoginRequest(Strict):
+    phone: str = Field(max_length=20)
+    password: str = Field(min_length=1, max_length=256)
+
+    _phone = field_validator("phone")(normalize_phone)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class RefreshRequest(Strict):
+    refresh_token: str = Field(min_length=16, max_length=256)
+
+
+class ClientCredentialsRequest(Strict):
+    grant_type: Literal["client_credentials"]
+    client_id: str = Field(max_length=64)
+    client_secret: str = Field(max_length=256)
+    scope: str | None = Field(default=None, max_length=1000)
+
+
+class ClientToken(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    scope: str
+
+
+class CreateUserRequest(Strict):
+    phone: str = Field(max_length=20)
+    password: str = Field(min_length=6, max_length=256, description="A password, or a PIN of 6 digits or more")
+    display_name: str = Field(min_length=1, max_length=200)
+    role: Role
+    fund_id: uuid.UUID | None = None
+    network_id: uuid.UUID | None = None
+    member_id: uuid.UUID | None = None
+
+    _phone = field_validator("phone")(normalize_phone)
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    phone: str
+    display_name: str
+    role: Role
+    fund_id: uuid.UUID | None
+    network_id: uuid.UUID | None
+    member_id: uuid.UUID | None
+    is_active: bool
+
+
+class Me(BaseModel):
+    """The caller as the token says, with the user's record when the caller is a person."""
+
+    subject: str
+    role: Role
+    fund_id: uuid.UUID | None
+    network_id: uuid.UUID | None
+    member_id: uuid.UUID | None
+    scopes: list[str]
+    user: UserOut | None = None
+
+
+class CreateClientRequest(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[str] = Field(default_factory=list, max_length=50)
+    fund_id: uuid.UUID | None = None
+    network_id: uuid.UUID | None = None
+
+
+class ClientCreated(BaseModel):
+    client_id: str
+    client_secret: str = Field(description="Shown once; store it now.")
+    name: str
+    scopes: list[str]
+
+
+class RotatedKey(BaseModel):
+    kid: str

@@ -1,0 +1,120 @@
+"""Tables the gateway owns: users, API clients, refresh tokens, signing keys, login failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.auth import Role
+from shared.db import make_base
+
+Base = make_base()
+
+ROLE_VALUES = ", ".join(f"'{r.value}'" for r in Role)
+
+
+def _now() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class User(Base):
+    """A person who logs in with phone and password (or PIN)."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN ({ROLE_VALUES})", name="role_known"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    phone: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    fund_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    network_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    member_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class ApiClient(Base):
+    """A machine caller (a grant system) using client credentials."""
+
+    __tablename__ = "api_clients"
+    __table_args__ = (CheckConstraint("role IN ('integration')", name="role_integration"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    secret_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False, default=Role.integration.value)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False, default=list)
+    fund_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    network_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class RefreshToken(Base):
+    """One link of a refresh-token family; only a hash of the token is kept."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_family", "family_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    family_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[dt.datetime] = _now()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    replaced_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class SigningKey(Base):
+    """An ES256 key pair; the private half encrypted with the gateway's key secret."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_key_encrypted: Mapped[str] = mapped_column(Text, nullable=False)
+    public_jwk: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[dt.datetime] = _now()
+    #: The key that signs new tokens; at most one.
+    is_current: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: After this moment the key is no longer published (tokens it signed have expired).
+    retire_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+Index("uq_signing_keys_current", SigningKey.is_current, unique=True, postgresql_where=text("is_current"))
+
+
+class LoginFailure(Base):
+    """A failed login, counted per phone and per address to slow guessing."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_phone_at", "phone", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    phone: Mapped[str] = mapped_column(String(20), nullable=False)
+    address: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[dt.datetime] = _now()

@@ -1,0 +1,47 @@
+"""Gateway settings: env prefix ``SAJJA_GATEWAY_``, falling back to ``SAJJA_``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared.settings import SERVICE_NAMES, SajjaSettings, service_settings_config
+
+
+class GatewaySettings(SajjaSettings):
+    process_name: ClassVar[str] = "gateway"
+    model_config = service_settings_config("gateway")
+
+    members_url: str = "http://127.0.0.1:8001"
+    ledger_url: str = "http://127.0.0.1:8002"
+    benefits_url: str = "http://127.0.0.1:8003"
+    grants_url: str = "http://127.0.0.1:8004"
+
+    #: Encrypts the private signing keys at rest in the gateway's database.
+    key_secret: str = Field(default="dev-gateway-key-secret-change-me", repr=False)
+    access_token_ttl_seconds: int = 600
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    #: A spent refresh token presented again within this many seconds is treated as a retry
+    #: after a lost response, not as theft.
+    refresh_reuse_grace_seconds: int = 30
+    #: How long a rotated-out signing key stays in the JWKS (longer than any access token lives).
+    key_retire_after_seconds: int = 3600
+
+    login_failure_window_seconds: int = 900
+    login_max_failures_per_phone: int = 5
+    login_max_failures_per_address: int = 50
+
+    bootstrap_admin_phone: str = ""
+    bootstrap_admin_password: str = Field(default="", repr=False)
+
+    upstream_timeout_seconds: float = 15.0
+    upstream_connect_timeout_seconds: float = 3.0
+    upstream_max_connections: int = 200
+    #: Larger body limit for uploads (member roll imports, claim documents).
+    upload_max_bytes: int = 20 * 1024 * 1024
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("service_secret", "key_secret")
+
+    def service_urls(self) -> dict[str, str]:
+        return {name: getattr(self, f"{name}_url").rstrip("/") for name in SERVICE_NAMES}

@@ -1,0 +1,1 @@
+"""Grants service: programs, applications, screening, awards, tranches and disbursements."""

@@ -1,0 +1,1 @@
+"""Ledger service: a double-entry savings and co-funding ledger per fund."""

@@ -1,0 +1,1 @@
+"""Members service: networks, funds, members, households, beneficiaries, collectors and rounds."""

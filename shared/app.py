@@ -1,0 +1,121 @@
+"""The app factory every service uses, so all four look and behave the same.
+
+The lifespan makes the engine, the outgoing HTTP client and the token verifier; it leaves alone
+anything a test has already put on ``app.state`` (a connection inside a rolled-back transaction,
+a verifier with a static key set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from shared.auth import TokenVerifier
+from shared.db import Database
+from shared.errors import install_error_handlers
+from shared.http import ServiceTokenAuth, make_client
+from shared.logs import configure_logging
+from shared.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from shared.settings import SajjaSettings
+
+BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+
+
+def health_router(process: str) -> APIRouter:
+    """``/healthz``: the process is up. ``/readyz``: it can reach its database."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": process}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            await request.app.state.db.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse(
+                {"status": "unavailable", "service": process, "reason": type(exc).__name__}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "service": process})
+
+    return router
+
+
+def with_bearer_security(app: FastAPI) -> None:
+    """Every operation in the OpenAPI document requires a bearer token unless it says otherwise."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(BEARER_SCHEME)
+        schema["security"] = [{"bearerAuth": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_service_app(
+    *,
+    settings: SajjaSettings,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+    body_limit_overrides: dict[str, int] | None = None,
+) -> FastAPI:
+    process = settings.process_name
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(process, settings.log_level)
+        owned: list[Any] = []
+        if not hasattr(app.state, "db"):
+            app.state.db = Database.from_url(
+                settings.process_database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+            )
+            owned.append(app.state.db)
+        if not hasattr(app.state, "http"):
+            app.state.http = make_client(
+                auth=ServiceTokenAuth(
+                    gateway_url=settings.gateway_url, service=process, master_secret=settings.service_secret
+                )
+            )
+            owned.append(app.state.http)
+        if not hasattr(app.state, "verifier"):
+            jwks_client = make_client(timeout=5.0)
+            owned.append(jwks_client)
+            app.state.verifier = TokenVerifier(
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                jwks_url=settings.jwks_url,
+                http_client=jwks_client,
+            )
+        if on_startup is not None:
+            await on_startup(app)
+        try:
+            yield
+        finally:
+            for resource in reversed(owned):
+                if isinstance(resource, Database):
+                    await resource.dispose()
+                else:
+                    await resource.aclose()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health_router(process))
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limit_overrides)
+    app.add_middleware(RequestIdMiddleware)
+    with_bearer_security(app)
+    return app

@@ -1,0 +1,87 @@
+"""The ``sajja`` command.
+
+    sajja run                 PostgreSQL (embedded unless SAJJA_DATABASE_URL), migrations, all five processes
+    sajja serve NAME          one process (gateway, members, ledger, benefits, grants) under uvicorn
+    sajja migrate [NAME ...]  create and migrate databases on SAJJA_DATABASE_URL, then exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from shared.settings import PORT_OFFSETS, PROCESS_NAMES
+
+APPS = {
+    "gateway": "gateway.app:create_app",
+    "members": "services.members.app:create_app",
+    "ledger": "services.ledger.app:create_app",
+    "benefits": "services.benefits.app:create_app",
+    "grants": "services.grants.app:create_app",
+}
+
+
+def serve(name: str, host: str, port: int | None, workers: int) -> int:
+    import uvicorn
+
+    if port is None:
+        port = int(os.environ.get(f"SAJJA_{name.upper()}_PORT", int(os.environ.get("SAJJA_PORT", "8000")) + PORT_OFFSETS[name]))
+    uvicorn.run(
+        APPS[name],
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("SAJJA_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def migrate_all(names: list[str]) -> int:
+    from shared.migrate import migrate
+
+    url = os.environ.get("SAJJA_DATABASE_URL")
+    if not url:
+        print("sajja migrate: set SAJJA_DATABASE_URL to the PostgreSQL server", file=sys.stderr)
+        return 2
+
+    async def _run() -> None:
+        for name in names or PROCESS_NAMES:
+            await migrate(name, os.environ.get(f"SAJJA_{name.upper()}_DATABASE_URL", url))
+            print(f"migrated sajja_{name}")
+
+    asyncio.run(_run())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sajja", description="Sajja community welfare fund backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start PostgreSQL and all five processes")
+    p_serve = sub.add_parser("serve", help="run one process")
+    p_serve.add_argument("name", choices=PROCESS_NAMES)
+    p_serve.add_argument("--host", default=os.environ.get("SAJJA_HOST", "127.0.0.1"))
+    p_serve.add_argument("--port", type=int, default=None)
+    p_serve.add_argument("--workers", type=int, default=int(os.environ.get("SAJJA_WORKERS", "1")))
+    p_migrate = sub.add_parser("migrate", help="create and migrate databases, then exit")
+    p_migrate.add_argument("names", nargs="*", metavar="NAME")
+    args = parser.parse_args(argv)
+    if args.command == "migrate" and set(args.names) - set(PROCESS_NAMES):
+        parser.error(f"unknown process; choose from {', '.join(PROCESS_NAMES)}")
+    if args.command == "run":
+        from shared.supervisor import run_all
+
+        return run_all()
+    if args.command == "serve":
+        return serve(args.name, args.host, args.port, args.workers)
+    return migrate_all(args.names)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

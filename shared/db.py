@@ -1,0 +1,89 @@
+"""Database access: an engine made in the app's lifespan and one transaction per request.
+
+Routes and services receive an ``AsyncSession`` from :data:`DbSession`; they ``flush()`` but never
+``commit()``. The dependency commits when the route returns and rolls back when it raises, and it
+does so before the response is sent (``scope="function"``), so a failed commit is never reported
+to the caller as a success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+#: Explicit constraint names, so Alembic migrations are stable and readable.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_base() -> type[DeclarativeBase]:
+    """A declarative base with its own metadata and the project's naming convention."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    return Base
+
+
+class Database:
+    """An engine (or, in tests, one connection inside an outer transaction) and its sessions."""
+
+    def __init__(self, bind: AsyncEngine | AsyncConnection) -> None:
+        self.bind = bind
+        kwargs = {"expire_on_commit": False}
+        if isinstance(bind, AsyncConnection):
+            # Tests: every session works inside savepoints of the test's outer transaction.
+            kwargs["join_transaction_mode"] = "create_savepoint"
+        self.sessionmaker = async_sessionmaker(bind, **kwargs)
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> "Database":
+        engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            connect_args={"server_settings": {"timezone": "UTC", "application_name": "sajja"}},
+        )
+        return cls(engine)
+
+    async def ping(self) -> None:
+        async with self.sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        if isinstance(self.bind, AsyncEngine):
+            await self.bind.dispose()
+
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request: commit on success, roll back on any error."""
+    database: Database = request.app.state.db
+    async with database.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,123 @@
+"""Outgoing HTTP between Sajja services: one pooled httpx client per process.
+
+- Timeouts everywhere; connection pools sized for a service, not for a browser.
+- Retries only where a retry cannot do harm: GET/HEAD/OPTIONS/PUT/DELETE, or any request that
+  carries an ``Idempotency-Key``. A POST without one is sent once.
+- Service tokens: a service authenticates to another with a token the gateway issues for its
+  client credentials (``svc-<name>``), fetched on first use and renewed before it expires.
+- The caller's ``X-Request-ID`` goes along, so logs join up across services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Generator
+from typing import Any
+
+import httpx
+
+from shared.auth import service_client_id, service_client_secret
+from shared.logs import request_id_var
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class ServiceTokenAuth(httpx.Auth):
+    """Bearer auth with a service token from the gateway's client-credentials endpoint."""
+
+    requires_response_body = True
+
+    def __init__(self, *, gateway_url: str, service: str, master_secret: str, leeway: float = 30.0) -> None:
+        self.token_url = gateway_url.rstrip("/") + "/v1/auth/token"
+        self.client_id = service_client_id(service)
+        self.client_secret = service_client_secret(master_secret, service)
+        self.leeway = leeway
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def _token_request(self) -> httpx.Request:
+        return httpx.Request(
+            "POST",
+            self.token_url,
+            json={"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret},
+        )
+
+    def _store(self, response: httpx.Response) -> None:
+        response.raise_for_status()
+        body = response.json()
+        self._token = body["access_token"]
+        self._expires_at = time.monotonic() + float(body["expires_in"]) - self.leeway
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("service clients are async")
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self._token is None or time.monotonic() >= self._expires_at:
+            async with self._lock:
+                if self._token is None or time.monotonic() >= self._expires_at:
+                    self._store((yield self._token_request()))
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        response = yield request
+        if response.status_code == 401:
+            # A rotated key or a restarted gateway: one fresh token, one more try.
+            self._store((yield self._token_request()))
+            request.headers["Authorization"] = f"Bearer {self._token}"
+            yield request
+
+
+async def _propagate_request_id(request: httpx.Request) -> None:
+    request_id = request_id_var.get()
+    if request_id != "-" and "x-request-id" not in request.headers:
+        request.headers["X-Request-ID"] = request_id
+
+
+def make_client(
+    *,
+    base_url: str = "",
+    auth: httpx.Auth | None = None,
+    timeout: float = 10.0,
+    connect_timeout: float = 3.0,
+    max_connections: int = 100,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """A pooled client with timeouts, request-id propagation and (optionally) service auth."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        auth=auth,
+        timeout=httpx.Timeout(timeout, connect=connect_timeout),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        transport=transport or httpx.AsyncHTTPTransport(retries=1),  # connect failures only
+        event_hooks={"request": [_propagate_request_id]},
+    )
+
+
+def is_retryable(method: str, headers: Any) -> bool:
+    return method.upper() in IDEMPOTENT_METHODS or "idempotency-key" in {k.lower() for k in (headers or {})}
+
+
+async def request_with_retries(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    attempts: int = 3,
+    backoff: float = 0.2,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send a request; retry transport errors and 502/503/504 only when the request is idempotent."""
+    retryable = is_retryable(method, kwargs.get("headers"))
+    tries = attempts if retryable else 1
+    for attempt in range(1, tries + 1):
+        try:
+            response = await client.request(method, url, **kwargs)
+        except httpx.TransportError:
+            if attempt == tries:
+                raise
+        else:
+            if response.status_code not in RETRY_STATUSES or attempt == tries:
+                return response
+        await asyncio.sleep(backoff * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")

@@ -1,0 +1,114 @@
+"""Settings base for every Sajja process.
+
+Each process has one ``BaseSettings`` subclass with its own env prefix (``SAJJA_MEMBERS_``,
+``SAJJA_GATEWAY_``...). A field not set under that prefix falls back to the common ``SAJJA_``
+prefix, so one ``SAJJA_ENV`` or ``SAJJA_JWT_ISSUER`` serves all five processes while any one of
+them can still be configured on its own.
+
+Secrets have development defaults that start with ``dev-``; outside ``SAJJA_ENV=dev`` such a
+value is refused at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+SERVICE_NAMES: tuple[str, ...] = ("members", "ledger", "benefits", "grants")
+PROCESS_NAMES: tuple[str, ...] = ("gateway", *SERVICE_NAMES)
+#: Port offsets from ``SAJJA_PORT`` (the gateway's port) for each process.
+PORT_OFFSETS: dict[str, int] = {name: i for i, name in enumerate(PROCESS_NAMES)}
+
+DEV_SECRET_PREFIX = "dev-"
+COMMON_PREFIX = "SAJJA_"
+
+
+def database_url_for(server_url: str, db_name: str) -> str:
+    """Point a server URL (any database in its path) at ``db_name``, with the asyncpg driver."""
+    parts = urlsplit(server_url)
+    scheme = parts.scheme
+    if scheme in ("postgresql", "postgres"):
+        scheme = "postgresql+asyncpg"
+    return urlunsplit((scheme, parts.netloc, f"/{db_name}", parts.query, parts.fragment))
+
+
+class SajjaSettings(BaseSettings):
+    """Fields every process shares. Subclasses set ``process_name`` and ``env_prefix``."""
+
+    process_name: ClassVar[str] = ""
+
+    model_config = SettingsConfigDict(extra="ignore", env_prefix=COMMON_PREFIX)
+
+    env: Literal["dev", "test", "production"] = "dev"
+    #: The PostgreSQL server (``SAJJA_DATABASE_URL``, or ``SAJJA_<PROCESS>_DATABASE_URL`` for a
+    #: server of one process's own). The database name in it is replaced by ``db_name``.
+    database_url: str = "postgresql+asyncpg://postgres@localhost:5432/postgres"
+    #: This process's database on that server; ``sajja_<process>`` when empty.
+    db_name: str = ""
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    jwt_issuer: str = "sajja-gateway"
+    jwt_audience: str = "sajja"
+    jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
+    gateway_url: str = "http://127.0.0.1:8000"
+    #: Master secret from which each service's client secret is derived (see ``shared.servicetoken``).
+    service_secret: str = Field(default="dev-service-secret-change-me", repr=False)
+    #: Largest request body accepted, in bytes.
+    max_body_bytes: int = 1_048_576
+    log_level: str = "INFO"
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("service_secret",)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Own prefix first, then the common ``SAJJA_`` prefix."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("env_prefix") != COMMON_PREFIX:
+            sources.append(EnvSettingsSource(settings_cls, env_prefix=COMMON_PREFIX))
+        sources += [dotenv_settings, file_secret_settings]
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> "SajjaSettings":
+        if self.env == "dev":
+            return self
+        weak = [
+            name
+            for name in self.secret_fields
+            if str(getattr(self, name)).startswith(DEV_SECRET_PREFIX) or len(str(getattr(self, name))) < 16
+        ]
+        if weak:
+            raise ValueError(
+                f"refusing to start with development secrets outside SAJJA_ENV=dev: {', '.join(weak)}"
+            )
+        return self
+
+    @property
+    def process_db_name(self) -> str:
+        return self.db_name or f"sajja_{self.process_name}"
+
+    @property
+    def process_database_url(self) -> str:
+        """This process's own database on the configured server."""
+        return database_url_for(self.database_url, self.process_db_name)
+
+
+def service_settings_config(process: str) -> SettingsConfigDict:
+    """The settings config of one process: its own env prefix, unknown variables ignored."""
+    return SettingsConfigDict(extra="ignore", env_prefix=f"{COMMON_PREFIX}{process.upper()}_")

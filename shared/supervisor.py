@@ -1,0 +1,197 @@
+"""``sajja run``: PostgreSQL, migrations and the five processes, from one command.
+
+- PostgreSQL: the embedded server under ``$SAJJA_HOME/pgdata`` unless ``SAJJA_DATABASE_URL`` is set.
+- Each process's database is created if missing and migrated to head before anything starts.
+- Each process is a separate uvicorn (``sajja serve NAME``) on its own port; every line it prints
+  is prefixed with its name.
+- A child that dies is reported loudly and restarted with backoff; one that keeps dying
+  (``MAX_RESTARTS`` within ``RESTART_WINDOW`` seconds) stops everything with a non-zero exit.
+- SIGINT or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace period) and then
+  PostgreSQL.
+- In development, secrets are generated once and kept in ``$SAJJA_HOME/secrets.json``, so a
+  second run reuses the data, the signing keys and the tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.embedded_pg import EmbeddedPostgres
+from shared.migrate import migrate, redact
+from shared.settings import PORT_OFFSETS, PROCESS_NAMES, SERVICE_NAMES
+
+MAX_RESTARTS = 5
+RESTART_WINDOW = 60.0
+STOP_GRACE = 10.0
+COLOURS = {"gateway": 36, "members": 32, "ledger": 33, "benefits": 35, "grants": 34, "sajja": 37}
+
+
+def say(source: str, line: str) -> None:
+    width = max(len(n) for n in COLOURS)
+    tag = f"{source:<{width}}"
+    if sys.stdout.isatty():
+        tag = f"\033[{COLOURS.get(source, 37)}m{tag}\033[0m"
+    sys.stdout.write(f"{tag} | {line}\n")
+    sys.stdout.flush()
+
+
+def dev_secrets(home: Path) -> dict[str, str]:
+    """Development secrets, generated on first run and kept beside the data."""
+    path = home / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {
+        "SAJJA_SERVICE_SECRET": secrets.token_urlsafe(32),
+        "SAJJA_GATEWAY_KEY_SECRET": secrets.token_urlsafe(32),
+    }
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+@dataclass
+class Child:
+    name: str
+    port: int
+    process: asyncio.subprocess.Process | None = None
+    starts: list[float] = field(default_factory=list)
+    pump: asyncio.Task | None = None
+
+
+class Supervisor:
+    def __init__(self, *, home: Path, host: str, base_port: int, database_url: str | None) -> None:
+        self.home = home
+        self.host = host
+        self.base_port = base_port
+        self.database_url = database_url
+        self.pg: EmbeddedPostgres | None = None
+        self.children = {
+            name: Child(name, int(os.environ.get(f"SAJJA_{name.upper()}_PORT", base_port + PORT_OFFSETS[name])))
+            for name in PROCESS_NAMES
+        }
+        self.stopping = asyncio.Event()
+        self.failed: str | None = None
+
+    def child_env(self, server_url: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("SAJJA_ENV", "dev")
+        if env["SAJJA_ENV"] == "dev":
+            for key, value in dev_secrets(self.home).items():
+                env.setdefault(key, value)
+        env["SAJJA_DATABASE_URL"] = server_url
+        gateway = f"http://{self.host}:{self.children['gateway'].port}"
+        env.setdefault("SAJJA_GATEWAY_URL", gateway)
+        env.setdefault("SAJJA_JWKS_URL", f"{gateway}/.well-known/jwks.json")
+        for name in SERVICE_NAMES:
+            env.setdefault(f"SAJJA_{name.upper()}_URL", f"http://{self.host}:{self.children[name].port}")
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    async def start_database(self) -> str:
+        if self.database_url:
+            say("sajja", f"PostgreSQL: {redact(self.database_url)}")
+            return self.database_url
+        self.pg = EmbeddedPostgres(self.home / "pgdata")
+        url = await asyncio.to_thread(self.pg.start)
+        say("sajja", f"embedded PostgreSQL running (data in {self.home / 'pgdata'})")
+        return url
+
+    async def spawn(self, child: Child, env: dict[str, str]) -> None:
+        child.starts.append(time.monotonic())
+        child.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "shared.cli", "serve", child.name, "--host", self.host, "--port", str(child.port),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
+        )
+        child.pump = asyncio.create_task(self._pump(child, child.process))
+        say("sajja", f"started {child.name} on http://{self.host}:{child.port} (pid {child.process.pid})")
+
+    async def _pump(self, child: Child, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            say(child.name, raw.decode(errors="replace").rstrip())
+
+    async def watch(self, child: Child, env: dict[str, str]) -> None:
+        """Restart a child that dies, unless it keeps dying."""
+        while not self.stopping.is_set():
+            assert child.process is not None
+            code = await child.process.wait()
+            if child.pump:
+                await child.pump
+            if self.stopping.is_set():
+                return
+            say("sajja", f"!!! {child.name} exited with code {code}")
+            now = time.monotonic()
+            recent = [t for t in child.starts if now - t < RESTART_WINDOW]
+            if len(recent) >= MAX_RESTARTS:
+                self.failed = f"{child.name} died {len(recent)} times within {RESTART_WINDOW:.0f}s"
+                say("sajja", f"!!! giving up: {self.failed}")
+                self.stopping.set()
+                return
+            delay = min(2 ** (len(recent) - 1), 10)
+            say("sajja", f"!!! restarting {child.name} in {delay}s")
+            await asyncio.sleep(delay)
+            if not self.stopping.is_set():
+                await self.spawn(child, env)
+
+    async def stop_children(self) -> None:
+        running = [c for c in self.children.values() if c.process and c.process.returncode is None]
+        for child in running:
+            child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for child in running:
+            try:
+                await asyncio.wait_for(child.process.wait(), max(0.1, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                say("sajja", f"{child.name} did not stop in {STOP_GRACE:.0f}s; killing it")
+                child.process.kill()
+                await child.process.wait()
+            say("sajja", f"stopped {child.name}")
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            server_url = await self.start_database()
+            for name in PROCESS_NAMES:
+                await migrate(name, server_url)
+            say("sajja", "databases migrated: " + ", ".join(f"sajja_{n}" for n in PROCESS_NAMES))
+            env = self.child_env(server_url)
+            for child in self.children.values():
+                await self.spawn(child, env)
+            watchers = [asyncio.create_task(self.watch(c, env)) for c in self.children.values()]
+            gateway = self.children["gateway"]
+            say("sajja", f"Sajja is starting: API on http://{self.host}:{gateway.port} (docs at /docs). Ctrl-C stops.")
+            await self.stopping.wait()
+            say("sajja", "stopping...")
+            await self.stop_children()
+            for task in watchers:
+                task.cancel()
+        finally:
+            if self.pg is not None:
+                await asyncio.to_thread(self.pg.stop)
+                say("sajja", "PostgreSQL stopped")
+        return 1 if self.failed else 0
+
+
+def run_all() -> int:
+    home = Path(os.environ.get("SAJJA_HOME", ".sajja")).resolve()
+    supervisor = Supervisor(
+        home=home,
+        host=os.environ.get("SAJJA_HOST", "127.0.0.1"),
+        base_port=int(os.environ.get("SAJJA_PORT", "8000")),
+        database_url=os.environ.get("SAJJA_DATABASE_URL") or None,
+    )
+    return asyncio.run(supervisor.run())
