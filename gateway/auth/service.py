@@ -218,6 +218,10 @@ async def refresh(
         select(RefreshToken).where(RefreshToken.token_hash == _token_hash(token)).with_for_update()
     )
     now = utcnow()
+    if row is not None and row.revoked_reason == "superseded":
+        # Only the server and whoever intercepted the lost response ever saw this token.
+        await revoke_family(session, row.family_id, "reuse")
+        return None, Unauthenticated("auth.refresh_reused")
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None, Unauthenticated("auth.refresh_invalid")
     user = await session.get(User, row.user_id)

@@ -1,0 +1,137 @@
+"""Test fixtures: one embedded PostgreSQL per test session, each test inside a rolled-back transaction.
+
+- ``pg_url``: the server, started once in a temporary directory, durability off.
+- ``migrated``: every process's database created and migrated once by its own Alembic history.
+- ``tokens``: an ES256 key that services trust in tests, and a helper to mint access tokens.
+- ``service_client(name)``: an httpx client on a service's ASGI app whose database work happens in
+  an outer transaction rolled back after the test.
+- ``gateway``: the gateway app the same way, with its keyring, issuer and forwarder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from shared.auth import TokenVerifier
+from shared.db import Database
+from shared.embedded_pg import EmbeddedPostgres
+from shared.migrate import migrate
+from shared.settings import PROCESS_NAMES
+from tests.helpers import AUDIENCE, ISSUER, TEST_KEY_SECRET, TEST_SECRET, Tokens, gateway_settings
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    pg = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", delete_on_stop=True)
+    url = pg.start()
+    pg.tune_for_tests()
+    yield url
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+async def migrated(pg_url: str) -> dict[str, str]:
+    return {name: await migrate(name, pg_url) for name in PROCESS_NAMES}
+
+
+@pytest.fixture(scope="session")
+async def engines(migrated: dict[str, str]) -> AsyncIterator[dict[str, AsyncEngine]]:
+    made = {name: create_async_engine(url, pool_size=5) for name, url in migrated.items()}
+    yield made
+    for engine in made.values():
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def tokens() -> Tokens:
+    from cryptography.fernet import Fernet  # noqa: F401 - the keyring's dependency, imported early
+
+    from gateway.keys import _fernet, new_key_pair
+
+    key = new_key_pair(TEST_KEY_SECRET)
+    pem = _fernet(TEST_KEY_SECRET).decrypt(key.private_key_encrypted.encode()).decode()
+    return Tokens(pem=pem, kid=key.kid, jwks={"keys": [key.public_jwk]})
+
+
+def _service_settings(name: str) -> Any:
+    from services.benefits.settings import BenefitsSettings
+    from services.grants.settings import GrantsSettings
+    from services.ledger.settings import LedgerSettings
+    from services.members.settings import MembersSettings
+
+    cls = {"members": MembersSettings, "ledger": LedgerSettings, "benefits": BenefitsSettings, "grants": GrantsSettings}[name]
+    return cls(env="test", service_secret=TEST_SECRET)
+
+
+def _service_app(name: str) -> Any:
+    from shared.cli import APPS
+
+    module, _, attr = APPS[name].partition(":")
+    factory = getattr(__import__(module, fromlist=[attr]), attr)
+    return factory(_service_settings(name))
+
+
+@asynccontextmanager
+async def rolled_back(engine: AsyncEngine) -> AsyncIterator[Database]:
+    """A Database bound to one connection whose outer transaction is rolled back at the end."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield Database(conn)
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+async def service_client(
+    engines: dict[str, AsyncEngine], tokens: Tokens
+) -> AsyncIterator[Callable[[str], Any]]:
+    """``await service_client("members")``: an httpx client on that service, rolled back after the test."""
+    stack: list[Any] = []
+
+    async def make(name: str) -> httpx.AsyncClient:
+        app = _service_app(name)
+        cm = rolled_back(engines[name])
+        app.state.db = await cm.__aenter__()
+        app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=tokens.jwks)
+        app.state.http = httpx.AsyncClient()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+        stack.append((cm, client, app.state.http))
+        return client
+
+    yield make
+    for cm, client, http in reversed(stack):
+        await client.aclose()
+        await http.aclose()
+        await cm.__aexit__(None, None, None)
+
+
+@asynccontextmanager
+async def gateway_app(engine: AsyncEngine, **overrides: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """The gateway app on a rolled-back connection, started as its lifespan would."""
+    from gateway.app import create_app, start_gateway
+
+    app = create_app(gateway_settings(**overrides))
+    async with rolled_back(engine) as db:
+        app.state.db = db
+        owned = await start_gateway(app)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 50000)), base_url="http://gateway"
+        )
+        try:
+            yield app, client
+        finally:
+            await client.aclose()
+            for resource in owned:
+                await resource.close()
+
+
+@pytest.fixture
+async def gateway(engines: dict[str, AsyncEngine]) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    async with gateway_app(engines["gateway"]) as pair:
+        yield pair
