@@ -16,6 +16,7 @@ import asyncio
 import logging
 
 import aiohttp
+from yarl import URL
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -69,9 +70,11 @@ class Forwarder:
         return self._session
 
     async def forward(self, request: Request, service: str) -> Response:
-        url = self.service_urls[service] + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
+        # The path and query as the caller encoded them, not re-encoded.
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        query = request.scope.get("query_string") or b""
+        url = URL(self.service_urls[service] + raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else ""),
+                  encoded=True)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["x-request-id"] = request.state.request_id
         client = request.client.host if request.client else ""

@@ -1,0 +1,121 @@
+"""The whole system as real processes: `sajja run` on embedded PostgreSQL, through the gateway."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from jose import jwt
+
+from tests.system import ADMIN_PASSWORD, ADMIN_PHONE, running_system
+
+pytestmark = pytest.mark.e2e
+
+FUND = {
+    "name": "กองทุนสวัสดิการชุมชนตำบลฉวาง",
+    "province": "นครศรีธรรมราช",
+    "district": "ฉวาง",
+    "subdistrict": "ฉวาง",
+    "founded_on": "2011-06-01",
+    "population": 2775,
+}
+
+
+def _login(client: httpx.Client, phone: str, password: str) -> dict:
+    response = client.post("/v1/auth/login", json={"phone": phone, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _bearer(pair: dict) -> dict[str, str]:
+    return {"Authorization": f"Bearer {pair['access_token']}"}
+
+
+def _postgres_running(pgdata: Path) -> bool:
+    for proc in psutil.process_iter(attrs=("name", "cmdline")):
+        if proc.info["name"] == "postgres" and proc.info["cmdline"] and str(pgdata) in " ".join(proc.info["cmdline"]):
+            return True
+    return False
+
+
+def test_the_whole_system_runs_restarts_and_stops(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with running_system(home) as system:
+        health = httpx.get(system.url + "/healthz").json()
+        assert health == {"status": "ok", "services": dict.fromkeys(
+            ["gateway", "members", "ledger", "benefits", "grants"], "ok")}
+
+        with httpx.Client(base_url=system.url, timeout=10) as client:
+            admin = _bearer(_login(client, ADMIN_PHONE, ADMIN_PASSWORD))
+            fund = client.post("/v1/members/funds", json=FUND, headers=admin)
+            assert fund.status_code == 201, fund.text
+            fund_id = fund.json()["id"]
+            user = client.post("/v1/auth/users", headers=admin, json={
+                "phone": "0871234567", "password": "committee-pass-1", "display_name": "กรรมการ",
+                "role": "committee", "fund_id": fund_id})
+            assert user.status_code == 201, user.text
+            committee_pair = _login(client, "0871234567", "committee-pass-1")
+            committee = _bearer(committee_pair)
+
+            # Every service, through the gateway, with a real token verified against the real JWKS.
+            assert client.get(f"/v1/members/funds/{fund_id}", headers=committee).json()["name"] == FUND["name"]
+            trial = client.get(f"/v1/ledger/funds/{fund_id}/trial-balance", headers=committee)
+            assert trial.status_code == 200 and trial.json()["balanced"] is True
+            catalog = client.get(f"/v1/benefits/funds/{fund_id}/catalog", headers=committee)
+            assert catalog.status_code == 200
+            program = client.post("/v1/grants/programs", headers=admin, json={
+                "grantor": "codi", "name": "CODI 2551", "fiscal_year_be": 2551, "envelope_satang": 5_500_000})
+            assert program.status_code == 201, program.text
+            assert client.get("/v1/grants/programs", headers=committee).json()["items"][0]["name"] == "CODI 2551"
+            # Scope is enforced by the owning service behind the gateway.
+            other_fund = client.get(f"/v1/ledger/funds/{uuid.uuid4()}/trial-balance", headers=committee)
+            assert other_fund.status_code == 403
+            assert other_fund.headers["content-type"] == "application/problem+json"
+            # The request id the caller chose comes back.
+            traced = client.get("/v1/auth/me", headers={**committee, "X-Request-ID": "e2e-trace-1"})
+            assert traced.headers["x-request-id"] == "e2e-trace-1"
+
+            # One merged OpenAPI document and its docs page.
+            paths = client.get("/openapi.json").json()["paths"]
+            for path in ("/v1/auth/login", "/v1/members/funds", "/v1/ledger/funds/{fund_id}/trial-balance",
+                         "/v1/benefits/funds/{fund_id}/catalog", "/v1/grants/programs"):
+                assert path in paths, path
+            assert "swagger" in client.get("/docs").text.lower()
+
+        # A service called directly verifies tokens itself, against the gateway's JWKS.
+        members = system.service_url("members")
+        assert httpx.get(f"{members}/v1/members/funds/{fund_id}", headers=committee).status_code == 200
+        head, payload, signature = committee_pair["access_token"].split(".")
+        forged = {**jwt.get_unverified_claims(committee_pair["access_token"]), "role": "platform_admin"}
+        forged_payload = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
+        for bad in (f"{head}.{forged_payload}.{signature}", f"{head}.{payload}."):
+            refused = httpx.get(f"{members}/v1/members/funds", headers={"Authorization": f"Bearer {bad}"})
+            assert refused.status_code == 401, refused.text
+
+        # A child that dies is reported and restarted.
+        os.kill(system.pid_of("members"), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while "restarting members" not in system.output() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "!!! members exited" in system.output()
+        system.wait_healthy(timeout=60)
+        assert httpx.get(f"{system.url}/v1/members/funds/{fund_id}", headers=committee).status_code == 200
+
+        assert system.stop() == 0
+    assert "PostgreSQL stopped" in system.output()
+    assert not _postgres_running(home / "pgdata")
+
+    # A second run reuses the data, the secrets and the signing keys: the old token still works.
+    with running_system(home) as again:
+        with httpx.Client(base_url=again.url, timeout=10) as client:
+            assert client.get(f"/v1/members/funds/{fund_id}", headers=committee).status_code == 200
+            _login(client, ADMIN_PHONE, ADMIN_PASSWORD)
+        assert "platform admin created" not in again.output()

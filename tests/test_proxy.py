@@ -1,0 +1,165 @@
+"""Forwarding through the gateway, against an upstream on a real socket.
+
+The upstream here is a small aiohttp server that records what it received and answers as told,
+so the test sees exactly what crosses the wire in both directions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from tests.conftest import gateway_app
+from tests.helpers import Tokens
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+        self.app = web.Application()
+        self.app.router.add_route("*", "/{tail:.*}", self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.seen.append({"method": request.method, "path": request.path, "query": request.rel_url.raw_query_string,
+                          "headers": {k.lower(): v for k, v in request.headers.items()}, "body": body})
+        if request.path.endswith("/slow"):
+            await asyncio.sleep(2)
+        if request.path.endswith("/problem"):
+            return web.Response(status=409, body=b'{"code":"ledger.duplicate","title":"x"}',
+                                content_type="application/problem+json")
+        if request.path.endswith("/gzip"):
+            return web.Response(body=gzip.compress(b'{"ok":true}'), headers={"Content-Encoding": "gzip",
+                                                                              "Content-Type": "application/json"})
+        if request.path.endswith("/broken"):
+            request.transport.close()
+            return web.Response()
+        return web.json_response({"echo": body.decode(), "path": request.path}, status=201,
+                                 headers={"ETag": '"v1"', "X-Upstream": "yes"})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
+    up = Upstream()
+    runner = web.AppRunner(up.app)
+    await runner.setup()
+    port = _free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    yield up, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def proxied(engines, upstream) -> AsyncIterator[tuple[Any, Any, Upstream]]:
+    up, url = upstream
+    dead = f"http://127.0.0.1:{_free_port()}"
+    async with gateway_app(engines["gateway"], members_url=url, ledger_url=url, benefits_url=dead, grants_url=url,
+                           upstream_timeout_seconds=0.5, max_body_bytes=1000) as (app, client):
+        keyring = app.state.keyring
+        yield client, Tokens(pem=keyring._current_pem, kid=keyring.current_kid, jwks=keyring.jwks()), up
+
+
+async def test_method_path_query_body_and_headers_are_forwarded(proxied) -> None:
+    client, tokens, up = proxied
+    headers = {**tokens.headers(), "Idempotency-Key": "k-1", "Accept-Language": "en", "X-Request-ID": "req-42",
+               "Content-Type": "application/json"}
+    response = await client.post("/v1/ledger/funds/f1/deposits?dry_run=1&x=%E0%B8%81", content=b'{"a":1}', headers=headers)
+    assert response.status_code == 201
+    assert response.json() == {"echo": '{"a":1}', "path": "/v1/ledger/funds/f1/deposits"}
+    assert response.headers["etag"] == '"v1"' and response.headers["x-upstream"] == "yes"
+    assert response.headers["x-request-id"] == "req-42"
+    seen = up.seen[-1]
+    assert seen["method"] == "POST" and seen["query"] == "dry_run=1&x=%E0%B8%81"
+    assert seen["headers"]["idempotency-key"] == "k-1"
+    assert seen["headers"]["accept-language"] == "en"
+    assert seen["headers"]["authorization"] == headers["Authorization"]
+    assert seen["headers"]["x-request-id"] == "req-42"
+    assert seen["headers"]["x-forwarded-for"] == "203.0.113.7"
+
+
+async def test_a_request_id_is_made_when_the_caller_has_none(proxied) -> None:
+    client, tokens, up = proxied
+    response = await client.get("/v1/members/funds", headers=tokens.headers())
+    assert len(response.headers["x-request-id"]) == 32
+    assert up.seen[-1]["headers"]["x-request-id"] == response.headers["x-request-id"]
+    hostile = await client.get("/v1/members/funds", headers={**tokens.headers(), "X-Request-ID": "a\u0000b" * 100})
+    assert hostile.headers["x-request-id"] != "a\u0000b" * 100
+
+
+async def test_problem_json_comes_back_untouched(proxied) -> None:
+    client, tokens, _ = proxied
+    response = await client.get("/v1/grants/problem", headers=tokens.headers())
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.content == b'{"code":"ledger.duplicate","title":"x"}'
+
+
+async def test_compressed_bodies_pass_through_without_recompression(proxied) -> None:
+    client, tokens, _ = proxied
+    response = await client.get("/v1/members/gzip", headers={**tokens.headers(), "Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.json() == {"ok": True}
+
+
+async def test_a_refused_connection_is_503(proxied) -> None:
+    client, tokens, _ = proxied
+    response = await client.get("/v1/benefits/funds/x/catalog", headers={**tokens.headers(), "Accept-Language": "en"})
+    assert response.status_code == 503
+    assert response.json()["code"] == "upstream.unavailable"
+    assert "benefits" in response.json()["detail"]
+
+
+async def test_a_timeout_is_504(proxied) -> None:
+    client, tokens, _ = proxied
+    response = await client.get("/v1/members/slow", headers=tokens.headers())
+    assert response.status_code == 504
+    assert response.json()["code"] == "upstream.timeout"
+
+
+async def test_a_broken_answer_is_502(proxied) -> None:
+    client, tokens, _ = proxied
+    response = await client.get("/v1/members/broken", headers=tokens.headers())
+    assert response.status_code == 502
+    assert response.json()["code"] == "upstream.bad_gateway"
+
+
+async def test_oversized_bodies_are_refused_before_forwarding(proxied) -> None:
+    client, tokens, up = proxied
+    before = len(up.seen)
+    response = await client.post("/v1/members/funds", content=b"x" * 1001,
+                                 headers={**tokens.headers(), "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["code"] == "request.body_too_large"
+    assert len(up.seen) == before
+
+
+async def test_no_token_is_refused_at_the_gateway_without_reaching_the_service(proxied) -> None:
+    client, _, up = proxied
+    before = len(up.seen)
+    response = await client.get("/v1/members/funds")
+    assert response.status_code == 401
+    assert len(up.seen) == before
+
+
+async def test_health_names_what_is_not_ready(proxied) -> None:
+    client, _, _ = proxied
+    response = await client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    # benefits refuses connections; the others answer /readyz with the fake's 201, not 200.
+    assert body["not_ready"] == ["benefits", "grants", "ledger", "members"]
+    assert body["services"]["gateway"] == "ok"
+    assert body["services"]["benefits"].startswith("unreachable")
