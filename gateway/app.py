@@ -59,6 +59,8 @@ async def start_gateway(app: FastAPI) -> list[Any]:
     async with db.sessionmaker() as session:
         async with session.begin():
             shown = await ensure_bootstrap_admin(session, settings)
+    if shown is None and not settings.bootstrap_admin_phone and settings.env != "dev":
+        log.warning("no SAJJA_BOOTSTRAP_ADMIN_PHONE/PASSWORD: no platform admin is created outside development")
     if shown:
         phone, password = shown
         banner = "=" * 64

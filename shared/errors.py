@@ -135,7 +135,7 @@ def preferred_language(accept_language: str | None) -> str:
     if not accept_language:
         return "th"
     best_lang, best_q = "th", -1.0
-    for i, part in enumerate(accept_language.split(",")):
+    for part in accept_language.split(","):
         piece = part.strip()
         if not piece:
             continue
@@ -148,7 +148,7 @@ def preferred_language(accept_language: str | None) -> str:
             except ValueError:
                 q = 0.0
         primary = tag.strip().lower().split("-")[0]
-        if primary in LANGS and q > best_q:
+        if primary in LANGS and 0 < q and q > best_q:
             best_lang, best_q = primary, q
     return best_lang
 

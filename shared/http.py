@@ -27,8 +27,6 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 class ServiceTokenAuth(httpx.Auth):
     """Bearer auth with a service token from the gateway's client-credentials endpoint."""
 
-    requires_response_body = True
-
     def __init__(self, *, gateway_url: str, service: str, master_secret: str, leeway: float = 30.0) -> None:
         self.token_url = gateway_url.rstrip("/") + "/v1/auth/token"
         self.client_id = service_client_id(service)
@@ -45,7 +43,8 @@ class ServiceTokenAuth(httpx.Auth):
             json={"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret},
         )
 
-    def _store(self, response: httpx.Response) -> None:
+    async def _store(self, response: httpx.Response) -> None:
+        await response.aread()
         response.raise_for_status()
         body = response.json()
         self._token = body["access_token"]
@@ -58,12 +57,12 @@ class ServiceTokenAuth(httpx.Auth):
         if self._token is None or time.monotonic() >= self._expires_at:
             async with self._lock:
                 if self._token is None or time.monotonic() >= self._expires_at:
-                    self._store((yield self._token_request()))
+                    await self._store((yield self._token_request()))
         request.headers["Authorization"] = f"Bearer {self._token}"
         response = yield request
         if response.status_code == 401:
             # A rotated key or a restarted gateway: one fresh token, one more try.
-            self._store((yield self._token_request()))
+            await self._store((yield self._token_request()))
             request.headers["Authorization"] = f"Bearer {self._token}"
             yield request
 

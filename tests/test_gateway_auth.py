@@ -259,3 +259,24 @@ async def test_admin_endpoints_need_a_token(gateway, path: str) -> None:
     r = await client.post(path, json={})
     assert r.status_code == 401
     assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_development_generates_the_first_admin_password_and_prints_it_once(engines, capsys) -> None:
+    from gateway.app import start_gateway
+
+    async with gateway_app(engines["gateway"], env="dev", bootstrap_admin_phone="", bootstrap_admin_password="") as (app, client):
+        printed = capsys.readouterr().out
+        assert "platform admin created" in printed
+        password = printed.split("password:")[1].split()[0]
+        pair = await login(client, "0800000000", password)
+        assert jwt.get_unverified_claims(pair["access_token"])["role"] == "platform_admin"
+        owned = await start_gateway(app)  # a restart on the same data
+        assert "platform admin created" not in capsys.readouterr().out
+        for resource in owned:
+            await resource.close()
+
+
+async def test_production_without_bootstrap_credentials_creates_no_admin(engines) -> None:
+    async with gateway_app(engines["gateway"], env="production", bootstrap_admin_phone="", bootstrap_admin_password="") as (app, _):
+        async with app.state.db.sessionmaker() as session:
+            assert (await session.scalars(select(User).where(User.role == "platform_admin"))).all() == []

@@ -1,0 +1,153 @@
+"""The shared package: settings, errors and languages, body limits, service tokens, retries, migrations."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from aiohttp import web
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from gateway.settings import GatewaySettings
+from services.members.settings import MembersSettings
+from shared.auth import Role, TokenVerifier
+from shared.errors import preferred_language
+from shared.http import ServiceTokenAuth, make_client, request_with_retries
+from shared.migrate import PACKAGES
+from shared.settings import database_url_for
+from tests.helpers import AUDIENCE, ISSUER, TEST_SECRET
+
+
+def test_settings_fall_back_to_the_common_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAJJA_JWT_ISSUER", "common-issuer")
+    monkeypatch.setenv("SAJJA_MEMBERS_JWT_ISSUER", "members-issuer")
+    monkeypatch.setenv("SAJJA_DATABASE_URL", "postgresql://u:p@db:5432/postgres")
+    assert MembersSettings().jwt_issuer == "members-issuer"
+    assert GatewaySettings().jwt_issuer == "common-issuer"
+    assert MembersSettings().process_database_url == "postgresql+asyncpg://u:p@db:5432/sajja_members"
+    monkeypatch.setenv("SAJJA_MEMBERS_DATABASE_URL", "postgresql+asyncpg://u:p@members-db:5432/x")
+    assert MembersSettings().process_database_url == "postgresql+asyncpg://u:p@members-db:5432/sajja_members"
+
+
+def test_default_secrets_are_refused_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAJJA_ENV", "production")
+    with pytest.raises(ValueError, match="service_secret"):
+        MembersSettings()
+    monkeypatch.setenv("SAJJA_SERVICE_SECRET", "a-real-secret-of-enough-length")
+    assert MembersSettings().env == "production"
+    with pytest.raises(ValueError, match="key_secret"):
+        GatewaySettings()
+    monkeypatch.setenv("SAJJA_GATEWAY_KEY_SECRET", "short")
+    with pytest.raises(ValueError, match="key_secret"):
+        GatewaySettings()
+    monkeypatch.setenv("SAJJA_ENV", "dev")
+    monkeypatch.delenv("SAJJA_SERVICE_SECRET")
+    assert MembersSettings().service_secret.startswith("dev-")
+
+
+def test_database_url_for_keeps_the_socket_query() -> None:
+    url = database_url_for("postgresql://postgres:@/postgres?host=/tmp/pg", "sajja_ledger")
+    assert url == "postgresql+asyncpg://postgres:@/sajja_ledger?host=/tmp/pg"
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [(None, "th"), ("", "th"), ("en", "en"), ("en-US,en;q=0.9", "en"), ("th-TH,en;q=0.5", "th"),
+     ("fr, en;q=0.8, th;q=0.9", "th"), ("en;q=0.9, th;q=0.1", "en"), ("de", "th"), ("en;q=bogus", "th")],
+)
+def test_language_is_thai_unless_english_is_preferred(header: str | None, lang: str) -> None:
+    assert preferred_language(header) == lang
+
+
+async def test_unknown_routes_and_methods_are_problems(service_client) -> None:
+    members = await service_client("members")
+    missing = await members.get("/v1/members/nothing-here")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    wrong = await members.delete("/v1/members/funds", headers={"Accept-Language": "en"})
+    assert wrong.status_code == 405 and wrong.json()["detail"] == "This resource does not support DELETE"
+
+
+async def test_services_refuse_large_bodies_even_when_streamed(service_client, tokens) -> None:
+    members = await service_client("members")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    streamed = await members.post("/v1/members/funds", content=chunks(), headers=tokens.headers())
+    assert streamed.status_code == 413
+    assert streamed.json()["code"] == "request.body_too_large"
+    declared = await members.post("/v1/members/funds", content=b"{}" * 600_000, headers=tokens.headers())
+    assert declared.status_code == 413
+
+
+async def test_a_service_token_from_the_gateway_is_accepted_by_a_service(gateway, service_client) -> None:
+    """The real chain: client credentials at the gateway, JWKS from the gateway, verification in a service."""
+    gateway_app_, gateway_client = gateway
+    gateway_transport = httpx.ASGITransport(app=gateway_app_)
+    auth = ServiceTokenAuth(gateway_url="http://gateway", service="benefits", master_secret=TEST_SECRET)
+    members = await service_client("members")
+    members_app = members._transport.app  # type: ignore[attr-defined]
+    members_app.state.verifier = TokenVerifier(
+        issuer=ISSUER, audience=AUDIENCE, jwks_url="http://gateway/.well-known/jwks.json",
+        http_client=httpx.AsyncClient(transport=gateway_transport),
+    )
+
+    class Route(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            app_transport = gateway_transport if request.url.host == "gateway" else members._transport
+            return await app_transport.handle_async_request(request)
+
+    async with make_client(base_url="http://members", auth=auth, transport=Route()) as client:
+        response = await client.get("/v1/members/funds")
+        assert response.status_code == 200, response.text
+        principal = await members_app.state.verifier.verify(auth._token)
+        assert principal.role is Role.service and principal.subject == "svc-benefits"
+        first_token = auth._token
+        await client.get("/v1/members/funds")
+        assert auth._token == first_token, "the service token is reused until it nears expiry"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_retries_only_idempotent_requests() -> None:
+    hits: list[str] = []
+
+    async def flaky(request: web.Request) -> web.Response:
+        hits.append(request.method)
+        return web.Response(status=503 if len([h for h in hits if h == request.method]) < 3 else 200)
+
+    app = web.Application()
+    app.router.add_route("*", "/x", flaky)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = _free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with make_client(base_url=f"http://127.0.0.1:{port}") as client:
+            get = await request_with_retries(client, "GET", "/x", backoff=0.01)
+            assert get.status_code == 200 and hits.count("GET") == 3
+            post = await request_with_retries(client, "POST", "/x", backoff=0.01)
+            assert post.status_code == 503 and hits.count("POST") == 1
+            keyed = await request_with_retries(client, "POST", "/x", backoff=0.01, headers={"Idempotency-Key": "k"})
+            assert keyed.status_code == 200 and hits.count("POST") == 3
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("process", sorted(PACKAGES))
+async def test_migrations_match_the_models(process: str, engines) -> None:
+    """Alembic's autogenerate finds nothing to do: every model change has its migration."""
+    import importlib
+
+    metadata = importlib.import_module(f"{PACKAGES[process]}.models").Base.metadata
+    async with engines[process].connect() as conn:
+        diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
+    assert diff == []
