@@ -86,6 +86,8 @@ async def upgrade(process: str, url: str, revision: str = "head") -> None:
         async with engine.connect() as conn:
 
             def _run(sync_conn: Connection) -> None:
+                # Replicas starting together (or a Job racing `sajja run`) migrate one at a time.
+                sync_conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"sajja.migrate.{process}"})
                 config.attributes["connection"] = sync_conn
                 command.upgrade(config, revision)
 
