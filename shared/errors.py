@@ -40,6 +40,33 @@ def has_message(code: str) -> bool:
     return code in _MESSAGES
 
 
+#: Field-level error types raised by validators (``PydanticCustomError(type, ...)``): lang -> text.
+_FIELD_MESSAGES: dict[str, dict[str, str]] = {}
+
+
+def register_field_messages(messages: dict[str, dict[str, str]]) -> None:
+    """Thai and English wording for a domain's own field error types."""
+    for code, by_lang in messages.items():
+        if set(LANGS) - set(by_lang):
+            raise ValueError(f"field message {code} lacks a language")
+        _FIELD_MESSAGES[code] = by_lang
+
+
+def field_error_message(error_type: str, lang: str, fallback: str, ctx: dict[str, Any] | None = None) -> str:
+    """The message for one field error, in ``lang``."""
+    ctx = ctx or {}
+    if error_type in _FIELD_MESSAGES:
+        template = _FIELD_MESSAGES[error_type][lang]
+    elif lang == "th":
+        template = _FIELD_MESSAGES_TH.get(error_type, "ค่าไม่ถูกต้อง ({msg})")
+    else:
+        return fallback
+    try:
+        return template.format(msg=fallback, **ctx)
+    except (KeyError, IndexError, ValueError):
+        return fallback
+
+
 register_messages(
     {
         "request.validation_failed": {
@@ -239,19 +266,13 @@ def problem_response(
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=out_headers)
 
 
-def _field_errors(exc: RequestValidationError, lang: str) -> list[dict[str, Any]]:
+def field_errors(errors: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """Pydantic errors as ``{field, code, message}`` in the caller's language."""
     fields = []
-    for err in exc.errors():
+    for err in errors:
         loc = [str(p) for p in err.get("loc", ())]
         ctx = {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in (err.get("ctx") or {}).items()}
-        if lang == "th":
-            template = _FIELD_MESSAGES_TH.get(err["type"], "ค่าไม่ถูกต้อง ({msg})")
-            try:
-                message = template.format(msg=err.get("msg", ""), **ctx)
-            except (KeyError, IndexError, ValueError):
-                message = "ค่าไม่ถูกต้อง"
-        else:
-            message = err.get("msg", "invalid value")
+        message = field_error_message(err["type"], lang, err.get("msg", "invalid value"), ctx)
         fields.append({"field": ".".join(loc), "code": err["type"], "message": message})
     return fields
 
@@ -266,7 +287,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         lang = preferred_language(request.headers.get("accept-language"))
-        errors = _field_errors(exc, lang)
+        errors = field_errors(list(exc.errors()), lang)
         return problem_response(
             request, "request.validation_failed", 422, {"count": len(errors)}, errors=errors
         )

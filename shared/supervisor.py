@@ -31,6 +31,12 @@ from shared.settings import PORT_OFFSETS, PROCESS_NAMES, SERVICE_NAMES
 MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
 STOP_GRACE = 10.0
+DEV_SECRET_NAMES = (
+    "SAJJA_SERVICE_SECRET",
+    "SAJJA_GATEWAY_KEY_SECRET",
+    "SAJJA_MEMBERS_PII_KEY",
+    "SAJJA_MEMBERS_PII_HASH_KEY",
+)
 COLOURS = {"gateway": 36, "members": 32, "ledger": 33, "benefits": 35, "grants": 34, "sajja": 37}
 
 
@@ -46,14 +52,13 @@ def say(source: str, line: str) -> None:
 def dev_secrets(home: Path) -> dict[str, str]:
     """Development secrets, generated on first run and kept beside the data."""
     path = home / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {
-        "SAJJA_SERVICE_SECRET": secrets.token_urlsafe(32),
-        "SAJJA_GATEWAY_KEY_SECRET": secrets.token_urlsafe(32),
-    }
-    path.write_text(json.dumps(values, indent=2))
-    path.chmod(0o600)
+    values = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in DEV_SECRET_NAMES if name not in values]
+    if missing:
+        # Kept values are never regenerated: they encrypt data already written.
+        values.update({name: secrets.token_urlsafe(32) for name in missing})
+        path.write_text(json.dumps(values, indent=2))
+        path.chmod(0o600)
     return values
 
 

@@ -65,7 +65,8 @@ def _service_settings(name: str) -> Any:
     from services.members.settings import MembersSettings
 
     cls = {"members": MembersSettings, "ledger": LedgerSettings, "benefits": BenefitsSettings, "grants": GrantsSettings}[name]
-    return cls(env="test", service_secret=TEST_SECRET)
+    secrets = {name: f"test-{name}-0123456789abcdef" for name in cls.secret_fields}
+    return cls(env="test", **{**secrets, "service_secret": TEST_SECRET})
 
 
 def _service_app(name: str) -> Any:

@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from gateway.settings import GatewaySettings
+from services.ledger.settings import LedgerSettings
 from services.members.settings import MembersSettings
 from shared.auth import Role, TokenVerifier
 from shared.errors import preferred_language
@@ -35,9 +36,11 @@ def test_settings_fall_back_to_the_common_prefix(monkeypatch: pytest.MonkeyPatch
 def test_default_secrets_are_refused_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAJJA_ENV", "production")
     with pytest.raises(ValueError, match="service_secret"):
-        MembersSettings()
+        LedgerSettings()
     monkeypatch.setenv("SAJJA_SERVICE_SECRET", "a-real-secret-of-enough-length")
-    assert MembersSettings().env == "production"
+    assert LedgerSettings().env == "production"
+    with pytest.raises(ValueError, match="pii_key, pii_hash_key"):
+        MembersSettings()
     with pytest.raises(ValueError, match="key_secret"):
         GatewaySettings()
     monkeypatch.setenv("SAJJA_GATEWAY_KEY_SECRET", "short")
@@ -45,7 +48,7 @@ def test_default_secrets_are_refused_outside_development(monkeypatch: pytest.Mon
         GatewaySettings()
     monkeypatch.setenv("SAJJA_ENV", "dev")
     monkeypatch.delenv("SAJJA_SERVICE_SECRET")
-    assert MembersSettings().service_secret.startswith("dev-")
+    assert LedgerSettings().service_secret.startswith("dev-")
 
 
 def test_database_url_for_keeps_the_socket_query() -> None:

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.auth import Role
-
-_PHONE = re.compile(r"^\+?[0-9]{9,15}$")
-
-
-def normalize_phone(value: str) -> str:
-    """Thai mobile numbers as people type them: spaces and dashes dropped, +66 becomes 0."""
-    digits = re.sub(r"[\s\-()]", "", value)
-    if digits.startswith("+66"):
-        digits = "0" + digits[3:]
-    if not _PHONE.match(digits):
-        raise ValueError("phone number must be 9 to 15 digits")
-    return digits
-
+from shared.validators import normalize_phone
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

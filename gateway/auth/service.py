@@ -17,7 +17,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth.schemas import normalize_phone
 from gateway.keys import KeyRing
 from gateway.models import ApiClient, LoginFailure, RefreshToken, User
 from gateway.settings import GatewaySettings
@@ -29,8 +28,15 @@ from shared.auth import (
     service_client_id,
     service_client_secret,
 )
-from shared.errors import Conflict, Forbidden, SajjaError, Unauthenticated, register_messages
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    SajjaError,
+    Unauthenticated,
+    register_messages,
+)
 from shared.settings import SERVICE_NAMES
+from shared.validators import normalize_phone
 
 register_messages(
     {

@@ -5,13 +5,36 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, func
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
 
 Base = make_base()
+
+#: Statuses in which a person still belongs to a fund (and so to no other).
+CURRENT_STATUSES = ("active", "suspended")
+MEMBER_STATUSES = ("active", "suspended", "resigned", "deceased")
+
+
+def _created_at() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
 class Network(Base):
@@ -23,7 +46,8 @@ class Network(Base):
     name_th: Mapped[str] = mapped_column(String(300), nullable=False)
     name_en: Mapped[str | None] = mapped_column(String(300))
     province: Mapped[str] = mapped_column(String(100), nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    province_code: Mapped[str | None] = mapped_column(String(2))
+    created_at: Mapped[dt.datetime] = _created_at()
 
 
 class Fund(Base):
@@ -46,8 +70,184 @@ class Fund(Base):
     province: Mapped[str] = mapped_column(String(100), nullable=False)
     district: Mapped[str] = mapped_column(String(100), nullable=False)
     subdistrict: Mapped[str] = mapped_column(String(100), nullable=False)
+    #: Thai administrative codes (DOPA): province 2 digits, district 4, subdistrict 6.
+    province_code: Mapped[str | None] = mapped_column(String(2))
+    district_code: Mapped[str | None] = mapped_column(String(4))
+    subdistrict_code: Mapped[str | None] = mapped_column(String(6))
     founded_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
     #: People living in the area the fund serves; the base of its coverage percentage.
     population: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    #: The next registration number (เลขทะเบียนสมาชิก) to hand out in this fund.
+    next_member_no: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class Member(Base):
+    """A person in one fund (สมาชิก).
+
+    The national ID is kept encrypted (``national_id_enc``) with a keyed hash for exact look-up
+    (``national_id_hash``) and its last three digits for the masked form. Anonymising a member
+    clears every personal field and keeps the id, fund, dates and status the ledger relies on.
+    """
+
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("fund_id", "member_no"),
+        UniqueConstraint("fund_id", "national_id_hash"),
+        CheckConstraint("status IN ('active', 'suspended', 'resigned', 'deceased')", name="status_known"),
+        CheckConstraint("sex IN ('male', 'female')", name="sex_known"),
+        CheckConstraint("village_no IS NULL OR village_no BETWEEN 1 AND 99", name="village_no_range"),
+        # One person belongs to at most one fund at a time.
+        Index(
+            "uq_members_current_person",
+            "national_id_hash",
+            unique=True,
+            postgresql_where=text("status IN ('active', 'suspended')"),
+        ),
+        Index("ix_members_fund_sort", "fund_id", "name_sort_key", "id"),
+        Index("ix_members_fund_phone", "fund_id", "phone"),
+        Index("ix_members_fund_village", "fund_id", "village_no"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    fund_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("funds.id"), nullable=False)
+    member_no: Mapped[int] = mapped_column(Integer, nullable=False)
+    national_id_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    national_id_enc: Mapped[str | None] = mapped_column(Text)
+    national_id_tail: Mapped[str | None] = mapped_column(String(3))
+    title: Mapped[str | None] = mapped_column(String(50))
+    first_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    last_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    #: Thai dictionary order of "first last" (see services.members.thai.thai_sort_key).
+    name_sort_key: Mapped[str] = mapped_column(String(500, collation="C"), nullable=False)
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(8), nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    house_no: Mapped[str | None] = mapped_column(String(30))
+    village_no: Mapped[int | None] = mapped_column(SmallInteger)
+    village_name: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(300))
+    household_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("households.id"))
+    joined_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    status_since: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    consent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    consent_recorded_by: Mapped[str | None] = mapped_column(String(64))
+    anonymised_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = _created_at()
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class Household(Base):
+    """A household (ครัวเรือน) in a fund's area: members at one house in one village."""
+
+    __tablename__ = "households"
+    __table_args__ = (UniqueConstraint("fund_id", "village_no", "house_no"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    fund_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("funds.id"), nullable=False)
+    village_no: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    house_no: Mapped[str] = mapped_column(String(30), nullable=False)
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class MemberStatusChange(Base):
+    """One entry in a member's status history; never updated."""
+
+    __tablename__ = "member_status_changes"
+    __table_args__ = (Index("ix_member_status_changes_member", "member_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    effective_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    recorded_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    recorded_at: Mapped[dt.datetime] = _created_at()
+
+
+class Beneficiary(Base):
+    """Who receives a member's death benefit (ผู้รับผลประโยชน์), and their share in basis points."""
+
+    __tablename__ = "beneficiaries"
+    __table_args__ = (
+        CheckConstraint("share_bp > 0 AND share_bp <= 10000", name="share_range"),
+        Index("ix_beneficiaries_member", "member_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    relationship: Mapped[str] = mapped_column(String(50), nullable=False)
+    share_bp: Mapped[int] = mapped_column(Integer, nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(20))
+
+
+class Collector(Base):
+    """A volunteer collector (อาสาสมัครเก็บเงิน): a gateway user bound to one fund, with a round."""
+
+    __tablename__ = "collectors"
+    __table_args__ = (UniqueConstraint("fund_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    fund_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("funds.id"), nullable=False)
+    #: The gateway user (token ``sub``) who collects.
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    #: Villages (หมู่ที่) whose members are on the round, in addition to listed members.
+    villages: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), nullable=False, default=list)
+    is_active: Mapped[bool] = mapped_column(nullable=False, default=True)
+    #: Bumped whenever the round changes, so phones can tell with an ETag.
+    round_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_at: Mapped[dt.datetime] = _created_at()
+
+
+class RoundMember(Base):
+    """A member listed by name on a collector's round."""
+
+    __tablename__ = "round_members"
+
+    collector_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("collectors.id"), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+
+
+class PiiAccess(Base):
+    """Who read a whole national ID, when, and what for (PDPA)."""
+
+    __tablename__ = "pii_access_log"
+    __table_args__ = (Index("ix_pii_access_log_member", "member_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    member_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    actor: Mapped[str] = mapped_column(String(64), nullable=False)
+    actor_role: Mapped[str] = mapped_column(String(32), nullable=False)
+    purpose: Mapped[str] = mapped_column(String(200), nullable=False)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    at: Mapped[dt.datetime] = _created_at()
+
+
+class ImportRun(Base):
+    """One upload of a member roll: what it contained and what came of it."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    fund_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("funds.id"), nullable=False)
+    file_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    created: Mapped[int] = mapped_column(Integer, nullable=False)
+    duplicates: Mapped[int] = mapped_column(Integer, nullable=False)
+    rejected: Mapped[int] = mapped_column(Integer, nullable=False)
+    dry_run: Mapped[bool] = mapped_column(nullable=False)
+    by: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[dt.datetime] = _created_at()

@@ -1,24 +1,24 @@
-"""Funds: create, read, list within the caller's scope."""
+"""Networks and funds: register, read, update, list within scope, and the fund summary."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.members.funds.schemas import FundCreate, FundOut
-from services.members.models import Fund, Network
+from services.members.models import Fund, Member, Network
+from services.members.schemas import FundCreate, FundOut, FundSummary, FundUpdate, JoinedInYear, NetworkCreate
+from services.members.thai import BE_OFFSET, be_year
 from shared.auth import Principal, Role
-from shared.errors import Forbidden, NotFound, SajjaError, register_messages
+from shared.errors import Forbidden, SajjaError, register_messages
 from shared.pagination import decode_cursor, encode_cursor
+from shared.timeutil import bangkok_today
 
 register_messages(
     {
-        "fund.not_found": {
-            "th": ("ไม่พบกองทุน", "ไม่พบกองทุนนี้ หรือคุณไม่มีสิทธิ์เห็น"),
-            "en": ("Fund not found", "No such fund, or you may not see it"),
-        },
         "network.not_found": {
             "th": ("ไม่พบเครือข่าย", "ไม่พบเครือข่ายที่ระบุ"),
             "en": ("Network not found", "No such network"),
@@ -28,16 +28,15 @@ register_messages(
 
 
 def to_out(fund: Fund) -> FundOut:
-    return FundOut.model_validate(
-        {**{c: getattr(fund, c) for c in FundOut.model_fields if c != "founded_year_be"},
-         "founded_year_be": fund.founded_on.year + 543}
-    )
+    values = {name: getattr(fund, name) for name in FundOut.model_fields if name != "founded_year_be"}
+    return FundOut.model_validate({**values, "founded_year_be": be_year(fund.founded_on)})
 
 
-def may_read(principal: Principal, fund: Fund) -> bool:
-    if principal.is_global or principal.may_act_in_fund(fund.id):
-        return True
-    return principal.role is Role.network_officer and fund.network_id is not None and fund.network_id == principal.network_id
+async def create_network(*, session: AsyncSession, data: NetworkCreate) -> Network:
+    network = Network(id=uuid.uuid4(), **data.model_dump())
+    session.add(network)
+    await session.flush()
+    return network
 
 
 async def create(*, session: AsyncSession, principal: Principal, data: FundCreate) -> Fund:
@@ -57,11 +56,10 @@ async def create(*, session: AsyncSession, principal: Principal, data: FundCreat
     return fund
 
 
-async def get(*, session: AsyncSession, principal: Principal, fund_id: uuid.UUID) -> Fund:
-    """The fund, if the caller may see it; 404 either way otherwise, so ids cannot be probed."""
-    fund = await session.get(Fund, fund_id)
-    if fund is None or not may_read(principal, fund):
-        raise NotFound("fund.not_found")
+async def update(*, session: AsyncSession, fund: Fund, data: FundUpdate) -> Fund:
+    for name, value in data.model_dump(exclude_unset=True).items():
+        setattr(fund, name, value)
+    await session.flush()
     return fund
 
 
@@ -82,3 +80,58 @@ async def list_visible(
     rows = list((await session.scalars(query)).all())
     next_cursor = encode_cursor(rows[limit - 1].name, rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def coverage_pct(members: int, population: int | None) -> float | None:
+    """Members over population, in percent, one decimal, rounded half up (as the source table)."""
+    if not population:
+        return None
+    pct = (Decimal(members) * 100 / Decimal(population)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return float(pct)
+
+
+def _years_before(today: dt.date, years: int) -> dt.date:
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
+
+
+async def summary(*, session: AsyncSession, fund: Fund) -> FundSummary:
+    today = bangkok_today()
+    by_status = dict(
+        (await session.execute(
+            select(Member.status, func.count()).where(Member.fund_id == fund.id).group_by(Member.status)
+        )).all()
+    )
+    active = Member.fund_id == fund.id, Member.status == "active"
+    by_sex = dict((await session.execute(select(Member.sex, func.count()).where(*active).group_by(Member.sex))).all())
+    adult_from = _years_before(today, 18)
+    elderly_from = _years_before(today, 60)
+    band = (
+        select(
+            func.count().filter(Member.birth_date > adult_from),
+            func.count().filter(Member.birth_date <= adult_from, Member.birth_date > elderly_from),
+            func.count().filter(Member.birth_date <= elderly_from),
+            func.count().filter(Member.birth_date.is_(None)),
+        ).where(*active)
+    )
+    under_18, working_age, elderly, unknown = (await session.execute(band)).one()
+    year = func.extract("year", Member.joined_on).label("year")
+    joined = (await session.execute(
+        select(year, func.count()).where(Member.fund_id == fund.id).group_by(year).order_by(year)
+    )).all()
+    members_active = by_status.get("active", 0)
+    return FundSummary(
+        fund_id=fund.id,
+        founded_year_be=be_year(fund.founded_on),
+        members_total=members_active + by_status.get("suspended", 0),
+        members_active=members_active,
+        population=fund.population,
+        coverage_pct=coverage_pct(members_active, fund.population),
+        by_status={s: by_status.get(s, 0) for s in ("active", "suspended", "resigned", "deceased")},
+        by_sex={s: by_sex.get(s, 0) for s in ("male", "female")},
+        by_age_band={"under_18": under_18, "working_age": working_age, "elderly": elderly, "unknown": unknown},
+        joined_per_year=[JoinedInYear(year=int(y), year_be=int(y) + BE_OFFSET, count=c) for y, c in joined],
+        as_of=today,
+    )

@@ -1,0 +1,65 @@
+"""``/v1/members/internal``: membership facts for other Sajja services (service tokens only).
+
+Fast and cacheable: one indexed read, an ETag, and ``Cache-Control: max-age=30`` so a service may
+keep the answer for half a minute (a status change reaches it within that).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from services.members.collectors import service as collectors
+from services.members.models import Fund, Member
+from services.members.schemas import CollectorFacts, FactsBatch, FactsRequest, MemberFacts
+from shared.auth import Principal, Role, require_roles
+from shared.db import DbSession
+from shared.errors import NotFound
+from shared.etag import cached_json
+
+router = APIRouter(prefix="/v1/members/internal/funds/{fund_id}", tags=["internal"])
+
+Service = Annotated[Principal, Depends(require_roles(Role.service))]
+FACTS_MAX_AGE = 30
+
+
+def to_facts(member: Member) -> MemberFacts:
+    return MemberFacts(
+        member_id=member.id, fund_id=member.fund_id, member_no=member.member_no, status=member.status,
+        status_since=member.status_since, joined_on=member.joined_on, birth_date=member.birth_date, sex=member.sex,
+        anonymised=member.anonymised_at is not None,
+    )
+
+
+@router.get("/members/{member_id}/facts", response_model=MemberFacts)
+async def member_facts(fund_id: uuid.UUID, member_id: uuid.UUID, request: Request, session: DbSession, _: Service) -> Response:
+    """Status, dates, birth date and sex for eligibility; 404 when the member is not in this fund."""
+    member = await session.get(Member, member_id)
+    if member is None or member.fund_id != fund_id:
+        raise NotFound("member.not_found")
+    return cached_json(request, to_facts(member), max_age=FACTS_MAX_AGE)
+
+
+@router.post("/members/facts", response_model=FactsBatch)
+async def member_facts_batch(fund_id: uuid.UUID, body: FactsRequest, session: DbSession, _: Service) -> Any:
+    """Facts for up to 500 members at once (a collector's synced batch); unknown ids are listed."""
+    rows = (await session.scalars(
+        select(Member).where(Member.fund_id == fund_id, Member.id.in_(body.member_ids))
+    )).all()
+    found = {m.id for m in rows}
+    return FactsBatch(facts=[to_facts(m) for m in rows], missing=[i for i in dict.fromkeys(body.member_ids) if i not in found])
+
+
+@router.get("/collectors/by-user/{user_id}", response_model=CollectorFacts)
+async def collector_facts(fund_id: uuid.UUID, user_id: uuid.UUID, request: Request, session: DbSession, _: Service) -> Response:
+    """Whether this user is a collector of this fund; 404 when not."""
+    fund = await session.get(Fund, fund_id)
+    if fund is None:
+        raise NotFound("fund.not_found")
+    collector = await collectors.for_user(session, fund, user_id)
+    facts = CollectorFacts(collector_id=collector.id, fund_id=fund_id, user_id=collector.user_id, is_active=collector.is_active)
+    return cached_json(request, facts, max_age=FACTS_MAX_AGE)
