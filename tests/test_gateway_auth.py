@@ -10,7 +10,7 @@ from jose import jwt
 from sqlalchemy import select, update
 
 from gateway.models import RefreshToken, User
-from shared.auth import Role, service_client_secret
+from shared.auth import service_client_secret
 from tests.conftest import gateway_app
 from tests.helpers import ADMIN_PASSWORD, ADMIN_PHONE, AUDIENCE, ISSUER, TEST_SECRET, login
 
