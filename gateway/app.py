@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from gateway.auth.endpoints import router as auth_router
 from gateway.auth.service import TokenIssuer, ensure_bootstrap_admin
 from gateway.keys import KeyRing
+from gateway.members_facts import MembersFacts
 from gateway.openapi import OpenApiMerger
 from gateway.proxy import Forwarder
 from gateway.settings import GatewaySettings
@@ -80,6 +81,7 @@ async def start_gateway(app: FastAPI) -> list[Any]:
         app.state.forwarder = forwarder
         owned.append(forwarder)
     app.state.openapi_merger = OpenApiMerger(app.state.forwarder.service_urls)
+    app.state.members_facts = MembersFacts(app.state.forwarder, app.state.issuer)
     return owned
 
 

@@ -15,6 +15,7 @@ import psutil
 import pytest
 from jose import jwt
 
+from services.members.thai import national_id_check_digit
 from tests.system import ADMIN_PASSWORD, ADMIN_PHONE, running_system
 
 pytestmark = pytest.mark.e2e
@@ -64,6 +65,23 @@ def test_the_whole_system_runs_restarts_and_stops(tmp_path: Path) -> None:
             assert user.status_code == 201, user.text
             committee_pair = _login(client, "0871234567", "committee-pass-1")
             committee = _bearer(committee_pair)
+
+            # A member registered by the committee gets a login bound to that membership; the
+            # gateway asks the members service (with its own service token) before binding.
+            first12 = "350010020030"
+            member = client.post(f"/v1/members/funds/{fund_id}/members", headers=committee, json={
+                "national_id": first12 + str(national_id_check_digit(first12)), "first_name": "มาลี",
+                "last_name": "ใจดี", "birth_date": "1970-01-01", "sex": "หญิง", "joined_on": "2015-01-01",
+                "consent_given": True})
+            assert member.status_code == 201, member.text
+            member_user = {"phone": "0861234567", "password": "123456", "display_name": "มาลี", "role": "member",
+                           "fund_id": fund_id, "member_id": member.json()["id"]}
+            assert client.post("/v1/auth/users", headers=admin, json=member_user).status_code == 201
+            unknown = client.post("/v1/auth/users", headers=admin,
+                                  json={**member_user, "phone": "0861234568", "member_id": str(uuid.uuid4())})
+            assert unknown.status_code == 422 and unknown.json()["code"] == "user.member_unknown"
+            own = _bearer(_login(client, "0861234567", "123456"))
+            assert client.get(f"/v1/members/funds/{fund_id}/members/{member.json()['id']}", headers=own).status_code == 200
 
             # Every service, through the gateway, with a real token verified against the real JWKS.
             assert client.get(f"/v1/members/funds/{fund_id}", headers=committee).json()["name"] == FUND["name"]

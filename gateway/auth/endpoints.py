@@ -127,11 +127,14 @@ async def me(principal: CurrentPrincipal, session: DbSession) -> Any:
 @router.post("/users", response_model=UserOut, status_code=201)
 async def create_user(
     body: CreateUserRequest,
+    request: Request,
     session: DbSession,
     principal: Annotated[Principal, Depends(require_roles(Role.fund_admin))],
 ) -> Any:
     """Create a user: platform admins create anyone; fund admins create roles in their fund."""
-    user = await service.create_user(session=session, creator=principal, data=body)
+    user = await service.create_user(
+        session=session, creator=principal, data=body, member_exists=request.app.state.members_facts.member_exists
+    )
     return UserOut.model_validate(user, from_attributes=True)
 
 

@@ -9,6 +9,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -71,6 +72,10 @@ register_messages(
         "user.scope_invalid": {
             "th": ("ขอบเขตผู้ใช้ไม่ถูกต้อง", "บทบาท {role} ต้องระบุ {needs}"),
             "en": ("Invalid user scope", "Role {role} needs {needs}"),
+        },
+        "user.member_unknown": {
+            "th": ("ไม่พบสมาชิก", "ไม่พบสมาชิกนี้ในกองทุนที่ระบุ"),
+            "en": ("Unknown member", "No such member in this fund"),
         },
         "user.password_weak": {
             "th": ("รหัสผ่านไม่ปลอดภัย", "เจ้าหน้าที่ต้องใช้รหัสผ่านอย่างน้อย 10 ตัวอักษร"),
@@ -321,8 +326,14 @@ def _check_user_scope(role: Role, fund_id: Any, network_id: Any, member_id: Any)
         raise SajjaError("user.scope_invalid", status_code=422, params={"role": role.value, "needs": ", ".join(needs)})
 
 
-async def create_user(*, session: AsyncSession, creator: Principal, data: Any) -> User:
-    """platform_admin creates anyone; fund_admin creates fund roles inside their own fund."""
+MemberCheck = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
+
+
+async def create_user(
+    *, session: AsyncSession, creator: Principal, data: Any, member_exists: MemberCheck | None = None
+) -> User:
+    """platform_admin creates anyone; fund_admin creates fund roles inside their own fund. A member
+    user is bound to a membership the members service confirms is in that fund."""
     role = Role(data.role)
     fund_id = data.fund_id
     if creator.role is Role.fund_admin:
@@ -337,6 +348,8 @@ async def create_user(*, session: AsyncSession, creator: Principal, data: Any) -
     _check_user_scope(role, fund_id, data.network_id, data.member_id)
     if role in STAFF_ROLES and len(data.password) < 10:
         raise SajjaError("user.password_weak", status_code=422)
+    if role is Role.member and member_exists is not None and not await member_exists(fund_id, data.member_id):
+        raise SajjaError("user.member_unknown", status_code=422)
     user = User(
         id=uuid.uuid4(),
         phone=data.phone,
