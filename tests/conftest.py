@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from shared.auth import TokenVerifier
+from shared.auth import Role, TokenVerifier
 from shared.db import Database
 from shared.embedded_pg import EmbeddedPostgres
 from shared.migrate import migrate
@@ -88,6 +88,14 @@ async def rolled_back(engine: AsyncEngine) -> AsyncIterator[Database]:
             await transaction.rollback()
 
 
+def members_directory(members: httpx.AsyncClient, tokens: Tokens) -> Any:
+    """The ledger's view of the members service: the real members app, called with a service token."""
+    from services.ledger.directory import MembersDirectory
+
+    http = httpx.AsyncClient(transport=members._transport, headers=tokens.headers(Role.service, sub="svc-ledger"))
+    return MembersDirectory(http, "http://members")
+
+
 @pytest.fixture
 async def service_client(
     engines: dict[str, AsyncEngine], tokens: Tokens
@@ -95,14 +103,21 @@ async def service_client(
     """``await service_client("members")``: an httpx client on that service, rolled back after the test."""
     stack: list[Any] = []
 
+    made: dict[str, httpx.AsyncClient] = {}
+
     async def make(name: str) -> httpx.AsyncClient:
+        if name in made:
+            return made[name]
         app = _service_app(name)
         cm = rolled_back(engines[name])
         app.state.db = await cm.__aenter__()
         app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=tokens.jwks)
         app.state.http = httpx.AsyncClient()
+        if name == "ledger":
+            app.state.directory = members_directory(await make("members"), tokens)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
         stack.append((cm, client, app.state.http))
+        made[name] = client
         return client
 
     yield make

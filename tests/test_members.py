@@ -55,10 +55,13 @@ class Fund:
     def __init__(self, client: Any, tokens: Tokens, data: dict[str, Any]) -> None:
         self.client, self.tokens, self.data = client, tokens, data
         self.id = data["id"]
+        self._subjects: dict[Role, str] = {}
 
     def as_(self, role: Role, **claims: Any) -> dict[str, str]:
+        """A token for one person per role in this fund (the same ``sub`` every time)."""
         if role in (Role.member, Role.collector, Role.committee, Role.fund_admin):
             claims.setdefault("fund_id", self.id)
+        claims.setdefault("sub", self._subjects.setdefault(role, str(uuid.uuid4())))
         return self.tokens.headers(role, **claims)
 
     @property

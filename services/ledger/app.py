@@ -2,15 +2,26 @@
 
 from fastapi import FastAPI
 
-from services.ledger.accounts.endpoints import router as accounts_router
+from services.ledger.deposits.endpoints import router as deposits_router
+from services.ledger.directory import MembersDirectory
+from services.ledger.movements.endpoints import router as movements_router
+from services.ledger.plans.endpoints import router as plans_router
+from services.ledger.reports.endpoints import router as reports_router
 from services.ledger.settings import LedgerSettings
 from shared.app import create_service_app
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
+    settings = settings or LedgerSettings()
+
+    async def on_startup(app: FastAPI) -> None:
+        if not hasattr(app.state, "directory"):
+            app.state.directory = MembersDirectory(app.state.http, settings.members_url)
+
     return create_service_app(
-        settings=settings or LedgerSettings(),
+        settings=settings,
         title="Sajja ledger",
-        description="Double-entry savings and co-funding ledger per fund.",
-        routers=[accounts_router],
+        description="Double-entry savings and co-funding ledger per fund: deposits, receipts, co-funding, reports.",
+        routers=[deposits_router, movements_router, reports_router, plans_router],
+        on_startup=on_startup,
     )

@@ -1,12 +1,35 @@
-"""Tables the ledger service owns. Every table has ``fund_id`` in its primary key (sharding by fund)."""
+"""Tables the ledger service owns.
+
+Every table has ``fund_id`` first in its primary key and every query filters by it, so the ledger
+can be sharded by fund (Citus) without redesign; ``tests/test_ledger_schema.py`` checks it.
+
+Amounts are ``BIGINT`` satang. A posting's amount is signed: debit positive, credit negative; an
+account's ``balance_satang`` is the sum of its postings, kept current in the posting transaction.
+Journal entries and postings are append-only (triggers refuse UPDATE, DELETE and TRUNCATE) and
+every entry balances at COMMIT (a deferred constraint trigger).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, String, UniqueConstraint, func
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
@@ -14,23 +37,226 @@ from shared.db import make_base
 Base = make_base()
 
 ACCOUNT_TYPES = ("asset", "liability", "equity", "income", "expense")
+#: Where income comes from (the co-funding legs and more).
+SOURCES = ("members", "local_government", "codi", "donors", "community_enterprise", "interest", "other")
+
+
+def _now() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class LedgerFund(Base):
+    """A fund as the ledger knows it: its posting lock, receipt counter and money rules."""
+
+    __tablename__ = "ledger_funds"
+    __table_args__ = (
+        CheckConstraint("admin_cap_bp BETWEEN 0 AND 10000", name="admin_cap_range"),
+        CheckConstraint("late_window_days BETWEEN 0 AND 3650", name="late_window_range"),
+    )
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    #: Last receipt number handed out; receipts are sequential without gaps per fund.
+    receipt_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    #: Deposits collected more than this many days ago are refused.
+    late_window_days: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=7)
+    #: Administration expense may not exceed this share of the year's income (basis points).
+    admin_cap_bp: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=2000)
+    created_at: Mapped[dt.datetime] = _now()
 
 
 class Account(Base):
-    """One account in a fund's chart of accounts, with its balance kept current (debit positive)."""
+    """One account of a fund's chart of accounts."""
 
     __tablename__ = "accounts"
     __table_args__ = (
         UniqueConstraint("fund_id", "code"),
         CheckConstraint("type IN ('asset', 'liability', 'equity', 'income', 'expense')", name="type_known"),
+        CheckConstraint(
+            "allow_negative OR (type IN ('asset', 'expense') AND balance_satang >= 0)"
+            " OR (type IN ('liability', 'equity', 'income') AND balance_satang <= 0)",
+            name="balance_sign",
+        ),
+        Index("ix_accounts_owner", "fund_id", "kind", "owner_id", unique=True),
     )
 
     fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
-    code: Mapped[str] = mapped_column(String(64), nullable=False)
+    code: Mapped[str] = mapped_column(String(80), nullable=False)
     name_th: Mapped[str] = mapped_column(String(200), nullable=False)
     name_en: Mapped[str] = mapped_column(String(200), nullable=False)
     type: Mapped[str] = mapped_column(String(16), nullable=False)
-    #: Sum of debits minus credits, in satang, kept current in the posting transaction.
+    #: What the account is for: fund_cash, bank, collector_cash, member_contribution, income,
+    #: benefit_expense, admin_expense, grants_receivable, restricted, custom.
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: The member or collector (gateway user) an account belongs to, for per-person accounts.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: For income accounts: which source; for benefit expense: which category.
+    source: Mapped[str | None] = mapped_column(String(32))
+    allow_negative: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     balance_satang: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class JournalEntry(Base):
+    """A balanced set of postings; never changed. A correction is a reversing entry."""
+
+    __tablename__ = "journal_entries"
+    __table_args__ = (
+        UniqueConstraint("fund_id", "reverses_entry_id"),
+        Index("ix_journal_entries_date", "fund_id", "business_date"),
+    )
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: The Bangkok date the money moved (for reports); ``posted_at`` is when it was recorded.
+    business_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    posted_at: Mapped[dt.datetime] = _now()
+    memo: Mapped[str | None] = mapped_column(String(300))
+    reverses_entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class Posting(Base):
+    """One leg of an entry: signed satang against one account (debit positive)."""
+
+    __tablename__ = "postings"
+    __table_args__ = (
+        CheckConstraint("amount_satang <> 0", name="amount_non_zero"),
+        ForeignKeyConstraint(["fund_id", "entry_id"], ["journal_entries.fund_id", "journal_entries.id"]),
+        ForeignKeyConstraint(["fund_id", "account_id"], ["accounts.fund_id", "accounts.id"]),
+        Index("ix_postings_account", "fund_id", "account_id", "entry_id"),
+    )
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    line: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    amount_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: Copied from the entry so statements and reports need no join.
+    business_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+
+
+class LedgerMember(Base):
+    """A member as the ledger last confirmed with the members service, and their account."""
+
+    __tablename__ = "ledger_members"
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    joined_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class LedgerCollector(Base):
+    """A collector (gateway user) confirmed with the members service, and their cash in hand."""
+
+    __tablename__ = "ledger_collectors"
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    collector_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Deposit(Base):
+    """A member's contribution taken by a collector (สัจจะ), with its receipt number."""
+
+    __tablename__ = "deposits"
+    __table_args__ = (
+        UniqueConstraint("fund_id", "receipt_no"),
+        CheckConstraint("amount_satang > 0", name="amount_positive"),
+        Index("ix_deposits_member", "fund_id", "member_id", "collected_at"),
+        Index("ix_deposits_collector_day", "fund_id", "collector_id", "business_date"),
+    )
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    #: The phone's id for the deposit: posting it twice is one deposit.
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    collector_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    amount_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: When the collector took the money, by the phone's clock.
+    collected_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    business_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    #: When the server recorded it.
+    posted_at: Mapped[dt.datetime] = _now()
+    receipt_no: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    entry_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    request_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    posted_by: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a money-moving request, replayed when the same key comes again."""
+
+    __tablename__ = "idempotency_keys"
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    status_code: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    response: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class Movement(Base):
+    """Money moved other than deposits: co-funding received, cash handed over, expenses paid,
+    benefit payouts, grant disbursements, reversals. One row per request, linked to its entry."""
+
+    __tablename__ = "movements"
+    __table_args__ = (
+        CheckConstraint("amount_satang > 0", name="amount_positive"),
+        Index("ix_movements_kind_date", "fund_id", "kind", "business_date"),
+        Index("ix_movements_collector", "fund_id", "collector_id", "business_date"),
+    )
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    amount_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    business_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    source: Mapped[str | None] = mapped_column(String(32))
+    collector_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    entry_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class ContributionPlan(Base):
+    """How much a member is expected to save (1 baht a day, 30 a month, 365 a year, ...)."""
+
+    __tablename__ = "contribution_plans"
+    __table_args__ = (
+        CheckConstraint("period IN ('day', 'month', 'year')", name="period_known"),
+        CheckConstraint("amount_satang > 0", name="amount_positive"),
+        UniqueConstraint("fund_id", "effective_from"),
+    )
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    period: Mapped[str] = mapped_column(String(8), nullable=False)
+    amount_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    effective_from: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    #: Months of arrears after which a member counts as in arrears for eligibility.
+    grace_periods: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class MatchingRule(Base):
+    """What a co-funder owes per baht members contribute (e.g. 1:1, capped at 365 baht a member a year)."""
+
+    __tablename__ = "matching_rules"
+    __table_args__ = (CheckConstraint("ratio_bp >= 0", name="ratio_non_negative"),)
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: 10000 = one baht per member baht.
+    ratio_bp: Mapped[int] = mapped_column(Integer, nullable=False)
+    cap_per_member_year_satang: Mapped[int | None] = mapped_column(BigInteger)

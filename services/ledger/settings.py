@@ -8,3 +8,13 @@ from shared.settings import SajjaSettings, service_settings_config
 class LedgerSettings(SajjaSettings):
     process_name: ClassVar[str] = "ledger"
     model_config = service_settings_config("ledger")
+
+    #: Where membership facts come from.
+    members_url: str = "http://127.0.0.1:8001"
+    #: How long the ledger trusts what members said about a member or collector.
+    member_facts_ttl_seconds: int = 300
+    #: How far ahead of the server a phone's clock may be.
+    clock_skew_seconds: int = 300
+    batch_max_items: int = 500
+    #: The largest single deposit accepted (satang): 100,000 baht.
+    deposit_max_satang: int = 10_000_000

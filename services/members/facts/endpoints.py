@@ -6,11 +6,13 @@ keep the answer for half a minute (a status change reaches it within that).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from services.members.collectors import service as collectors
@@ -18,8 +20,9 @@ from services.members.models import Fund, Member
 from services.members.schemas import CollectorFacts, FactsBatch, FactsRequest, MemberFacts
 from shared.auth import Principal, Role, require_roles
 from shared.db import DbSession
-from shared.errors import NotFound
+from shared.errors import NotFound, SajjaError
 from shared.etag import cached_json
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1/members/internal/funds/{fund_id}", tags=["internal"])
 
@@ -63,3 +66,42 @@ async def collector_facts(fund_id: uuid.UUID, user_id: uuid.UUID, request: Reque
     collector = await collectors.for_user(session, fund, user_id)
     facts = CollectorFacts(collector_id=collector.id, fund_id=fund_id, user_id=collector.user_id, is_active=collector.is_active)
     return cached_json(request, facts, max_age=FACTS_MAX_AGE)
+
+
+class FundFacts(BaseModel):
+    fund_id: uuid.UUID
+    network_id: uuid.UUID | None
+    status: str
+    founded_on: dt.date
+
+
+@router.get("", response_model=FundFacts)
+async def fund_facts(fund_id: uuid.UUID, request: Request, session: DbSession, _: Service) -> Response:
+    """Whether the fund exists, and its status."""
+    fund = await session.get(Fund, fund_id)
+    if fund is None:
+        raise NotFound("fund.not_found")
+    facts = FundFacts(fund_id=fund.id, network_id=fund.network_id, status=fund.status, founded_on=fund.founded_on)
+    return cached_json(request, facts, max_age=FACTS_MAX_AGE)
+
+
+class MemberFactsPage(BaseModel):
+    items: list[MemberFacts]
+    next_cursor: str | None
+
+
+@router.get("/members", response_model=MemberFactsPage)
+async def current_members(
+    fund_id: uuid.UUID, session: DbSession, _: Service, limit: Limit = 500, cursor: Cursor = None
+) -> Any:
+    """Every current (active or suspended) member of the fund, by id, for reports such as arrears."""
+    query = select(Member).where(Member.fund_id == fund_id, Member.status.in_(("active", "suspended")))
+    key = decode_cursor(cursor, 1)
+    if key is not None:
+        try:
+            query = query.where(Member.id > uuid.UUID(key[0]))
+        except ValueError:
+            raise SajjaError("request.cursor_invalid", status_code=400) from None
+    rows = list((await session.scalars(query.order_by(Member.id).limit(limit + 1))).all())
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return MemberFactsPage(items=[to_facts(m) for m in rows[:limit]], next_cursor=next_cursor)

@@ -1,0 +1,50 @@
+"""Who may touch a fund's ledger.
+
+| caller            | post deposits | other money | read the fund's books | a member's balance |
+|-------------------|---------------|-------------|-----------------------|--------------------|
+| collector         | their own     | no          | their own day         | no                 |
+| committee         | yes           | yes         | yes                   | yes                |
+| fund_admin        | yes           | yes         | yes                   | yes                |
+| member            | no            | no          | no                    | their own          |
+| network_officer   | no            | no          | their network's funds | yes, read only     |
+| service           | no            | yes         | yes                   | yes                |
+| platform_admin    | yes           | yes         | yes                   | yes                |
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from services.ledger.directory import MembersDirectory
+from shared.auth import Principal, Role, ensure_fund_access
+from shared.errors import Forbidden
+
+POSTERS = (Role.collector, Role.committee, Role.fund_admin)
+BOOKKEEPERS = (Role.committee, Role.fund_admin)
+
+
+def ensure_poster(principal: Principal, fund_id: uuid.UUID) -> None:
+    ensure_fund_access(principal, fund_id, roles=POSTERS)
+
+
+def ensure_bookkeeper(principal: Principal, fund_id: uuid.UUID) -> None:
+    ensure_fund_access(principal, fund_id, roles=BOOKKEEPERS)
+
+
+async def ensure_reader(principal: Principal, fund_id: uuid.UUID, directory: MembersDirectory) -> None:
+    """Bookkeepers of the fund, global roles, and officers of the fund's network."""
+    if principal.role is Role.network_officer:
+        fund = await directory.fund(fund_id)
+        if fund is None or fund.get("network_id") is None or fund["network_id"] != str(principal.network_id):
+            raise Forbidden("auth.out_of_scope")
+        return
+    ensure_bookkeeper(principal, fund_id)
+
+
+async def ensure_member_reader(principal: Principal, fund_id: uuid.UUID, member_id: uuid.UUID, directory: MembersDirectory) -> None:
+    """The member themself, or whoever may read the fund's books."""
+    if principal.role is Role.member:
+        if principal.fund_id != fund_id or principal.member_id != member_id:
+            raise Forbidden("auth.out_of_scope")
+        return
+    await ensure_reader(principal, fund_id, directory)

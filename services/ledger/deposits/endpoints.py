@@ -1,0 +1,88 @@
+"""``/v1/ledger/funds/{fund_id}/deposits``: contributions from collectors' phones."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from services.ledger import deps
+from services.ledger.access import ensure_member_reader, ensure_poster
+from services.ledger.deposits import service
+from services.ledger.deposits.service import Outcome
+from services.ledger.posting import REPLAY_HEADER
+from services.ledger.reports import service as reports
+from services.ledger.schemas import DepositBatchIn, DepositBatchOut, DepositIn, DepositOut, DepositResult
+from shared.auth import CurrentPrincipal, Role
+from shared.db import DbSession
+from shared.errors import Conflict, SajjaError
+from shared.timeutil import bangkok_date, utcnow
+
+router = APIRouter(prefix="/v1/ledger/funds/{fund_id}/deposits", tags=["deposits"])
+
+
+def _out(outcome: Outcome) -> DepositOut:
+    item = outcome.item
+    assert item is not None and outcome.collector_id is not None
+    return DepositOut(
+        id=outcome.id, status=outcome.status, member_id=item.member_id, collector_id=outcome.collector_id,
+        amount_satang=item.amount_satang, collected_at=item.collected_at, business_date=outcome.business_date,
+        posted_at=outcome.posted_at, receipt_no=outcome.receipt_no, entry_id=outcome.entry_id,
+    )
+
+
+@router.post("", response_model=DepositOut, status_code=201, responses={200: {"description": "A replay"}})
+async def post_deposit(fund_id: uuid.UUID, body: DepositIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Post one deposit. The same ``id`` with the same content again is answered with the original
+    receipt (200, ``Idempotency-Replayed: true``); with other content it is a 409."""
+    ensure_poster(principal, fund_id)
+    [outcome] = await service.post_deposits(
+        session=session, directory=deps.directory(request), settings=deps.settings(request), fund_id=fund_id,
+        principal=principal, items=[body],
+    )
+    if outcome.status == "rejected":
+        if outcome.code == "deposit.id_conflict":
+            raise Conflict(outcome.code, params=outcome.params)
+        raise SajjaError(outcome.code, status_code=422, params=outcome.params)
+    replayed = outcome.status == "duplicate"
+    return JSONResponse(
+        _out(outcome).model_dump(mode="json"), status_code=200 if replayed else 201,
+        headers={REPLAY_HEADER: "true"} if replayed else {},
+    )
+
+
+@router.post("/batch", response_model=DepositBatchOut)
+async def post_deposit_batch(fund_id: uuid.UUID, body: DepositBatchIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """A phone's day of offline deposits (up to 500): a result per item, ``created``, ``duplicate``
+    or ``rejected`` with a reason; valid items are kept even when others are rejected."""
+    ensure_poster(principal, fund_id)
+    outcomes = await service.post_deposits(
+        session=session, directory=deps.directory(request), settings=deps.settings(request), fund_id=fund_id,
+        principal=principal, items=body.deposits,
+    )
+    lang = deps.lang(request)
+    results = [
+        DepositResult(id=o.id, status=o.status, receipt_no=o.receipt_no, posted_at=o.posted_at, code=o.code, reason=o.reason(lang))
+        for o in outcomes
+    ]
+    return DepositBatchOut(
+        results=results, created=sum(r.status == "created" for r in results),
+        duplicates=sum(r.status == "duplicate" for r in results), rejected=sum(r.status == "rejected" for r in results),
+        server_time=utcnow(),
+    )
+
+
+@router.get("/{deposit_id}", response_model=DepositOut)
+async def get_deposit(fund_id: uuid.UUID, deposit_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+    """One deposit's receipt: for the member it belongs to, the collector who took it, and the books' readers."""
+    row = await reports.deposit(session, fund_id, deposit_id)
+    if not (principal.role is Role.collector and principal.fund_id == fund_id and str(row.collector_id) == principal.subject):
+        await ensure_member_reader(principal, fund_id, row.member_id, deps.directory(request))
+    out = DepositOut(
+        id=row.id, status="created", member_id=row.member_id, collector_id=row.collector_id, amount_satang=row.amount_satang,
+        collected_at=row.collected_at, business_date=bangkok_date(row.collected_at), posted_at=row.posted_at,
+        receipt_no=row.receipt_no, entry_id=row.entry_id,
+    )
+    return JSONResponse(out.model_dump(mode="json"))

@@ -1,0 +1,21 @@
+"""Dependencies shared by the ledger's rooms."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from services.ledger.directory import MembersDirectory
+from services.ledger.settings import LedgerSettings
+from shared.errors import preferred_language
+
+
+def directory(request: Request) -> MembersDirectory:
+    return request.app.state.directory
+
+
+def settings(request: Request) -> LedgerSettings:
+    return request.app.state.settings
+
+
+def lang(request: Request) -> str:
+    return preferred_language(request.headers.get("accept-language"))

@@ -1,0 +1,68 @@
+"""What the ledger asks the members service: does this fund, member or collector exist here?
+
+Answers are kept in the ledger's own tables (``ledger_members``, ``ledger_collectors``) for
+``member_facts_ttl_seconds``, so a busy evening asks once per member, not once per deposit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from shared.errors import SajjaError
+from shared.http import request_with_retries
+
+
+class MembersDirectory:
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+        self.http = http
+        self.base = base_url.rstrip("/") + "/v1/members/internal/funds"
+
+    async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await request_with_retries(self.http, method, url, **kwargs)
+        except httpx.HTTPError:
+            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "members"}) from None
+        if response.status_code >= 500 or response.status_code in (401, 403):
+            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "members"})
+        return response
+
+    async def fund(self, fund_id: uuid.UUID) -> dict[str, Any] | None:
+        response = await self._call("GET", f"{self.base}/{fund_id}")
+        return response.json() if response.status_code == 200 else None
+
+    async def members(self, fund_id: uuid.UUID, member_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+        """Facts of those members that belong to the fund (a read, so retried: it is a POST only for its size)."""
+        found: dict[uuid.UUID, dict[str, Any]] = {}
+        for start in range(0, len(member_ids), 500):
+            chunk = [str(m) for m in member_ids[start:start + 500]]
+            response = await self._call(
+                "POST", f"{self.base}/{fund_id}/members/facts", json={"member_ids": chunk},
+                headers={"Idempotency-Key": f"facts-{uuid.uuid4()}"},
+            )
+            if response.status_code != 200:
+                raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "members"})
+            for facts in response.json()["facts"]:
+                found[uuid.UUID(facts["member_id"])] = facts
+        return found
+
+    async def collector(self, fund_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any] | None:
+        response = await self._call("GET", f"{self.base}/{fund_id}/collectors/by-user/{user_id}")
+        return response.json() if response.status_code == 200 else None
+
+    async def current_members(self, fund_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Every current member of the fund, page by page."""
+        members: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            response = await self._call("GET", f"{self.base}/{fund_id}/members", params=params)
+            if response.status_code != 200:
+                raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "members"})
+            page = response.json()
+            members += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return members

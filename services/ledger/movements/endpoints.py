@@ -1,0 +1,57 @@
+"""Co-funding, cash handovers, administration expenses and reversals: idempotent by ``id``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from services.ledger import deps
+from services.ledger.access import ensure_bookkeeper
+from services.ledger.movements import service
+from services.ledger.posting import REPLAY_HEADER
+from services.ledger.schemas import CoFundingIn, ExpenseIn, HandoverIn, MovementOut, ReversalIn
+from shared.auth import CurrentPrincipal
+from shared.db import DbSession
+
+router = APIRouter(prefix="/v1/ledger/funds/{fund_id}", tags=["movements"])
+
+
+def _answer(result: tuple[int, dict[str, Any], bool]) -> JSONResponse:
+    status, body, replayed = result
+    return JSONResponse(body, status_code=200 if replayed else status, headers={REPLAY_HEADER: "true"} if replayed else {})
+
+
+@router.post("/co-funding", response_model=MovementOut, status_code=201)
+async def co_funding(fund_id: uuid.UUID, body: CoFundingIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Money received from local government, CODI and the state, donors and networks, community enterprises."""
+    ensure_bookkeeper(principal, fund_id)
+    return _answer(await service.co_funding(
+        session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body))
+
+
+@router.post("/handovers", response_model=MovementOut, status_code=201)
+async def handover(fund_id: uuid.UUID, body: HandoverIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Cash a collector hands to the treasurer, from their cash in hand into fund cash or bank."""
+    ensure_bookkeeper(principal, fund_id)
+    return _answer(await service.handover(
+        session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body,
+        ttl=deps.settings(request).member_facts_ttl_seconds))
+
+
+@router.post("/expenses/administration", response_model=MovementOut, status_code=201)
+async def admin_expense(fund_id: uuid.UUID, body: ExpenseIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """An administration expense, within the fund's cap (default 20% of the year's income)."""
+    ensure_bookkeeper(principal, fund_id)
+    return _answer(await service.admin_expense(
+        session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body))
+
+
+@router.post("/entries/{entry_id}/reverse", response_model=MovementOut, status_code=201)
+async def reverse(fund_id: uuid.UUID, entry_id: uuid.UUID, body: ReversalIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Undo an entry with a linked reversing entry; an entry is reversed at most once."""
+    ensure_bookkeeper(principal, fund_id)
+    return _answer(await service.reverse(
+        session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, entry_id=entry_id, data=body))

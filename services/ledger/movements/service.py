@@ -1,0 +1,228 @@
+"""Money that moves other than deposits: co-funding received, cash handed over, administration
+expenses (within the fund's cap), and reversals. Each is idempotent by its client ``id``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ledger.chart import account_of_kind, collector_cash_account, ensure_fund
+from services.ledger.directory import MembersDirectory
+from services.ledger.models import Account, JournalEntry, LedgerFund, Movement, Posting
+from services.ledger.posting import lock_fund, post_entry, remember, replay, request_hash
+from services.ledger.schemas import MovementOut
+from shared.auth import Principal
+from shared.errors import Conflict, NotFound, SajjaError, register_messages
+from shared.timeutil import bangkok_today
+
+register_messages(
+    {
+        "movement.id_taken": {
+            "th": ("รหัสรายการถูกใช้แล้ว", "รหัสรายการ {id} ถูกใช้กับรายการอื่นแล้ว"),
+            "en": ("Id already used", "Id {id} is already used by another movement"),
+        },
+        "entry.balance_would_go_negative": {
+            "th": ("ยอดเงินไม่พอ", "บัญชี {code} ({name}) มียอดไม่พอสำหรับรายการนี้"),
+            "en": ("Insufficient balance", "Account {code} ({name}) does not have enough for this"),
+        },
+        "expense.admin_cap_exceeded": {
+            "th": ("เกินเพดานค่าบริหาร", "ค่าใช้จ่ายบริหารปี {year} จะเกิน {cap_pct}% ของรายรับ (ใช้ได้อีก {available_satang} สตางค์)"),
+            "en": ("Administration cap exceeded", "Administration expense for {year} would exceed {cap_pct}% of income ({available_satang} satang left)"),
+        },
+        "entry.not_found": {
+            "th": ("ไม่พบรายการ", "ไม่พบรายการบัญชีนี้ในกองทุน"),
+            "en": ("Entry not found", "No such journal entry in this fund"),
+        },
+        "entry.already_reversed": {
+            "th": ("กลับรายการแล้ว", "รายการนี้ถูกกลับรายการไปแล้ว"),
+            "en": ("Already reversed", "This entry has already been reversed"),
+        },
+        "entry.is_reversal": {
+            "th": ("กลับรายการซ้อนไม่ได้", "รายการนี้เป็นการกลับรายการอยู่แล้ว"),
+            "en": ("Cannot reverse a reversal", "This entry is itself a reversal"),
+        },
+        "handover.collector_unknown": {
+            "th": ("ไม่พบอาสาสมัคร", "ผู้ส่งมอบเงินไม่ใช่อาสาสมัครของกองทุนนี้"),
+            "en": ("Unknown collector", "This is not a collector of this fund"),
+        },
+    }
+)
+
+Legs = list[tuple[uuid.UUID, int]]
+
+
+def balance_allowed(account: Account, balance: int) -> bool:
+    """The rule the database checks: normal-side balances only, unless the account allows negatives."""
+    if account.allow_negative:
+        return True
+    return balance >= 0 if account.type in ("asset", "expense") else balance <= 0
+
+
+async def ensure_balances_allow(session: AsyncSession, fund_id: uuid.UUID, legs: Legs) -> None:
+    """Refuse, with a clear 422, what the balance check would refuse at the database."""
+    deltas: dict[uuid.UUID, int] = {}
+    for account_id, amount in legs:
+        deltas[account_id] = deltas.get(account_id, 0) + amount
+    accounts = (await session.scalars(
+        select(Account).where(Account.fund_id == fund_id, Account.id.in_(list(deltas)))
+        .execution_options(populate_existing=True)
+    )).all()
+    for account in accounts:
+        if not balance_allowed(account, account.balance_satang + deltas[account.id]):
+            raise SajjaError("entry.balance_would_go_negative", status_code=422,
+                             params={"code": account.code, "name": account.name_th})
+
+
+def to_out(movement: Movement, posted_at: dt.datetime) -> MovementOut:
+    return MovementOut(
+        id=movement.id, kind=movement.kind, amount_satang=movement.amount_satang, business_date=movement.business_date,
+        source=movement.source, collector_id=movement.collector_id, reference=movement.reference,
+        entry_id=movement.entry_id, posted_at=posted_at,
+    )
+
+
+Plan = Callable[[LedgerFund], Awaitable[tuple[Movement, Legs, str | None, uuid.UUID | None]]]
+
+
+async def record(
+    *,
+    session: AsyncSession,
+    fund_id: uuid.UUID,
+    principal: Principal,
+    movement_id: uuid.UUID,
+    payload: dict[str, Any],
+    plan: Plan,
+) -> tuple[int, dict[str, Any], bool]:
+    """Run one idempotent money movement; returns (status, body, replayed)."""
+    fund = await lock_fund(session, fund_id)
+    key = f"movement:{movement_id}"
+    fingerprint = request_hash(payload)
+    earlier = await replay(session, fund_id=fund_id, caller=principal.subject, key=key, payload_hash=fingerprint)
+    if earlier is not None:
+        return earlier.status_code, earlier.response, True
+    if await session.get(Movement, (fund_id, movement_id)) is not None:
+        raise Conflict("movement.id_taken", params={"id": str(movement_id)})
+    movement, legs, memo, reverses = await plan(fund)
+    await ensure_balances_allow(session, fund_id, legs)
+    entry_id, posted_at = await post_entry(
+        session, fund_id=fund_id, kind=movement.kind, business_date=movement.business_date, legs=legs,
+        by=principal.subject, memo=memo, reverses=reverses,
+    )
+    movement.entry_id = entry_id
+    session.add(movement)
+    await session.flush()
+    body = to_out(movement, posted_at).model_dump(mode="json")
+    await remember(session, fund_id=fund_id, caller=principal.subject, key=key, payload_hash=fingerprint,
+                   status_code=201, response=body)
+    return 201, body, False
+
+
+def _movement(fund_id: uuid.UUID, movement_id: uuid.UUID, kind: str, amount: int, date: dt.date, by: str, **extra: Any) -> Movement:
+    return Movement(fund_id=fund_id, id=movement_id, kind=kind, amount_satang=amount, business_date=date, created_by=by, **extra)
+
+
+async def co_funding(*, session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID, principal: Principal, data: Any) -> tuple[int, dict[str, Any], bool]:
+    """Money from a co-funder: into bank (or cash), income of its source."""
+    await ensure_fund(session, directory, fund_id)
+
+    async def plan(fund: LedgerFund) -> tuple[Movement, Legs, str | None, uuid.UUID | None]:
+        into = await account_of_kind(session, fund_id, data.into)
+        income = await account_of_kind(session, fund_id, "income", data.source)
+        movement = _movement(fund_id, data.id, "co_funding", data.amount_satang, data.received_on, principal.subject,
+                             source=data.source, reference=data.reference)
+        return movement, [(into.id, data.amount_satang), (income.id, -data.amount_satang)], data.reference, None
+
+    return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
+                        payload=data.model_dump(mode="json"), plan=plan)
+
+
+async def handover(
+    *, session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID, principal: Principal, data: Any, ttl: int
+) -> tuple[int, dict[str, Any], bool]:
+    """Cash a collector hands to the treasurer: out of their cash in hand, into fund cash or bank."""
+    await ensure_fund(session, directory, fund_id)
+    cash_in_hand = await collector_cash_account(session, directory, fund_id, data.collector_id, ttl)
+    if cash_in_hand is None:
+        raise SajjaError("handover.collector_unknown", status_code=422)
+
+    async def plan(fund: LedgerFund) -> tuple[Movement, Legs, str | None, uuid.UUID | None]:
+        into = await account_of_kind(session, fund_id, data.into)
+        movement = _movement(fund_id, data.id, "handover", data.amount_satang, data.handed_over_on, principal.subject,
+                             collector_id=data.collector_id, reference=data.reference)
+        return movement, [(into.id, data.amount_satang), (cash_in_hand, -data.amount_satang)], data.reference, None
+
+    return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
+                        payload=data.model_dump(mode="json"), plan=plan)
+
+
+async def _sum_postings(session: AsyncSession, fund_id: uuid.UUID, kinds: tuple[str, ...], start: dt.date, end: dt.date) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Posting.amount_satang), 0))
+        .join(Account, (Account.fund_id == Posting.fund_id) & (Account.id == Posting.account_id))
+        .where(Posting.fund_id == fund_id, Account.kind.in_(kinds), Posting.business_date >= start,
+               Posting.business_date <= end)
+    )
+    return int(total or 0)
+
+
+async def year_income(session: AsyncSession, fund_id: uuid.UUID, year: int) -> int:
+    """The year's income (all sources, member contributions included), as a positive number."""
+    return -await _sum_postings(session, fund_id, ("income", "member_contribution"), dt.date(year, 1, 1), dt.date(year, 12, 31))
+
+
+async def admin_expense(
+    *, session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID, principal: Principal, data: Any
+) -> tuple[int, dict[str, Any], bool]:
+    """An administration expense, refused when the year's administration would pass the fund's cap
+    (default 20% of the calendar year's income)."""
+    await ensure_fund(session, directory, fund_id)
+
+    async def plan(fund: LedgerFund) -> tuple[Movement, Legs, str | None, uuid.UUID | None]:
+        year = data.paid_on.year
+        income = await year_income(session, fund_id, year)
+        spent = await _sum_postings(session, fund_id, ("admin_expense",), dt.date(year, 1, 1), dt.date(year, 12, 31))
+        cap = income * fund.admin_cap_bp // 10_000
+        if spent + data.amount_satang > cap:
+            raise SajjaError("expense.admin_cap_exceeded", status_code=422, params={
+                "year": year, "cap_pct": f"{fund.admin_cap_bp / 100:g}", "available_satang": max(0, cap - spent)})
+        expense = await account_of_kind(session, fund_id, "admin_expense")
+        paid_from = await account_of_kind(session, fund_id, data.paid_from)
+        movement = _movement(fund_id, data.id, "admin_expense", data.amount_satang, data.paid_on, principal.subject,
+                             reference=data.memo[:200])
+        return movement, [(expense.id, data.amount_satang), (paid_from.id, -data.amount_satang)], data.memo, None
+
+    return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
+                        payload=data.model_dump(mode="json"), plan=plan)
+
+
+async def reverse(
+    *, session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID, principal: Principal, entry_id: uuid.UUID, data: Any
+) -> tuple[int, dict[str, Any], bool]:
+    """Correct a mistake with an entry that undoes another, at most once per entry."""
+    await ensure_fund(session, directory, fund_id)
+
+    async def plan(fund: LedgerFund) -> tuple[Movement, Legs, str | None, uuid.UUID | None]:
+        original = await session.get(JournalEntry, (fund_id, entry_id))
+        if original is None:
+            raise NotFound("entry.not_found")
+        if original.reverses_entry_id is not None:
+            raise Conflict("entry.is_reversal")
+        already = await session.scalar(select(JournalEntry.id).where(
+            JournalEntry.fund_id == fund_id, JournalEntry.reverses_entry_id == entry_id))
+        if already is not None:
+            raise Conflict("entry.already_reversed")
+        postings = (await session.scalars(select(Posting).where(
+            Posting.fund_id == fund_id, Posting.entry_id == entry_id).order_by(Posting.line))).all()
+        legs = [(p.account_id, -p.amount_satang) for p in postings]
+        amount = sum(p.amount_satang for p in postings if p.amount_satang > 0)
+        movement = _movement(fund_id, data.id, "reversal", amount, bangkok_today(), principal.subject,
+                             reference=f"reverses {entry_id}")
+        return movement, legs, data.reason, entry_id
+
+    return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
+                        payload={"entry_id": str(entry_id), **data.model_dump(mode="json")}, plan=plan)

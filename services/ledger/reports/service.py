@@ -1,0 +1,192 @@
+"""Reads: balances (kept current, so O(1)), statements, trial balance, income by source, and each
+collector's day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ledger.models import Account, Deposit, JournalEntry, LedgerCollector, LedgerMember, Movement, Posting
+from services.ledger.schemas import (
+    AccountIn,
+    AccountOut,
+    CollectorDay,
+    MemberBalance,
+    SourceShare,
+    SourcesReport,
+    Statement,
+    StatementLine,
+    TrialBalance,
+)
+from shared.errors import Conflict, NotFound, SajjaError, register_messages
+from shared.pagination import decode_cursor, encode_cursor
+
+register_messages(
+    {
+        "report.range_invalid": {
+            "th": ("ช่วงวันที่ไม่ถูกต้อง", "วันที่เริ่มต้องไม่หลังวันที่สิ้นสุด"),
+            "en": ("Invalid range", "The start date must not be after the end date"),
+        },
+        "account.code_taken": {
+            "th": ("รหัสบัญชีซ้ำ", "มีบัญชีรหัส {code} ในกองทุนนี้แล้ว"),
+            "en": ("Code taken", "Account code {code} already exists in this fund"),
+        },
+        "deposit.not_found": {
+            "th": ("ไม่พบรายการฝาก", "ไม่พบรายการฝากนี้ในกองทุน"),
+            "en": ("Deposit not found", "No such deposit in this fund"),
+        },
+        "account.not_found": {
+            "th": ("ไม่พบบัญชี", "ไม่พบบัญชีนี้ในกองทุน"),
+            "en": ("Account not found", "No such account in this fund"),
+        },
+    }
+)
+
+
+async def trial_balance(session: AsyncSession, fund_id: uuid.UUID) -> TrialBalance:
+    rows = (await session.scalars(select(Account).where(Account.fund_id == fund_id).order_by(Account.code))).all()
+    debit = sum(a.balance_satang for a in rows if a.balance_satang > 0)
+    credit = -sum(a.balance_satang for a in rows if a.balance_satang < 0)
+    return TrialBalance(
+        fund_id=fund_id, accounts=[AccountOut.model_validate(a) for a in rows],
+        debit_total_satang=debit, credit_total_satang=credit, balanced=debit == credit,
+    )
+
+
+async def member_balance(session: AsyncSession, fund_id: uuid.UUID, member_id: uuid.UUID) -> MemberBalance:
+    row = (await session.execute(
+        select(Account.balance_satang)
+        .join(LedgerMember, (LedgerMember.fund_id == Account.fund_id) & (LedgerMember.account_id == Account.id))
+        .where(LedgerMember.fund_id == fund_id, LedgerMember.member_id == member_id)
+    )).first()
+    count, last = (await session.execute(
+        select(func.count(), func.max(Deposit.collected_at)).where(Deposit.fund_id == fund_id, Deposit.member_id == member_id)
+    )).one()
+    return MemberBalance(member_id=member_id, contributed_satang=-(row[0] if row else 0), deposits=count, last_deposit_at=last)
+
+
+async def statement(
+    session: AsyncSession, fund_id: uuid.UUID, member_id: uuid.UUID, limit: int, cursor: str | None
+) -> Statement:
+    """The member's contribution account, newest first: deposits (with receipts) and reversals."""
+    account_id = await session.scalar(select(LedgerMember.account_id).where(
+        LedgerMember.fund_id == fund_id, LedgerMember.member_id == member_id))
+    if account_id is None:
+        return Statement(member_id=member_id, balance_satang=0, lines=[], next_cursor=None)
+    balance = await session.scalar(select(Account.balance_satang).where(Account.fund_id == fund_id, Account.id == account_id))
+    query = (
+        select(Posting.entry_id, Posting.amount_satang, JournalEntry.kind, JournalEntry.business_date,
+               JournalEntry.posted_at, JournalEntry.memo, Deposit.receipt_no)
+        .join(JournalEntry, (JournalEntry.fund_id == Posting.fund_id) & (JournalEntry.id == Posting.entry_id))
+        .outerjoin(Deposit, (Deposit.fund_id == Posting.fund_id) & (Deposit.entry_id == Posting.entry_id))
+        .where(Posting.fund_id == fund_id, Posting.account_id == account_id)
+    )
+    key = decode_cursor(cursor, 2)
+    if key is not None:
+        try:
+            query = query.where(tuple_(JournalEntry.posted_at, Posting.entry_id) < (dt.datetime.fromisoformat(key[0]), uuid.UUID(key[1])))
+        except ValueError:
+            raise SajjaError("request.cursor_invalid", status_code=400) from None
+    rows = (await session.execute(query.order_by(JournalEntry.posted_at.desc(), Posting.entry_id.desc()).limit(limit + 1))).all()
+    lines = [
+        StatementLine(entry_id=r.entry_id, kind=r.kind, business_date=r.business_date, posted_at=r.posted_at,
+                      amount_satang=-r.amount_satang, receipt_no=r.receipt_no, memo=r.memo)
+        for r in rows[:limit]
+    ]
+    next_cursor = encode_cursor(rows[limit - 1].posted_at.isoformat(), rows[limit - 1].entry_id) if len(rows) > limit else None
+    return Statement(member_id=member_id, balance_satang=-(balance or 0), lines=lines, next_cursor=next_cursor)
+
+
+def share_pct(amount: int, total: int) -> float:
+    """Percent of the total, two decimals, rounded half up."""
+    if not total:
+        return 0.0
+    return float((Decimal(amount) * 100 / Decimal(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+async def sources(session: AsyncSession, fund_id: uuid.UUID, start: dt.date, end: dt.date) -> SourcesReport:
+    """Income by source between two Bangkok dates (inclusive): members' contributions and each co-funder."""
+    if start > end:
+        raise SajjaError("report.range_invalid", status_code=422)
+    rows = (await session.execute(
+        select(Account.source, func.sum(Posting.amount_satang))
+        .join(Account, (Account.fund_id == Posting.fund_id) & (Account.id == Posting.account_id))
+        .where(Posting.fund_id == fund_id, Account.type == "income", Posting.business_date >= start,
+               Posting.business_date <= end)
+        .group_by(Account.source)
+    )).all()
+    amounts = {source: -int(total) for source, total in rows if total}
+    total = sum(amounts.values())
+    ordered = sorted(amounts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return SourcesReport(
+        fund_id=fund_id, date_from=start, date_to=end, total_satang=total,
+        sources=[SourceShare(source=s, amount_satang=a, share_pct=share_pct(a, total)) for s, a in ordered],
+    )
+
+
+async def collector_days(
+    session: AsyncSession, fund_id: uuid.UUID, day: dt.date, collector_id: uuid.UUID | None
+) -> list[CollectorDay]:
+    """Per collector for one day: deposits collected, cash handed over, the difference, and cash in hand now."""
+    collected = {
+        c: (n, s) for c, n, s in (await session.execute(
+            select(Deposit.collector_id, func.count(), func.sum(Deposit.amount_satang))
+            .where(Deposit.fund_id == fund_id, Deposit.business_date == day,
+                   *([Deposit.collector_id == collector_id] if collector_id else []))
+            .group_by(Deposit.collector_id)
+        )).all()
+    }
+    handed = {
+        c: s for c, s in (await session.execute(
+            select(Movement.collector_id, func.sum(Movement.amount_satang))
+            .where(Movement.fund_id == fund_id, Movement.kind == "handover", Movement.business_date == day,
+                   *([Movement.collector_id == collector_id] if collector_id else []))
+            .group_by(Movement.collector_id)
+        )).all()
+    }
+    cash = {
+        c: b for c, b in (await session.execute(
+            select(LedgerCollector.collector_id, Account.balance_satang)
+            .join(Account, (Account.fund_id == LedgerCollector.fund_id) & (Account.id == LedgerCollector.account_id))
+            .where(LedgerCollector.fund_id == fund_id)
+        )).all()
+    }
+    collectors = sorted(set(collected) | set(handed) | ({collector_id} if collector_id else set()), key=str)
+    days = []
+    for c in collectors:
+        n, total = collected.get(c, (0, 0))
+        total, out = int(total or 0), int(handed.get(c, 0) or 0)
+        days.append(CollectorDay(collector_id=c, business_date=day, deposits=n, collected_satang=total,
+                                 handed_over_satang=out, difference_satang=total - out, cash_in_hand_satang=int(cash.get(c, 0))))
+    return days
+
+
+async def accounts(session: AsyncSession, fund_id: uuid.UUID, kind: str | None) -> list[AccountOut]:
+    query = select(Account).where(Account.fund_id == fund_id)
+    if kind:
+        query = query.where(Account.kind == kind)
+    return [AccountOut.model_validate(a) for a in (await session.scalars(query.order_by(Account.code))).all()]
+
+
+async def add_account(session: AsyncSession, fund_id: uuid.UUID, data: AccountIn) -> AccountOut:
+    row = (await session.execute(
+        insert(Account).values(fund_id=fund_id, id=uuid.uuid4(), kind="custom", balance_satang=0, **data.model_dump())
+        .on_conflict_do_nothing().returning(Account)
+    )).scalar_one_or_none()
+    if row is None:
+        raise Conflict("account.code_taken", params={"code": data.code})
+    return AccountOut.model_validate(row)
+
+
+async def deposit(session: AsyncSession, fund_id: uuid.UUID, deposit_id: uuid.UUID) -> Deposit:
+    row = await session.get(Deposit, (fund_id, deposit_id))
+    if row is None:
+        raise NotFound("deposit.not_found")
+    return row
+
+

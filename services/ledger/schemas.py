@@ -1,0 +1,268 @@
+"""Bodies of the ledger API. Amounts are integer satang (1 baht = 100 satang); floats are refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+
+Satang = StrictInt
+Source = Literal["local_government", "codi", "donors", "community_enterprise", "interest", "other"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- Deposits ----------------------------------------------------------------------------------
+
+
+class DepositIn(Strict):
+    id: uuid.UUID = Field(description="Made by the phone; sending it again is the same deposit")
+    member_id: uuid.UUID
+    amount_satang: Satang = Field(gt=0)
+    collected_at: AwareDatetime = Field(description="When the money was taken, by the phone's clock, with its offset")
+    collector_id: uuid.UUID | None = Field(
+        default=None, description="The collector (gateway user id); a collector posting may leave it out"
+    )
+
+
+class DepositOut(BaseModel):
+    id: uuid.UUID
+    status: Literal["created", "duplicate"]
+    member_id: uuid.UUID
+    collector_id: uuid.UUID
+    amount_satang: int
+    collected_at: dt.datetime
+    business_date: dt.date
+    posted_at: dt.datetime
+    receipt_no: int
+    entry_id: uuid.UUID
+
+
+class DepositBatchIn(Strict):
+    deposits: list[DepositIn] = Field(min_length=1, max_length=500)
+
+
+class DepositResult(BaseModel):
+    id: uuid.UUID
+    status: Literal["created", "duplicate", "rejected"]
+    receipt_no: int | None = None
+    posted_at: dt.datetime | None = None
+    code: str | None = Field(default=None, description="Why it was rejected (stable code)")
+    reason: str | None = Field(default=None, description="Why it was rejected, in the caller's language")
+
+
+class DepositBatchOut(BaseModel):
+    results: list[DepositResult]
+    created: int
+    duplicates: int
+    rejected: int
+    server_time: dt.datetime
+
+
+# --- Other movements ---------------------------------------------------------------------------------
+
+
+class CoFundingIn(Strict):
+    id: uuid.UUID
+    source: Source
+    amount_satang: Satang = Field(gt=0)
+    received_on: dt.date
+    reference: str | None = Field(default=None, max_length=200)
+    into: Literal["bank", "fund_cash"] = "bank"
+
+
+class HandoverIn(Strict):
+    id: uuid.UUID
+    collector_id: uuid.UUID
+    amount_satang: Satang = Field(gt=0)
+    handed_over_on: dt.date
+    into: Literal["fund_cash", "bank"] = "fund_cash"
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class ExpenseIn(Strict):
+    id: uuid.UUID
+    amount_satang: Satang = Field(gt=0)
+    paid_on: dt.date
+    paid_from: Literal["fund_cash", "bank"] = "bank"
+    memo: str = Field(min_length=1, max_length=300)
+
+
+class ReversalIn(Strict):
+    id: uuid.UUID
+    reason: str = Field(min_length=3, max_length=300)
+
+
+class MovementOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    amount_satang: int
+    business_date: dt.date
+    source: str | None = None
+    collector_id: uuid.UUID | None = None
+    reference: str | None = None
+    entry_id: uuid.UUID
+    posted_at: dt.datetime
+
+
+# --- Accounts and reads --------------------------------------------------------------------------
+
+
+class AccountIn(Strict):
+    code: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z\-_.]{0,39}$")
+    name_th: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(min_length=1, max_length=200)
+    type: Literal["asset", "liability", "equity", "income", "expense"]
+    allow_negative: bool = False
+
+
+class AccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    code: str
+    name_th: str
+    name_en: str
+    type: str
+    kind: str
+    source: str | None
+    owner_id: uuid.UUID | None
+    allow_negative: bool
+    balance_satang: int
+
+
+class TrialBalance(BaseModel):
+    fund_id: uuid.UUID
+    accounts: list[AccountOut]
+    debit_total_satang: int
+    credit_total_satang: int
+    balanced: bool
+
+
+class MemberBalance(BaseModel):
+    member_id: uuid.UUID
+    contributed_satang: int = Field(description="Everything the member has contributed, net of reversals")
+    deposits: int
+    last_deposit_at: dt.datetime | None
+
+
+class StatementLine(BaseModel):
+    entry_id: uuid.UUID
+    kind: str
+    business_date: dt.date
+    posted_at: dt.datetime
+    amount_satang: int = Field(description="Positive: money in for the member")
+    receipt_no: int | None
+    memo: str | None
+
+
+class Statement(BaseModel):
+    member_id: uuid.UUID
+    balance_satang: int
+    lines: list[StatementLine]
+    next_cursor: str | None
+
+
+class SourceShare(BaseModel):
+    source: str
+    amount_satang: int
+    share_pct: float
+
+
+class SourcesReport(BaseModel):
+    fund_id: uuid.UUID
+    date_from: dt.date = Field(serialization_alias="from")
+    date_to: dt.date = Field(serialization_alias="to")
+    total_satang: int
+    sources: list[SourceShare]
+
+
+class CollectorDay(BaseModel):
+    collector_id: uuid.UUID
+    business_date: dt.date
+    deposits: int
+    collected_satang: int
+    handed_over_satang: int
+    difference_satang: int = Field(description="Collected minus handed over on that day")
+    cash_in_hand_satang: int = Field(description="The collector's cash-in-hand balance now")
+
+
+# --- Plans, standing, matching -------------------------------------------------------------------------
+
+
+class PlanIn(Strict):
+    name: str = Field(min_length=1, max_length=100, description="e.g. สัจจะวันละบาท")
+    period: Literal["day", "month", "year"]
+    amount_satang: Satang = Field(gt=0)
+    effective_from: dt.date
+    grace_periods: int = Field(default=0, ge=0, le=36)
+
+
+class PlanOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    period: str
+    amount_satang: int
+    effective_from: dt.date
+    grace_periods: int
+
+
+class Standing(BaseModel):
+    member_id: uuid.UUID
+    joined_on: dt.date
+    plan: PlanOut | None
+    contributed_satang: int
+    due_satang: int
+    paid_through: dt.date | None = Field(description="The last day the member's contributions cover")
+    periods_in_arrears: int
+    arrears_satang: int
+    in_arrears: bool = Field(description="More periods in arrears than the plan's grace")
+    as_of: dt.date
+
+
+class ArrearsPage(BaseModel):
+    as_of: dt.date
+    items: list[Standing]
+
+
+class MatchingRuleIn(Strict):
+    source: Source
+    ratio_bp: int = Field(ge=0, le=100_000, description="10000 = one baht per member baht (1:1)")
+    cap_per_member_year_satang: Satang | None = Field(default=None, gt=0)
+
+
+class MatchingLine(BaseModel):
+    source: str
+    ratio_bp: int
+    cap_per_member_year_satang: int | None
+    due_satang: int
+    received_satang: int
+    outstanding_satang: int
+
+
+class MatchingReport(BaseModel):
+    fund_id: uuid.UUID
+    year: int
+    year_be: int
+    member_contributions_satang: int
+    lines: list[MatchingLine]
+
+
+class FundRulesIn(Strict):
+    late_window_days: int | None = Field(default=None, ge=0, le=3650, description="Up to ten years, for a fund bringing its past books in")
+    admin_cap_bp: int | None = Field(default=None, ge=0, le=10_000)
+
+
+class FundRulesOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    fund_id: uuid.UUID
+    late_window_days: int
+    admin_cap_bp: int
+    receipt_seq: int

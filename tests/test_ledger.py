@@ -1,0 +1,449 @@
+"""The ledger through its HTTP interface, with the real members service behind it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from shared.auth import Role
+from shared.timeutil import BANGKOK
+from tests.helpers import Tokens
+from tests.test_members import make_fund, person
+
+NOW = dt.datetime.now(BANGKOK).replace(microsecond=0)
+
+
+class Books:
+    """A fund with members and a collector, and shortcuts to its ledger."""
+
+    def __init__(self, ledger: Any, members: Any, tokens: Tokens, fund: Any) -> None:
+        self.ledger, self.members, self.tokens, self.fund = ledger, members, tokens, fund
+        self.id = fund.id
+        self.base = f"/v1/ledger/funds/{fund.id}"
+        self.member_ids: list[str] = []
+        self.collector = str(uuid.uuid4())
+
+    @property
+    def committee(self) -> dict[str, str]:
+        return self.fund.as_(Role.committee)
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.fund.as_(Role.fund_admin)
+
+    @property
+    def collector_headers(self) -> dict[str, str]:
+        return self.fund.as_(Role.collector, sub=self.collector)
+
+    def deposit(self, member: int = 0, amount: int = 100, at: dt.datetime | None = None, **extra: Any) -> dict[str, Any]:
+        return {"id": str(uuid.uuid4()), "member_id": self.member_ids[member], "amount_satang": amount,
+                "collected_at": (at or NOW).isoformat(), **extra}
+
+    async def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+        return await self.ledger.post(self.base + path, json=body, headers=headers or self.committee)
+
+    async def get(self, path: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
+        return await self.ledger.get(self.base + path, params=params, headers=headers or self.committee)
+
+
+async def make_books(service_client: Any, tokens: Tokens, members_count: int = 3) -> Books:
+    members = await service_client("members")
+    ledger = await service_client("ledger")
+    fund = await make_fund(members, tokens)
+    books = Books(ledger, members, tokens, fund)
+    for i in range(members_count):
+        created = await fund.register(person(500 + i, joined_on="2012-01-10"))
+        assert created.status_code == 201, created.text
+        books.member_ids.append(created.json()["id"])
+    collector = await members.post(f"/v1/members/funds/{fund.id}/collectors", headers=fund.committee,
+                                   json={"user_id": books.collector, "display_name": "อาสา"})
+    assert collector.status_code == 201
+    return books
+
+
+@pytest.fixture
+async def books(service_client, tokens) -> Books:
+    return await make_books(service_client, tokens)
+
+
+async def balance(books: Books, member: int = 0) -> int:
+    return (await books.get(f"/members/{books.member_ids[member]}/balance")).json()["contributed_satang"]
+
+
+async def trial_balance_is_zero(books: Books) -> dict[str, Any]:
+    trial = (await books.get("/trial-balance")).json()
+    assert trial["balanced"] is True and trial["debit_total_satang"] == trial["credit_total_satang"]
+    assert sum(a["balance_satang"] for a in trial["accounts"]) == 0
+    return trial
+
+
+# --- 1. Chart of accounts ----------------------------------------------------------------------
+
+
+async def test_the_chart_is_made_from_the_template(books: Books) -> None:
+    accounts = (await books.get("/accounts")).json()
+    by_code = {a["code"]: a for a in accounts}
+    for code in ("1010", "1020", "1300", "3100", "4200", "4300", "4400", "4500", "4600", "5100-death", "5100-birth", "5900"):
+        assert code in by_code, code
+    assert {a["source"] for a in accounts if a["kind"] == "income"} >= {"local_government", "codi", "donors", "community_enterprise", "interest"}
+    assert len([a for a in accounts if a["kind"] == "benefit_expense"]) == 9
+    assert all(a["balance_satang"] == 0 for a in accounts)
+
+
+async def test_fund_admins_add_accounts_and_types_decide_negative_balances(books: Books) -> None:
+    added = await books.post("/accounts", {"code": "1030", "name_th": "เงินฝากสหกรณ์", "name_en": "Co-op deposit", "type": "asset"}, books.admin)
+    assert added.status_code == 201 and added.json()["kind"] == "custom" and added.json()["allow_negative"] is False
+    again = await books.post("/accounts", {"code": "1030", "name_th": "x", "name_en": "x", "type": "asset"}, books.admin)
+    assert again.status_code == 409 and again.json()["code"] == "account.code_taken"
+    by_committee = await books.post("/accounts", {"code": "1040", "name_th": "x", "name_en": "x", "type": "asset"})
+    assert by_committee.status_code == 403
+    # An asset may not go below zero: paying more than the bank holds is refused before the database.
+    paid = await books.post("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 1, "paid_on": NOW.date().isoformat(), "memo": "x"})
+    assert paid.status_code == 422
+
+
+# --- 2. Append-only, balanced, reversible once ------------------------------------------------------
+
+
+async def test_entries_are_append_only_and_must_balance(books: Books) -> None:
+    created = await books.post("/deposits", books.deposit(amount=500, collector_id=books.collector))
+    assert created.status_code == 201, created.text
+    entry = created.json()["entry_id"]
+    app = books.ledger._transport.app
+    async with app.state.db.sessionmaker() as session:
+        # Fire the deferred balance checks of the deposit now, as COMMIT would.
+        await session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+        for statement in (
+            "UPDATE journal_entries SET memo = 'x' WHERE id = :e",
+            "DELETE FROM postings WHERE entry_id = :e",
+            "UPDATE postings SET amount_satang = 1 WHERE entry_id = :e",
+            "DELETE FROM deposits WHERE entry_id = :e",
+            "TRUNCATE postings",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"):
+                async with session.begin_nested():
+                    await session.execute(text(statement), {"e": entry})
+        cash = (await books.get("/accounts", kind="fund_cash")).json()[0]["id"]
+        bank = (await books.get("/accounts", kind="bank")).json()[0]["id"]
+        with pytest.raises(DBAPIError, match="does not balance"):
+            async with session.begin_nested():
+                await session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+                await session.execute(
+                    text("SELECT ledger_post_entry(:f, gen_random_uuid(), 'test', current_date, NULL, 'test', NULL, :a, :m)"),
+                    {"f": uuid.UUID(books.id), "a": [uuid.UUID(cash), uuid.UUID(bank)], "m": [100, -99]},
+                )
+        with pytest.raises(DBAPIError, match="does not balance"):
+            async with session.begin_nested():
+                await session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+                await session.execute(
+                    text("SELECT ledger_post_entry(:f, gen_random_uuid(), 'test', current_date, NULL, 'test', NULL, :a, :m)"),
+                    {"f": uuid.UUID(books.id), "a": [uuid.UUID(cash)], "m": [100]},
+                )
+    await trial_balance_is_zero(books)
+
+
+async def test_a_correction_is_one_linked_reversal(books: Books) -> None:
+    created = (await books.post("/deposits", books.deposit(amount=2000, collector_id=books.collector))).json()
+    reversal = await books.post(f"/entries/{created['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "บันทึกผิดคน"})
+    assert reversal.status_code == 201, reversal.text
+    assert reversal.json()["kind"] == "reversal" and reversal.json()["amount_satang"] == 2000
+    assert await balance(books) == 0
+    twice = await books.post(f"/entries/{created['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "อีกครั้ง"})
+    assert twice.status_code == 409 and twice.json()["code"] == "entry.already_reversed"
+    of_reversal = await books.post(f"/entries/{reversal.json()['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ย้อน"})
+    assert of_reversal.status_code == 409 and of_reversal.json()["code"] == "entry.is_reversal"
+    statement = (await books.get(f"/members/{books.member_ids[0]}/statement")).json()
+    assert [(line["kind"], line["amount_satang"]) for line in statement["lines"]] == [("reversal", -2000), ("deposit", 2000)]
+    await trial_balance_is_zero(books)
+
+
+# --- 3. Idempotency ----------------------------------------------------------------------------------
+
+
+async def test_money_requests_replay_and_refuse_changed_bodies(books: Books) -> None:
+    body = {"id": str(uuid.uuid4()), "source": "codi", "amount_satang": 5_500_000, "received_on": "2026-10-01", "reference": "พอช. งวด 1"}
+    first = await books.post("/co-funding", body)
+    assert first.status_code == 201 and "idempotency-replayed" not in first.headers
+    replay = await books.post("/co-funding", body)
+    assert replay.status_code == 200 and replay.headers["idempotency-replayed"] == "true"
+    assert replay.json() == first.json()
+    changed = await books.post("/co-funding", {**body, "amount_satang": 5_500_001})
+    assert changed.status_code == 409 and changed.json()["code"] == "idempotency.key_reused"
+    other_caller = await books.post("/co-funding", body, books.admin | {"Authorization": books.fund.tokens.headers(Role.fund_admin, fund_id=books.id)["Authorization"]})
+    assert other_caller.status_code == 409 and other_caller.json()["code"] == "movement.id_taken"
+    bank = (await books.get("/accounts", kind="bank")).json()[0]
+    assert bank["balance_satang"] == 5_500_000, "posted once"
+
+
+# --- 4. Deposits -----------------------------------------------------------------------------------------
+
+
+async def test_a_deposit_gets_a_receipt_and_replays_exactly(books: Books) -> None:
+    body = books.deposit(amount=3000)
+    first = await books.post("/deposits", body, books.collector_headers)
+    assert first.status_code == 201, first.text
+    receipt = first.json()
+    assert receipt["receipt_no"] == 1 and receipt["collector_id"] == books.collector
+    assert receipt["collected_at"] and receipt["posted_at"] and receipt["business_date"] == NOW.date().isoformat()
+    replay = await books.post("/deposits", body, books.collector_headers)
+    assert replay.status_code == 200 and replay.headers["idempotency-replayed"] == "true"
+    assert replay.json()["receipt_no"] == 1 and replay.json()["status"] == "duplicate"
+    conflict = await books.post("/deposits", {**body, "amount_satang": 3001}, books.collector_headers)
+    assert conflict.status_code == 409 and conflict.json()["code"] == "deposit.id_conflict"
+    assert await balance(books) == 3000
+    cash = (await books.get("/accounts", kind="collector_cash")).json()
+    assert [a["balance_satang"] for a in cash] == [3000]
+    member_view = await books.ledger.get(f"{books.base}/deposits/{body['id']}", headers=books.fund.as_(Role.member, member_id=books.member_ids[0]))
+    assert member_view.status_code == 200 and member_view.json()["receipt_no"] == 1
+    neighbour = await books.ledger.get(f"{books.base}/deposits/{body['id']}", headers=books.fund.as_(Role.member, member_id=books.member_ids[1]))
+    assert neighbour.status_code == 403
+
+
+async def test_a_synced_batch_reports_each_item_and_keeps_the_good_ones(books: Books) -> None:
+    known = books.deposit(member=0, amount=100)
+    await books.post("/deposits", known, books.collector_headers)
+    repeated = books.deposit(member=1, amount=100)
+    items = [
+        books.deposit(member=0, amount=100, at=NOW - dt.timedelta(days=1)),
+        known,
+        books.deposit(member=1, amount=200),
+        {**books.deposit(), "member_id": str(uuid.uuid4())},
+        books.deposit(member=2, amount=100, at=NOW - dt.timedelta(days=30)),
+        books.deposit(member=2, amount=100, at=NOW + dt.timedelta(hours=2)),
+        repeated,
+        repeated,
+        {**books.deposit(member=2, amount=100), "collector_id": str(uuid.uuid4())},
+        books.deposit(member=2, amount=50),
+    ]
+    response = await books.post("/deposits/batch", {"deposits": items}, books.collector_headers)
+    assert response.status_code == 200, response.text
+    out = response.json()
+    assert [(r["status"], r["code"]) for r in out["results"]] == [
+        ("created", None), ("duplicate", None), ("created", None), ("rejected", "deposit.member_unknown"),
+        ("rejected", "deposit.too_late"), ("rejected", "deposit.in_future"), ("created", None),
+        ("rejected", "deposit.repeated_in_batch"), ("rejected", "deposit.not_own"), ("created", None),
+    ]
+    assert (out["created"], out["duplicates"], out["rejected"]) == (4, 1, 5)
+    assert all(r["reason"] for r in out["results"] if r["status"] == "rejected")
+    assert out["results"][3]["reason"] == "ไม่พบสมาชิกนี้ในกองทุน"
+    receipts = [r["receipt_no"] for r in out["results"] if r["status"] == "created"]
+    assert receipts == [2, 3, 4, 5], "sequential, no gaps, in the phone's order"
+    again = (await books.post("/deposits/batch", {"deposits": items}, books.collector_headers)).json()
+    assert (again["created"], again["duplicates"]) == (0, 5)
+    assert await balance(books, 0) + await balance(books, 1) + await balance(books, 2) == 100 + 100 + 200 + 100 + 50
+    await trial_balance_is_zero(books)
+
+
+async def test_late_window_is_the_funds_own(books: Books) -> None:
+    late = books.deposit(at=NOW - dt.timedelta(days=20))
+    assert (await books.post("/deposits", late, books.collector_headers)).json()["code"] == "deposit.too_late"
+    assert (await books.ledger.patch(f"{books.base}/rules", json={"late_window_days": 31}, headers=books.committee)).status_code == 403
+    changed = await books.ledger.patch(f"{books.base}/rules", json={"late_window_days": 31}, headers=books.admin)
+    assert changed.status_code == 200 and changed.json()["late_window_days"] == 31
+    assert (await books.post("/deposits", late, books.collector_headers)).status_code == 201
+
+
+async def test_bad_deposits_are_refused_with_problems(books: Books) -> None:
+    for bad, field in (({"amount_satang": 10.5}, "body.amount_satang"), ({"amount_satang": 0}, "body.amount_satang"),
+                       ({"amount_satang": "100"}, "body.amount_satang"), ({"collected_at": "2026-11-01T10:00:00"}, "body.collected_at"),
+                       ({"tip": 1}, "body.tip")):
+        response = await books.post("/deposits", {**books.deposit(), **bad}, books.collector_headers)
+        assert response.status_code == 422, bad
+        assert field in [e["field"] for e in response.json()["errors"]]
+    too_many = await books.post("/deposits/batch", {"deposits": [books.deposit() for _ in range(501)]}, books.collector_headers)
+    assert too_many.status_code == 422
+    huge = await books.post("/deposits", books.deposit(amount=10_000_001), books.collector_headers)
+    assert huge.status_code == 422 and huge.json()["code"] == "deposit.too_large"
+    resigned = books.member_ids[2]
+    await books.members.post(f"/v1/members/funds/{books.id}/members/{resigned}/status", headers=books.committee,
+                             json={"status": "resigned", "effective_on": "2020-01-01"})
+    gone = await books.post("/deposits", books.deposit(member=2), books.collector_headers)
+    assert gone.status_code == 422 and gone.json()["code"] == "deposit.member_not_current"
+    assert await balance(books, 2) == 0
+
+
+# --- 5. Handover and reconciliation ----------------------------------------------------------------------
+
+
+async def test_cash_handover_and_the_collectors_day(books: Books) -> None:
+    for member, amount in ((0, 3000), (1, 3000), (2, 1500)):
+        assert (await books.post("/deposits", books.deposit(member=member, amount=amount), books.collector_headers)).status_code == 201
+    handed = await books.post("/handovers", {"id": str(uuid.uuid4()), "collector_id": books.collector, "amount_satang": 7000,
+                                             "handed_over_on": NOW.date().isoformat()})
+    assert handed.status_code == 201, handed.text
+    too_much = await books.post("/handovers", {"id": str(uuid.uuid4()), "collector_id": books.collector, "amount_satang": 501,
+                                               "handed_over_on": NOW.date().isoformat()})
+    assert too_much.status_code == 422 and too_much.json()["code"] == "entry.balance_would_go_negative"
+    day = (await books.get("/reports/collections", date=NOW.date().isoformat())).json()
+    assert day == [{"collector_id": books.collector, "business_date": NOW.date().isoformat(), "deposits": 3,
+                    "collected_satang": 7500, "handed_over_satang": 7000, "difference_satang": 500, "cash_in_hand_satang": 500}]
+    own = await books.get("/reports/collections", books.collector_headers)
+    assert own.json()[0]["collected_satang"] == 7500
+    cash = (await books.get("/accounts", kind="fund_cash")).json()[0]
+    assert cash["balance_satang"] == 7000
+    await trial_balance_is_zero(books)
+
+
+# --- 6. Plans and standing ----------------------------------------------------------------------------------
+
+
+async def test_contribution_plan_standing_and_arrears(service_client, tokens) -> None:
+    books = await make_books(service_client, tokens, members_count=0)
+    today = NOW.date()
+    joined = today - dt.timedelta(days=9)  # ten days due, counting today
+    for i in range(3):
+        created = await books.fund.register(person(600 + i, joined_on=joined.isoformat()))
+        books.member_ids.append(created.json()["id"])
+    plan = await books.post("/plans", {"name": "สัจจะวันละบาท", "period": "day", "amount_satang": 100,
+                                       "effective_from": "2000-01-01", "grace_periods": 3})
+    assert plan.status_code == 201
+    await books.post("/deposits", books.deposit(member=0, amount=1000), books.collector_headers)  # all ten days
+    await books.post("/deposits", books.deposit(member=1, amount=700), books.collector_headers)   # three behind
+    standing = (await books.get(f"/members/{books.member_ids[0]}/standing")).json()
+    assert standing["paid_through"] == today.isoformat() and standing["periods_in_arrears"] == 0
+    behind = (await books.get(f"/members/{books.member_ids[1]}/standing")).json()
+    assert behind["paid_through"] == (joined + dt.timedelta(days=6)).isoformat()
+    assert (behind["periods_in_arrears"], behind["arrears_satang"], behind["in_arrears"]) == (3, 300, False)
+    arrears = (await books.get("/arrears")).json()
+    assert [(s["member_id"], s["arrears_satang"]) for s in arrears["items"]] == [(books.member_ids[2], 1000)]
+    later = (await books.get("/arrears", as_of=(today + dt.timedelta(days=1)).isoformat())).json()
+    assert [s["member_id"] for s in later["items"]] == [books.member_ids[2], books.member_ids[1]]
+    own = await books.get(f"/members/{books.member_ids[1]}/standing", books.fund.as_(Role.member, member_id=books.member_ids[1]))
+    assert own.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("period", "joined", "as_of", "amount", "contributed", "due", "paid_through"),
+    [
+        ("month", dt.date(2026, 1, 31), dt.date(2026, 4, 15), 3000, 6000, 12000, dt.date(2026, 3, 30)),
+        ("year", dt.date(2024, 6, 1), dt.date(2026, 1, 1), 36500, 36500, 109500, dt.date(2025, 5, 31)),
+        ("day", dt.date(2026, 1, 1), dt.date(2026, 1, 31), 100, 0, 3100, None),
+    ],
+)
+def test_standing_worked_examples(period, joined, as_of, amount, contributed, due, paid_through) -> None:
+    from services.ledger.models import ContributionPlan
+    from services.ledger.plans.service import standing
+
+    plan = ContributionPlan(id=uuid.uuid4(), name="p", period=period, amount_satang=amount, effective_from=dt.date(2000, 1, 1), grace_periods=0)
+    result = standing(member_id=uuid.uuid4(), joined_on=joined, contributed=contributed, all_plans=[plan], as_of=as_of)
+    assert (result.due_satang, result.paid_through) == (due, paid_through)
+
+
+# --- 7. Co-funding and matching ---------------------------------------------------------------------------------
+
+
+async def test_matching_what_co_funders_owe_against_what_they_sent(books: Books) -> None:
+    year = NOW.year
+    await books.post("/deposits", books.deposit(member=0, amount=50_000), books.collector_headers)
+    await books.post("/deposits", books.deposit(member=1, amount=20_000), books.collector_headers)
+    rule = await books.ledger.put(f"{books.base}/matching-rules", headers=books.committee,
+                                  json={"source": "codi", "ratio_bp": 10_000, "cap_per_member_year_satang": 36_500})
+    assert rule.status_code == 200, rule.text
+    await books.ledger.put(f"{books.base}/matching-rules", headers=books.committee,
+                           json={"source": "local_government", "ratio_bp": 5_000})
+    await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": "codi", "amount_satang": 30_000, "received_on": NOW.date().isoformat()})
+    report = (await books.get("/reports/matching", year=year)).json()
+    assert report["member_contributions_satang"] == 70_000 and report["year_be"] == year + 543
+    lines = {line["source"]: line for line in report["lines"]}
+    # 1:1 capped at 365 baht a member: min(500, 365) + min(200, 365) = 565 baht.
+    assert (lines["codi"]["due_satang"], lines["codi"]["received_satang"], lines["codi"]["outstanding_satang"]) == (56_500, 30_000, 26_500)
+    assert lines["local_government"]["due_satang"] == 35_000
+
+
+# --- 8. Administration cap -------------------------------------------------------------------------------------------
+
+
+async def test_administration_expense_is_capped_at_a_share_of_the_years_income(books: Books) -> None:
+    day = NOW.date().isoformat()
+    await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": "donors", "amount_satang": 90_000, "received_on": day})
+    await books.post("/deposits", books.deposit(amount=10_000), books.collector_headers)
+    ok = await books.post("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 15_000, "paid_on": day, "memo": "ค่าเครื่องเขียน"})
+    assert ok.status_code == 201, ok.text
+    over = await books.post("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 5_001, "paid_on": day, "memo": "ค่าเดินทาง"})
+    assert over.status_code == 422 and over.json()["code"] == "expense.admin_cap_exceeded"
+    assert "5000" in over.json()["detail"]
+    await books.ledger.patch(f"{books.base}/rules", json={"admin_cap_bp": 3000}, headers=books.admin)
+    assert (await books.post("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 5_001, "paid_on": day, "memo": "ค่าเดินทาง"})).status_code == 201
+    await trial_balance_is_zero(books)
+
+
+# --- 9. Reads -----------------------------------------------------------------------------------------------------------------
+
+
+async def test_statement_pages_newest_first(books: Books) -> None:
+    for amount in (100, 200, 300, 400, 500):
+        await books.post("/deposits", books.deposit(amount=amount), books.collector_headers)
+    seen, cursor = [], None
+    while True:
+        page = (await books.get(f"/members/{books.member_ids[0]}/statement", limit=2, **({"cursor": cursor} if cursor else {}))).json()
+        seen += [line["amount_satang"] for line in page["lines"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [500, 400, 300, 200, 100]
+    assert page["balance_satang"] == 1500
+    assert [line["receipt_no"] for line in (await books.get(f"/members/{books.member_ids[0]}/statement")).json()["lines"]] == [5, 4, 3, 2, 1]
+
+
+async def test_who_may_read_and_post(books: Books) -> None:
+    member = books.fund.as_(Role.member, member_id=books.member_ids[0])
+    assert (await books.get(f"/members/{books.member_ids[0]}/balance", member)).status_code == 200
+    assert (await books.get(f"/members/{books.member_ids[1]}/balance", member)).status_code == 403
+    assert (await books.get("/trial-balance", member)).status_code == 403
+    assert (await books.post("/deposits", books.deposit(), member)).status_code == 403
+    assert (await books.get("/trial-balance", books.collector_headers)).status_code == 403
+    assert (await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": "codi", "amount_satang": 1, "received_on": "2026-01-01"},
+                             books.collector_headers)).status_code == 403
+    other_fund = books.tokens.headers(Role.committee, fund_id=uuid.uuid4())
+    assert (await books.get("/trial-balance", other_fund)).status_code == 403
+    assert (await books.post("/deposits", {**books.deposit(), "collector_id": books.collector}, other_fund)).status_code == 403
+    officer = books.tokens.headers(Role.network_officer, network_id=uuid.uuid4())
+    assert (await books.get("/trial-balance", officer)).status_code == 403
+    unknown_fund = await books.ledger.get(f"/v1/ledger/funds/{uuid.uuid4()}/accounts", headers=books.tokens.headers())
+    assert unknown_fund.status_code == 404
+
+
+# --- 13. Ban Song's 2019 income, the worked example --------------------------------------------------------------------
+
+
+async def test_ban_songs_2019_income_by_source(service_client, tokens) -> None:
+    """Seed 001: members 1,312,175; local government 500,000; CODI 1,008,384; networks and donors
+    348,200 baht. Posted through the API, the report gives those amounts and 41.41, 15.78, 31.82
+    and 10.99 percent."""
+    import json
+    import pathlib
+
+    facts = json.loads((pathlib.Path(__file__).parents[2] / "shared" / "data" / "seed_facts.json").read_text())
+    income = facts["ban_song"]["income_sources_2019"]
+    baht = {k: int(v) for k, v in income.items() if k != "year_be"}
+    books = await make_books(service_client, tokens, members_count=14)
+    await books.ledger.patch(f"{books.base}/rules", json={"late_window_days": 3650}, headers=books.admin)
+    members_satang = baht["members"] * 100
+    deposits, left = [], members_satang
+    for i in range(14):
+        amount = min(left, 10_000_000)
+        deposits.append(books.deposit(member=i, amount=amount, at=dt.datetime(2019, 3, 1 + i, 17, 0, tzinfo=BANGKOK)))
+        left -= amount
+    assert left == 0
+    synced = (await books.post("/deposits/batch", {"deposits": deposits}, books.collector_headers)).json()
+    assert synced["created"] == 14, synced
+    for source, key in (("local_government", "local_government"), ("codi", "codi"), ("donors", "network_and_donors")):
+        posted = await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": source, "amount_satang": baht[key] * 100,
+                                                  "received_on": "2019-06-30"})
+        assert posted.status_code == 201, posted.text
+    await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": "codi", "amount_satang": 99, "received_on": "2020-01-01"})
+    report = (await books.get("/reports/sources", **{"from": "2019-01-01", "to": "2019-12-31"})).json()
+    assert report["from"] == "2019-01-01" and report["to"] == "2019-12-31"
+    assert report["total_satang"] == 316_875_900
+    assert [(s["source"], s["amount_satang"], s["share_pct"]) for s in report["sources"]] == [
+        ("members", 131_217_500, 41.41),
+        ("codi", 100_838_400, 31.82),
+        ("local_government", 50_000_000, 15.78),
+        ("donors", 34_820_000, 10.99),
+    ]
+    await trial_balance_is_zero(books)
