@@ -83,6 +83,25 @@ def test_the_whole_system_runs_restarts_and_stops(tmp_path: Path) -> None:
             own = _bearer(_login(client, "0861234567", "123456"))
             assert client.get(f"/v1/members/funds/{fund_id}/members/{member.json()['id']}", headers=own).status_code == 200
 
+            # A collector's deposit through the gateway: the ledger checks the member and the
+            # collector with the members service, using a service token from the gateway.
+            collector_user = client.post("/v1/auth/users", headers=admin, json={
+                "phone": "0851112222", "password": "654321", "display_name": "อาสา", "role": "collector", "fund_id": fund_id})
+            assert collector_user.status_code == 201, collector_user.text
+            collector_id = collector_user.json()["id"]
+            assert client.post(f"/v1/members/funds/{fund_id}/collectors", headers=committee,
+                               json={"user_id": collector_id, "display_name": "อาสา"}).status_code == 201
+            collector = _bearer(_login(client, "0851112222", "654321"))
+            deposit = {"id": str(uuid.uuid4()), "member_id": member.json()["id"], "amount_satang": 3000,
+                       "collected_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())}
+            posted = client.post(f"/v1/ledger/funds/{fund_id}/deposits", headers=collector, json=deposit)
+            assert posted.status_code == 201, posted.text
+            assert posted.json()["receipt_no"] == 1
+            replayed = client.post(f"/v1/ledger/funds/{fund_id}/deposits", headers=collector, json=deposit)
+            assert replayed.status_code == 200 and replayed.headers["idempotency-replayed"] == "true"
+            balance = client.get(f"/v1/ledger/funds/{fund_id}/members/{member.json()['id']}/balance", headers=own)
+            assert balance.status_code == 200 and balance.json()["contributed_satang"] == 3000
+
             # Every service, through the gateway, with a real token verified against the real JWKS.
             assert client.get(f"/v1/members/funds/{fund_id}", headers=committee).json()["name"] == FUND["name"]
             trial = client.get(f"/v1/ledger/funds/{fund_id}/trial-balance", headers=committee)

@@ -1,0 +1,213 @@
+"""The ledger under concurrent load, committed for real (no outer transaction), and its readiness
+to be sharded by fund.
+
+These tests use their own databases (``sajja_members_concurrency``, ``sajja_ledger_concurrency``)
+so their committed rows never meet the rolled-back tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import re
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.ledger.models import Base as LedgerBase
+from shared.auth import Role, TokenVerifier
+from shared.db import Database
+from shared.migrate import migrate
+from shared.timeutil import BANGKOK
+from tests.conftest import _service_app, members_directory
+from tests.helpers import AUDIENCE, ISSUER, Tokens
+from tests.test_members import make_fund, person
+
+
+@pytest.fixture(scope="module")
+async def committed(pg_url: str, tokens: Tokens) -> AsyncIterator[dict[str, Any]]:
+    urls = {
+        name: await migrate(name, pg_url, db_name=f"sajja_{name}_concurrency") for name in ("members", "ledger")
+    }
+    engines = {name: create_async_engine(url, pool_size=12, max_overflow=0) for name, url in urls.items()}
+    clients = {}
+    for name in ("members", "ledger"):
+        app = _service_app(name)
+        app.state.db = Database(engines[name])
+        app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=tokens.jwks)
+        app.state.http = httpx.AsyncClient()
+        if name == "ledger":
+            app.state.directory = members_directory(clients["members"], tokens)
+        clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", timeout=60)
+    yield {"clients": clients, "engines": engines}
+    for client in clients.values():
+        await client.aclose()
+    for engine in engines.values():
+        await engine.dispose()
+
+
+async def _fund_with_members(committed: dict[str, Any], tokens: Tokens, count: int, first: int) -> tuple[Any, list[str], str]:
+    members = committed["clients"]["members"]
+    fund = await make_fund(members, tokens, name=f"กองทุนทดสอบพร้อมกัน {first}")
+    member_ids = []
+    for i in range(count):
+        created = await fund.register(person(first + i))
+        assert created.status_code == 201, created.text
+        member_ids.append(created.json()["id"])
+    collector = str(uuid.uuid4())
+    await members.post(f"/v1/members/funds/{fund.id}/collectors", headers=fund.committee, json={"user_id": collector, "display_name": "อาสา"})
+    return fund, member_ids, collector
+
+
+async def test_concurrent_deposits_with_duplicates_and_retries_count_each_once(committed, tokens) -> None:
+    fund, member_ids, collector = await _fund_with_members(committed, tokens, 12, 7000)
+    ledger = committed["clients"]["ledger"]
+    base = f"/v1/ledger/funds/{fund.id}"
+    headers = fund.as_(Role.collector, sub=collector)
+    now = dt.datetime.now(BANGKOK).isoformat()
+    rng = random.Random(20261122)
+    # Member 0 is hot: half of all deposits land on one member's account.
+    deposits = [
+        {"id": str(uuid.uuid4()), "member_id": member_ids[0 if i % 2 else rng.randrange(len(member_ids))],
+         "amount_satang": rng.choice((100, 500, 3000)), "collected_at": now}
+        for i in range(160)
+    ]
+    singles = [ledger.post(f"{base}/deposits", json=d, headers=headers) for d in deposits]
+    retries = [ledger.post(f"{base}/deposits", json=d, headers=headers) for d in rng.sample(deposits, 60)]
+    batches = [
+        ledger.post(f"{base}/deposits/batch", json={"deposits": rng.sample(deposits, 40)}, headers=headers) for _ in range(6)
+    ]
+    calls = singles + retries + batches
+    rng.shuffle(calls)
+    responses = await asyncio.gather(*calls)
+    assert all(r.status_code in (200, 201) for r in responses), Counter((r.status_code, r.text[:120]) for r in responses if r.status_code not in (200, 201))
+
+    receipts: dict[str, set[int]] = {}
+    for r in responses:
+        body = r.json()
+        for item in body.get("results", [body]):
+            assert item["status"] in ("created", "duplicate"), item
+            receipts.setdefault(item["id"], set()).add(item["receipt_no"])
+    assert set(receipts) == {d["id"] for d in deposits}
+    assert all(len(numbers) == 1 for numbers in receipts.values()), "a retry must get the original receipt"
+    numbers = sorted(n for ns in receipts.values() for n in ns)
+    assert numbers == list(range(1, len(deposits) + 1)), "receipts are sequential without gaps"
+
+    expected = Counter()
+    for d in deposits:
+        expected[d["member_id"]] += d["amount_satang"]
+    committee = fund.as_(Role.committee)
+    for member_id in member_ids:
+        got = (await ledger.get(f"{base}/members/{member_id}/balance", headers=committee)).json()["contributed_satang"]
+        assert got == expected[member_id]
+    trial = (await ledger.get(f"{base}/trial-balance", headers=committee)).json()
+    assert trial["balanced"] and sum(a["balance_satang"] for a in trial["accounts"]) == 0
+    cash = [a for a in trial["accounts"] if a["kind"] == "collector_cash"]
+    assert [a["balance_satang"] for a in cash] == [sum(d["amount_satang"] for d in deposits)]
+    async with committed["engines"]["ledger"].connect() as conn:
+        stored = await conn.scalar(text("SELECT count(*) FROM deposits WHERE fund_id = :f"), {"f": uuid.UUID(fund.id)})
+        postings_sum = await conn.scalar(text("SELECT sum(amount_satang) FROM postings WHERE fund_id = :f"), {"f": uuid.UUID(fund.id)})
+        balances_match = await conn.scalar(text(
+            "SELECT bool_and(a.balance_satang = coalesce(p.total, 0)) FROM accounts a"
+            " LEFT JOIN (SELECT account_id, sum(amount_satang) total FROM postings WHERE fund_id = :f GROUP BY account_id) p"
+            " ON p.account_id = a.id WHERE a.fund_id = :f"), {"f": uuid.UUID(fund.id)})
+    assert stored == len(deposits) and postings_sum == 0
+    assert balances_match, "every kept balance equals the sum of its postings: no lost update"
+
+
+async def test_concurrent_movements_on_two_funds_do_not_deadlock(committed, tokens) -> None:
+    """Handovers, co-funding, expenses and deposits at once, on two funds sharing nothing."""
+    funds = [await _fund_with_members(committed, tokens, 3, 7100 + 10 * i) for i in range(2)]
+    ledger = committed["clients"]["ledger"]
+    now = dt.datetime.now(BANGKOK)
+    calls = []
+    for fund, member_ids, collector in funds:
+        base = f"/v1/ledger/funds/{fund.id}"
+        collector_headers = fund.as_(Role.collector, sub=collector)
+        committee = fund.as_(Role.committee)
+        for i in range(30):
+            calls.append(ledger.post(f"{base}/deposits", headers=collector_headers, json={
+                "id": str(uuid.uuid4()), "member_id": member_ids[i % 3], "amount_satang": 1000, "collected_at": now.isoformat()}))
+        for _ in range(10):
+            calls.append(ledger.post(f"{base}/co-funding", headers=committee, json={
+                "id": str(uuid.uuid4()), "source": "local_government", "amount_satang": 10_000, "received_on": now.date().isoformat()}))
+            calls.append(ledger.post(f"{base}/handovers", headers=committee, json={
+                "id": str(uuid.uuid4()), "collector_id": collector, "amount_satang": 1000, "handed_over_on": now.date().isoformat()}))
+            calls.append(ledger.post(f"{base}/expenses/administration", headers=committee, json={
+                "id": str(uuid.uuid4()), "amount_satang": 1000, "paid_on": now.date().isoformat(), "memo": "ค่าใช้จ่าย"}))
+    random.Random(7).shuffle(calls)
+    responses = await asyncio.gather(*calls)
+    statuses = Counter(r.status_code for r in responses)
+    # A handover or expense may find too little money yet (422); nothing may fail otherwise.
+    assert set(statuses) <= {201, 422}, [r.text for r in responses if r.status_code not in (201, 422)][:3]
+    for fund, _, _ in funds:
+        trial = (await ledger.get(f"/v1/ledger/funds/{fund.id}/trial-balance", headers=fund.as_(Role.committee))).json()
+        assert trial["balanced"]
+        assert all(a["balance_satang"] >= 0 for a in trial["accounts"] if a["type"] in ("asset", "expense"))
+
+
+# --- 11. Ready to shard by fund --------------------------------------------------------------------
+
+
+def test_every_ledger_table_leads_its_primary_key_with_fund_id() -> None:
+    for table in LedgerBase.metadata.sorted_tables:
+        assert [c.name for c in table.primary_key.columns][0] == "fund_id", table.name
+
+
+async def test_the_database_agrees_and_every_query_filters_by_fund(committed, tokens) -> None:
+    async with committed["engines"]["ledger"].connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT tc.table_name, kcu.column_name FROM information_schema.table_constraints tc"
+            " JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name"
+            " WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = 'public' AND kcu.ordinal_position = 1"
+        ))).all()
+    first_columns = {table: column for table, column in rows if table != "alembic_version"}
+    assert first_columns and set(first_columns.values()) == {"fund_id"}, first_columns
+
+    ledger_tables = {t.name for t in LedgerBase.metadata.sorted_tables}
+    statements: list[str] = []
+    engine = committed["engines"]["ledger"]
+
+    def capture(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        fund, member_ids, collector = await _fund_with_members(committed, tokens, 2, 7200)
+        ledger = committed["clients"]["ledger"]
+        base = f"/v1/ledger/funds/{fund.id}"
+        now = dt.datetime.now(BANGKOK)
+        committee = fund.as_(Role.committee)
+        dep = await ledger.post(f"{base}/deposits", headers=fund.as_(Role.collector, sub=collector), json={
+            "id": str(uuid.uuid4()), "member_id": member_ids[0], "amount_satang": 5000, "collected_at": now.isoformat()})
+        await ledger.post(f"{base}/plans", headers=committee, json={"name": "วันละบาท", "period": "day", "amount_satang": 100, "effective_from": "2020-01-01"})
+        for path, body in (
+            ("/co-funding", {"id": str(uuid.uuid4()), "source": "codi", "amount_satang": 9000, "received_on": now.date().isoformat()}),
+            ("/handovers", {"id": str(uuid.uuid4()), "collector_id": collector, "amount_satang": 5000, "handed_over_on": now.date().isoformat()}),
+            ("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 100, "paid_on": now.date().isoformat(), "memo": "x"}),
+            (f"/entries/{dep.json()['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ทดสอบ"}),
+        ):
+            assert (await ledger.post(base + path, headers=committee, json=body)).status_code in (201, 422)
+        for path in ("/trial-balance", f"/members/{member_ids[0]}/statement", f"/members/{member_ids[0]}/balance",
+                     f"/members/{member_ids[0]}/standing", "/arrears", "/reports/collections", "/accounts", "/rules",
+                     f"/reports/matching?year={now.year}", f"/reports/sources?from=2020-01-01&to={now.date()}"):
+            assert (await ledger.get(base + path, headers=committee)).status_code == 200, path
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+
+    table_pattern = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(\w+)", re.IGNORECASE)
+    checked = 0
+    for statement in statements:
+        touched = set(table_pattern.findall(statement)) & ledger_tables
+        if not touched or statement.lstrip().upper().startswith(("INSERT", "SAVEPOINT", "RELEASE")):
+            continue
+        checked += 1
+        assert "fund_id" in statement, statement
+    assert checked > 20
