@@ -23,7 +23,15 @@ from shared.db import Database
 from shared.embedded_pg import EmbeddedPostgres
 from shared.migrate import migrate
 from shared.settings import PROCESS_NAMES
-from tests.helpers import AUDIENCE, ISSUER, TEST_KEY_SECRET, TEST_SECRET, Tokens, gateway_settings
+from tests.helpers import (
+    AUDIENCE,
+    ISSUER,
+    TEST_KEY_SECRET,
+    TEST_SECRET,
+    Tokens,
+    gateway_settings,
+)
+
 
 @pytest.fixture(scope="session")
 def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
@@ -90,7 +98,7 @@ async def rolled_back(engine: AsyncEngine) -> AsyncIterator[Database]:
 
 def members_directory(members: httpx.AsyncClient, tokens: Tokens) -> Any:
     """The ledger's view of the members service: the real members app, called with a service token."""
-    from services.ledger.directory import MembersDirectory
+    from shared.members_client import MembersDirectory
 
     http = httpx.AsyncClient(transport=members._transport, headers=tokens.headers(Role.service, sub="svc-ledger"))
     return MembersDirectory(http, "http://members")

@@ -12,7 +12,14 @@ from sqlalchemy import select, update
 from gateway.models import RefreshToken, User
 from shared.auth import service_client_secret
 from tests.conftest import gateway_app
-from tests.helpers import ADMIN_PASSWORD, ADMIN_PHONE, AUDIENCE, ISSUER, TEST_SECRET, login
+from tests.helpers import (
+    ADMIN_PASSWORD,
+    ADMIN_PHONE,
+    AUDIENCE,
+    ISSUER,
+    TEST_SECRET,
+    login,
+)
 
 
 async def test_bootstrap_admin_logs_in_and_gets_es256_tokens(gateway) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from services.members import thai
 
+
 def _with_check_digit(first12: str) -> str:
     return first12 + str(thai.national_id_check_digit(first12))
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import uuid
 
-from services.ledger.directory import MembersDirectory
 from shared.auth import Principal, Role, ensure_fund_access
 from shared.errors import Forbidden
+from shared.members_client import MembersDirectory
 
 POSTERS = (Role.collector, Role.committee, Role.fund_admin)
 BOOKKEEPERS = (Role.committee, Role.fund_admin)

@@ -3,12 +3,12 @@
 from fastapi import FastAPI
 
 from services.ledger.deposits.endpoints import router as deposits_router
-from services.ledger.directory import MembersDirectory
 from services.ledger.movements.endpoints import router as movements_router
 from services.ledger.plans.endpoints import router as plans_router
 from services.ledger.reports.endpoints import router as reports_router
 from services.ledger.settings import LedgerSettings
 from shared.app import create_service_app
+from shared.members_client import MembersDirectory
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:

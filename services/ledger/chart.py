@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ledger.directory import MembersDirectory
 from services.ledger.models import Account, LedgerCollector, LedgerFund, LedgerMember
 from shared.errors import NotFound, register_messages
+from shared.members_client import MembersDirectory
 from shared.timeutil import utcnow
 
 register_messages(

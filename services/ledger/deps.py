@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from services.ledger.directory import MembersDirectory
 from services.ledger.settings import LedgerSettings
 from shared.errors import preferred_language
+from shared.members_client import MembersDirectory
 
 
 def directory(request: Request) -> MembersDirectory:

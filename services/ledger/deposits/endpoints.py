@@ -14,7 +14,13 @@ from services.ledger.deposits import service
 from services.ledger.deposits.service import Outcome
 from services.ledger.posting import REPLAY_HEADER
 from services.ledger.reports import service as reports
-from services.ledger.schemas import DepositBatchIn, DepositBatchOut, DepositIn, DepositOut, DepositResult
+from services.ledger.schemas import (
+    DepositBatchIn,
+    DepositBatchOut,
+    DepositIn,
+    DepositOut,
+    DepositResult,
+)
 from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
 from shared.errors import Conflict, SajjaError

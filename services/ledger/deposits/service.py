@@ -17,12 +17,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.chart import collector_cash_account, ensure_fund, members_in_ledger
-from services.ledger.directory import MembersDirectory
 from services.ledger.posting import request_hash
 from services.ledger.schemas import DepositIn
 from services.ledger.settings import LedgerSettings
 from shared.auth import Principal, Role
 from shared.errors import register_messages, render_message
+from shared.members_client import MembersDirectory
 from shared.timeutil import bangkok_date, bangkok_today, utcnow
 
 register_messages(

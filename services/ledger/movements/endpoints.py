@@ -12,7 +12,13 @@ from services.ledger import deps
 from services.ledger.access import ensure_bookkeeper
 from services.ledger.movements import service
 from services.ledger.posting import REPLAY_HEADER
-from services.ledger.schemas import CoFundingIn, ExpenseIn, HandoverIn, MovementOut, ReversalIn
+from services.ledger.schemas import (
+    CoFundingIn,
+    ExpenseIn,
+    HandoverIn,
+    MovementOut,
+    ReversalIn,
+)
 from shared.auth import CurrentPrincipal
 from shared.db import DbSession
 

@@ -12,12 +12,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.chart import account_of_kind, collector_cash_account, ensure_fund
-from services.ledger.directory import MembersDirectory
 from services.ledger.models import Account, JournalEntry, LedgerFund, Movement, Posting
-from services.ledger.posting import lock_fund, post_entry, remember, replay, request_hash
+from services.ledger.posting import (
+    lock_fund,
+    post_entry,
+    remember,
+    replay,
+    request_hash,
+)
 from services.ledger.schemas import MovementOut
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound, SajjaError, register_messages
+from shared.members_client import MembersDirectory
 from shared.timeutil import bangkok_today
 
 register_messages(

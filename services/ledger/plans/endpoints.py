@@ -9,10 +9,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from services.ledger import deps
-from services.ledger.access import ensure_bookkeeper, ensure_member_reader, ensure_reader
+from services.ledger.access import (
+    ensure_bookkeeper,
+    ensure_member_reader,
+    ensure_reader,
+)
 from services.ledger.chart import ensure_fund
 from services.ledger.plans import service
-from services.ledger.schemas import ArrearsPage, MatchingReport, MatchingRuleIn, PlanIn, PlanOut, Standing
+from services.ledger.schemas import (
+    ArrearsPage,
+    MatchingReport,
+    MatchingRuleIn,
+    PlanIn,
+    PlanOut,
+    Standing,
+)
 from shared.auth import CurrentPrincipal, ensure_fund_access
 from shared.db import DbSession
 from shared.errors import NotFound

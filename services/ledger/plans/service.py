@@ -11,8 +11,21 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ledger.models import Account, ContributionPlan, LedgerMember, MatchingRule, Movement, Posting
-from services.ledger.schemas import MatchingLine, MatchingReport, PlanIn, PlanOut, Standing
+from services.ledger.models import (
+    Account,
+    ContributionPlan,
+    LedgerMember,
+    MatchingRule,
+    Movement,
+    Posting,
+)
+from services.ledger.schemas import (
+    MatchingLine,
+    MatchingReport,
+    PlanIn,
+    PlanOut,
+    Standing,
+)
 from shared.errors import Conflict, register_messages
 
 register_messages(

@@ -11,7 +11,15 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ledger.models import Account, Deposit, JournalEntry, LedgerCollector, LedgerMember, Movement, Posting
+from services.ledger.models import (
+    Account,
+    Deposit,
+    JournalEntry,
+    LedgerCollector,
+    LedgerMember,
+    Movement,
+    Posting,
+)
 from services.ledger.schemas import (
     AccountIn,
     AccountOut,

@@ -10,7 +10,12 @@ from fastapi.responses import Response
 
 from services.members.access import MEMBER_WRITERS, VisibleFund, ensure_role
 from services.members.collectors import service
-from services.members.schemas import CollectorCreate, CollectorOut, RoundPage, RoundUpdate
+from services.members.schemas import (
+    CollectorCreate,
+    CollectorOut,
+    RoundPage,
+    RoundUpdate,
+)
 from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
 from shared.errors import NotFound

@@ -9,7 +9,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.members.models import CURRENT_STATUSES, Collector, Fund, Member, RoundMember
+from services.members.models import (
+    CURRENT_STATUSES,
+    Collector,
+    Fund,
+    Member,
+    RoundMember,
+)
 from services.members.schemas import CollectorCreate, RoundItem, RoundUpdate
 from shared.auth import Principal, Role
 from shared.errors import Conflict, NotFound, SajjaError, register_messages

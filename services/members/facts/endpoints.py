@@ -17,7 +17,12 @@ from sqlalchemy import select
 
 from services.members.collectors import service as collectors
 from services.members.models import Fund, Member
-from services.members.schemas import CollectorFacts, FactsBatch, FactsRequest, MemberFacts
+from services.members.schemas import (
+    CollectorFacts,
+    FactsBatch,
+    FactsRequest,
+    MemberFacts,
+)
 from shared.auth import Principal, Role, require_roles
 from shared.db import DbSession
 from shared.errors import NotFound, SajjaError

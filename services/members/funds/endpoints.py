@@ -8,7 +8,15 @@ from fastapi import APIRouter, Depends
 
 from services.members.access import FUND_WRITERS, VisibleFund, ensure_role
 from services.members.funds import service
-from services.members.schemas import FundCreate, FundOut, FundPage, FundSummary, FundUpdate, NetworkCreate, NetworkOut
+from services.members.schemas import (
+    FundCreate,
+    FundOut,
+    FundPage,
+    FundSummary,
+    FundUpdate,
+    NetworkCreate,
+    NetworkOut,
+)
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db import DbSession
 from shared.pagination import Cursor, Limit

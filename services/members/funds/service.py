@@ -10,7 +10,14 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.members.models import Fund, Member, Network
-from services.members.schemas import FundCreate, FundOut, FundSummary, FundUpdate, JoinedInYear, NetworkCreate
+from services.members.schemas import (
+    FundCreate,
+    FundOut,
+    FundSummary,
+    FundUpdate,
+    JoinedInYear,
+    NetworkCreate,
+)
 from services.members.thai import BE_OFFSET, be_year
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, SajjaError, register_messages

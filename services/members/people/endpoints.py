@@ -8,7 +8,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from services.members.access import MEMBER_WRITERS, ROLL_READERS, VisibleFund, ensure_role, get_member
+from services.members.access import (
+    MEMBER_WRITERS,
+    ROLL_READERS,
+    VisibleFund,
+    ensure_role,
+    get_member,
+)
 from services.members.people import importer, service
 from services.members.pii import WHOLE_ID_ROLES, PiiVault
 from services.members.roll_file import RollFileError, read_roll

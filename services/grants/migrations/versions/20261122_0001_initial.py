@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-22 01:44:18.775973
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '20261122_0001_initial'
 down_revision = None

@@ -1,7 +1,7 @@
-"""What the ledger asks the members service: does this fund, member or collector exist here?
+"""The members service as other services see it: does this fund, member or collector exist here?
 
-Answers are kept in the ledger's own tables (``ledger_members``, ``ledger_collectors``) for
-``member_facts_ttl_seconds``, so a busy evening asks once per member, not once per deposit.
+Used by the ledger, benefits and grants with their service tokens. Callers keep answers as long
+as suits them (the ledger in its own tables for a TTL, so a busy evening asks once per member).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from shared.http import request_with_retries
 
 
 class MembersDirectory:
+    """Calls to ``/v1/members/internal``; a 5xx or a transport failure is a 503 problem."""
+
     def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
         self.http = http
         self.base = base_url.rstrip("/") + "/v1/members/internal/funds"
