@@ -69,6 +69,7 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter],
     on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+    on_shutdown: Callable[[FastAPI], Awaitable[None]] | None = None,
     body_limit_overrides: dict[str, int] | None = None,
 ) -> FastAPI:
     process = settings.process_name
@@ -103,6 +104,8 @@ def create_service_app(
         try:
             yield
         finally:
+            if on_shutdown is not None:
+                await on_shutdown(app)
             for resource in reversed(owned):
                 if isinstance(resource, Database):
                     await resource.dispose()

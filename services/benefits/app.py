@@ -1,16 +1,48 @@
-"""The benefits service app."""
+"""The benefits service app, with its payout worker."""
+
+import asyncio
+import contextlib
 
 from fastapi import FastAPI
 
 from services.benefits.catalog.endpoints import router as catalog_router
+from services.benefits.claims.endpoints import router as claims_router
+from services.benefits.documents import DocumentStore
+from services.benefits.payouts import run_worker
+from services.benefits.reports.endpoints import router as reports_router
 from services.benefits.settings import BenefitsSettings
 from shared.app import create_service_app
+from shared.ledger_client import LedgerClient
+from shared.members_client import MembersDirectory
 
 
 def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
-    return create_service_app(
-        settings=settings or BenefitsSettings(),
+    settings = settings or BenefitsSettings()
+
+    async def on_startup(app: FastAPI) -> None:
+        if not hasattr(app.state, "directory"):
+            app.state.directory = MembersDirectory(app.state.http, settings.members_url)
+        if not hasattr(app.state, "ledger"):
+            app.state.ledger = LedgerClient(app.state.http, settings.ledger_url)
+        if settings.payout_interval_seconds > 0:
+            app.state.payout_worker = asyncio.create_task(
+                run_worker(app.state.db, app.state.ledger, settings.payout_interval_seconds, settings.payout_batch))
+
+    async def on_shutdown(app: FastAPI) -> None:
+        worker = getattr(app.state, "payout_worker", None)
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    app = create_service_app(
+        settings=settings,
         title="Sajja benefits",
-        description="Benefit catalog and rules per fund, claims, approvals and payouts.",
-        routers=[catalog_router],
+        description="Each fund's benefit catalog and versioned rules, claims, committee approval, payouts through the ledger.",
+        routers=[catalog_router, claims_router, reports_router],
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+        body_limit_overrides={"/documents": settings.document_max_bytes + 64 * 1024},
     )
+    app.state.documents = DocumentStore(settings.documents_dir, settings.document_max_bytes)
+    return app

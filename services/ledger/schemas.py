@@ -92,6 +92,22 @@ class ExpenseIn(Strict):
     memo: str = Field(min_length=1, max_length=300)
 
 
+BenefitCategory = Literal[
+    "birth", "sickness_medical", "elderly", "death", "education", "disadvantaged_disabled", "occupation",
+    "housing_repair", "disaster_relief",
+]
+
+
+class PayoutIn(Strict):
+    id: uuid.UUID = Field(description="The claim's id: paying the same claim again is a replay, never a second payment")
+    category: BenefitCategory
+    amount_satang: Satang = Field(gt=0)
+    paid_on: dt.date
+    paid_from: Literal["bank", "fund_cash"] = "bank"
+    reference: str | None = Field(default=None, max_length=200)
+    reserve_floor_satang: Satang | None = Field(default=None, ge=0, description="Refuse if cash and bank would fall below this")
+
+
 class ReversalIn(Strict):
     id: uuid.UUID
     reason: str = Field(min_length=3, max_length=300)

@@ -1,4 +1,4 @@
-"""``/v1/benefits/funds/{fund_id}/catalog``: the benefits a fund offers."""
+"""``/v1/benefits/funds/{fund_id}/catalog`` and the fund's benefit settings."""
 
 from __future__ import annotations
 
@@ -6,19 +6,76 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
-from services.benefits.catalog.schemas import BenefitOut, Catalog
-from services.benefits.models import Benefit
-from shared.auth import CurrentPrincipal, ensure_fund_access
+from services.benefits.catalog import service
+from services.benefits.schemas import (
+    BenefitIn,
+    BenefitOut,
+    Catalog,
+    RulesIn,
+    RuleVersionOut,
+    SettingsIn,
+    SettingsOut,
+    TemplateIn,
+)
+from shared.auth import CurrentPrincipal, Role, ensure_fund_access
 from shared.db import DbSession
 
 router = APIRouter(prefix="/v1/benefits/funds/{fund_id}", tags=["benefits"])
 
+ADMINS = (Role.fund_admin,)
+
 
 @router.get("/catalog", response_model=Catalog)
 async def catalog(fund_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
-    """The fund's benefits; every member and officer of the fund may read it."""
+    """The fund's benefits with the rules in force today; every member and officer of the fund may read it."""
     ensure_fund_access(principal, fund_id)
-    rows = (await session.scalars(select(Benefit).where(Benefit.fund_id == fund_id).order_by(Benefit.code))).all()
-    return Catalog(items=[BenefitOut.model_validate(b) for b in rows])
+    return Catalog(items=await service.catalog(session, fund_id))
+
+
+@router.post("/catalog", response_model=BenefitOut, status_code=201)
+async def add_benefit(fund_id: uuid.UUID, body: BenefitIn, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """A benefit of the fund's own, with its first rules (fund admins)."""
+    ensure_fund_access(principal, fund_id, roles=ADMINS)
+    return await service.add_benefit(session, fund_id, body, principal.subject)
+
+
+@router.post("/catalog/from-templates", response_model=list[BenefitOut], status_code=201)
+async def from_templates(fund_id: uuid.UUID, body: TemplateIn, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Start the catalog from templates for the nine categories; the fund then sets its own rules."""
+    ensure_fund_access(principal, fund_id, roles=ADMINS)
+    return await service.from_templates(session, fund_id, body.effective_from, principal.subject)
+
+
+@router.post("/catalog/{code}/rules", response_model=RuleVersionOut, status_code=201)
+async def add_rules(fund_id: uuid.UUID, code: str, body: RulesIn, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """New rules from a date on. Claims are judged by the rules in force on their event date, and a
+    decided claim keeps the rules it was decided by."""
+    ensure_fund_access(principal, fund_id, roles=ADMINS)
+    await service.get_benefit(session, fund_id, code)
+    return RuleVersionOut.model_validate(await service.add_version(session, fund_id, code, body.effective_from, body.rules, principal.subject))
+
+
+@router.get("/catalog/{code}/rules", response_model=list[RuleVersionOut])
+async def rule_versions(fund_id: uuid.UUID, code: str, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Every version of a benefit's rules."""
+    ensure_fund_access(principal, fund_id)
+    await service.get_benefit(session, fund_id, code)
+    return [RuleVersionOut.model_validate(v) for v in await service.versions(session, fund_id, code)]
+
+
+@router.get("/settings", response_model=SettingsOut)
+async def get_settings(fund_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """The reserve payouts must leave, and the amount above which two approvers are needed."""
+    ensure_fund_access(principal, fund_id, roles=(Role.committee, Role.fund_admin))
+    return SettingsOut.model_validate(await service.settings_of(session, fund_id))
+
+
+@router.patch("/settings", response_model=SettingsOut)
+async def set_settings(fund_id: uuid.UUID, body: SettingsIn, session: DbSession, principal: CurrentPrincipal) -> Any:
+    ensure_fund_access(principal, fund_id, roles=ADMINS)
+    settings = await service.settings_of(session, fund_id)
+    for name, value in body.model_dump(exclude_none=True).items():
+        setattr(settings, name, value)
+    await session.flush()
+    return SettingsOut.model_validate(settings)

@@ -17,6 +17,7 @@ from services.ledger.schemas import (
     ExpenseIn,
     HandoverIn,
     MovementOut,
+    PayoutIn,
     ReversalIn,
 )
 from shared.auth import CurrentPrincipal
@@ -61,3 +62,12 @@ async def reverse(fund_id: uuid.UUID, entry_id: uuid.UUID, body: ReversalIn, req
     ensure_bookkeeper(principal, fund_id)
     return _answer(await service.reverse(
         session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, entry_id=entry_id, data=body))
+
+
+@router.post("/payouts", response_model=MovementOut, status_code=201)
+async def benefit_payout(fund_id: uuid.UUID, body: PayoutIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Pay an approved benefit claim (the benefits service, or the fund's bookkeepers); refused with
+    409 ``payout.below_reserve`` when cash and bank would fall below the given reserve floor."""
+    ensure_bookkeeper(principal, fund_id)
+    return _answer(await service.benefit_payout(
+        session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body))

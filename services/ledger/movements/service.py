@@ -52,6 +52,10 @@ register_messages(
             "th": ("กลับรายการซ้อนไม่ได้", "รายการนี้เป็นการกลับรายการอยู่แล้ว"),
             "en": ("Cannot reverse a reversal", "This entry is itself a reversal"),
         },
+        "payout.below_reserve": {
+            "th": ("ต่ำกว่าเงินสำรอง", "จ่ายแล้วเงินสดและเงินฝากจะเหลือ {after_satang} สตางค์ ต่ำกว่าเงินสำรองขั้นต่ำ {floor_satang} สตางค์"),
+            "en": ("Below the reserve", "After paying, cash and bank would hold {after_satang} satang, below the reserve of {floor_satang}"),
+        },
         "handover.collector_unknown": {
             "th": ("ไม่พบอาสาสมัคร", "ผู้ส่งมอบเงินไม่ใช่อาสาสมัครของกองทุนนี้"),
             "en": ("Unknown collector", "This is not a collector of this fund"),
@@ -161,6 +165,30 @@ async def handover(
         movement = _movement(fund_id, data.id, "handover", data.amount_satang, data.handed_over_on, principal.subject,
                              collector_id=data.collector_id, reference=data.reference)
         return movement, [(into.id, data.amount_satang), (cash_in_hand, -data.amount_satang)], data.reference, None
+
+    return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
+                        payload=data.model_dump(mode="json"), plan=plan)
+
+
+async def benefit_payout(
+    *, session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID, principal: Principal, data: Any
+) -> tuple[int, dict[str, Any], bool]:
+    """Pay an approved benefit claim: benefit expense of its category, out of bank or cash. The
+    claim id is the key, so a retry after a lost answer never pays twice."""
+    await ensure_fund(session, directory, fund_id)
+
+    async def plan(fund: LedgerFund) -> tuple[Movement, Legs, str | None, uuid.UUID | None]:
+        if data.reserve_floor_satang is not None:
+            available = await session.scalar(select(func.coalesce(func.sum(Account.balance_satang), 0)).where(
+                Account.fund_id == fund_id, Account.kind.in_(("fund_cash", "bank"))))
+            after = int(available) - data.amount_satang
+            if after < data.reserve_floor_satang:
+                raise Conflict("payout.below_reserve", params={"after_satang": after, "floor_satang": data.reserve_floor_satang})
+        expense = await account_of_kind(session, fund_id, "benefit_expense", data.category)
+        paid_from = await account_of_kind(session, fund_id, data.paid_from)
+        movement = _movement(fund_id, data.id, "benefit_payout", data.amount_satang, data.paid_on, principal.subject,
+                             source=data.category, reference=data.reference)
+        return movement, [(expense.id, data.amount_satang), (paid_from.id, -data.amount_satang)], data.reference, None
 
     return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
                         payload=data.model_dump(mode="json"), plan=plan)

@@ -1,0 +1,166 @@
+"""``/v1/benefits/funds/{fund_id}/claims``: members' claims, the committee's decisions, documents."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from services.benefits import deps
+from services.benefits.claims import service
+from services.benefits.documents import attach
+from services.benefits.models import ClaimDocument
+from services.benefits.rules import DocumentKind
+from services.benefits.schemas import (
+    CheckIn,
+    ClaimIn,
+    ClaimOut,
+    ClaimPage,
+    DocumentOut,
+    Eligibility,
+    ReasonIn,
+)
+from shared.auth import CurrentPrincipal, Principal, ensure_fund_access
+from shared.db import DbSession
+from shared.errors import NotFound, SajjaError
+from shared.pagination import Cursor, Limit
+
+router = APIRouter(prefix="/v1/benefits/funds/{fund_id}/claims", tags=["claims"])
+
+STAFF_ROLES = tuple(r for r in service.STAFF)
+
+
+def _ensure_fund(principal: Principal, fund_id: uuid.UUID) -> None:
+    ensure_fund_access(principal, fund_id)
+
+
+def _ensure_staff(principal: Principal, fund_id: uuid.UUID) -> None:
+    ensure_fund_access(principal, fund_id, roles=STAFF_ROLES)
+
+
+@router.post("/check", response_model=Eligibility)
+async def check(fund_id: uuid.UUID, body: CheckIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Would this claim qualify, for how much, and if not, why and from when? Nothing is written."""
+    _ensure_fund(principal, fund_id)
+    service.ensure_may_claim_for(principal, body.member_id)
+    judgement, version, _ = await service.evaluate(
+        session=session, directory=deps.directory(request), ledger=deps.ledger(request), fund_id=fund_id,
+        principal=principal, data=body)
+    return service.eligibility(judgement, version, deps.lang(request))
+
+
+@router.post("", response_model=ClaimOut, status_code=201)
+async def submit(fund_id: uuid.UUID, body: ClaimIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Submit a claim (the member, or the committee on their behalf). One that does not qualify is
+    refused with 422 ``claim.not_eligible`` and every reason; the same client ``id`` again returns
+    the same claim."""
+    _ensure_fund(principal, fund_id)
+    claim, replayed = await service.submit(
+        session=session, directory=deps.directory(request), ledger=deps.ledger(request), fund_id=fund_id,
+        principal=principal, data=body, lang=deps.lang(request))
+    out = await service.describe(session, principal, claim, deps.lang(request))
+    return JSONResponse(out.model_dump(mode="json"), status_code=200 if replayed else 201,
+                        headers={"Idempotency-Replayed": "true"} if replayed else {})
+
+
+@router.get("", response_model=ClaimPage)
+async def list_claims(
+    fund_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal,
+    status: Literal["submitted", "under_review", "approved", "rejected", "paid", "cancelled"] | None = None,
+    member_id: uuid.UUID | None = None, limit: Limit = 50, cursor: Cursor = None,
+) -> Any:
+    """Claims, newest first: members see their own, the committee the fund's."""
+    _ensure_fund(principal, fund_id)
+    if principal.role.value in ("collector",):
+        raise NotFound("claim.not_found")
+    items, next_cursor = await service.listing(session, principal, fund_id, status, member_id, limit, cursor)
+    return ClaimPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{claim_id}", response_model=ClaimOut)
+async def get_claim(fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """A claim with its history, approvals and documents (medical ones for the committee only)."""
+    _ensure_fund(principal, fund_id)
+    claim = await service.get_claim(session, principal, fund_id, claim_id)
+    return await service.describe(session, principal, claim, deps.lang(request))
+
+
+async def _decide(request: Request, session: Any, principal: Principal, fund_id: uuid.UUID, claim_id: uuid.UUID, action: Any, **kw: Any) -> ClaimOut:
+    claim = await service.get_claim(session, principal, fund_id, claim_id, lock=True)
+    claim = await action(session=session, claim=claim, principal=principal, **kw)
+    return await service.describe(session, principal, claim, deps.lang(request))
+
+
+@router.post("/{claim_id}/review", response_model=ClaimOut)
+async def review(fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """The committee takes the claim up."""
+    _ensure_staff(principal, fund_id)
+    return await _decide(request, session, principal, fund_id, claim_id, service.review)
+
+
+@router.post("/{claim_id}/approve", response_model=ClaimOut)
+async def approve(fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Approve: never by whoever submitted it; above the fund's threshold, two different approvers.
+    Once approved, the payout worker pays it through the ledger."""
+    _ensure_staff(principal, fund_id)
+    return await _decide(request, session, principal, fund_id, claim_id, service.approve)
+
+
+@router.post("/{claim_id}/reject", response_model=ClaimOut)
+async def reject(fund_id: uuid.UUID, claim_id: uuid.UUID, body: ReasonIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Reject, with the reason the member will read."""
+    _ensure_staff(principal, fund_id)
+    return await _decide(request, session, principal, fund_id, claim_id, service.reject, reason=body.reason)
+
+
+@router.post("/{claim_id}/cancel", response_model=ClaimOut)
+async def cancel(fund_id: uuid.UUID, claim_id: uuid.UUID, body: ReasonIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Withdraw an open claim (its submitter or the committee), or cancel a held payout (the committee)."""
+    _ensure_fund(principal, fund_id)
+    return await _decide(request, session, principal, fund_id, claim_id, service.cancel, reason=body.reason)
+
+
+@router.post("/{claim_id}/release", response_model=ClaimOut)
+async def release(fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """The committee decides to pay a claim held by the reserve floor."""
+    _ensure_staff(principal, fund_id)
+    return await _decide(request, session, principal, fund_id, claim_id, service.release)
+
+
+@router.post("/{claim_id}/documents", response_model=DocumentOut, status_code=201)
+async def upload(
+    fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
+    kind: Annotated[DocumentKind, Query()],
+) -> Any:
+    """Attach a photo (JPEG, PNG) or PDF as the ``file`` field of a multipart form, or as the body."""
+    _ensure_fund(principal, fund_id)
+    claim = await service.get_claim(session, principal, fund_id, claim_id)
+    if claim.status not in service.OPEN:
+        raise SajjaError("claim.transition", status_code=409, params={"status": claim.status, "action": "given documents"})
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    filename = "document"
+    if content_type == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=3)
+        upload_file = form.get("file")
+        if upload_file is None or isinstance(upload_file, str):
+            raise SajjaError("document.empty", status_code=422)
+        data, filename = await upload_file.read(), upload_file.filename or filename
+    else:
+        data = await request.body()
+    document = await attach(session=session, store=deps.store(request), fund_id=fund_id, claim_id=claim_id, kind=kind,
+                            filename=filename, data=data, by=principal.subject)
+    return DocumentOut.model_validate(document)
+
+
+@router.get("/{claim_id}/documents/{document_id}", response_class=Response)
+async def download(fund_id: uuid.UUID, claim_id: uuid.UUID, document_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+    """The file, checked against its checksum. Medical documents are for the committee only."""
+    _ensure_fund(principal, fund_id)
+    await service.get_claim(session, principal, fund_id, claim_id)
+    document = await session.get(ClaimDocument, (fund_id, claim_id, document_id))
+    if document is None or (document.is_medical and principal.role not in service.STAFF):
+        raise NotFound("claim.not_found")
+    return Response(deps.store(request).get(document.sha256), media_type=document.content_type,
+                    headers={"Content-Disposition": f'attachment; filename="{document.id}"', "Cache-Control": "private, no-store"})

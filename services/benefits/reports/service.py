@@ -1,0 +1,50 @@
+"""Benefits paid by category and month in a year, members helped, and how long claims wait."""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+
+from sqlalchemy import extract, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.benefits.models import Claim
+from services.benefits.schemas import PaidLine, PaidReport, PendingAge, PendingReport
+from shared.timeutil import BANGKOK, utcnow
+
+
+async def paid(session: AsyncSession, fund_id: uuid.UUID, year: int) -> PaidReport:
+    paid_in_year = (Claim.fund_id == fund_id, Claim.status == "paid",
+                    extract("year", func.timezone("Asia/Bangkok", Claim.paid_at)) == year)
+    by_category = (await session.execute(
+        select(Claim.category, func.count(), func.sum(Claim.amount_satang)).where(*paid_in_year)
+        .group_by(Claim.category).order_by(Claim.category))).all()
+    month = extract("month", func.timezone("Asia/Bangkok", Claim.paid_at))
+    by_month = (await session.execute(
+        select(month, func.count(), func.sum(Claim.amount_satang)).where(*paid_in_year).group_by(month).order_by(month))).all()
+    helped = await session.scalar(select(func.count(func.distinct(Claim.member_id))).where(*paid_in_year))
+    return PaidReport(
+        fund_id=fund_id, year=year, year_be=year + 543,
+        total_satang=sum(int(s) for _, _, s in by_category), claims=sum(n for _, n, _ in by_category),
+        members_helped=int(helped or 0),
+        by_category=[PaidLine(key=c, claims=n, amount_satang=int(s)) for c, n, s in by_category],
+        by_month=[PaidLine(key=f"{year}-{int(m):02d}", claims=n, amount_satang=int(s)) for m, n, s in by_month],
+    )
+
+
+async def pending(session: AsyncSession, fund_id: uuid.UUID) -> PendingReport:
+    """How old the claims still waiting are: for a decision, and for their payout."""
+    now = utcnow()
+    rows = (await session.execute(select(Claim.status, Claim.payout_status, Claim.created_at, Claim.decided_at).where(
+        Claim.fund_id == fund_id, Claim.status.in_(("submitted", "under_review", "approved"))))).all()
+    groups: dict[str, list[float]] = {}
+    for status, payout, created, decided in rows:
+        key = f"payout_{payout}" if status == "approved" else status
+        since = decided if status == "approved" and decided else created
+        groups.setdefault(key, []).append((now - since).total_seconds() / 86400)
+    lines = [
+        PendingAge(status=key, claims=len(ages), oldest_days=int(max(ages)), median_days=round(statistics.median(ages), 1),
+                   over_7_days=sum(a > 7 for a in ages), over_30_days=sum(a > 30 for a in ages))
+        for key, ages in sorted(groups.items())
+    ]
+    return PendingReport(fund_id=fund_id, as_of=now.astimezone(BANGKOK), lines=lines)

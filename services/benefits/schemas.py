@@ -1,0 +1,214 @@
+"""Bodies of the benefits API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from services.benefits.models import CATEGORIES
+from services.benefits.rules import Rules
+
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class BenefitIn(Strict):
+    code: str = Field(pattern=r"^[a-z0-9_\-]{2,64}$")
+    category: Category
+    name_th: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(min_length=1, max_length=200)
+    effective_from: dt.date
+    rules: Rules
+
+
+class RulesIn(Strict):
+    effective_from: dt.date
+    rules: Rules
+
+
+class RuleVersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    effective_from: dt.date
+    rules: Rules
+    created_by: str
+    created_at: dt.datetime
+
+
+class BenefitOut(BaseModel):
+    code: str
+    category: str
+    name_th: str
+    name_en: str
+    is_active: bool
+    rules: RuleVersionOut | None = Field(description="The version in force today")
+
+
+class Catalog(BaseModel):
+    items: list[BenefitOut]
+
+
+class TemplateIn(Strict):
+    effective_from: dt.date
+
+
+class SettingsIn(Strict):
+    reserve_floor_satang: StrictInt | None = Field(default=None, ge=0)
+    two_approvers_above_satang: StrictInt | None = Field(default=None, ge=0)
+    paid_from: Literal["bank", "fund_cash"] | None = None
+
+
+class SettingsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    fund_id: uuid.UUID
+    reserve_floor_satang: int
+    two_approvers_above_satang: int
+    paid_from: str
+
+
+class ClaimIn(Strict):
+    id: uuid.UUID | None = Field(default=None, description="Client id: sending it again returns the same claim")
+    member_id: uuid.UUID
+    benefit_code: str = Field(max_length=64)
+    event_date: dt.date
+    event_end_date: dt.date | None = None
+    days: int | None = Field(default=None, gt=0, le=366)
+    details: str | None = Field(default=None, max_length=2000)
+
+
+class CheckIn(Strict):
+    member_id: uuid.UUID
+    benefit_code: str = Field(max_length=64)
+    event_date: dt.date
+    event_end_date: dt.date | None = None
+    days: int | None = Field(default=None, gt=0, le=366)
+
+
+class Reason(BaseModel):
+    code: str
+    message: str
+    params: dict[str, Any]
+
+
+class Eligibility(BaseModel):
+    eligible: bool
+    amount_satang: int
+    days: int | None
+    rule_version: int | None
+    reasons: list[Reason]
+    pending: list[Reason]
+    qualifies_on: dt.date | None
+
+
+class ReasonIn(Strict):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class ClaimEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    from_status: str | None
+    to_status: str
+    action: str
+    actor: str
+    actor_role: str
+    note: str | None
+    at: dt.datetime
+
+
+class DocumentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    is_medical: bool
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_at: dt.datetime
+
+
+class ClaimOut(BaseModel):
+    id: uuid.UUID
+    fund_id: uuid.UUID
+    member_id: uuid.UUID
+    benefit_code: str
+    category: str
+    rule_version: int
+    event_date: dt.date
+    event_end_date: dt.date | None
+    days: int | None
+    details: str | None
+    amount_satang: int
+    status: str
+    reason: str | None
+    submitted_by: str
+    submitted_role: str
+    approvals_needed: int
+    approvals: list[str]
+    payout_status: str
+    payout_error: str | None
+    paid_at: dt.datetime | None
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+    events: list[ClaimEventOut] = Field(default_factory=list)
+    documents: list[DocumentOut] = Field(default_factory=list)
+    pending: list[Reason] = Field(default_factory=list)
+
+
+class ClaimListItem(BaseModel):
+    id: uuid.UUID
+    member_id: uuid.UUID
+    benefit_code: str
+    event_date: dt.date
+    amount_satang: int
+    status: str
+    payout_status: str
+    created_at: dt.datetime
+
+
+class ClaimPage(BaseModel):
+    items: list[ClaimListItem]
+    next_cursor: str | None
+
+
+class PaidLine(BaseModel):
+    key: str
+    claims: int
+    amount_satang: int
+
+
+class PaidReport(BaseModel):
+    fund_id: uuid.UUID
+    year: int
+    year_be: int
+    total_satang: int
+    claims: int
+    members_helped: int
+    by_category: list[PaidLine]
+    by_month: list[PaidLine]
+
+
+class PendingAge(BaseModel):
+    status: str
+    claims: int
+    oldest_days: int
+    median_days: float
+    over_7_days: int
+    over_30_days: int
+
+
+class PendingReport(BaseModel):
+    fund_id: uuid.UUID
+    as_of: dt.datetime
+    lines: list[PendingAge]

@@ -1,0 +1,47 @@
+"""The ledger as other services see it: a member's standing, and money posted idempotently."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from shared.errors import SajjaError
+
+
+@dataclass(frozen=True)
+class LedgerAnswer:
+    status_code: int
+    body: dict[str, Any]
+
+    @property
+    def code(self) -> str | None:
+        return self.body.get("code")
+
+
+class LedgerClient:
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+        self.http = http
+        self.base = base_url.rstrip("/") + "/v1/ledger/funds"
+
+    async def standing(self, fund_id: uuid.UUID, member_id: uuid.UUID, as_of: str | None = None) -> dict[str, Any]:
+        try:
+            response = await self.http.get(f"{self.base}/{fund_id}/members/{member_id}/standing",
+                                           params={"as_of": as_of} if as_of else None)
+        except httpx.HTTPError:
+            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "ledger"}) from None
+        if response.status_code != 200:
+            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "ledger"})
+        return response.json()
+
+    async def post(self, fund_id: uuid.UUID, path: str, body: dict[str, Any]) -> LedgerAnswer:
+        """POST a money movement. Transport failures raise ``httpx.HTTPError``: the caller retries
+        with the same body, which the ledger answers as a replay if the first one landed."""
+        response = await self.http.post(f"{self.base}/{fund_id}/{path}", json=body)
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {}
+        return LedgerAnswer(response.status_code, payload)
