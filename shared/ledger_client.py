@@ -45,3 +45,14 @@ class LedgerClient:
         except ValueError:
             payload = {}
         return LedgerAnswer(response.status_code, payload)
+
+    async def member_contributions(self, fund_id: uuid.UUID, date_from: str, date_to: str) -> dict[str, int]:
+        """Each member's contributions between two dates (inclusive), by member id."""
+        try:
+            response = await self.http.get(f"{self.base}/{fund_id}/reports/member-contributions",
+                                           params={"from": date_from, "to": date_to})
+        except httpx.HTTPError:
+            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "ledger"}) from None
+        if response.status_code != 200:
+            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "ledger"})
+        return {m["member_id"]: m["amount_satang"] for m in response.json()["members"]}

@@ -1,16 +1,46 @@
-"""The grants service app."""
+"""The grants service app, with its worker (ledger postings and webhook deliveries)."""
 
+import asyncio
+import contextlib
+
+import httpx
 from fastapi import FastAPI
 
-from services.grants.programs.endpoints import router as programs_router
+from services.grants.endpoints import router
 from services.grants.settings import GrantsSettings
+from services.grants.worker import run_worker
 from shared.app import create_service_app
+from shared.ledger_client import LedgerClient
+from shared.members_client import MembersDirectory
 
 
 def create_app(settings: GrantsSettings | None = None) -> FastAPI:
+    settings = settings or GrantsSettings()
+
+    async def on_startup(app: FastAPI) -> None:
+        if not hasattr(app.state, "directory"):
+            app.state.directory = MembersDirectory(app.state.http, settings.members_url)
+        if not hasattr(app.state, "ledger"):
+            app.state.ledger = LedgerClient(app.state.http, settings.ledger_url)
+        if not hasattr(app.state, "webhook_http"):
+            app.state.webhook_http = httpx.AsyncClient(timeout=10, follow_redirects=False)
+        if settings.worker_interval_seconds > 0:
+            app.state.worker = asyncio.create_task(
+                run_worker(app.state.db, app.state.ledger, app.state.webhook_http, settings.worker_interval_seconds))
+
+    async def on_shutdown(app: FastAPI) -> None:
+        worker = getattr(app.state, "worker", None)
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        await app.state.webhook_http.aclose()
+
     return create_service_app(
-        settings=settings or GrantsSettings(),
+        settings=settings,
         title="Sajja grants",
-        description="Grant programs, applications, screening, awards, tranches and disbursements.",
-        routers=[programs_router],
+        description="Grant programs, applications, screening, awards in tranches, disbursements to fund ledgers, webhooks.",
+        routers=[router],
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
     )

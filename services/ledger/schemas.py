@@ -166,6 +166,16 @@ class MemberBalance(BaseModel):
     last_deposit_at: dt.datetime | None
 
 
+class MemberContribution(BaseModel):
+    member_id: uuid.UUID
+    amount_satang: int
+
+
+class MemberContributions(BaseModel):
+    members: list[MemberContribution]
+    total_satang: int
+
+
 class StatementLine(BaseModel):
     entry_id: uuid.UUID
     kind: str

@@ -21,6 +21,8 @@ from services.ledger.schemas import (
     FundRulesIn,
     FundRulesOut,
     MemberBalance,
+    MemberContribution,
+    MemberContributions,
     SourcesReport,
     Statement,
     TrialBalance,
@@ -85,6 +87,18 @@ async def sources(
     """Income by source between two dates (inclusive), with each source's share of the total."""
     await ensure_reader(principal, fund_id, deps.directory(request))
     return await service.sources(session, fund_id, date_from, date_to)
+
+
+@router.get("/reports/member-contributions", response_model=MemberContributions)
+async def member_contributions(
+    fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
+    date_from: Annotated[dt.date, Query(alias="from")], date_to: Annotated[dt.date, Query(alias="to")],
+) -> Any:
+    """Each member's contributions in a date range: what matching co-funders owe is computed from it."""
+    await ensure_reader(principal, fund_id, deps.directory(request))
+    rows = await service.member_contributions(session, fund_id, date_from, date_to)
+    return MemberContributions(members=[MemberContribution(member_id=m, amount_satang=a) for m, a in rows],
+                               total_satang=sum(a for _, a in rows))
 
 
 @router.get("/reports/collections", response_model=list[CollectorDay])

@@ -198,3 +198,16 @@ async def deposit(session: AsyncSession, fund_id: uuid.UUID, deposit_id: uuid.UU
     return row
 
 
+
+
+async def member_contributions(session: AsyncSession, fund_id: uuid.UUID, start: dt.date, end: dt.date) -> list[tuple[uuid.UUID, int]]:
+    """Each member's contributions between two dates (inclusive), net of reversals."""
+    if start > end:
+        raise SajjaError("report.range_invalid", status_code=422)
+    rows = (await session.execute(
+        select(LedgerMember.member_id, func.sum(Posting.amount_satang))
+        .join(Posting, (Posting.fund_id == LedgerMember.fund_id) & (Posting.account_id == LedgerMember.account_id))
+        .where(LedgerMember.fund_id == fund_id, Posting.business_date >= start, Posting.business_date <= end)
+        .group_by(LedgerMember.member_id)
+    )).all()
+    return [(member_id, -int(total)) for member_id, total in rows]

@@ -76,6 +76,8 @@ async def collector_facts(fund_id: uuid.UUID, user_id: uuid.UUID, request: Reque
 class FundFacts(BaseModel):
     fund_id: uuid.UUID
     network_id: uuid.UUID | None
+    name: str
+    province: str
     status: str
     founded_on: dt.date
 
@@ -86,7 +88,8 @@ async def fund_facts(fund_id: uuid.UUID, request: Request, session: DbSession, _
     fund = await session.get(Fund, fund_id)
     if fund is None:
         raise NotFound("fund.not_found")
-    facts = FundFacts(fund_id=fund.id, network_id=fund.network_id, status=fund.status, founded_on=fund.founded_on)
+    facts = FundFacts(fund_id=fund.id, network_id=fund.network_id, name=fund.name, province=fund.province,
+                      status=fund.status, founded_on=fund.founded_on)
     return cached_json(request, facts, max_age=FACTS_MAX_AGE)
 
 

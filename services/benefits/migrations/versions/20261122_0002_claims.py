@@ -5,8 +5,8 @@ Revises: 20261122_0001_initial
 Create Date: 2026-11-22 02:24:38.524240
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '20261122_0002_claims'

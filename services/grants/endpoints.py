@@ -1,0 +1,284 @@
+"""``/v1/grants``: programs, applications, screening, decisions, tranches, reports, webhooks."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select, tuple_
+
+from services.grants import service
+from services.grants.models import (
+    Application,
+    Program,
+    Tranche,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from services.grants.schemas import (
+    ApplicationCreate,
+    ApplicationOut,
+    ApplicationPage,
+    DecisionIn,
+    DeliveryOut,
+    DisbursementIn,
+    MatchingDue,
+    ProgramCreate,
+    ProgramOut,
+    ProgramPage,
+    Reconciliation,
+    ReviewIn,
+    ReviewOut,
+    Rollup,
+    RollupLine,
+    SubscriptionIn,
+    SubscriptionOut,
+    TrancheOut,
+    UseReportIn,
+    UseReportOut,
+)
+from shared.auth import FUND_ROLES, CurrentPrincipal, Principal, Role
+from shared.db import DbSession
+from shared.errors import Forbidden, NotFound, SajjaError
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.timeutil import utcnow
+
+router = APIRouter(prefix="/v1/grants", tags=["grants"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+def _officer(principal: Principal) -> None:
+    if principal.role not in service.OFFICERS:
+        raise Forbidden()
+
+
+@router.post("/programs", response_model=ProgramOut, status_code=201)
+async def create_program(body: ProgramCreate, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Open a program with its envelope, splits, ceiling and eligibility (grant officers)."""
+    _officer(principal)
+    return service.program_out(await service.create_program(session, principal, body))
+
+
+@router.get("/programs", response_model=ProgramPage)
+async def list_programs(session: DbSession, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None) -> Any:
+    """Programs, newest fiscal year first; every signed-in caller may read them."""
+    query = select(Program).order_by(Program.fiscal_year_be.desc(), Program.id).limit(limit + 1)
+    key = decode_cursor(cursor, 2)
+    if key is not None:
+        try:
+            query = query.where(tuple_(-Program.fiscal_year_be, Program.id) > (-int(key[0]), uuid.UUID(key[1])))
+        except ValueError:
+            raise SajjaError("request.cursor_invalid", status_code=400) from None
+    rows = list((await session.scalars(query)).all())
+    next_cursor = encode_cursor(rows[limit - 1].fiscal_year_be, rows[limit - 1].id) if len(rows) > limit else None
+    return ProgramPage(items=[service.program_out(p) for p in rows[:limit]], next_cursor=next_cursor)
+
+
+@router.get("/programs/{program_id}", response_model=ProgramOut)
+async def get_program(program_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
+    return service.program_out(await service.get_program(session, program_id))
+
+
+@router.post("/programs/{program_id}/applications", response_model=ApplicationOut, status_code=201)
+async def create_application(program_id: uuid.UUID, body: ApplicationCreate, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """A fund's proposal with budget lines (its committee or fund admin); starts as a draft."""
+    program = await service.get_program(session, program_id)
+    application = await service.create_application(session, request.app.state.directory, principal, program, body)
+    return await service.describe(session, application)
+
+
+@router.get("/programs/{program_id}/applications", response_model=ApplicationPage)
+async def list_applications(
+    program_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, status: str | None = None,
+    province: str | None = None, limit: Limit = 50, cursor: Cursor = None,
+) -> Any:
+    """Applications to a program: officers see all, a network its funds', a fund only its own."""
+    query = select(Application).where(Application.program_id == program_id)
+    if principal.role in FUND_ROLES:
+        query = query.where(Application.fund_id == principal.fund_id)
+    elif principal.role is Role.network_officer:
+        query = query.where(Application.network_id == principal.network_id)
+    elif principal.role not in service.OFFICERS | {Role.integration, Role.service}:
+        raise Forbidden()
+    if status:
+        query = query.where(Application.status == status)
+    if province:
+        query = query.where(Application.province == province)
+    key = decode_cursor(cursor, 1)
+    if key is not None:
+        try:
+            query = query.where(Application.id > uuid.UUID(key[0]))
+        except ValueError:
+            raise SajjaError("request.cursor_invalid", status_code=400) from None
+    rows = list((await session.scalars(query.order_by(Application.id).limit(limit + 1))).all())
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return ApplicationPage(items=[await service.describe(session, a) for a in rows[:limit]], next_cursor=next_cursor)
+
+
+@router.get("/applications/{application_id}", response_model=ApplicationOut)
+async def get_application(application_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
+    return await service.describe(session, await service.get_application(session, principal, application_id))
+
+
+@router.post("/applications/{application_id}/submit", response_model=ApplicationOut)
+async def submit(application_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
+    application = await service.get_application(session, principal, application_id, lock=True)
+    return await service.describe(session, await service.submit(session, principal, application))
+
+
+@router.post("/applications/{application_id}/reviews", response_model=ReviewOut)
+async def review(application_id: uuid.UUID, body: ReviewIn, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """A screening committee member's score and comment; never on their own fund's application."""
+    application = await session.get(Application, application_id, with_for_update=True)
+    if application is None:
+        raise NotFound("application.not_found")
+    return ReviewOut.model_validate(await service.review(session, principal, application, body))
+
+
+async def _idempotent(session: Any, principal: Principal, key: str | None, payload: Any, work: Any) -> JSONResponse:
+    earlier = await service.replay(session, principal.subject, key, payload)
+    if earlier is not None:
+        return JSONResponse(earlier.response, status_code=200, headers={"Idempotency-Replayed": "true"})
+    status_code, body = await work()
+    await service.remember(session, principal.subject, key, payload, status_code, body)
+    return JSONResponse(body, status_code=status_code)
+
+
+@router.post("/applications/{application_id}/decision", response_model=ApplicationOut)
+async def decide(application_id: uuid.UUID, body: DecisionIn, session: DbSession, principal: CurrentPrincipal, key: IdempotencyKey = None) -> Any:
+    """Approve (in full or in part, with tranches) or reject; by a grant officer or a grant system with
+    scope ``grants:decide``. With an ``Idempotency-Key``, a repeated push is answered as the first."""
+    service.ensure_officer(principal, "grants:decide")
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        application = await service.get_application(session, principal, application_id, lock=True)
+        application = await service.decide(session, principal, application, body)
+        return 200, (await service.describe(session, application)).model_dump(mode="json")
+
+    return await _idempotent(session, principal, key, {"application": str(application_id), **body.model_dump(mode="json")}, work)
+
+
+@router.post("/applications/{application_id}/tranches/{tranche_id}/disbursement", response_model=TrancheOut)
+async def disburse(
+    application_id: uuid.UUID, tranche_id: uuid.UUID, body: DisbursementIn, session: DbSession, principal: CurrentPrincipal,
+    key: IdempotencyKey = None,
+) -> Any:
+    """The grantor confirms a transfer (officer, or a grant system with scope ``grants:disburse``);
+    it reaches the fund's ledger exactly once. A tranche whose report is missing or overdue is held."""
+    service.ensure_officer(principal, "grants:disburse")
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        application = await service.get_application(session, principal, application_id, lock=True)
+        tranche = await service.disburse(session, principal, application, tranche_id, body.disbursed_on, body.reference)
+        return 200, TrancheOut.model_validate(tranche).model_dump(mode="json")
+
+    payload = {"application": str(application_id), "tranche": str(tranche_id), **body.model_dump(mode="json")}
+    return await _idempotent(session, principal, key, payload, work)
+
+
+@router.post("/applications/{application_id}/reports", response_model=UseReportOut, status_code=201)
+async def report_use(application_id: uuid.UUID, body: UseReportIn, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """The fund reports how it used the money, against its budget lines."""
+    application = await service.get_application(session, principal, application_id, lock=True)
+    return UseReportOut.model_validate(await service.report_use(session, principal, application, body))
+
+
+@router.get("/applications/{application_id}/reconciliation", response_model=Reconciliation)
+async def reconciliation(application_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Awarded, disbursed by the grantor, received by the fund's ledger, and reported spent."""
+    return await service.reconciliation(session, await service.get_application(session, principal, application_id))
+
+
+@router.get("/programs/{program_id}/matching", response_model=MatchingDue)
+async def matching_due(
+    program_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
+    fund_id: uuid.UUID, year: Annotated[int, Query(ge=2000, le=2200)],
+) -> Any:
+    """For a matching program: what it owes a fund for a calendar year, from the members'
+    contributions in the fund's ledger (ratio of each member's baht, capped per member)."""
+    program = await service.get_program(session, program_id)
+    if principal.role in FUND_ROLES and principal.fund_id != fund_id:
+        raise Forbidden("auth.out_of_scope")
+    if program.matching_ratio_bp is None:
+        raise SajjaError("program.not_matching", status_code=422)
+    per_member = await request.app.state.ledger.member_contributions(fund_id, f"{year}-01-01", f"{year}-12-31")
+    due = 0
+    for amount in per_member.values():
+        owed = max(0, amount) * program.matching_ratio_bp // 10_000
+        if program.matching_cap_per_member_satang is not None:
+            owed = min(owed, program.matching_cap_per_member_satang)
+        due += owed
+    return MatchingDue(program_id=program_id, fund_id=fund_id, year=year, member_contributions_satang=sum(per_member.values()), due_satang=due)
+
+
+@router.get("/reports/rollup", response_model=Rollup)
+async def rollup(session: DbSession, principal: CurrentPrincipal, program_id: uuid.UUID | None = None, province: str | None = None) -> Any:
+    """Applications and money by province and program: national for officers, a network's own for its officers."""
+    disbursed = (select(Tranche.application_id, func.sum(Tranche.amount_satang).label("disbursed"))
+                 .where(Tranche.status == "disbursed").group_by(Tranche.application_id).subquery())
+    query = (
+        select(Application.province, Program.id, Program.name, func.count(),
+               func.count().filter(Application.approved_satang.is_not(None)),
+               func.sum(Application.requested_satang), func.coalesce(func.sum(Application.approved_satang), 0),
+               func.coalesce(func.sum(disbursed.c.disbursed), 0))
+        .join(Program, Program.id == Application.program_id)
+        .outerjoin(disbursed, disbursed.c.application_id == Application.id)
+        .where(Application.status != "draft")
+        .group_by(Application.province, Program.id, Program.name).order_by(Application.province, Program.name)
+    )
+    if principal.role is Role.network_officer:
+        query = query.where(Application.network_id == principal.network_id)
+    elif principal.role not in service.OFFICERS:
+        raise Forbidden()
+    if program_id:
+        query = query.where(Program.id == program_id)
+    if province:
+        query = query.where(Application.province == province)
+    lines = [RollupLine(province=p, program_id=i, program=n, applications=c, approved=a, requested_satang=int(r),
+                        awarded_satang=int(w), disbursed_satang=int(d)) for p, i, n, c, a, r, w, d in (await session.execute(query)).all()]
+    return Rollup(lines=lines, total_awarded_satang=sum(line.awarded_satang for line in lines),
+                  total_disbursed_satang=sum(line.disbursed_satang for line in lines))
+
+
+def _webhook_owner(principal: Principal) -> None:
+    if principal.role not in service.OFFICERS | {Role.integration}:
+        raise Forbidden()
+
+
+@router.post("/webhooks", response_model=SubscriptionOut, status_code=201)
+async def subscribe(body: SubscriptionIn, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Hear about status changes at ``url``; the secret that signs every delivery is shown once."""
+    _webhook_owner(principal)
+    subscription = WebhookSubscription(id=uuid.uuid4(), owner=principal.subject, url=str(body.url), secret=secrets.token_urlsafe(32),
+                                       events=list(body.events), program_id=body.program_id)
+    session.add(subscription)
+    await session.flush()
+    return SubscriptionOut(id=subscription.id, url=subscription.url, events=subscription.events, program_id=subscription.program_id,
+                           secret=subscription.secret)
+
+
+@router.get("/webhooks/{subscription_id}/deliveries", response_model=list[DeliveryOut])
+async def deliveries(subscription_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, limit: Limit = 50) -> Any:
+    """The delivery log of one subscription, newest first."""
+    subscription = await session.get(WebhookSubscription, subscription_id)
+    if subscription is None or (subscription.owner != principal.subject and principal.role not in service.OFFICERS):
+        raise NotFound("webhook.not_found")
+    rows = (await session.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+                                  .order_by(WebhookDelivery.created_at.desc()).limit(limit))).all()
+    return [DeliveryOut.model_validate(d) for d in rows]
+
+
+@router.post("/webhooks/deliveries/{delivery_id}/redeliver", response_model=DeliveryOut)
+async def redeliver(delivery_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Send a delivery again (by hand), whatever became of it."""
+    delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    subscription = await session.get(WebhookSubscription, delivery.subscription_id) if delivery else None
+    if delivery is None or (subscription.owner != principal.subject and principal.role not in service.OFFICERS):
+        raise NotFound("webhook.not_found")
+    delivery.status, delivery.next_attempt_at = "pending", utcnow()
+    await session.flush()
+    return DeliveryOut.model_validate(delivery)

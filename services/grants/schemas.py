@@ -1,0 +1,252 @@
+"""Bodies of the grants API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictInt, field_validator
+
+Grantor = Literal["codi", "state", "provincial_office", "local_government", "other"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Split(Strict):
+    name: str = Field(min_length=1, max_length=64, description="e.g. issue_based, target_areas")
+    pct_bp: int = Field(gt=0, le=10_000)
+
+
+class ProgramCreate(Strict):
+    grantor: Grantor
+    name: str = Field(min_length=1, max_length=300)
+    fiscal_year_be: int = Field(ge=2500, le=2700, description="Thai fiscal year in B.E. (October to September)")
+    envelope_satang: StrictInt = Field(ge=0, le=10**15)
+    per_fund_ceiling_satang: StrictInt | None = Field(default=None, gt=0, le=10**15)
+    allocation_splits: list[Split] = Field(default_factory=list, max_length=10)
+    eligible_provinces: list[str] = Field(default_factory=list, max_length=80)
+    min_fund_age_years: int = Field(default=0, ge=0, le=100)
+    matching_ratio_bp: int | None = Field(default=None, gt=0, le=100_000)
+    matching_cap_per_member_satang: StrictInt | None = Field(default=None, gt=0)
+    report_due_days: int = Field(default=90, gt=0, le=730)
+
+    @field_validator("allocation_splits")
+    @classmethod
+    def _splits_total(cls, splits: list[Split]) -> list[Split]:
+        if splits and sum(s.pct_bp for s in splits) != 10_000:
+            raise ValueError("allocation splits must add up to 100%")
+        return splits
+
+
+class SplitOut(BaseModel):
+    name: str
+    pct_bp: int
+    amount_satang: int
+
+
+class ProgramOut(BaseModel):
+    id: uuid.UUID
+    grantor: str
+    name: str
+    fiscal_year_be: int
+    fiscal_year_starts: dt.date
+    fiscal_year_ends: dt.date
+    envelope_satang: int
+    allocated_satang: int
+    available_satang: int
+    per_fund_ceiling_satang: int | None
+    allocation_splits: list[SplitOut]
+    eligible_provinces: list[str]
+    min_fund_age_years: int
+    matching_ratio_bp: int | None
+    matching_cap_per_member_satang: int | None
+    report_due_days: int
+    status: str
+
+
+class ProgramPage(BaseModel):
+    items: list[ProgramOut]
+    next_cursor: str | None
+
+
+class BudgetLine(Strict):
+    line: str = Field(min_length=1, max_length=64)
+    description: str = Field(min_length=1, max_length=300)
+    amount_satang: StrictInt = Field(gt=0)
+
+
+class DocumentRef(Strict):
+    title: str = Field(min_length=1, max_length=200)
+    url: HttpUrl | None = None
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+class ApplicationCreate(Strict):
+    fund_id: uuid.UUID
+    split: str = Field(default="", max_length=64)
+    title: str = Field(min_length=1, max_length=300)
+    summary: str | None = Field(default=None, max_length=10_000)
+    budget_lines: list[BudgetLine] = Field(min_length=1, max_length=50)
+    documents: list[DocumentRef] = Field(default_factory=list, max_length=20)
+
+
+class ReviewIn(Strict):
+    score: int = Field(ge=0, le=100)
+    recommendation: Literal["approve", "approve_in_part", "reject"]
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class ReviewOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    reviewer: str
+    reviewer_role: str
+    score: int
+    recommendation: str
+    comment: str | None
+    at: dt.datetime
+
+
+class TrancheIn(Strict):
+    amount_satang: StrictInt = Field(gt=0)
+    due_on: dt.date
+    requires_report: bool = False
+
+
+class DecisionIn(Strict):
+    decision: Literal["approve", "reject"]
+    approved_satang: StrictInt | None = Field(default=None, gt=0, description="Less than requested: approved in part")
+    note: str | None = Field(default=None, max_length=500)
+    tranches: list[TrancheIn] = Field(default_factory=list, max_length=12)
+
+
+class TrancheOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    seq: int
+    amount_satang: int
+    due_on: dt.date
+    requires_report: bool
+    status: str
+    disbursed_on: dt.date | None
+    grantor_reference: str | None
+    ledger_status: str
+    on_hold: bool = False
+    hold_reason: str | None = None
+
+
+class ApplicationOut(BaseModel):
+    id: uuid.UUID
+    program_id: uuid.UUID
+    fund_id: uuid.UUID
+    fund_name: str
+    province: str
+    split: str
+    title: str
+    summary: str | None
+    budget_lines: list[dict[str, Any]]
+    documents: list[dict[str, Any]]
+    requested_satang: int
+    approved_satang: int | None
+    status: str
+    decision_note: str | None
+    submitted_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    reviews: list[ReviewOut] = Field(default_factory=list)
+    tranches: list[TrancheOut] = Field(default_factory=list)
+
+
+class ApplicationPage(BaseModel):
+    items: list[ApplicationOut]
+    next_cursor: str | None
+
+
+class DisbursementIn(Strict):
+    disbursed_on: dt.date
+    reference: str = Field(min_length=1, max_length=200, description="The grantor's transfer reference")
+
+
+class UseLine(Strict):
+    line: str = Field(min_length=1, max_length=64)
+    spent_satang: StrictInt = Field(ge=0)
+
+
+class UseReportIn(Strict):
+    lines: list[UseLine] = Field(min_length=1, max_length=50)
+    narrative: str | None = Field(default=None, max_length=10_000)
+
+
+class UseReportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    lines: list[dict[str, Any]]
+    narrative: str | None
+    submitted_at: dt.datetime
+
+
+class Reconciliation(BaseModel):
+    application_id: uuid.UUID
+    fund_id: uuid.UUID
+    program_id: uuid.UUID
+    awarded_satang: int
+    disbursed_satang: int
+    received_by_ledger_satang: int
+    in_transit_satang: int
+    spent_reported_satang: int
+
+
+class SubscriptionIn(Strict):
+    url: HttpUrl
+    events: list[Literal["application.status_changed", "tranche.disbursed", "tranche.held"]] = Field(min_length=1)
+    program_id: uuid.UUID | None = None
+
+
+class SubscriptionOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    program_id: uuid.UUID | None
+    secret: str | None = Field(default=None, description="Shown once, at creation: signs every delivery")
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    event: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+
+
+class MatchingDue(BaseModel):
+    program_id: uuid.UUID
+    fund_id: uuid.UUID
+    year: int
+    member_contributions_satang: int
+    due_satang: int
+
+
+class RollupLine(BaseModel):
+    province: str
+    program_id: uuid.UUID
+    program: str
+    applications: int
+    approved: int
+    requested_satang: int
+    awarded_satang: int
+    disbursed_satang: int
+
+
+class Rollup(BaseModel):
+    lines: list[RollupLine]
+    total_awarded_satang: int
+    total_disbursed_satang: int

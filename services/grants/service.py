@@ -1,0 +1,438 @@
+"""Grants: programs and envelopes, applications and screening, awards in tranches, disbursements
+posted exactly once to the fund's ledger, reports of use, and the events grant systems hear about."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grants.models import (
+    Application,
+    Idempotency,
+    Program,
+    Review,
+    Tranche,
+    UseReport,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from services.grants.schemas import (
+    ApplicationCreate,
+    ApplicationOut,
+    DecisionIn,
+    ProgramCreate,
+    ProgramOut,
+    Reconciliation,
+    ReviewIn,
+    ReviewOut,
+    SplitOut,
+    TrancheIn,
+    TrancheOut,
+    UseReportIn,
+)
+from shared.auth import FUND_ROLES, Principal, Role
+from shared.errors import Conflict, Forbidden, NotFound, SajjaError, register_messages
+from shared.members_client import MembersDirectory
+from shared.timeutil import bangkok_today, utcnow
+
+register_messages(
+    {
+        "program.not_found": {"th": ("ไม่พบโครงการ", "ไม่พบโครงการนี้"), "en": ("Program not found", "No such program")},
+        "program.closed": {"th": ("โครงการปิดรับแล้ว", "โครงการนี้ไม่เปิดรับคำขอ"), "en": ("Program closed", "This program takes no applications")},
+        "application.not_found": {"th": ("ไม่พบคำขอ", "ไม่พบคำขอนี้"), "en": ("Application not found", "No such application")},
+        "application.exists": {
+            "th": ("ยื่นแล้ว", "กองทุนนี้ยื่นคำขอในโครงการ (หมวดนี้) แล้ว"),
+            "en": ("Already applied", "This fund already applied to this program (and split)"),
+        },
+        "application.province_not_eligible": {
+            "th": ("จังหวัดไม่อยู่ในโครงการ", "โครงการนี้สำหรับจังหวัด {provinces}"),
+            "en": ("Province not eligible", "This program is for {provinces}"),
+        },
+        "application.fund_too_young": {
+            "th": ("กองทุนยังใหม่เกินไป", "กองทุนต้องก่อตั้งมาแล้วอย่างน้อย {years} ปี"),
+            "en": ("Fund too young", "The fund must be at least {years} years old"),
+        },
+        "application.split_unknown": {
+            "th": ("ไม่พบหมวดงบ", "โครงการนี้มีหมวด {splits}"),
+            "en": ("Unknown split", "This program's splits are {splits}"),
+        },
+        "application.over_ceiling": {
+            "th": ("เกินเพดานต่อกองทุน", "ขอได้ไม่เกิน {ceiling_satang} สตางค์ต่อกองทุน"),
+            "en": ("Over the ceiling", "At most {ceiling_satang} satang per fund"),
+        },
+        "application.transition": {
+            "th": ("ทำรายการนี้ไม่ได้", "คำขอสถานะ {status} ทำรายการ {action} ไม่ได้"),
+            "en": ("Not allowed now", "A {status} application cannot be {action}"),
+        },
+        "application.reviews_needed": {
+            "th": ("ต้องมีผู้กลั่นกรองอย่างน้อยสองคน", "มีผลกลั่นกรอง {count} คน ต้องมีอย่างน้อย 2 คนก่อนตัดสิน"),
+            "en": ("Two reviews needed", "{count} review(s); a decision needs at least two"),
+        },
+        "application.own_fund_review": {
+            "th": ("กลั่นกรองคำขอของกองทุนตนเองไม่ได้", "ผู้กลั่นกรองต้องไม่ได้มาจากกองทุนที่ยื่นคำขอ"),
+            "en": ("Own fund", "A reviewer may not review their own fund's application"),
+        },
+        "award.envelope_exceeded": {
+            "th": ("เกินวงเงินโครงการ", "วงเงินคงเหลือของโครงการ {available_satang} สตางค์ ไม่พอ"),
+            "en": ("Envelope exceeded", "The program has only {available_satang} satang left"),
+        },
+        "award.amount_invalid": {
+            "th": ("ยอดอนุมัติไม่ถูกต้อง", "ยอดอนุมัติต้องไม่เกินยอดที่ขอ และงวดเงินต้องรวมได้เท่ายอดอนุมัติ"),
+            "en": ("Invalid amount", "The award may not exceed the request, and tranches must add up to it"),
+        },
+        "program.not_matching": {
+            "th": ("ไม่ใช่โครงการสมทบ", "โครงการนี้ไม่ได้คำนวณเงินสมทบตามเงินสัจจะของสมาชิก"),
+            "en": ("Not a matching program", "This program does not match members' contributions"),
+        },
+        "webhook.not_found": {"th": ("ไม่พบการแจ้งเตือน", "ไม่พบรายการนี้"), "en": ("Not found", "No such subscription or delivery")},
+        "tranche.not_found": {"th": ("ไม่พบงวดเงิน", "ไม่พบงวดเงินนี้"), "en": ("Tranche not found", "No such tranche")},
+        "tranche.held": {
+            "th": ("งวดเงินถูกระงับ", "ระงับไว้: {reason}"),
+            "en": ("Tranche held", "Held: {reason}"),
+        },
+        "tranche.out_of_order": {
+            "th": ("ข้ามงวดไม่ได้", "ต้องโอนงวดที่ {seq} ก่อน"),
+            "en": ("Out of order", "Tranche {seq} must be disbursed first"),
+        },
+        "use_report.line_unknown": {
+            "th": ("ไม่พบรายการงบ", "ไม่มีรายการงบ {line} ในคำขอ"),
+            "en": ("Unknown budget line", "The application has no budget line {line}"),
+        },
+        "idempotency.key_reused": {
+            "th": ("ใช้รหัสคำขอซ้ำกับข้อมูลอื่น", "รหัสคำขอ {key} เคยใช้กับข้อมูลที่ต่างจากครั้งนี้"),
+            "en": ("Idempotency key reused", "Key {key} was used before with a different request"),
+        },
+    }
+)
+
+#: Which income source of the fund's ledger a grantor's money is.
+LEDGER_SOURCE = {"codi": "codi", "state": "codi", "provincial_office": "codi", "local_government": "local_government", "other": "other"}
+OFFICERS = frozenset({Role.grant_officer, Role.platform_admin})
+REVIEWERS = frozenset({Role.grant_officer, Role.network_officer, Role.committee, Role.fund_admin, Role.platform_admin})
+
+
+def fiscal_year_bounds(year_be: int) -> tuple[dt.date, dt.date]:
+    """Thai fiscal year B.E. N runs from 1 October of C.E. N-544 to 30 September of C.E. N-543."""
+    year_ce = year_be - 543
+    return dt.date(year_ce - 1, 10, 1), dt.date(year_ce, 9, 30)
+
+
+def program_out(program: Program) -> ProgramOut:
+    starts, ends = fiscal_year_bounds(program.fiscal_year_be)
+    return ProgramOut(
+        id=program.id, grantor=program.grantor, name=program.name, fiscal_year_be=program.fiscal_year_be,
+        fiscal_year_starts=starts, fiscal_year_ends=ends, envelope_satang=program.envelope_satang,
+        allocated_satang=program.allocated_satang, available_satang=program.envelope_satang - program.allocated_satang,
+        per_fund_ceiling_satang=program.per_fund_ceiling_satang,
+        allocation_splits=[SplitOut(name=s["name"], pct_bp=s["pct_bp"], amount_satang=program.envelope_satang * s["pct_bp"] // 10_000)
+                           for s in program.allocation_splits],
+        eligible_provinces=list(program.eligible_provinces), min_fund_age_years=program.min_fund_age_years,
+        matching_ratio_bp=program.matching_ratio_bp, matching_cap_per_member_satang=program.matching_cap_per_member_satang,
+        report_due_days=program.report_due_days, status=program.status,
+    )
+
+
+async def create_program(session: AsyncSession, principal: Principal, data: ProgramCreate) -> Program:
+    program = Program(id=uuid.uuid4(), created_by=principal.subject, allocated_satang=0,
+                      **{**data.model_dump(), "allocation_splits": [s.model_dump() for s in data.allocation_splits]})
+    session.add(program)
+    await session.flush()
+    return program
+
+
+async def get_program(session: AsyncSession, program_id: uuid.UUID, *, lock: bool = False) -> Program:
+    program = await session.get(Program, program_id, with_for_update=lock, populate_existing=lock)
+    if program is None:
+        raise NotFound("program.not_found")
+    return program
+
+
+# --- Who may see an application -------------------------------------------------------------------
+
+
+def may_see(principal: Principal, application: Application) -> bool:
+    if principal.role in OFFICERS or principal.role in (Role.service, Role.integration):
+        return True
+    if principal.role in FUND_ROLES:
+        return principal.fund_id == application.fund_id
+    if principal.role is Role.network_officer:
+        return application.network_id is not None and application.network_id == principal.network_id
+    return False
+
+
+async def get_application(session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, lock: bool = False) -> Application:
+    application = await session.get(Application, application_id, with_for_update=lock, populate_existing=lock)
+    if application is None or not may_see(principal, application):
+        raise NotFound("application.not_found")
+    return application
+
+
+def ensure_fund_staff(principal: Principal, fund_id: uuid.UUID) -> None:
+    if principal.role is Role.platform_admin:
+        return
+    if principal.role not in (Role.committee, Role.fund_admin) or principal.fund_id != fund_id:
+        raise Forbidden("auth.out_of_scope")
+
+
+def ensure_officer(principal: Principal, scope: str) -> None:
+    """Grant officers, or a grant system whose client holds ``scope``."""
+    if principal.role in OFFICERS:
+        return
+    if principal.role is Role.integration and scope in principal.scopes:
+        return
+    raise Forbidden()
+
+
+# --- Events for grant systems (an outbox in the same transaction) -----------------------------------------
+
+
+async def emit(session: AsyncSession, event: str, payload: dict[str, Any], program_id: uuid.UUID) -> None:
+    subscriptions = (await session.scalars(select(WebhookSubscription).where(
+        WebhookSubscription.is_active, WebhookSubscription.events.contains([event]),
+        (WebhookSubscription.program_id.is_(None)) | (WebhookSubscription.program_id == program_id)))).all()
+    body = {"event": event, "occurred_at": utcnow().isoformat(), "data": orjson.loads(orjson.dumps(payload, default=str))}
+    for subscription in subscriptions:
+        session.add(WebhookDelivery(id=uuid.uuid4(), subscription_id=subscription.id, event=event, payload=body,
+                                    status="pending", next_attempt_at=utcnow()))
+
+
+async def _status(session: AsyncSession, application: Application, status: str) -> None:
+    before, application.status = application.status, status
+    await session.flush()
+    await emit(session, "application.status_changed", {
+        "application_id": application.id, "program_id": application.program_id, "fund_id": application.fund_id,
+        "from": before, "to": status, "approved_satang": application.approved_satang}, application.program_id)
+
+
+def _ensure_status(application: Application, allowed: tuple[str, ...], action: str) -> None:
+    if application.status not in allowed:
+        raise Conflict("application.transition", params={"status": application.status, "action": action})
+
+
+# --- Applications ------------------------------------------------------------------------------------------------
+
+
+async def create_application(
+    session: AsyncSession, directory: MembersDirectory, principal: Principal, program: Program, data: ApplicationCreate
+) -> Application:
+    ensure_fund_staff(principal, data.fund_id)
+    if program.status != "open":
+        raise Conflict("program.closed")
+    fund = await directory.fund(data.fund_id)
+    if fund is None:
+        raise NotFound("fund.not_found")
+    if program.eligible_provinces and fund["province"] not in program.eligible_provinces:
+        raise SajjaError("application.province_not_eligible", status_code=422, params={"provinces": ", ".join(program.eligible_provinces)})
+    founded = dt.date.fromisoformat(fund["founded_on"])
+    if (bangkok_today() - founded).days < program.min_fund_age_years * 365:
+        raise SajjaError("application.fund_too_young", status_code=422, params={"years": program.min_fund_age_years})
+    splits = [s["name"] for s in program.allocation_splits]
+    if (splits or data.split) and data.split not in splits:
+        raise SajjaError("application.split_unknown", status_code=422, params={"splits": ", ".join(splits) or "-"})
+    requested = sum(line.amount_satang for line in data.budget_lines)
+    if program.per_fund_ceiling_satang is not None and requested > program.per_fund_ceiling_satang:
+        raise SajjaError("application.over_ceiling", status_code=422, params={"ceiling_satang": program.per_fund_ceiling_satang})
+    application = Application(
+        id=uuid.uuid4(), program_id=program.id, fund_id=data.fund_id, fund_name=fund["name"], province=fund["province"],
+        network_id=uuid.UUID(fund["network_id"]) if fund.get("network_id") else None, split=data.split, title=data.title,
+        summary=data.summary, budget_lines=[line.model_dump() for line in data.budget_lines],
+        documents=[d.model_dump(mode="json") for d in data.documents], requested_satang=requested, status="draft",
+        created_by=principal.subject,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(application)
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("application.exists") from None
+    return application
+
+
+async def submit(session: AsyncSession, principal: Principal, application: Application) -> Application:
+    ensure_fund_staff(principal, application.fund_id)
+    _ensure_status(application, ("draft",), "submitted")
+    application.submitted_at = utcnow()
+    await _status(session, application, "submitted")
+    return application
+
+
+async def review(session: AsyncSession, principal: Principal, application: Application, data: ReviewIn) -> Review:
+    if principal.role not in REVIEWERS:
+        raise Forbidden()
+    if principal.fund_id is not None and principal.fund_id == application.fund_id:
+        raise Forbidden("application.own_fund_review")
+    _ensure_status(application, ("submitted", "screening"), "reviewed")
+    if application.status == "submitted":
+        await _status(session, application, "screening")
+    existing = await session.get(Review, (application.id, principal.subject))
+    if existing is None:
+        existing = Review(application_id=application.id, reviewer=principal.subject, reviewer_role=principal.role.value, **data.model_dump())
+        session.add(existing)
+    else:
+        for name, value in data.model_dump().items():
+            setattr(existing, name, value)
+    await session.flush()
+    return existing
+
+
+async def decide(session: AsyncSession, principal: Principal, application: Application, data: DecisionIn) -> Application:
+    """Approve (in full or in part) with a schedule of tranches, or reject; at least two reviews first.
+    The award is taken from the program's envelope under the program row's lock (and a CHECK), so
+    concurrent approvals can never over-commit it."""
+    _ensure_status(application, ("screening",), "decided")
+    count = await session.scalar(select(func.count()).select_from(Review).where(Review.application_id == application.id))
+    if count < 2:
+        raise SajjaError("application.reviews_needed", status_code=409, params={"count": count})
+    application.decided_by, application.decided_at, application.decision_note = principal.subject, utcnow(), data.note
+    if data.decision == "reject":
+        await _status(session, application, "rejected")
+        return application
+    amount = data.approved_satang or application.requested_satang
+    tranches = data.tranches or []
+    if amount > application.requested_satang or (tranches and sum(t.amount_satang for t in tranches) != amount):
+        raise SajjaError("award.amount_invalid", status_code=422)
+    program = await get_program(session, application.program_id, lock=True)
+    if program.allocated_satang + amount > program.envelope_satang:
+        raise Conflict("award.envelope_exceeded", params={"available_satang": program.envelope_satang - program.allocated_satang})
+    await session.execute(update(Program).where(Program.id == program.id).values(allocated_satang=Program.allocated_satang + amount))
+    application.approved_satang = amount
+    await _status(session, application, "approved")
+    schedule = tranches or [TrancheIn(amount_satang=amount, due_on=bangkok_today())]
+    for seq, tranche in enumerate(schedule, start=1):
+        session.add(Tranche(id=uuid.uuid4(), application_id=application.id, fund_id=application.fund_id, seq=seq,
+                            amount_satang=tranche.amount_satang, due_on=tranche.due_on, requires_report=tranche.requires_report))
+    await _status(session, application, "awarded")
+    return application
+
+
+async def tranches_of(session: AsyncSession, application_id: uuid.UUID) -> list[Tranche]:
+    return list((await session.scalars(select(Tranche).where(Tranche.application_id == application_id).order_by(Tranche.seq))).all())
+
+
+async def reports_of(session: AsyncSession, application_id: uuid.UUID) -> list[UseReport]:
+    return list((await session.scalars(select(UseReport).where(UseReport.application_id == application_id).order_by(UseReport.submitted_at))).all())
+
+
+def hold_reason(tranche: Tranche, tranches: list[Tranche], reports: list[UseReport], report_due_days: int, today: dt.date) -> str | None:
+    """Why a scheduled tranche may not be paid yet: a progress report it needs, or one overdue."""
+    disbursed = [t for t in tranches if t.status == "disbursed" and t.seq < tranche.seq]
+    if not disbursed:
+        return None
+    last = max(disbursed, key=lambda t: t.disbursed_on or dt.date.min)
+    reported_since = [r for r in reports if r.submitted_at.date() >= (last.disbursed_on or dt.date.min)]
+    if reported_since:
+        return None
+    if tranche.requires_report:
+        return f"progress report on tranche {last.seq} not yet submitted"
+    if last.disbursed_on and today > last.disbursed_on + dt.timedelta(days=report_due_days):
+        return f"report on tranche {last.seq} overdue since {last.disbursed_on + dt.timedelta(days=report_due_days)}"
+    return None
+
+
+async def disburse(
+    session: AsyncSession, principal: Principal, application: Application, tranche_id: uuid.UUID, disbursed_on: dt.date, reference: str
+) -> Tranche:
+    """The grantor confirms a transfer. The tranche is then posted to the fund's ledger by the worker,
+    exactly once (the tranche id is the ledger's idempotency key)."""
+    tranches = await tranches_of(session, application.id)
+    tranche = next((t for t in tranches if t.id == tranche_id), None)
+    if tranche is None:
+        raise NotFound("tranche.not_found")
+    if tranche.status != "scheduled":
+        raise Conflict("application.transition", params={"status": tranche.status, "action": "disbursed"})
+    earlier = [t for t in tranches if t.seq < tranche.seq and t.status == "scheduled"]
+    if earlier:
+        raise Conflict("tranche.out_of_order", params={"seq": earlier[0].seq})
+    program = await get_program(session, application.program_id)
+    reason = hold_reason(tranche, tranches, await reports_of(session, application.id), program.report_due_days, bangkok_today())
+    if reason:
+        await emit(session, "tranche.held", {"application_id": application.id, "tranche_id": tranche.id, "reason": reason}, program.id)
+        raise Conflict("tranche.held", params={"reason": reason})
+    tranche.status, tranche.disbursed_on, tranche.grantor_reference = "disbursed", disbursed_on, reference
+    tranche.confirmed_by, tranche.ledger_status, tranche.next_attempt_at = principal.subject, "pending", utcnow()
+    await session.flush()
+    await emit(session, "tranche.disbursed", {
+        "application_id": application.id, "tranche_id": tranche.id, "fund_id": application.fund_id, "seq": tranche.seq,
+        "amount_satang": tranche.amount_satang, "disbursed_on": disbursed_on, "reference": reference}, program.id)
+    if all(t.status == "disbursed" for t in tranches):
+        await _status(session, application, "closed")
+    return tranche
+
+
+async def report_use(session: AsyncSession, principal: Principal, application: Application, data: UseReportIn) -> UseReport:
+    ensure_fund_staff(principal, application.fund_id)
+    _ensure_status(application, ("awarded", "closed"), "reported on")
+    lines = {line["line"] for line in application.budget_lines}
+    for line in data.lines:
+        if line.line not in lines:
+            raise SajjaError("use_report.line_unknown", status_code=422, params={"line": line.line})
+    report = UseReport(id=uuid.uuid4(), application_id=application.id, lines=[line.model_dump() for line in data.lines],
+                       narrative=data.narrative, submitted_by=principal.subject)
+    session.add(report)
+    await session.flush()
+    return report
+
+
+async def describe(session: AsyncSession, application: Application) -> ApplicationOut:
+    reviews = (await session.scalars(select(Review).where(Review.application_id == application.id).order_by(Review.at))).all()
+    tranches = await tranches_of(session, application.id)
+    program = await get_program(session, application.program_id)
+    reports = await reports_of(session, application.id)
+    today = bangkok_today()
+    tranche_out = []
+    for t in tranches:
+        reason = hold_reason(t, tranches, reports, program.report_due_days, today) if t.status == "scheduled" else None
+        tranche_out.append(TrancheOut.model_validate(t).model_copy(update={"on_hold": reason is not None, "hold_reason": reason}))
+    return ApplicationOut(
+        id=application.id, program_id=application.program_id, fund_id=application.fund_id, fund_name=application.fund_name,
+        province=application.province, split=application.split, title=application.title, summary=application.summary,
+        budget_lines=application.budget_lines, documents=application.documents, requested_satang=application.requested_satang,
+        approved_satang=application.approved_satang, status=application.status, decision_note=application.decision_note,
+        submitted_at=application.submitted_at, decided_at=application.decided_at,
+        reviews=[ReviewOut.model_validate(r) for r in reviews], tranches=tranche_out,
+    )
+
+
+async def reconciliation(session: AsyncSession, application: Application) -> Reconciliation:
+    tranches = await tranches_of(session, application.id)
+    reports = await reports_of(session, application.id)
+    disbursed = sum(t.amount_satang for t in tranches if t.status == "disbursed")
+    received = sum(t.amount_satang for t in tranches if t.ledger_status == "posted")
+    spent = sum(line["spent_satang"] for line in reports[-1].lines) if reports else 0
+    return Reconciliation(
+        application_id=application.id, fund_id=application.fund_id, program_id=application.program_id,
+        awarded_satang=application.approved_satang or 0, disbursed_satang=disbursed, received_by_ledger_satang=received,
+        in_transit_satang=disbursed - received, spent_reported_satang=spent,
+    )
+
+
+# --- Idempotent pushes ----------------------------------------------------------------------------------------
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+
+
+async def replay(session: AsyncSession, caller: str, key: str | None, payload: Any) -> Idempotency | None:
+    if not key:
+        return None
+    # The same key arriving twice at once: the second waits here, then finds the first's answer.
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"grants:{caller}:{key}"})
+    record = await session.get(Idempotency, (caller, key), populate_existing=True)
+    if record is not None and record.request_hash != request_hash(payload):
+        raise Conflict("idempotency.key_reused", params={"key": key})
+    return record
+
+
+async def remember(session: AsyncSession, caller: str, key: str | None, payload: Any, status_code: int, response: dict[str, Any]) -> None:
+    if key:
+        session.add(Idempotency(caller=caller, key=key, request_hash=request_hash(payload), status_code=status_code,
+                                response=orjson.loads(orjson.dumps(response, default=str))))
+        await session.flush()

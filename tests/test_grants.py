@@ -1,0 +1,345 @@
+"""Grants: programs and envelopes, applications and screening, tranches posted to the real ledger,
+reports of use, idempotent pushes from grant systems, signed webhooks, roll-ups, access."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from sqlalchemy import text
+
+from services.grants.worker import run_once, verify
+from shared.auth import Role
+from shared.timeutil import BANGKOK
+from tests.helpers import Tokens
+from tests.test_members import make_fund
+
+TODAY = dt.datetime.now(BANGKOK).date()
+B = 100
+NAKHON = {"province": "นครศรีธรรมราช", "district": "ฉวาง", "subdistrict": "ฉวาง", "founded_on": "2008-06-01"}
+
+
+class Grants:
+    def __init__(self, grants: Any, ledger: Any, members: Any, tokens: Tokens) -> None:
+        self.grants, self.ledger, self.members, self.tokens = grants, ledger, members, tokens
+        self.officer = tokens.headers(Role.grant_officer, sub="codi-officer")
+        self.system = tokens.headers(Role.integration, sub="cli-codi", scope="grants:decide grants:disburse")
+
+    async def program(self, **overrides: Any) -> dict[str, Any]:
+        body = {"grantor": "codi", "name": "สนับสนุนกองทุนสวัสดิการชุมชน", "fiscal_year_be": 2551,
+                "envelope_satang": 300_000_000 * B, "per_fund_ceiling_satang": 55_000 * B, **overrides}
+        response = await self.grants.post("/v1/grants/programs", json=body, headers=self.officer)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def apply(self, program: dict[str, Any], fund: Any, amounts: tuple[int, ...] = (30_000 * B, 25_000 * B), **extra: Any) -> Any:
+        lines = [{"line": f"L{i}", "description": f"กิจกรรม {i}", "amount_satang": a} for i, a in enumerate(amounts, 1)]
+        return await self.grants.post(f"/v1/grants/programs/{program['id']}/applications", headers=fund.as_(Role.fund_admin),
+                                      json={"fund_id": fund.id, "title": "ขยายสวัสดิการผู้สูงอายุ", "budget_lines": lines, **extra})
+
+    async def screened(self, program: dict[str, Any], fund: Any, **extra: Any) -> dict[str, Any]:
+        application = (await self.apply(program, fund, **extra)).json()
+        aid = application["id"]
+        assert (await self.grants.post(f"/v1/grants/applications/{aid}/submit", headers=fund.as_(Role.fund_admin))).status_code == 200
+        for reviewer in ("r1", "r2"):
+            r = await self.grants.post(f"/v1/grants/applications/{aid}/reviews", headers=self.tokens.headers(Role.grant_officer, sub=reviewer),
+                                       json={"score": 80, "recommendation": "approve", "comment": "เหมาะสม"})
+            assert r.status_code == 200, r.text
+        return application
+
+    async def decide(self, application_id: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        return await self.grants.post(f"/v1/grants/applications/{application_id}/decision", json=body, headers=headers or self.officer)
+
+    async def work(self) -> None:
+        app = self.grants._transport.app
+        await run_once(app.state.db, app.state.ledger, app.state.webhook_http)
+
+
+@pytest.fixture
+async def g(service_client, tokens) -> Grants:
+    members = await service_client("members")
+    ledger = await service_client("ledger")
+    grants = await service_client("grants")
+    return Grants(grants, ledger, members, tokens)
+
+
+async def nakhon_fund(g: Grants, name: str = "กองทุนสวัสดิการชุมชนตำบลฉวาง") -> Any:
+    return await make_fund(g.members, g.tokens, name=name, **NAKHON)
+
+
+# --- 1. Programs -------------------------------------------------------------------------------------------------
+
+
+async def test_programs_have_fiscal_years_envelopes_and_splits(g: Grants) -> None:
+    # Seed 004: the national welfare budget of FY 2551, split 25% issue-based and 75% target areas.
+    program = await g.program(name="งบสวัสดิการชุมชน ปี 2551", allocation_splits=[
+        {"name": "issue_based", "pct_bp": 2500}, {"name": "target_areas", "pct_bp": 7500}], per_fund_ceiling_satang=None)
+    assert (program["fiscal_year_starts"], program["fiscal_year_ends"]) == ("2007-10-01", "2008-09-30")
+    assert [(s["name"], s["amount_satang"]) for s in program["allocation_splits"]] == [
+        ("issue_based", 75_000_000 * B), ("target_areas", 225_000_000 * B)]
+    bad = await g.grants.post("/v1/grants/programs", headers=g.officer, json={
+        "grantor": "codi", "name": "x", "fiscal_year_be": 2551, "envelope_satang": 1,
+        "allocation_splits": [{"name": "a", "pct_bp": 5000}]})
+    assert bad.status_code == 422
+    fund = await nakhon_fund(g)
+    assert (await g.grants.post("/v1/grants/programs", headers=fund.as_(Role.fund_admin), json={
+        "grantor": "codi", "name": "x", "fiscal_year_be": 2551, "envelope_satang": 1})).status_code == 403
+
+
+async def test_eligibility_ceiling_and_province(g: Grants) -> None:
+    fund = await nakhon_fund(g)
+    program = await g.program(eligible_provinces=["นครศรีธรรมราช"])
+    over = await g.apply(program, fund, amounts=(50_000 * B, 5_001 * B))
+    assert over.status_code == 422 and over.json()["code"] == "application.over_ceiling"
+    elsewhere = await make_fund(g.members, g.tokens, name="กองทุนห้วยงู", province="ชัยนาท", district="หันคา",
+                                subdistrict="ห้วยงู", founded_on="2011-01-01")
+    refused = await g.apply(program, elsewhere)
+    assert refused.status_code == 422 and refused.json()["code"] == "application.province_not_eligible"
+    ok = await g.apply(program, fund)
+    assert ok.status_code == 201 and ok.json()["requested_satang"] == 55_000 * B and ok.json()["status"] == "draft"
+    again = await g.apply(program, fund)
+    assert again.status_code == 409 and again.json()["code"] == "application.exists"
+    stranger = await g.grants.post(f"/v1/grants/programs/{program['id']}/applications", headers=fund.as_(Role.fund_admin), json={
+        "fund_id": str(uuid.uuid4()), "title": "x", "budget_lines": [{"line": "L1", "description": "x", "amount_satang": 1}]})
+    assert stranger.status_code == 403, "a fund applies only for itself"
+
+
+# --- 2. Screening and decisions ----------------------------------------------------------------------------------------
+
+
+async def test_screening_needs_two_reviewers_none_from_the_fund_itself(g: Grants) -> None:
+    fund = await nakhon_fund(g)
+    program = await g.program()
+    aid = (await g.apply(program, fund)).json()["id"]
+    await g.grants.post(f"/v1/grants/applications/{aid}/submit", headers=fund.as_(Role.fund_admin))
+    own = await g.grants.post(f"/v1/grants/applications/{aid}/reviews", headers=fund.as_(Role.committee),
+                              json={"score": 100, "recommendation": "approve"})
+    assert own.status_code == 403 and own.json()["code"] == "application.own_fund_review"
+    peer = await nakhon_fund(g, "กองทุนข้างเคียง")
+    assert (await g.grants.post(f"/v1/grants/applications/{aid}/reviews", headers=peer.as_(Role.committee),
+                                json={"score": 70, "recommendation": "approve_in_part"})).status_code == 200
+    early = await g.decide(aid, {"decision": "approve"})
+    assert early.status_code == 409 and early.json()["code"] == "application.reviews_needed"
+    await g.grants.post(f"/v1/grants/applications/{aid}/reviews", headers=g.officer, json={"score": 90, "recommendation": "approve"})
+    decided = await g.decide(aid, {"decision": "approve", "approved_satang": 40_000 * B, "note": "อนุมัติบางส่วน"})
+    assert decided.status_code == 200, decided.text
+    body = decided.json()
+    assert (body["status"], body["approved_satang"], len(body["reviews"])) == ("awarded", 40_000 * B, 2)
+    assert [t["amount_satang"] for t in body["tranches"]] == [40_000 * B]
+    assert (await g.grants.get(f"/v1/grants/programs/{program['id']}", headers=g.officer)).json()["allocated_satang"] == 40_000 * B
+
+
+async def test_awards_never_exceed_the_envelope(g: Grants) -> None:
+    program = await g.program(envelope_satang=100_000 * B)
+    applications = [await g.screened(program, await nakhon_fund(g, f"กองทุน {i}")) for i in range(3)]
+    results = [await g.decide(a["id"], {"decision": "approve"}) for a in applications]
+    assert [r.status_code for r in results] == [200, 409, 409]
+    assert results[1].json()["code"] == "award.envelope_exceeded"
+    partial = await g.decide(applications[1]["id"], {"decision": "approve", "approved_satang": 45_000 * B})
+    assert partial.status_code == 200
+    after = (await g.grants.get(f"/v1/grants/programs/{program['id']}", headers=g.officer)).json()
+    assert (after["allocated_satang"], after["available_satang"]) == (100_000 * B, 0)
+
+
+# --- 3 and 4. Tranches, the ledger, reporting back -------------------------------------------------------------------------
+
+
+async def test_tranches_reach_the_ledger_once_and_a_missing_report_holds_the_next(g: Grants) -> None:
+    fund = await nakhon_fund(g)
+    program = await g.program()
+    aid = (await g.screened(program, fund))["id"]
+    award = (await g.decide(aid, {"decision": "approve", "tranches": [
+        {"amount_satang": 30_000 * B, "due_on": TODAY.isoformat()},
+        {"amount_satang": 25_000 * B, "due_on": (TODAY + dt.timedelta(days=90)).isoformat(), "requires_report": True}]})).json()
+    first, second = award["tranches"]
+    confirm = {"disbursed_on": TODAY.isoformat(), "reference": "KTB-0001"}
+    paid = await g.grants.post(f"/v1/grants/applications/{aid}/tranches/{first['id']}/disbursement", json=confirm, headers=g.officer)
+    assert paid.status_code == 200 and paid.json()["ledger_status"] == "pending"
+    await g.work()
+    await g.work()  # a second pass changes nothing
+    recon = (await g.grants.get(f"/v1/grants/applications/{aid}/reconciliation", headers=fund.as_(Role.committee))).json()
+    assert (recon["awarded_satang"], recon["disbursed_satang"], recon["received_by_ledger_satang"]) == (55_000 * B, 30_000 * B, 30_000 * B)
+    accounts = {a["code"]: a["balance_satang"] for a in (await g.ledger.get(f"/v1/ledger/funds/{fund.id}/accounts", headers=fund.as_(Role.committee))).json()}
+    assert accounts["4300"] == -30_000 * B and accounts["1020"] == 30_000 * B, "income from CODI, into the bank, once"
+    held = await g.grants.post(f"/v1/grants/applications/{aid}/tranches/{second['id']}/disbursement", json=confirm, headers=g.officer)
+    assert held.status_code == 409 and held.json()["code"] == "tranche.held"
+    view = (await g.grants.get(f"/v1/grants/applications/{aid}", headers=fund.as_(Role.committee))).json()
+    assert view["tranches"][1]["on_hold"] is True
+    bad_line = await g.grants.post(f"/v1/grants/applications/{aid}/reports", headers=fund.as_(Role.fund_admin),
+                                   json={"lines": [{"line": "L9", "spent_satang": 1}]})
+    assert bad_line.status_code == 422
+    report = await g.grants.post(f"/v1/grants/applications/{aid}/reports", headers=fund.as_(Role.fund_admin),
+                                 json={"lines": [{"line": "L1", "spent_satang": 28_000 * B}, {"line": "L2", "spent_satang": 0}], "narrative": "จัดซื้อแล้ว"})
+    assert report.status_code == 201
+    released = await g.grants.post(f"/v1/grants/applications/{aid}/tranches/{second['id']}/disbursement",
+                                   json={**confirm, "reference": "KTB-0002"}, headers=g.officer)
+    assert released.status_code == 200
+    await g.work()
+    final = (await g.grants.get(f"/v1/grants/applications/{aid}/reconciliation", headers=g.officer)).json()
+    assert (final["disbursed_satang"], final["received_by_ledger_satang"], final["spent_reported_satang"]) == (55_000 * B, 55_000 * B, 28_000 * B)
+    assert (await g.grants.get(f"/v1/grants/applications/{aid}", headers=g.officer)).json()["status"] == "closed"
+
+
+async def test_an_overdue_report_holds_later_tranches(g: Grants) -> None:
+    fund = await nakhon_fund(g)
+    program = await g.program(report_due_days=30)
+    aid = (await g.screened(program, fund))["id"]
+    award = (await g.decide(aid, {"decision": "approve", "tranches": [
+        {"amount_satang": 30_000 * B, "due_on": TODAY.isoformat()}, {"amount_satang": 25_000 * B, "due_on": TODAY.isoformat()}]})).json()
+    first, second = award["tranches"]
+    long_ago = (TODAY - dt.timedelta(days=45)).isoformat()
+    await g.grants.post(f"/v1/grants/applications/{aid}/tranches/{first['id']}/disbursement",
+                        json={"disbursed_on": long_ago, "reference": "T1"}, headers=g.officer)
+    held = await g.grants.post(f"/v1/grants/applications/{aid}/tranches/{second['id']}/disbursement",
+                               json={"disbursed_on": TODAY.isoformat(), "reference": "T2"}, headers=g.officer)
+    assert held.status_code == 409 and "overdue" in held.json()["detail"]
+
+
+# --- 5. Integration: idempotent pushes, signed webhooks ----------------------------------------------------------------------
+
+
+class Receiver:
+    """A grant system's webhook endpoint: checks signatures, drops repeats, fails when told to."""
+
+    def __init__(self) -> None:
+        self.secret = ""
+        self.seen: list[dict[str, Any]] = []
+        self.fail_next = 0
+        self.bad_signatures = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not verify(self.secret, request.headers.get("Sajja-Signature", ""), body):
+            self.bad_signatures += 1
+            return web.Response(status=401)
+        if self.fail_next:
+            self.fail_next -= 1
+            return web.Response(status=500)
+        self.seen.append(json.loads(body))
+        return web.Response(status=204)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    r = Receiver()
+    app = web.Application()
+    app.router.add_post("/hooks", r.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield r, f"http://127.0.0.1:{port}/hooks"
+    await runner.cleanup()
+
+
+async def test_grant_systems_push_decisions_idempotently_and_hear_signed_webhooks(g: Grants, receiver) -> None:
+    hook, url = receiver
+    program = await g.program()
+    subscribed = await g.grants.post("/v1/grants/webhooks", headers=g.system,
+                                     json={"url": url, "events": ["application.status_changed", "tranche.disbursed"], "program_id": program["id"]})
+    assert subscribed.status_code == 201
+    hook.secret = subscribed.json()["secret"]
+    fund = await nakhon_fund(g)
+    aid = (await g.screened(program, fund))["id"]
+    key = {"Idempotency-Key": f"codi-decision-{aid}"}
+    decision = {"decision": "approve", "approved_satang": 50_000 * B}
+    first = await g.decide(aid, decision, {**g.system, **key})
+    assert first.status_code == 200, first.text
+    again = await g.decide(aid, decision, {**g.system, **key})
+    assert again.status_code == 200 and again.headers["idempotency-replayed"] == "true" and again.json() == first.json()
+    changed = await g.decide(aid, {**decision, "approved_satang": 1}, {**g.system, **key})
+    assert changed.status_code == 409 and changed.json()["code"] == "idempotency.key_reused"
+    no_scope = await g.decide(aid, decision, g.tokens.headers(Role.integration, sub="cli-x", scope="grants:read"))
+    assert no_scope.status_code == 403
+    tranche = first.json()["tranches"][0]["id"]
+    push = {"disbursed_on": TODAY.isoformat(), "reference": "CODI-TX-9"}
+    d1 = await g.grants.post(f"/v1/grants/applications/{aid}/tranches/{tranche}/disbursement", json=push, headers={**g.system, "Idempotency-Key": "tx-9"})
+    d2 = await g.grants.post(f"/v1/grants/applications/{aid}/tranches/{tranche}/disbursement", json=push, headers={**g.system, "Idempotency-Key": "tx-9"})
+    assert d1.status_code == 200 and d2.status_code == 200 and d2.headers["idempotency-replayed"] == "true"
+
+    hook.fail_next = 1
+    await g.work()
+    deliveries = (await g.grants.get(f"/v1/grants/webhooks/{subscribed.json()['id']}/deliveries", headers=g.system)).json()
+    assert {d["status"] for d in deliveries} >= {"pending", "delivered"}, deliveries
+    async with g.grants._transport.app.state.db.sessionmaker() as session:
+        async with session.begin():
+            await session.execute(text("UPDATE webhook_deliveries SET next_attempt_at = NULL WHERE status = 'pending'"))
+    await g.work()
+    deliveries = (await g.grants.get(f"/v1/grants/webhooks/{subscribed.json()['id']}/deliveries", headers=g.system)).json()
+    assert {d["status"] for d in deliveries} == {"delivered"}
+    events = [(e["event"], e["data"].get("to")) for e in hook.seen]
+    assert ("application.status_changed", "awarded") in events and ("tranche.disbursed", None) in events
+    assert hook.bad_signatures == 0
+    failed_once = next(d for d in deliveries if d["attempts"] == 2)
+    redo = await g.grants.post(f"/v1/grants/webhooks/deliveries/{failed_once['id']}/redeliver", headers=g.system)
+    assert redo.status_code == 200 and redo.json()["status"] == "pending"
+    await g.work()
+    ids = [e["id"] for e in hook.seen]
+    assert ids.count(failed_once["id"]) == 2, "a redelivery carries the same id, so the receiver can drop it"
+    assert (await g.grants.post(f"/v1/grants/webhooks/deliveries/{failed_once['id']}/redeliver",
+                                headers=g.tokens.headers(Role.integration, sub="someone-else"))).status_code == 404
+
+
+def test_signatures_refuse_tampering_and_replays_of_old_deliveries() -> None:
+    from services.grants.worker import sign
+
+    body = b'{"event":"tranche.disbursed"}'
+    header = sign("secret", 1_700_000_000, body)
+    assert verify("secret", header, body, now=1_700_000_100)
+    assert not verify("secret", header, body + b" ", now=1_700_000_100)
+    assert not verify("other", header, body, now=1_700_000_100)
+    assert not verify("secret", header, body, now=1_700_000_000 + 301)
+    assert not verify("secret", "garbage", body)
+
+
+# --- 6 and 7. Views and access -----------------------------------------------------------------------------------------------
+
+
+async def test_rollups_by_province_and_program_and_who_sees_what(g: Grants) -> None:
+    program = await g.program()
+    network = (await g.members.post("/v1/members/networks", headers=g.tokens.headers(),
+                                    json={"name_th": "เครือข่ายนครศรีธรรมราช", "province": "นครศรีธรรมราช"})).json()
+    in_network = await make_fund(g.members, g.tokens, name="กองทุนในเครือข่าย", network_id=network["id"], **NAKHON)
+    outside = await make_fund(g.members, g.tokens, name="กองทุนห้วยงู", province="ชัยนาท", district="หันคา", subdistrict="ห้วยงู", founded_on="2011-01-01")
+    a1 = (await g.screened(program, in_network))["id"]
+    a2 = (await g.screened(program, outside))["id"]
+    await g.decide(a1, {"decision": "approve"})
+    await g.decide(a2, {"decision": "reject", "note": "ไม่ครบเงื่อนไข"})
+    national = (await g.grants.get("/v1/grants/reports/rollup", headers=g.officer)).json()
+    by_province = {line["province"]: line for line in national["lines"]}
+    assert by_province["นครศรีธรรมราช"]["awarded_satang"] == 55_000 * B and by_province["ชัยนาท"]["approved"] == 0
+    officer = g.tokens.headers(Role.network_officer, network_id=network["id"])
+    mine = (await g.grants.get("/v1/grants/reports/rollup", headers=officer)).json()
+    assert [line["province"] for line in mine["lines"]] == ["นครศรีธรรมราช"]
+    assert (await g.grants.get(f"/v1/grants/applications/{a2}", headers=in_network.as_(Role.committee))).status_code == 404
+    listed = (await g.grants.get(f"/v1/grants/programs/{program['id']}/applications", headers=in_network.as_(Role.committee))).json()
+    assert [a["id"] for a in listed["items"]] == [a1]
+    assert (await g.grants.get(f"/v1/grants/applications/{a2}", headers=officer)).status_code == 404
+    assert (await g.grants.get("/v1/grants/reports/rollup", headers=in_network.as_(Role.committee))).status_code == 403
+    assert (await g.grants.post(f"/v1/grants/applications/{a1}/submit", headers=outside.as_(Role.fund_admin))).status_code == 404
+
+
+async def test_matching_programs_compute_what_is_due_from_the_ledger(g: Grants) -> None:
+    from tests.test_members import person
+
+    fund = await nakhon_fund(g)
+    collector = str(uuid.uuid4())
+    await g.members.post(f"/v1/members/funds/{fund.id}/collectors", headers=fund.as_(Role.committee), json={"user_id": collector, "display_name": "อาสา"})
+    member_ids = [(await fund.register(person(900 + i))).json()["id"] for i in range(2)]
+    now = dt.datetime.now(BANGKOK).isoformat()
+    for member_id, amount in zip(member_ids, (50_000, 20_000), strict=True):
+        posted = await g.ledger.post(f"/v1/ledger/funds/{fund.id}/deposits", headers=fund.as_(Role.collector, sub=collector),
+                                     json={"id": str(uuid.uuid4()), "member_id": member_id, "amount_satang": amount, "collected_at": now})
+        assert posted.status_code == 201, posted.text
+    program = await g.program(grantor="local_government", name="อบต. สมทบ 1:1", matching_ratio_bp=10_000, matching_cap_per_member_satang=36_500)
+    due = (await g.grants.get(f"/v1/grants/programs/{program['id']}/matching", params={"fund_id": fund.id, "year": TODAY.year},
+                              headers=fund.as_(Role.committee))).json()
+    assert (due["member_contributions_satang"], due["due_satang"]) == (70_000, 36_500 + 20_000)
