@@ -211,3 +211,47 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
         checked += 1
         assert "fund_id" in statement, statement
     assert checked > 20
+
+
+async def test_concurrent_grant_approvals_never_exceed_the_envelope(pg_url: str, tokens: Tokens) -> None:
+    """Ten applications of 55,000 baht approved at once against a 200,000 baht envelope: three fit."""
+    from tests.test_grants import NAKHON
+
+    urls = {name: await migrate(name, pg_url, db_name=f"sajja_{name}_concurrency") for name in ("members", "grants")}
+    engines = {name: create_async_engine(url, pool_size=12, max_overflow=0) for name, url in urls.items()}
+    clients: dict[str, httpx.AsyncClient] = {}
+    try:
+        for name in ("members", "grants"):
+            app = _service_app(name)
+            app.state.db = Database(engines[name])
+            app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=tokens.jwks)
+            app.state.http = httpx.AsyncClient()
+            if name == "grants":
+                app.state.directory = members_directory(clients["members"], tokens)
+            clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", timeout=60)
+        grants = clients["grants"]
+        officer = tokens.headers(Role.grant_officer, sub="officer")
+        program = (await grants.post("/v1/grants/programs", headers=officer, json={
+            "grantor": "codi", "name": "concurrent", "fiscal_year_be": 2569, "envelope_satang": 20_000_000,
+            "per_fund_ceiling_satang": 5_500_000})).json()
+        ids = []
+        for i in range(10):
+            fund = await make_fund(clients["members"], tokens, name=f"กองทุนพร้อมกัน {i}", **NAKHON)
+            created = await grants.post(f"/v1/grants/programs/{program['id']}/applications", headers=fund.as_(Role.fund_admin), json={
+                "fund_id": fund.id, "title": "t", "budget_lines": [{"line": "L1", "description": "d", "amount_satang": 5_500_000}]})
+            aid = created.json()["id"]
+            await grants.post(f"/v1/grants/applications/{aid}/submit", headers=fund.as_(Role.fund_admin))
+            for reviewer in ("a", "b"):
+                await grants.post(f"/v1/grants/applications/{aid}/reviews", headers=tokens.headers(Role.grant_officer, sub=reviewer),
+                                  json={"score": 50, "recommendation": "approve"})
+            ids.append(aid)
+        results = await asyncio.gather(*(grants.post(f"/v1/grants/applications/{aid}/decision", headers=officer,
+                                                     json={"decision": "approve"}) for aid in ids))
+        assert Counter(r.status_code for r in results) == Counter({200: 3, 409: 7})
+        after = (await grants.get(f"/v1/grants/programs/{program['id']}", headers=officer)).json()
+        assert after["allocated_satang"] == 16_500_000 <= after["envelope_satang"]
+    finally:
+        for client in clients.values():
+            await client.aclose()
+        for engine in engines.values():
+            await engine.dispose()
