@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from gateway.auth.endpoints import router as auth_router
 from gateway.auth.service import TokenIssuer, ensure_bootstrap_admin
+from gateway.dashboard import router as dashboard_router
 from gateway.keys import KeyRing
 from gateway.members_facts import MembersFacts
 from gateway.openapi import OpenApiMerger
@@ -113,6 +114,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(auth_router)
+    app.include_router(dashboard_router)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
     async def jwks(request: Request) -> JSONResponse:
