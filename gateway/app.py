@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import httpx
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -18,6 +21,10 @@ from gateway.auth.endpoints import router as auth_router
 from gateway.auth.service import TokenIssuer, ensure_bootstrap_admin
 from gateway.dashboard import router as dashboard_router
 from gateway.keys import KeyRing
+from gateway.line.client import LineClient
+from gateway.line.endpoints import router as line_router
+from gateway.line.notifier import Notifier
+from gateway.line.service import MemberView
 from gateway.members_facts import MembersFacts
 from gateway.openapi import OpenApiMerger
 from gateway.proxy import Forwarder
@@ -27,7 +34,11 @@ from shared.auth import TokenVerifier, current_principal
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.logs import configure_logging
-from shared.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from shared.middleware import (
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    ServerTimeMiddleware,
+)
 from shared.settings import SERVICE_NAMES
 
 log = logging.getLogger("sajja.gateway")
@@ -83,7 +94,35 @@ async def start_gateway(app: FastAPI) -> list[Any]:
         owned.append(forwarder)
     app.state.openapi_merger = OpenApiMerger(app.state.forwarder.service_urls)
     app.state.members_facts = MembersFacts(app.state.forwarder, app.state.issuer)
+    if not hasattr(app.state, "internal_http"):
+        app.state.internal_http = httpx.AsyncClient(timeout=10)
+        owned.append(_Closing(app.state.internal_http.aclose))
+    app.state.line = LineClient(settings, app.state.internal_http)
+    app.state.member_view = MemberView(app.state.issuer, app.state.internal_http, app.state.forwarder.service_urls)
+    app.state.notifier = Notifier(db, app.state.line, app.state.issuer, app.state.internal_http, app.state.forwarder.service_urls)
+    if settings.line_worker_interval_seconds > 0 and app.state.line.messaging_configured:
+        task = asyncio.create_task(app.state.notifier.run(settings.line_worker_interval_seconds, settings.line_push_per_pass))
+        owned.append(_Closing(_cancel(task)))
     return owned
+
+
+class _Closing:
+    """Something the lifespan closes on the way out."""
+
+    def __init__(self, close: Any) -> None:
+        self._close = close
+
+    async def close(self) -> None:
+        await self._close()
+
+
+def _cancel(task: asyncio.Task) -> Any:
+    async def cancel() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return cancel
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -115,6 +154,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(auth_router)
     app.include_router(dashboard_router)
+    app.include_router(line_router)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
     async def jwks(request: Request) -> JSONResponse:
@@ -183,6 +223,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         overrides={suffix: settings.upload_max_bytes for suffix in UPLOAD_SUFFIXES},
     )
+    # Compress for phones on slow networks; a body already encoded upstream is left as it is.
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(ServerTimeMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     func,
@@ -118,3 +119,72 @@ class LoginFailure(Base):
     phone: Mapped[str] = mapped_column(String(20), nullable=False)
     address: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[dt.datetime] = _now()
+
+
+class LineLink(Base):
+    """A LINE user bound to one membership (and the gateway user that stands for it)."""
+
+    __tablename__ = "line_links"
+    __table_args__ = (Index("ix_line_links_fund", "fund_id"), Index("uq_line_links_user", "user_id", unique=True))
+
+    line_user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    member_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    notify_receipts: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    notify_claims: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    notify_arrears: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    linked_at: Mapped[dt.datetime] = _now()
+
+
+class LineLinkCode(Base):
+    """A one-time code the committee gives a member to link their LINE account; only its hash is kept."""
+
+    __tablename__ = "line_link_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    member_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LineWebhookEvent(Base):
+    """A webhook event already handled (LINE may send one more than once)."""
+
+    __tablename__ = "line_webhook_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[dt.datetime] = _now()
+
+
+class LineOutbox(Base):
+    """A message to send to LINE (push or reply), retried with the same ``X-Line-Retry-Key``."""
+
+    __tablename__ = "line_outbox"
+    __table_args__ = (Index("ix_line_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    line_user_id: Mapped[str | None] = mapped_column(String(64))
+    reply_token: Mapped[str | None] = mapped_column(String(200))
+    #: Deduplicates what the feeds produce (e.g. "receipts:<member>:<day>:<last receipt>").
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    messages: Mapped[list] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = _now()
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FeedCursor(Base):
+    """How far the notifier has read a service's feed for one fund."""
+
+    __tablename__ = "feed_cursors"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(512), nullable=False)

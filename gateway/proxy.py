@@ -16,11 +16,12 @@ import asyncio
 import logging
 
 import aiohttp
-from yarl import URL
 from fastapi import Request
 from fastapi.responses import Response
+from yarl import URL
 
 from shared.errors import problem_response
+from shared.etag import etag_of, if_none_match
 
 log = logging.getLogger("sajja.proxy")
 
@@ -40,6 +41,19 @@ HOP_BY_HOP = frozenset(
 )
 #: Set again by the gateway's own server on the way out.
 RESPONSE_DROP = HOP_BY_HOP | {"x-request-id", "server", "date"}
+
+
+def conditional(request: Request, content: bytes, headers: dict[str, str]) -> Response:
+    """Every successful GET gets an ETag (the service's own, or one made from the body), and a
+    caller that already has it gets 304 with no body: phones poll balances and rounds."""
+    etag = next((v for k, v in headers.items() if k.lower() == "etag"), None)
+    if etag is None:
+        etag = etag_of(content)
+        headers["ETag"] = etag
+    if if_none_match(request, etag):
+        kept = {k: v for k, v in headers.items() if k.lower() in ("etag", "cache-control", "vary")}
+        return Response(status_code=304, headers=kept)
+    return Response(content=content, status_code=200, headers=headers)
 
 
 class Forwarder:
@@ -86,6 +100,8 @@ class Forwarder:
             async with self.session.request(request.method, url, data=body or None, headers=headers) as upstream:
                 content = await upstream.read()
                 out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in RESPONSE_DROP}
+                if request.method == "GET" and upstream.status == 200:
+                    return conditional(request, content, out_headers)
                 return Response(content=content, status_code=upstream.status, headers=out_headers)
         except asyncio.TimeoutError:
             log.warning("upstream %s timed out: %s %s", service, request.method, request.url.path)

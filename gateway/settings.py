@@ -41,6 +41,21 @@ class GatewaySettings(SajjaSettings):
     #: Larger body limit for uploads (member roll imports, claim documents).
     upload_max_bytes: int = 20 * 1024 * 1024
 
+    #: LINE. Every address comes from here, so tests point them at a local fake. Empty channel
+    #: settings turn the LINE endpoints off (503 problem).
+    line_api_base: str = "https://api.line.me"
+    line_jwks_url: str = "https://api.line.me/oauth2/v2.1/certs"
+    line_issuer: str = "https://access.line.me"
+    line_login_channel_id: str = ""
+    line_login_channel_secret: str = Field(default="", repr=False)
+    line_messaging_channel_secret: str = Field(default="", repr=False)
+    line_messaging_access_token: str = Field(default="", repr=False)
+    line_link_code_ttl_seconds: int = 900
+    #: How often the notifier reads the services' feeds and sends what is queued; 0 turns it off.
+    line_worker_interval_seconds: float = 2.0
+    #: Pushes sent per pass at most (LINE allows 2,000 a second; a pass keeps well below).
+    line_push_per_pass: int = 200
+
     secret_fields: ClassVar[tuple[str, ...]] = ("service_secret", "key_secret")
 
     def service_urls(self) -> dict[str, str]:

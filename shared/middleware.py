@@ -5,6 +5,7 @@ Both are plain ASGI (no ``BaseHTTPMiddleware``) because they sit on the path of 
 
 from __future__ import annotations
 
+import datetime
 import re
 import uuid
 from typing import Any
@@ -131,3 +132,23 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if not started:
                 await self._reject(scope, send, limit)
+
+
+class ServerTimeMiddleware:
+    """``X-Server-Time`` on every response: phones with wrong clocks can correct themselves."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_time(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                now = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+                message["headers"] = [*message.get("headers", []), (b"x-server-time", now.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_time)

@@ -163,3 +163,16 @@ async def test_health_names_what_is_not_ready(proxied) -> None:
     assert body["not_ready"] == ["benefits", "grants", "ledger", "members"]
     assert body["services"]["gateway"] == "ok"
     assert body["services"]["benefits"].startswith("unreachable")
+
+
+async def test_gets_carry_an_etag_and_answer_304_and_every_answer_has_the_server_time(proxied) -> None:
+    client, tokens, up = proxied
+    first = await client.get("/v1/members/funds", headers=tokens.headers())
+    assert first.status_code == 201  # the fake upstream answers 201 to everything: no ETag for non-200
+    assert "x-server-time" in first.headers
+    response = await client.get("/v1/members/gzip", headers={**tokens.headers(), "Accept-Encoding": "gzip"})
+    etag = response.headers["etag"]
+    again = await client.get("/v1/members/gzip", headers={**tokens.headers(), "If-None-Match": etag, "Accept-Encoding": "gzip"})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    changed = await client.get("/v1/members/gzip", headers={**tokens.headers(), "If-None-Match": '"something-else"', "Accept-Encoding": "gzip"})
+    assert changed.status_code == 200

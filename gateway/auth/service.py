@@ -8,8 +8,8 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher

@@ -171,6 +171,7 @@ class Deposit(Base):
         CheckConstraint("amount_satang > 0", name="amount_positive"),
         Index("ix_deposits_member", "fund_id", "member_id", "collected_at"),
         Index("ix_deposits_collector_day", "fund_id", "collector_id", "business_date"),
+        Index("ix_deposits_feed", "fund_id", "posted_at", "id"),
     )
 
     fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

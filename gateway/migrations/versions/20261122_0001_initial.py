@@ -5,8 +5,8 @@ Revises:
 Create Date: 2026-11-22 01:44:17.938948
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '20261122_0001_initial'

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import select, tuple_
 
 from services.benefits import deps
 from services.benefits.claims import service
 from services.benefits.documents import attach
-from services.benefits.models import ClaimDocument
+from services.benefits.models import Claim, ClaimDocument, ClaimEvent
 from services.benefits.rules import DocumentKind
 from services.benefits.schemas import (
     CheckIn,
@@ -25,7 +28,7 @@ from services.benefits.schemas import (
 from shared.auth import CurrentPrincipal, Principal, ensure_fund_access
 from shared.db import DbSession
 from shared.errors import NotFound, SajjaError
-from shared.pagination import Cursor, Limit
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1/benefits/funds/{fund_id}/claims", tags=["claims"])
 
@@ -77,6 +80,52 @@ async def list_claims(
         raise NotFound("claim.not_found")
     items, next_cursor = await service.listing(session, principal, fund_id, status, member_id, limit, cursor)
     return ClaimPage(items=items, next_cursor=next_cursor)
+
+
+class FeedItem(BaseModel):
+    claim_id: uuid.UUID
+    seq: int
+    member_id: uuid.UUID
+    benefit_code: str
+    amount_satang: int
+    action: str
+    to_status: str
+    note: str | None
+    at: dt.datetime
+
+
+class Feed(BaseModel):
+    items: list[FeedItem]
+    next_cursor: str
+
+
+@router.get("/feed", response_model=Feed)
+async def feed(
+    fund_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, after: Cursor = None,
+    since: dt.datetime | None = None, limit: Limit = 200,
+) -> Any:
+    """Claim events in order (decisions, payouts), for notifiers such as the gateway's LINE messages."""
+    _ensure_staff(principal, fund_id)
+    query = (select(ClaimEvent, Claim).join(Claim, (Claim.fund_id == ClaimEvent.fund_id) & (Claim.id == ClaimEvent.claim_id))
+             .where(ClaimEvent.fund_id == fund_id))
+    key = decode_cursor(after, 3)
+    if key is not None:
+        try:
+            query = query.where(tuple_(ClaimEvent.at, ClaimEvent.claim_id, ClaimEvent.seq)
+                                > (dt.datetime.fromisoformat(key[0]), uuid.UUID(key[1]), int(key[2])))
+        except ValueError:
+            raise SajjaError("request.cursor_invalid", status_code=400) from None
+    elif since is not None:
+        query = query.where(ClaimEvent.at >= since)
+    rows = (await session.execute(query.order_by(ClaimEvent.at, ClaimEvent.claim_id, ClaimEvent.seq).limit(limit))).all()
+    items = [FeedItem(claim_id=c.id, seq=e.seq, member_id=c.member_id, benefit_code=c.benefit_code, amount_satang=c.amount_satang,
+                      action=e.action, to_status=e.to_status, note=e.note, at=e.at) for e, c in rows]
+    if rows:
+        last = rows[-1][0]
+        next_cursor = encode_cursor(last.at.isoformat(), last.claim_id, last.seq)
+    else:
+        next_cursor = after or encode_cursor((since or dt.datetime.min.replace(tzinfo=dt.UTC)).isoformat(), uuid.UUID(int=0), 0)
+    return Feed(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{claim_id}", response_model=ClaimOut)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select, tuple_
 
 from services.ledger import deps
-from services.ledger.access import ensure_member_reader, ensure_poster
+from services.ledger.access import ensure_member_reader, ensure_poster, ensure_reader
 from services.ledger.deposits import service
 from services.ledger.deposits.service import Outcome
+from services.ledger.models import Deposit
 from services.ledger.posting import REPLAY_HEADER
 from services.ledger.reports import service as reports
 from services.ledger.schemas import (
@@ -24,6 +28,7 @@ from services.ledger.schemas import (
 from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
 from shared.errors import Conflict, SajjaError
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.timeutil import bangkok_date, utcnow
 
 router = APIRouter(prefix="/v1/ledger/funds/{fund_id}/deposits", tags=["deposits"])
@@ -78,6 +83,50 @@ async def post_deposit_batch(fund_id: uuid.UUID, body: DepositBatchIn, request: 
         duplicates=sum(r.status == "duplicate" for r in results), rejected=sum(r.status == "rejected" for r in results),
         server_time=utcnow(),
     )
+
+
+class FeedItem(BaseModel):
+    id: uuid.UUID
+    member_id: uuid.UUID
+    collector_id: uuid.UUID
+    amount_satang: int
+    receipt_no: int
+    business_date: dt.date
+    collected_at: dt.datetime
+    posted_at: dt.datetime
+
+
+class Feed(BaseModel):
+    items: list[FeedItem]
+    next_cursor: str = Field(description="Pass as ``after`` to continue; unchanged when nothing is new")
+
+
+@router.get("/feed", response_model=Feed)
+async def feed(
+    fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
+    after: Cursor = None, since: dt.datetime | None = None, limit: Limit = 200,
+) -> Any:
+    """Deposits in the order they were posted, for notifiers (the gateway's LINE receipts); from a
+    cursor, or from a moment when there is none yet."""
+    await ensure_reader(principal, fund_id, deps.directory(request))
+    query = select(Deposit).where(Deposit.fund_id == fund_id)
+    key = decode_cursor(after, 2)
+    if key is not None:
+        try:
+            query = query.where(tuple_(Deposit.posted_at, Deposit.id) > (dt.datetime.fromisoformat(key[0]), uuid.UUID(key[1])))
+        except ValueError:
+            raise SajjaError("request.cursor_invalid", status_code=400) from None
+    elif since is not None:
+        query = query.where(Deposit.posted_at >= since)
+    rows = (await session.scalars(query.order_by(Deposit.posted_at, Deposit.id).limit(limit))).all()
+    items = [FeedItem(id=r.id, member_id=r.member_id, collector_id=r.collector_id, amount_satang=r.amount_satang,
+                      receipt_no=r.receipt_no, business_date=r.business_date, collected_at=r.collected_at, posted_at=r.posted_at)
+             for r in rows]
+    if rows:
+        next_cursor = encode_cursor(rows[-1].posted_at.isoformat(), rows[-1].id)
+    else:
+        next_cursor = after or encode_cursor((since or dt.datetime.min.replace(tzinfo=dt.UTC)).isoformat(), uuid.UUID(int=0))
+    return Feed(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{deposit_id}", response_model=DepositOut)

@@ -5,8 +5,8 @@ Revises: 20261122_0001_initial
 Create Date: 2026-11-22 02:31:04.783723
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '20261122_0002_grants'

@@ -1,0 +1,1 @@
+"""LINE: Login and LIFF sign-in, account linking, the Messaging API webhook, and push notifications."""
