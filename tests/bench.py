@@ -5,6 +5,13 @@ Sections (each a function taking a :class:`Bench`, run in order in the same syst
 - ``gateway``: the gateway's overhead. ``GET /v1/members/funds/{id}`` with a real admin token,
   a request that verifies the token (cached after the first) and reads PostgreSQL, measured
   straight at the members service and through the gateway, alternating, in the same run.
+- ``import``: a 10,000-row TIS-620 roll imported through the gateway, then the same file again.
+- ``ledger``: deposits per second with a collector's token, one per request (concurrency knob)
+  and 500 per batch request (4 phones syncing at once), straight at the ledger and through the
+  gateway, with the ceiling pgbench reaches on the same ``ledger_post_deposits`` call (same client
+  count, same seconds) alternating in the same rounds; ratios, the targets (1,000/s single
+  through the gateway and >= 0.25 of pgbench; 20,000/s batched), what PostgreSQL's backends were
+  waiting on, and a check that the fund's books balance and hold every deposit created.
 
 Each section prints a table and writes its figures to ``bench-results/<section>.json``.
 
@@ -31,10 +38,12 @@ import datetime as dt
 import json
 import math
 import os
+import random
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -204,10 +213,24 @@ class Measurement:
     errors: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     cores: dict[str, float] = field(default_factory=dict)
+    #: Items (deposits) one successful request carries; 1 for plain requests.
+    items_per_request: int = 1
+    #: Items the system reported as applied over the whole run, warm-up and tail included.
+    applied: int = 0
+    #: Requests whose fate is unknown (timeouts, broken connections): they may have been applied.
+    unknown: int = 0
+    #: What PostgreSQL's backends were doing while this ran (see tests/bench_pgbench.py).
+    activity: dict[str, Any] = field(default_factory=dict)
+    #: pgbench's own tps over its whole run (warm-up included), shown beside the windowed count.
+    reported_tps: float | None = None
 
     @property
     def rps(self) -> float:
         return self.ok / self.seconds
+
+    @property
+    def items_per_second(self) -> float:
+        return self.rps * self.items_per_request
 
     @property
     def error_count(self) -> int:
@@ -229,11 +252,20 @@ def _check_local(url: str) -> None:
         raise BenchError(f"refusing to load {url}: only 127.0.0.1 is ever targeted")
 
 
+#: Makes the body of each request (a new deposit id every time, say).
+BodyFactory = Callable[[], bytes]
+#: Judges a successful response's body: (items applied, None) or (items applied, what is wrong).
+ResponseCheck = Callable[[bytes], tuple[int, str | None]]
+
+
 async def _run_load(
     url: str, headers: dict[str, str], method: str, body: bytes | None, *,
     label: str, concurrency: int, seconds: float, warmup: float, cpu: CpuProbe | None,
+    body_factory: BodyFactory | None = None, ok_status: int = 200, check: ResponseCheck | None = None,
+    items_per_request: int = 1,
 ) -> Measurement:
-    result = Measurement(label=label, url=url, concurrency=concurrency, seconds=seconds)
+    result = Measurement(label=label, url=url, concurrency=concurrency, seconds=seconds,
+                         items_per_request=items_per_request)
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     # perf_counter, not loop.time(): uvloop's clock ticks in whole milliseconds.
@@ -251,24 +283,39 @@ async def _run_load(
         async def worker() -> None:
             ok = 0
             while True:
-                started = clock()
-                if started >= measure_until:
+                if clock() >= measure_until:
                     break
+                data = body if body_factory is None else body_factory()  # made before the clock starts
+                started = clock()
+                payload = b""
+                problem: str | None = None
                 try:
-                    async with session.request(method, url, data=body) as response:
-                        await response.read()
+                    async with session.request(method, url, data=data) as response:
+                        payload = await response.read()
                         status = response.status
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                     status = None
                     outcome = type(exc).__name__
                 finished = clock()
-                if not measure_from <= finished <= measure_until:
-                    continue  # completed during warm-up or after the deadline: not counted
-                if status == 200:
-                    ok += 1
-                    latencies.append(finished - started)
+                if status == ok_status:
+                    applied, problem = (items_per_request, None) if check is None else check(payload)
+                    result.applied += applied  # whenever it finished: the system took it
+                elif status is None:
+                    result.unknown += 1
+                if finished < measure_from:
+                    continue  # completed during warm-up: not counted
+                if status == ok_status and problem is None:
+                    if finished <= measure_until:  # a success after the deadline is not counted
+                        ok += 1
+                        latencies.append(finished - started)
+                    continue
+                # A failure is counted even when it ends after the deadline: a request that hangs
+                # until its timeout was sent during the measured window and must not vanish.
+                late = " (ended after the deadline)" if finished > measure_until else ""
+                if status == ok_status:
+                    errors[(problem or "bad response") + late] += 1
                 else:
-                    errors[f"HTTP {status}" if status is not None else outcome] += 1
+                    errors[(f"HTTP {status}" if status is not None else outcome) + late] += 1
             result.ok += ok
 
         async def probe() -> None:
@@ -297,14 +344,19 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
 def measure(
     url: str, headers: dict[str, str], *, label: str, concurrency: int, seconds: float, warmup: float,
     method: str = "GET", body: bytes | None = None, cpu: CpuProbe | None = None,
+    body_factory: BodyFactory | None = None, ok_status: int = 200, check: ResponseCheck | None = None,
+    items_per_request: int = 1,
 ) -> Measurement:
-    """Load ``url`` with ``concurrency`` workers for ``warmup`` + ``seconds``; count only 200s."""
+    """Load ``url`` with ``concurrency`` workers for ``warmup`` + ``seconds``; count only ``ok_status``
+    responses (200 unless told) that ``check`` accepts. ``body_factory``, when given, makes each
+    request's body instead of sending ``body`` every time."""
     _check_local(url)
     loop = _new_event_loop()
     try:
         return loop.run_until_complete(_run_load(
             url, headers, method, body, label=label, concurrency=concurrency, seconds=seconds,
-            warmup=warmup, cpu=cpu,
+            warmup=warmup, cpu=cpu, body_factory=body_factory, ok_status=ok_status, check=check,
+            items_per_request=items_per_request,
         ))
     finally:
         loop.close()
@@ -319,30 +371,41 @@ class Bench:
 
     system: RunningSystem
     args: argparse.Namespace
-    _token: str = ""
-    _token_at: float = 0.0
+    #: phone -> (access token, when it was issued, monotonic)
+    _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def login_headers(self, phone: str, password: str) -> dict[str, str]:
+        """A bearer header for a user, logging in again before the token ages."""
+        # Access tokens live 600 s by default; a run never outlives half of that.
+        token, issued = self._tokens.get(phone, ("", 0.0))
+        if not token or time.monotonic() - issued > 120:
+            with httpx.Client(base_url=self.system.url, timeout=10) as client:
+                response = client.post("/v1/auth/login", json={"phone": phone, "password": password})
+            if response.status_code != 200:
+                raise BenchError(f"login of {phone} failed: {response.status_code} {response.text}")
+            token = response.json()["access_token"]
+            self._tokens[phone] = (token, time.monotonic())
+        return {"Authorization": f"Bearer {token}"}
 
     def admin_headers(self) -> dict[str, str]:
-        """A bearer header for the bootstrap admin, logging in again before the token ages."""
-        # Access tokens live 600 s by default; a run never outlives half of that.
-        if not self._token or time.monotonic() - self._token_at > 120:
-            with httpx.Client(base_url=self.system.url, timeout=10) as client:
-                response = client.post("/v1/auth/login", json={"phone": ADMIN_PHONE, "password": ADMIN_PASSWORD})
-            if response.status_code != 200:
-                raise BenchError(f"admin login failed: {response.status_code} {response.text}")
-            self._token = response.json()["access_token"]
-            self._token_at = time.monotonic()
-        return {"Authorization": f"Bearer {self._token}"}
+        """A bearer header for the bootstrap admin."""
+        return self.login_headers(ADMIN_PHONE, ADMIN_PASSWORD)
 
-    def cpu_probe(self) -> CpuProbe:
-        return CpuProbe(system_cpu_groups(self.system))
+    def cpu_probe(self, extra: dict[str, Callable[[], list[psutil.Process]]] | None = None) -> CpuProbe:
+        return CpuProbe({**system_cpu_groups(self.system), **(extra or {})})
 
     def measure(self, url: str, *, label: str, method: str = "GET", body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> Measurement:
+                headers: dict[str, str] | None = None, concurrency: int | None = None,
+                body_factory: BodyFactory | None = None, ok_status: int = 200,
+                check: ResponseCheck | None = None, items_per_request: int = 1,
+                cpu: CpuProbe | None = None) -> Measurement:
+        """``measure`` with the knobs, as the admin unless ``headers`` carries another Authorization."""
         a = self.args
         return measure(
             url, {**self.admin_headers(), **(headers or {})}, label=label, method=method, body=body,
-            concurrency=a.concurrency, seconds=a.seconds, warmup=a.warmup, cpu=self.cpu_probe(),
+            concurrency=concurrency or a.concurrency, seconds=a.seconds, warmup=a.warmup,
+            cpu=cpu or self.cpu_probe(), body_factory=body_factory, ok_status=ok_status, check=check,
+            items_per_request=items_per_request,
         )
 
     def describe(self) -> str:
@@ -386,6 +449,10 @@ def print_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
         rounds = ", ".join(f"{r:.0f}" for r in row["rps_rounds"])
         print(f"  {name:<10} {row['rps_median']:>14.1f} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f}"
               f" {row['errors']:>7}   {rounds}")
+    _print_errors_and_cores(rows)
+
+
+def _print_errors_and_cores(rows: dict[str, dict[str, Any]], width: int = 10) -> None:
     for name, row in rows.items():
         if row["error_kinds"]:
             kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(row["error_kinds"].items()))
@@ -395,9 +462,9 @@ def print_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
               if g == "other" or any(row["cores_median"].get(g, 0.0) >= 0.05 for row in rows.values())]
     if groups:
         print("  cores busy while measuring (CPU s per wall s, median of rounds; idle processes left out):")
-        print("  " + f"{'target':<10}" + "".join(f" {g:>9}" for g in groups))
+        print("  " + f"{'target':<{width}}" + "".join(f" {g:>9}" for g in groups))
         for name, row in rows.items():
-            print("  " + f"{name:<10}" + "".join(f" {row['cores_median'].get(g, 0.0):>9.2f}" for g in groups))
+            print("  " + f"{name:<{width}}" + "".join(f" {row['cores_median'].get(g, 0.0):>9.2f}" for g in groups))
 
 
 #: More than this many cores busy outside the system and the generator makes figures unreliable.
@@ -482,17 +549,20 @@ def section_gateway(bench: Bench) -> dict[str, Any]:
     return figures
 
 
-def _roll_csv(rows: int) -> bytes:
-    """A roll of ``rows`` valid members, as a fund would export it from Excel (TIS-620 CSV)."""
+def _roll_csv(rows: int, first: int = 0) -> bytes:
+    """A roll of ``rows`` valid members, as a fund would export it from Excel (TIS-620 CSV).
+
+    National IDs are numbered from ``first``: a person may be a current member of one fund only, so
+    two sections importing rolls into their own funds use ranges that do not overlap."""
     from services.members.thai import national_id_check_digit
 
     lines = ["เลขประจำตัวประชาชน,คำนำหน้า,ชื่อ,นามสกุล,วันเกิด,เพศ,โทรศัพท์,หมู่ที่,บ้านเลขที่,วันที่สมัคร"]
     for i in range(rows):
-        first12 = f"3{84_000_000_000 + i:011d}"
+        first12 = f"3{84_000_000_000 + first + i:011d}"
         nid = first12 + str(national_id_check_digit(first12))
         sex = "ชาย" if i % 2 else "หญิง"
         lines.append(f"{nid},{'นาย' if i % 2 else 'นาง'},สมาชิก{i},ทดสอบ,01/01/{2490 + i % 60},{sex},"
-                     f"08{i % 100000000:08d},{1 + i % 17},{i % 400}/{i % 7},15/06/{2553 + i % 14}")
+                     f"08{(first + i) % 100000000:08d},{1 + i % 17},{i % 400}/{i % 7},15/06/{2553 + i % 14}")
     return ("\r\n".join(lines) + "\r\n").encode("cp874")
 
 
@@ -527,10 +597,454 @@ def section_import(bench: Bench) -> dict[str, Any]:
     return figures
 
 
-#: Later sections (ledger deposits, single and batched) are added here, run in this order.
+# --------------------------------------------------------------------------- ledger deposits
+
+#: Members in the ledger section's fund, and where their national IDs start (clear of ``import``'s).
+LEDGER_MEMBERS = 2_000
+LEDGER_ID_FIRST = 500_000
+#: A phone's sync: the most deposits one batch request may carry.
+BATCH_SIZE = 500
+#: Phones syncing at the same time in the batched runs (and pgbench clients for its batched ceiling).
+BATCH_WORKERS = 4
+DEPOSIT_SATANG = 100
+COLLECTOR_PHONE = "0898880001"
+COLLECTOR_PASSWORD = "bench-collector-pass"
+#: The ledger trusts what members said about a member or collector for 300 s
+#: (``member_facts_ttl_seconds``); every member's facts are refreshed when older than this.
+REWARM_AFTER = 120.0
+
+#: The ledger's tables the deposits touch (analyzed once after warm-up).
+LEDGER_TABLES = ("journal_entries", "postings", "deposits", "accounts", "ledger_funds", "ledger_members",
+                 "ledger_collectors")
+
+TARGET_SINGLE_GATEWAY = 1_000.0
+TARGET_SINGLE_OF_PGBENCH = 0.25
+TARGET_BATCHED = 20_000.0
+
+
+@dataclass
+class _Books:
+    """The ledger section's fund as the bench sees it, and every deposit it has had accepted."""
+
+    fund_id: str
+    member_ids: list[str]
+    collector_id: str
+    created: int = 0  # deposits the system answered "created" for, over HTTP
+    unknown: int = 0  # deposits whose request timed out or broke: maybe created, maybe not
+    pgbench: int = 0  # deposits committed by pgbench, straight into the same books
+    warmed_at: float = 0.0
+
+
+def _bangkok_now() -> str:
+    from shared.timeutil import BANGKOK
+
+    return dt.datetime.now(BANGKOK).isoformat(timespec="milliseconds")
+
+
+def _deposit_json(member_id: str, collector_id: str) -> str:
+    """One deposit as a phone sends it: its own new id, 100 satang, collected now (+07:00)."""
+    return (f'{{"id":"{uuid.uuid4()}","member_id":"{member_id}","amount_satang":{DEPOSIT_SATANG},'
+            f'"collected_at":"{_bangkok_now()}","collector_id":"{collector_id}"}}')
+
+
+def _single_deposits(books: _Books) -> BodyFactory:
+    members, collector, choose = books.member_ids, books.collector_id, random.Random(1).choice
+
+    def make() -> bytes:
+        return _deposit_json(choose(members), collector).encode()
+
+    return make
+
+
+def _batched_deposits(books: _Books, size: int = BATCH_SIZE) -> BodyFactory:
+    members, collector, sample = books.member_ids, books.collector_id, random.Random(2).sample
+
+    def make() -> bytes:
+        return ('{"deposits":[' + ",".join(_deposit_json(m, collector) for m in sample(members, size)) + "]}").encode()
+
+    return make
+
+
+def _batch_check(size: int) -> ResponseCheck:
+    import orjson
+
+    def check(payload: bytes) -> tuple[int, str | None]:
+        try:
+            created = int(orjson.loads(payload)["created"])
+        except (ValueError, KeyError, TypeError):
+            return 0, "unreadable batch answer"
+        return created, None if created == size else f"created {created} of {size}"
+
+    return check
+
+
+def _pgbench_processes() -> list[psutil.Process]:
+    try:
+        return [p for p in psutil.Process(os.getpid()).children() if p.name() == "pgbench"]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _ledger_setup(bench: Bench) -> _Books:
+    """A fund, its roll, a collector who logs in; all through the gateway as a fund would do it."""
+    system = bench.system
+    with httpx.Client(base_url=system.url, timeout=120) as client:
+        created = client.post("/v1/members/funds", json={**BENCH_FUND, "name": "กองทุนทดสอบเงินฝาก"},
+                              headers=bench.admin_headers())
+        if created.status_code != 201:
+            raise BenchError(f"creating the deposits fund failed: {created.status_code} {created.text}")
+        fund_id = created.json()["id"]
+        started = time.perf_counter()
+        imported = client.post(
+            f"/v1/members/funds/{fund_id}/members/import?consent_attested=true",
+            content=_roll_csv(LEDGER_MEMBERS, first=LEDGER_ID_FIRST),
+            headers={**bench.admin_headers(), "Content-Type": "text/csv"},
+        )
+        if imported.status_code != 200 or imported.json()["created"] != LEDGER_MEMBERS:
+            raise BenchError(f"importing {LEDGER_MEMBERS} members failed: {imported.status_code} {imported.text[:500]}")
+        member_ids: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = client.get(f"/v1/members/funds/{fund_id}/members", headers=bench.admin_headers(),
+                              params={"limit": 500, "status": "active", **({"cursor": cursor} if cursor else {})})
+            if page.status_code != 200:
+                raise BenchError(f"listing members failed: {page.status_code} {page.text[:500]}")
+            member_ids += [item["id"] for item in page.json()["items"]]
+            cursor = page.json()["next_cursor"]
+            if not cursor:
+                break
+        if len(member_ids) != LEDGER_MEMBERS:
+            raise BenchError(f"listed {len(member_ids)} active members, imported {LEDGER_MEMBERS}")
+        user = client.post("/v1/auth/users", headers=bench.admin_headers(), json={
+            "phone": COLLECTOR_PHONE, "password": COLLECTOR_PASSWORD, "display_name": "อาสาทดสอบ",
+            "role": "collector", "fund_id": fund_id})
+        if user.status_code != 201:
+            raise BenchError(f"creating the collector user failed: {user.status_code} {user.text}")
+        collector_id = user.json()["id"]
+        collector = client.post(f"/v1/members/funds/{fund_id}/collectors", headers=bench.admin_headers(),
+                                json={"user_id": collector_id, "display_name": "อาสาทดสอบ"})
+        if collector.status_code != 201:
+            raise BenchError(f"registering the collector failed: {collector.status_code} {collector.text}")
+    print(f"  fund {fund_id}: {LEDGER_MEMBERS:,} members imported and listed, collector {collector_id}"
+          f" ({time.perf_counter() - started:.1f} s)", flush=True)
+    return _Books(fund_id=fund_id, member_ids=member_ids, collector_id=collector_id)
+
+
+def _ledger_warm(bench: Bench, books: _Books) -> None:
+    """One deposit per target, then one for every member (a batch per 500), straight at the ledger.
+
+    The first deposit of a member or collector asks the members service and opens the account;
+    a measured run should not pay that, so every member has had a deposit before any run starts.
+    Later calls only refresh what the ledger's member-facts TTL would otherwise let go stale."""
+    headers = {**bench.login_headers(COLLECTOR_PHONE, COLLECTOR_PASSWORD), "Content-Type": "application/json"}
+    path = f"/v1/ledger/funds/{books.fund_id}/deposits"
+    started = time.perf_counter()
+    with httpx.Client(timeout=60) as client:
+        if not books.warmed_at:
+            for name, base in (("direct", bench.system.service_url("ledger")), ("gateway", bench.system.url)):
+                one = client.post(base + path, headers=headers,
+                                  content=_deposit_json(books.member_ids[0], books.collector_id))
+                if one.status_code != 201:
+                    raise BenchError(f"warm-up deposit {name} {base + path}: {one.status_code} {one.text[:500]}")
+                books.created += 1
+        for start in range(0, len(books.member_ids), BATCH_SIZE):
+            chunk = books.member_ids[start:start + BATCH_SIZE]
+            body = '{"deposits":[' + ",".join(_deposit_json(m, books.collector_id) for m in chunk) + "]}"
+            response = client.post(bench.system.service_url("ledger") + path + "/batch", headers=headers, content=body)
+            if response.status_code != 200:
+                raise BenchError(f"warm-up batch: {response.status_code} {response.text[:500]}")
+            created = response.json()["created"]
+            books.created += created
+            if created != len(chunk):
+                raise BenchError(f"warm-up batch created {created} of {len(chunk)}: {response.text[:500]}")
+    first = not books.warmed_at
+    books.warmed_at = time.monotonic()
+    if first:
+        print(f"  warmed: one deposit direct and one through the gateway, then one deposit for each of the"
+              f" {len(books.member_ids):,} members in batches of {BATCH_SIZE} ({time.perf_counter() - started:.1f} s);"
+              " measured runs pay no first-use account opening nor members-service look-ups", flush=True)
+
+
+def _from_pgbench(run: Any, label: str, url: str, per_txn: int) -> Measurement:
+    measured = Measurement(label=label, url=url, concurrency=run.clients, seconds=run.seconds, ok=run.ok,
+                           latencies=run.latencies, cores=run.cores, items_per_request=per_txn,
+                           applied=run.committed * per_txn)
+    measured.errors.update(run.errors)
+    measured.reported_tps = run.reported_tps
+    return measured
+
+
+def _deposit_rows(runs: dict[str, list[Measurement]]) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for name, measured in runs.items():
+        row = summarize(measured)
+        per = measured[0].items_per_request
+        row["deposits_per_request"] = per
+        row["deposits_per_s_median"] = round(statistics.median(m.items_per_second for m in measured), 1)
+        row["deposits_per_s_rounds"] = [round(m.items_per_second, 1) for m in measured]
+        activity = [m.activity for m in measured if m.activity.get("backends_per_sample")]
+        if activity:
+            row["postgres_activity_rounds"] = activity
+        rows[name] = row
+    return rows
+
+
+def _print_deposit_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
+    print(title)
+    print(f"  {'target':<16} {'deposits/s':>10} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}   rounds deposits/s")
+    for name, row in rows.items():
+        rounds = ", ".join(f"{r:.0f}" for r in row["deposits_per_s_rounds"])
+        print(f"  {name:<16} {row['deposits_per_s_median']:>10.1f} {row['rps_median']:>8.1f} {row['p50_ms']:>8.2f}"
+              f" {row['p95_ms']:>8.2f} {row['errors']:>7}   {rounds}")
+    _print_errors_and_cores(rows, width=16)
+    _print_activity(rows)
+
+
+def _print_activity(rows: dict[str, dict[str, Any]]) -> None:
+    """What sajja_ledger's backends did while measuring, averaged over samples and rounds."""
+    merged: dict[str, dict[str, float]] = {}
+    holders: dict[str, dict[str, float]] = {}
+    queued: dict[str, float] = {}
+    for name, row in rows.items():
+        rounds = row.get("postgres_activity_rounds") or []
+        if not rounds:
+            continue
+        keys = {k for r in rounds for k in r["backends_per_sample"]}
+        merged[name] = {k: round(statistics.mean(r["backends_per_sample"].get(k, 0.0) for r in rounds), 2) for k in keys}
+        hold_keys = {k for r in rounds for k in r["lock_holder_pct"]}
+        holders[name] = {k: round(statistics.mean(r["lock_holder_pct"].get(k, 0.0) for r in rounds), 1) for k in hold_keys}
+        queued[name] = round(statistics.mean(r["lock_queue_seen_pct"] for r in rounds), 1)
+    if not merged:
+        return
+    known = ["lock wait (transactionid)", "lock wait (tuple)", "running", "WAL flush", "idle in transaction"]
+    rest = sorted({k for m in merged.values() for k in m} - set(known))
+    columns = [c for c in known if any(c in m for m in merged.values())]
+    columns += [c for c in rest if any(m.get(c, 0.0) >= 0.05 for m in merged.values())]
+    short = {"lock wait (transactionid)": "lock:xact", "lock wait (tuple)": "lock:tuple", "idle in transaction": "idle-in-tx",
+             "WAL flush": "WAL-flush"}
+    print("  sajja_ledger backends in each state, average per 50 ms sample of pg_stat_activity"
+          " (lock:* = queued for the fund's row lock, idle-in-tx = waiting for the app to send the next command):")
+    print("  " + f"{'target':<16}" + "".join(f" {short.get(c, c.replace('LWLock:', 'LW:'))[:14]:>14}" for c in columns))
+    for name, values in merged.items():
+        print("  " + f"{name:<16}" + "".join(f" {values.get(c, 0.0):>14.2f}" for c in columns))
+    print("  while backends queued on a lock, the backend at the head of the queue was (% of such samples):")
+    for name, held in holders.items():
+        described = ", ".join(f"{k} {v:.0f}%" for k, v in sorted(held.items(), key=lambda kv: -kv[1])) or "-"
+        print(f"  {name:<16} queue seen in {queued[name]:.0f}% of samples; holder: {described}")
+    held = {name: 1000 / row["rps_median"] for name, row in rows.items() if row["rps_median"]}
+    if held:
+        print("  the fund's lock is taken by one transaction at a time, so each held it for about 1 / (transactions per s): "
+              + ", ".join(f"{name} {ms:.1f} ms" for name, ms in held.items()))
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "n/a"
+
+
+def _ledger_verify(bench: Bench, books: _Books) -> dict[str, Any]:
+    """The books balance and hold exactly the deposits the system said it created."""
+    with httpx.Client(base_url=bench.system.url, timeout=60) as client:
+        response = client.get(f"/v1/ledger/funds/{books.fund_id}/trial-balance", headers=bench.admin_headers())
+    if response.status_code != 200:
+        raise BenchError(f"trial balance: {response.status_code} {response.text[:500]}")
+    trial = response.json()
+    cash = [a for a in trial["accounts"] if a["kind"] == "collector_cash" and a["owner_id"] == books.collector_id]
+    members = [a for a in trial["accounts"] if a["kind"] == "member_contribution"]
+    in_cash = sum(a["balance_satang"] for a in cash) // DEPOSIT_SATANG
+    in_members = -sum(a["balance_satang"] for a in members) // DEPOSIT_SATANG
+    expected = books.created + books.pgbench
+    figures = {
+        "balanced": trial["balanced"], "debit_total_satang": trial["debit_total_satang"],
+        "credit_total_satang": trial["credit_total_satang"], "deposits_in_collector_cash": in_cash,
+        "deposits_in_member_accounts": in_members, "created_over_http": books.created,
+        "created_by_pgbench": books.pgbench, "unknown_outcome": books.unknown,
+    }
+    agrees = in_cash == in_members and expected <= in_cash <= expected + books.unknown
+    print(f"  books: trial balance {'balanced' if trial['balanced'] else 'NOT BALANCED'}"
+          f" (debits = credits = {trial['debit_total_satang'] / 100:,.2f} baht); {in_cash:,} deposits recorded,"
+          f" {books.created:,} created over HTTP + {books.pgbench:,} by pgbench = {expected:,}"
+          + (f" (+ up to {books.unknown:,} whose requests failed in flight)" if books.unknown else "")
+          + (" - they agree" if agrees else " - THEY DO NOT AGREE"), flush=True)
+    if not trial["balanced"] or not agrees:
+        raise BenchError(f"the bench fund's books are wrong: {figures}")
+    return figures
+
+
+def section_ledger(bench: Bench) -> dict[str, Any]:
+    """Deposits per second, single and batched, straight at the ledger, through the gateway, and
+    the ceiling pgbench reaches on the same SQL, alternating rounds in the same run."""
+    from tests import bench_pgbench as pgb
+
+    system, args = bench.system, bench.args
+    books = _ledger_setup(bench)
+    _ledger_warm(bench, books)
+    pg = pgb.find_postgres(system.home / "pgdata")
+    settings = dict(pgb.psql_rows(pg, "SELECT name, setting FROM pg_settings WHERE name IN"
+                                      " ('fsync', 'synchronous_commit', 'max_connections', 'shared_buffers', 'wal_sync_method')"))
+    in_use = int(pgb.psql_rows(pg, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")[0][0])
+    room = int(settings.get("max_connections", "100")) - in_use - 10  # the services' pools may still grow
+    print(f"  PostgreSQL {pg.socket_dir}: fsync={settings.get('fsync')} synchronous_commit={settings.get('synchronous_commit')}"
+          f" wal_sync_method={settings.get('wal_sync_method')} max_connections={settings.get('max_connections')}"
+          f" ({in_use} in use); pgbench {pg.bin_dir / 'pgbench'}", flush=True)
+    # Statistics as autovacuum would leave them after its first visit (naptime 60 s). Without this,
+    # the ledger's pooled connections keep the plans they made while the tables were new and never
+    # analyzed: the foreign-key check of every posting (postings -> journal_entries) then walks
+    # ix_journal_entries_date over all of the fund's entries, so each deposit costs more the more
+    # the fund has, seconds per batch within a minute. The figures would measure that accident.
+    started = time.perf_counter()
+    pgb.psql_rows(pg, "ANALYZE " + ", ".join(LEDGER_TABLES))
+    print(f"  ANALYZE of the ledger's tables after warm-up ({time.perf_counter() - started:.1f} s), as autovacuum"
+          " does within its first minute; before that, plans made on the new tables scan the fund's whole history"
+          " in every posting's foreign-key check", flush=True)
+    ids = pgb.fund_ids(pg, books.fund_id, books.collector_id)
+    sampler = pgb.ActivitySampler(pg)
+    cpu_groups = {"pgbench": _pgbench_processes}
+    collector = {"Content-Type": "application/json"}
+    deposits = f"/v1/ledger/funds/{books.fund_id}/deposits"
+    urls = {"direct": system.service_url("ledger") + deposits, "gateway": system.url + deposits}
+
+    def http_run(name: str, url: str, *, batched: bool) -> Measurement:
+        if time.monotonic() - books.warmed_at > REWARM_AFTER:
+            _ledger_warm(bench, books)
+        headers = {**collector, **bench.login_headers(COLLECTOR_PHONE, COLLECTOR_PASSWORD)}
+        sampler.start()
+        try:
+            if batched:
+                run = bench.measure(url + "/batch", label=name, method="POST", headers=headers,
+                                    concurrency=min(BATCH_WORKERS, args.concurrency), items_per_request=BATCH_SIZE,
+                                    body_factory=_batched_deposits(books), check=_batch_check(BATCH_SIZE),
+                                    cpu=bench.cpu_probe(cpu_groups))
+            else:
+                run = bench.measure(url, label=name, method="POST", headers=headers, ok_status=201,
+                                    body_factory=_single_deposits(books), cpu=bench.cpu_probe(cpu_groups))
+        finally:
+            run_activity = sampler.stop()
+        run.activity = run_activity
+        books.created += run.applied
+        books.unknown += run.unknown * run.items_per_request
+        return run
+
+    def pgbench_run(script: str, *, clients: int, per_txn: int) -> Measurement:
+        clients = max(1, min(clients, room))
+        sampler.start()
+        try:
+            raw = pgb.run_pgbench(pg, script, clients=clients, seconds=args.seconds, warmup=args.warmup,
+                                  cpu=bench.cpu_probe(cpu_groups), grace=RUN_GRACE)
+        finally:
+            run_activity = sampler.stop()
+        run = _from_pgbench(raw, "pgbench", raw.command, per_txn)
+        run.activity = run_activity
+        books.pgbench += run.applied
+        return run
+
+    plans = {
+        "single": {
+            "direct": lambda: http_run("direct", urls["direct"], batched=False),
+            "gateway": lambda: http_run("gateway", urls["gateway"], batched=False),
+            "pgbench": lambda: pgbench_run(pgb.single_script(ids), clients=args.concurrency, per_txn=1),
+        },
+        "batched": {
+            "direct": lambda: http_run("direct", urls["direct"], batched=True),
+            "gateway": lambda: http_run("gateway", urls["gateway"], batched=True),
+            "pgbench": lambda: pgbench_run(pgb.batch_script(ids, BATCH_SIZE),
+                                           clients=min(BATCH_WORKERS, args.concurrency), per_txn=BATCH_SIZE),
+        },
+    }
+    tables: dict[str, dict[str, dict[str, Any]]] = {}
+    for kind, plan in plans.items():
+        runs: dict[str, list[Measurement]] = {name: [] for name in plan}
+        for round_no in range(1, args.rounds + 1):
+            for name, run_once in plan.items():
+                run = run_once()
+                runs[name].append(run)
+                own = run.reported_tps
+                print(f"  {kind} round {round_no} {name:<8} {run.items_per_second:9.1f} deposits/s"
+                      f"  ({run.rps:.1f} req/s{f', pgbench says {own:.1f} tps' if own else ''})"
+                      f"  ok {run.ok}  errors {run.error_count}", flush=True)
+        tables[kind] = _deposit_rows(runs)
+
+    single, batched = tables["single"], tables["batched"]
+    dps = {kind: {name: row["deposits_per_s_median"] for name, row in rows.items()} for kind, rows in tables.items()}
+    ratios = {
+        kind: {
+            "gateway_over_direct": _ratio(dps[kind]["gateway"], dps[kind]["direct"]),
+            "gateway_over_pgbench": _ratio(dps[kind]["gateway"], dps[kind]["pgbench"]),
+            "direct_over_pgbench": _ratio(dps[kind]["direct"], dps[kind]["pgbench"]),
+        }
+        for kind in tables
+    }
+    single_clients = min(args.concurrency, max(1, room))
+    batch_clients = min(BATCH_WORKERS, args.concurrency)
+    print()
+    _print_deposit_table(
+        f"ledger single deposits (POST .../deposits, collector token, 1 deposit of {DEPOSIT_SATANG} satang per request;"
+        f" {bench.describe()}; pgbench -c {single_clients})", single)
+    r = ratios["single"]
+    print(f"  ratios: gateway/direct {_fmt_ratio(r['gateway_over_direct'])}, gateway/pgbench"
+          f" {_fmt_ratio(r['gateway_over_pgbench'])}, direct/pgbench {_fmt_ratio(r['direct_over_pgbench'])}")
+    print()
+    _print_deposit_table(
+        f"ledger batched deposits (POST .../deposits/batch, {BATCH_SIZE} per request, {batch_clients} phones syncing"
+        f" at once; pgbench -c {batch_clients}, arrays of {BATCH_SIZE})", batched)
+    r = ratios["batched"]
+    print(f"  ratios: gateway/direct {_fmt_ratio(r['gateway_over_direct'])}, gateway/pgbench"
+          f" {_fmt_ratio(r['gateway_over_pgbench'])}, direct/pgbench {_fmt_ratio(r['direct_over_pgbench'])}")
+    warn_if_noisy({**{f"single {k}": v for k, v in single.items()}, **{f"batched {k}": v for k, v in batched.items()}})
+
+    targets = {
+        f"single via gateway >= {TARGET_SINGLE_GATEWAY:,.0f}/s": (dps["single"]["gateway"], TARGET_SINGLE_GATEWAY),
+        f"single via gateway >= {TARGET_SINGLE_OF_PGBENCH:.2f} of pgbench": (
+            ratios["single"]["gateway_over_pgbench"] or 0.0, TARGET_SINGLE_OF_PGBENCH),
+        f"batched via gateway >= {TARGET_BATCHED:,.0f}/s": (dps["batched"]["gateway"], TARGET_BATCHED),
+    }
+    print("\n  targets:")
+    verdicts: dict[str, dict[str, Any]] = {}
+    for label, (reached, wanted) in targets.items():
+        met = reached >= wanted
+        verdicts[label] = {"reached": reached, "target": wanted, "met": met}
+        shown = f"{reached:,.1f}/s" if wanted > 1 else f"{reached:.2f}"
+        print(f"    {label:<40} reached {shown:>12}   {'MET' if met else 'NOT MET'}")
+    print("  all deposits of one fund take that fund's row lock (gapless receipt numbers): one fund's"
+          " deposits are posted one transaction at a time, by design; pgbench pays the same lock")
+    print()
+    books_figures = _ledger_verify(bench, books)
+
+    for kind, rows in tables.items():
+        _require_successes(f"ledger {kind}", rows)
+    figures = {
+        "fund_id": books.fund_id,
+        "members": LEDGER_MEMBERS,
+        "deposit_satang": DEPOSIT_SATANG,
+        "concurrency_single": args.concurrency,
+        "concurrency_batched": batch_clients,
+        "pgbench_clients_single": single_clients,
+        "batch_size": BATCH_SIZE,
+        "seconds": args.seconds,
+        "warmup_seconds": args.warmup,
+        "rounds": args.rounds,
+        "postgres_settings": settings,
+        "single": single,
+        "batched": batched,
+        "ratios": ratios,
+        "targets": verdicts,
+        "books": books_figures,
+        "pgbench_single_script": pgb.single_script(ids)[:300] + "...",
+        "pgbench_batched_script": pgb.batch_script(ids, BATCH_SIZE)[:300] + "...",
+    }
+    path_written = write_results("ledger", figures)
+    print(f"  written to {path_written.relative_to(RESULTS_DIR.parent)}")
+    return figures
+
+
+#: Sections, run in this order.
 SECTIONS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "gateway": section_gateway,
     "import": section_import,
+    "ledger": section_ledger,
 }
 
 

@@ -237,13 +237,19 @@ def run_pgbench(
 
 
 _SAMPLE_SQL = """
-WITH a AS (
-    SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity
+WITH a AS MATERIALIZED (
+    SELECT pid, state, wait_event_type, wait_event,
+           -- asked once per lock waiter only: pg_blocking_pids takes the lock manager's locks
+           CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocked_by
+      FROM pg_stat_activity
      WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
 ), blockers AS (
-    SELECT DISTINCT unnest(pg_blocking_pids(pid)) AS pid FROM a WHERE wait_event_type = 'Lock'
+    SELECT DISTINCT unnest(blocked_by) AS pid FROM a
 )
-SELECT a.state, a.wait_event_type, a.wait_event, a.pid IN (SELECT pid FROM blockers) AS blocking FROM a
+SELECT a.state, a.wait_event_type, a.wait_event,
+       -- the head of a lock queue: it blocks others and waits for no lock itself
+       a.pid IN (SELECT pid FROM blockers) AND a.wait_event_type IS DISTINCT FROM 'Lock' AS head
+  FROM a
 """
 
 
@@ -273,7 +279,7 @@ class ActivitySampler:
         self.samples = 0
         self.backends: Counter[str] = Counter()
         self.queued = 0
-        self.holders: Counter[str] = Counter()
+        self.holders: Counter[str] = Counter()  # weighted: each sample with a queue adds up to 1
 
     def start(self) -> None:
         self._stop.clear()
@@ -322,12 +328,12 @@ class ActivitySampler:
                     if category is None:
                         continue
                     self.backends[category] += 1
-                    if row["blocking"] and row["wait_event_type"] != "Lock":
+                    if row["head"]:
                         holding.append(category)
                 if holding:
                     self.queued += 1
                     for category in holding:
-                        self.holders[category] += 1
+                        self.holders[category] += 1 / len(holding)
                 await asyncio.sleep(self.interval)
         finally:
             await conn.close()
