@@ -97,12 +97,29 @@ async def upgrade(process: str, url: str, revision: str = "head") -> None:
         await engine.dispose()
 
 
+async def analyze_new_tables(url: str) -> list[str]:
+    """ANALYZE tables PostgreSQL has never analyzed. Until autovacuum gets to a new table, plans
+    (the foreign-key checks' included) are made for an empty table and can pick a poor index."""
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            tables = (await conn.scalars(text(
+                "SELECT quote_ident(relname) FROM pg_stat_user_tables"
+                " WHERE last_analyze IS NULL AND last_autoanalyze IS NULL"))).all()
+            for table in tables:
+                await conn.execute(text(f"ANALYZE {table}"))
+            return list(tables)
+    finally:
+        await engine.dispose()
+
+
 async def migrate(process: str, server_url: str, db_name: str | None = None) -> str:
     """Create (if needed) and upgrade one process's database; returns its URL."""
     name = db_name or f"sajja_{process}"
     await ensure_database(server_url, name)
     url = database_url_for(server_url, name)
     await upgrade(process, url)
+    await analyze_new_tables(url)
     return url
 
 

@@ -101,10 +101,10 @@ class JournalEntry(Base):
     """A balanced set of postings; never changed. A correction is a reversing entry."""
 
     __tablename__ = "journal_entries"
-    __table_args__ = (
-        UniqueConstraint("fund_id", "reverses_entry_id"),
-        Index("ix_journal_entries_date", "fund_id", "business_date"),
-    )
+    # No other index starting with fund_id: the foreign-key checks of postings must always take
+    # the primary key (with a second index, a plan made while the table was small scanned every
+    # entry of the fund for each posting; see make bench's ledger section).
+    __table_args__ = (UniqueConstraint("fund_id", "reverses_entry_id"),)
 
     fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)

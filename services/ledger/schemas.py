@@ -207,6 +207,34 @@ class SourcesReport(BaseModel):
     sources: list[SourceShare]
 
 
+class Holdings(BaseModel):
+    """The money a fund holds: what dashboards call the accumulated fund (เงินกองทุนสะสม)."""
+
+    fund_id: uuid.UUID
+    has_books: bool = Field(description="False while the fund's ledger has no journal entry at all")
+    fund_cash_satang: int
+    bank_satang: int
+    collectors_cash_satang: int = Field(description="Cash collectors hold and have not yet handed over")
+    grants_receivable_satang: int = Field(description="Awarded, not yet received; not part of the accumulated fund")
+    accumulated_satang: int | None = Field(
+        description="Fund cash + bank + collectors' cash in hand; null while the fund has no books")
+
+
+class DepositMonth(BaseModel):
+    month: str = Field(description="YYYY-MM (Bangkok business dates)")
+    deposits: int
+    amount_satang: int
+
+
+class DepositsByMonth(BaseModel):
+    fund_id: uuid.UUID
+    date_from: dt.date = Field(serialization_alias="from")
+    date_to: dt.date = Field(serialization_alias="to")
+    months: list[DepositMonth] = Field(description="Months with deposits only, oldest first")
+    deposits: int
+    amount_satang: int
+
+
 class CollectorDay(BaseModel):
     collector_id: uuid.UUID
     business_date: dt.date

@@ -181,6 +181,13 @@ async def post_deposits(
     if not ready:
         return outcomes
 
+    # The hot path holds the fund's posting lock only for the posting itself: what came before
+    # (accounts opened, members confirmed) is idempotent and committed first, and the posting is
+    # committed the moment the function returns. Everywhere else the request's unit of work
+    # commits once at the end; here that would keep every other phone of the fund waiting while
+    # this request's Python runs (measured: the lock was held about 9 ms per deposit, mostly by a
+    # transaction waiting to send COMMIT).
+    await session.commit()
     rows = (await session.execute(
         text("SELECT * FROM ledger_post_deposits(:fund, :ids, :members, :member_accounts, :collectors,"
              " :collector_accounts, :amounts, :collected, :dates, :hashes, :by)"),
@@ -198,6 +205,7 @@ async def post_deposits(
             "by": principal.subject,
         },
     )).all()
+    await session.commit()
     for (outcome, _, _), row in zip(ready, rows, strict=True):
         assert row.id == outcome.id
         if row.outcome == "conflict":

@@ -18,8 +18,10 @@ from services.ledger.schemas import (
     AccountIn,
     AccountOut,
     CollectorDay,
+    DepositsByMonth,
     FundRulesIn,
     FundRulesOut,
+    Holdings,
     MemberBalance,
     MemberContribution,
     MemberContributions,
@@ -87,6 +89,23 @@ async def sources(
     """Income by source between two dates (inclusive), with each source's share of the total."""
     await ensure_reader(principal, fund_id, deps.directory(request))
     return await service.sources(session, fund_id, date_from, date_to)
+
+
+@router.get("/reports/holdings", response_model=Holdings)
+async def holdings(fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """The accumulated fund: fund cash, bank and collectors' cash in hand (null before any entry)."""
+    await ensure_reader(principal, fund_id, deps.directory(request))
+    return await service.holdings(session, fund_id)
+
+
+@router.get("/reports/deposits-by-month", response_model=DepositsByMonth, response_model_by_alias=True)
+async def deposits_by_month(
+    fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
+    date_from: Annotated[dt.date, Query(alias="from")], date_to: Annotated[dt.date, Query(alias="to")],
+) -> Any:
+    """Deposits collected per month between two dates (inclusive): how many, and how much."""
+    await ensure_reader(principal, fund_id, deps.directory(request))
+    return await service.deposits_by_month(session, fund_id, date_from, date_to)
 
 
 @router.get("/reports/member-contributions", response_model=MemberContributions)

@@ -7,12 +7,13 @@ import datetime as dt
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import extract, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.models import (
     Account,
+    LedgerFund,
     Deposit,
     JournalEntry,
     LedgerCollector,
@@ -24,6 +25,9 @@ from services.ledger.schemas import (
     AccountIn,
     AccountOut,
     CollectorDay,
+    DepositMonth,
+    DepositsByMonth,
+    Holdings,
     MemberBalance,
     SourceShare,
     SourcesReport,
@@ -211,3 +215,43 @@ async def member_contributions(session: AsyncSession, fund_id: uuid.UUID, start:
         .group_by(LedgerMember.member_id)
     )).all()
     return [(member_id, -int(total)) for member_id, total in rows]
+
+
+#: Accounts whose balances make up the accumulated fund: money the fund holds, wherever it is.
+HELD_KINDS = ("fund_cash", "bank", "collector_cash")
+
+
+async def holdings(session: AsyncSession, fund_id: uuid.UUID) -> Holdings:
+    """Cash, bank and collectors' cash in hand (the accumulated fund), without creating any books:
+    a fund whose ledger has no entry yet has ``accumulated_satang`` null, not 0."""
+    by_kind = {
+        kind: int(total or 0)
+        for kind, total in (await session.execute(
+            select(Account.kind, func.sum(Account.balance_satang))
+            .where(Account.fund_id == fund_id, Account.kind.in_((*HELD_KINDS, "grants_receivable")))
+            .group_by(Account.kind)
+        )).all()
+    }
+    has_books = await session.get(LedgerFund, fund_id) is not None and await session.scalar(
+        select(JournalEntry.id).where(JournalEntry.fund_id == fund_id).limit(1)) is not None
+    return Holdings(
+        fund_id=fund_id, has_books=has_books, fund_cash_satang=by_kind.get("fund_cash", 0),
+        bank_satang=by_kind.get("bank", 0), collectors_cash_satang=by_kind.get("collector_cash", 0),
+        grants_receivable_satang=by_kind.get("grants_receivable", 0),
+        accumulated_satang=sum(by_kind.get(k, 0) for k in HELD_KINDS) if has_books else None,
+    )
+
+
+async def deposits_by_month(session: AsyncSession, fund_id: uuid.UUID, start: dt.date, end: dt.date) -> DepositsByMonth:
+    """Deposits collected per month (by Bangkok business date) between two dates, inclusive."""
+    if start > end:
+        raise SajjaError("report.range_invalid", status_code=422)
+    year, month = extract("year", Deposit.business_date), extract("month", Deposit.business_date)
+    rows = (await session.execute(
+        select(year, month, func.count(), func.sum(Deposit.amount_satang))
+        .where(Deposit.fund_id == fund_id, Deposit.business_date >= start, Deposit.business_date <= end)
+        .group_by(year, month).order_by(year, month)
+    )).all()
+    months = [DepositMonth(month=f"{int(y)}-{int(m):02d}", deposits=n, amount_satang=int(total)) for y, m, n, total in rows]
+    return DepositsByMonth(fund_id=fund_id, date_from=start, date_to=end, months=months,
+                           deposits=sum(m.deposits for m in months), amount_satang=sum(m.amount_satang for m in months))
