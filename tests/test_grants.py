@@ -343,3 +343,15 @@ async def test_matching_programs_compute_what_is_due_from_the_ledger(g: Grants) 
     due = (await g.grants.get(f"/v1/grants/programs/{program['id']}/matching", params={"fund_id": fund.id, "year": TODAY.year},
                               headers=fund.as_(Role.committee))).json()
     assert (due["member_contributions_satang"], due["due_satang"]) == (70_000, 36_500 + 20_000)
+
+
+async def test_awards_stay_within_each_split_of_the_envelope(g: Grants) -> None:
+    program = await g.program(envelope_satang=200_000 * B, allocation_splits=[
+        {"name": "issue_based", "pct_bp": 2500}, {"name": "target_areas", "pct_bp": 7500}])
+    issue = [await g.screened(program, await nakhon_fund(g, f"กองทุนประเด็น {i}"), amounts=(25_000 * B, 10_000 * B), split="issue_based")
+             for i in range(2)]
+    assert (await g.decide(issue[0]["id"], {"decision": "approve"})).status_code == 200
+    over = await g.decide(issue[1]["id"], {"decision": "approve"})
+    assert over.status_code == 409 and over.json()["code"] == "award.split_exceeded"  # 35,000 + 35,000 > 50,000 issue-based
+    target = await g.screened(program, await nakhon_fund(g, "กองทุนพื้นที่"), split="target_areas")
+    assert (await g.decide(target["id"], {"decision": "approve"})).status_code == 200

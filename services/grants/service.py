@@ -83,6 +83,10 @@ register_messages(
             "th": ("เกินวงเงินโครงการ", "วงเงินคงเหลือของโครงการ {available_satang} สตางค์ ไม่พอ"),
             "en": ("Envelope exceeded", "The program has only {available_satang} satang left"),
         },
+        "award.split_exceeded": {
+            "th": ("เกินวงเงินหมวด", "วงเงินคงเหลือของหมวด {split} มี {available_satang} สตางค์ ไม่พอ"),
+            "en": ("Split exceeded", "Split {split} has only {available_satang} satang left"),
+        },
         "award.amount_invalid": {
             "th": ("ยอดอนุมัติไม่ถูกต้อง", "ยอดอนุมัติต้องไม่เกินยอดที่ขอ และงวดเงินต้องรวมได้เท่ายอดอนุมัติ"),
             "en": ("Invalid amount", "The award may not exceed the request, and tranches must add up to it"),
@@ -301,6 +305,14 @@ async def decide(session: AsyncSession, principal: Principal, application: Appli
     program = await get_program(session, application.program_id, lock=True)
     if program.allocated_satang + amount > program.envelope_satang:
         raise Conflict("award.envelope_exceeded", params={"available_satang": program.envelope_satang - program.allocated_satang})
+    split = next((s for s in program.allocation_splits if s["name"] == application.split), None)
+    if split is not None:
+        # Each split is a share of the envelope (e.g. 25% issue-based): awards stay within it too.
+        split_cap = program.envelope_satang * split["pct_bp"] // 10_000
+        split_used = await session.scalar(select(func.coalesce(func.sum(Application.approved_satang), 0)).where(
+            Application.program_id == program.id, Application.split == application.split, Application.id != application.id))
+        if int(split_used) + amount > split_cap:
+            raise Conflict("award.split_exceeded", params={"split": split["name"], "available_satang": split_cap - int(split_used)})
     await session.execute(update(Program).where(Program.id == program.id).values(allocated_satang=Program.allocated_satang + amount))
     application.approved_satang = amount
     await _status(session, application, "approved")
