@@ -113,6 +113,18 @@ def test_a_collectors_day(tmp_path: Path) -> None:
         reply = _wait_for(lambda: line.replies)
         assert f"{sum(d['amount_satang'] for d in mine) // 100} บาท" in reply[0]["messages"][0]["text"]
 
+        # Arrears reminders go only to members who asked for them.
+        member_token = client.post("/v1/auth/line", json={"id_token": line.id_token("U-member-0")}).json()["access_token"]
+        assert client.put("/v1/auth/line/preferences", headers={"Authorization": f"Bearer {member_token}"},
+                          json={"receipts": True, "claims": True, "arrears": True}).status_code == 200
+        assert client.post(f"/v1/ledger/funds/{fid}/plans", headers=committee, json={
+            "name": "สัจจะวันละบาท", "period": "day", "amount_satang": 100, "effective_from": "2015-01-01"}).status_code == 201
+        reminded = client.post("/v1/line/reminders/arrears", headers=committee, json={"fund_id": fid})
+        assert reminded.status_code == 200 and reminded.json()["queued"] == 1, reminded.text
+        reminder = _wait_for(lambda: [t for t in line.texts_to("U-member-0") if "ค้างส่ง" in t])
+        assert "งวด" in reminder[0]
+        assert client.post("/v1/line/reminders/arrears", headers=collector, json={"fund_id": fid}).status_code == 403
+
         # Phones get compressed answers when a body is big enough to be worth it.
         zipped = httpx.get(f"{system.url}/openapi.json", headers={"Accept-Encoding": "gzip"})
         assert zipped.headers["content-encoding"] == "gzip" and "/v1/ledger/funds/{fund_id}/deposits/batch" in zipped.json()["paths"]

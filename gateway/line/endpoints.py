@@ -127,3 +127,37 @@ async def webhook(request: Request, session: DbSession) -> Response:
             continue
         await service.handle_event(session, request.app.state.member_view, event)
     return Response(status_code=200)
+
+
+class ReminderIn(Strict):
+    fund_id: uuid.UUID
+
+
+class ReminderOut(BaseModel):
+    queued: int
+
+
+@router.post("/v1/line/reminders/arrears", response_model=ReminderOut)
+async def remind_arrears(body: ReminderIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """The committee sends arrears reminders by LINE to members who asked for them. The arrears come
+    from the ledger, read with the committee member's own token."""
+    if principal.role not in (Role.committee, Role.fund_admin) or principal.fund_id != body.fund_id:
+        raise Forbidden("auth.out_of_scope")
+    urls = request.app.state.forwarder.service_urls
+    response = await request.app.state.internal_http.get(
+        f"{urls['ledger']}/v1/ledger/funds/{body.fund_id}/arrears", headers={"Authorization": request.headers["authorization"]})
+    if response.status_code != 200:
+        raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "ledger"})
+    arrears = response.json()
+    links = {row.member_id: row for row in (await session.scalars(
+        select(LineLink).where(LineLink.fund_id == body.fund_id, LineLink.notify_arrears))).all()}
+    queued = 0
+    for item in arrears["items"]:
+        link = links.get(uuid.UUID(item["member_id"]))
+        if link is None:
+            continue
+        text = (f"แจ้งเตือนจากกองทุน: ค้างส่งเงินสัจจะ {item['periods_in_arrears']} งวด "
+                f"รวม {service.baht(item['arrears_satang'])} บาท (ส่งถึงวันที่ {item['paid_through'] or '-'})")
+        await service.queue_push(session, link.line_user_id, text, f"arrears:{link.member_id}:{arrears['as_of']}")
+        queued += 1
+    return ReminderOut(queued=queued)
