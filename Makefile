@@ -14,10 +14,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian packages outside Python, installed when missing (as root on Debian; otherwise a note):
+# Thai fonts for PDF receipts and reports, and chromium for the web dashboard's browser test.
 run: $(STAMP)
+	sh tools/system_packages.sh fonts
 	$(BIN)/sajja run
 
 test: $(STAMP)
+	sh tools/system_packages.sh fonts browser
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

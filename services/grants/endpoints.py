@@ -25,6 +25,7 @@ from services.grants.schemas import (
     DecisionIn,
     DeliveryOut,
     DisbursementIn,
+    FundGrants,
     MatchingDue,
     ProgramCreate,
     ProgramOut,
@@ -242,6 +243,36 @@ async def rollup(session: DbSession, principal: CurrentPrincipal, program_id: uu
                         awarded_satang=int(w), disbursed_satang=int(d)) for p, i, n, c, a, r, w, d in (await session.execute(query)).all()]
     return Rollup(lines=lines, total_awarded_satang=sum(line.awarded_satang for line in lines),
                   total_disbursed_satang=sum(line.disbursed_satang for line in lines))
+
+
+@router.get("/funds/{fund_id}/summary", response_model=FundGrants)
+async def fund_summary(fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """One fund's applications and money across programs: the fund itself, its network's officers,
+    grant officers."""
+    if principal.role in FUND_ROLES:
+        if principal.fund_id != fund_id:
+            raise Forbidden("auth.out_of_scope")
+    elif principal.role is Role.network_officer:
+        fund = await request.app.state.directory.fund(fund_id)
+        if fund is None or fund.get("network_id") != str(principal.network_id):
+            raise Forbidden("auth.out_of_scope")
+    elif principal.role not in service.OFFICERS | {Role.service}:
+        raise Forbidden()
+    mine = (Application.fund_id == fund_id, Application.status != "draft")
+    by_status = dict((await session.execute(
+        select(Application.status, func.count()).where(*mine).group_by(Application.status))).all())
+    requested, awarded, awarded_satang = (await session.execute(
+        select(func.coalesce(func.sum(Application.requested_satang), 0), func.count(Application.approved_satang),
+               func.coalesce(func.sum(Application.approved_satang), 0)).where(*mine))).one()
+    disbursed, received = (await session.execute(
+        select(func.coalesce(func.sum(Tranche.amount_satang).filter(Tranche.status == "disbursed"), 0),
+               func.coalesce(func.sum(Tranche.amount_satang).filter(Tranche.ledger_status == "posted"), 0))
+        .where(Tranche.fund_id == fund_id))).one()
+    return FundGrants(
+        fund_id=fund_id, applications=sum(by_status.values()), by_status=by_status, requested_satang=int(requested),
+        awarded=int(awarded), awarded_satang=int(awarded_satang), disbursed_satang=int(disbursed),
+        received_satang=int(received), in_transit_satang=int(disbursed) - int(received),
+    )
 
 
 def _webhook_owner(principal: Principal) -> None:

@@ -250,3 +250,17 @@ class Rollup(BaseModel):
     lines: list[RollupLine]
     total_awarded_satang: int
     total_disbursed_satang: int
+
+
+class FundGrants(BaseModel):
+    """One fund's grants across programs: what it asked for, was awarded and has received."""
+
+    fund_id: uuid.UUID
+    applications: int = Field(description="Applications past draft")
+    by_status: dict[str, int]
+    requested_satang: int
+    awarded: int = Field(description="Applications awarded (in full or in part)")
+    awarded_satang: int
+    disbursed_satang: int = Field(description="Confirmed sent by grantors")
+    received_satang: int = Field(description="Posted to the fund's ledger")
+    in_transit_satang: int

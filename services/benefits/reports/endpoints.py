@@ -2,29 +2,63 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from services.benefits import deps
 from services.benefits.reports import service
 from services.benefits.schemas import PaidReport, PendingReport
-from shared.auth import CurrentPrincipal, Role, ensure_fund_access
+from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.db import DbSession
+from shared.errors import Forbidden, SajjaError, register_messages
+from shared.members_client import MembersDirectory
+
+register_messages(
+    {
+        "report.period_required": {
+            "th": ("ต้องระบุช่วงเวลา", "ระบุ year หรือทั้ง from และ to (from ไม่หลัง to)"),
+            "en": ("Period required", "Give year, or both from and to (from not after to)"),
+        },
+    }
+)
 
 router = APIRouter(prefix="/v1/benefits/funds/{fund_id}/reports", tags=["benefits"])
 READERS = (Role.committee, Role.fund_admin)
 
 
-@router.get("/paid", response_model=PaidReport)
-async def paid(fund_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, year: Annotated[int, Query(ge=2000, le=2200)]) -> Any:
-    """Benefits paid in a year by category and month, and how many members they helped."""
+async def ensure_report_reader(principal: Principal, fund_id: uuid.UUID, directory: MembersDirectory) -> None:
+    """The fund's committee and admins, global roles, and officers of the fund's network (these
+    reports are counts and sums, with no member named)."""
+    if principal.role is Role.network_officer:
+        fund = await directory.fund(fund_id)
+        if fund is None or fund.get("network_id") is None or fund["network_id"] != str(principal.network_id):
+            raise Forbidden("auth.out_of_scope")
+        return
     ensure_fund_access(principal, fund_id, roles=READERS)
+
+
+@router.get("/paid", response_model=PaidReport)
+async def paid(
+    fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
+    year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+    date_from: Annotated[dt.date | None, Query(alias="from")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+) -> Any:
+    """Benefits paid by category and month, and how many members they helped: in a calendar
+    ``year``, or between the Bangkok dates ``from`` and ``to`` (inclusive)."""
+    await ensure_report_reader(principal, fund_id, deps.directory(request))
+    if date_from is not None and date_to is not None and date_from <= date_to:
+        return await service.paid(session, fund_id, date_from.year, start=date_from, end=date_to)
+    if year is None or date_from is not None or date_to is not None:
+        raise SajjaError("report.period_required", status_code=422)
     return await service.paid(session, fund_id, year)
 
 
 @router.get("/pending", response_model=PendingReport)
-async def pending(fund_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def pending(fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """How long claims have waited, for a decision and for payout."""
-    ensure_fund_access(principal, fund_id, roles=READERS)
+    await ensure_report_reader(principal, fund_id, deps.directory(request))
     return await service.pending(session, fund_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 import uuid
 
@@ -13,22 +14,28 @@ from services.benefits.schemas import PaidLine, PaidReport, PendingAge, PendingR
 from shared.timeutil import BANGKOK, utcnow
 
 
-async def paid(session: AsyncSession, fund_id: uuid.UUID, year: int) -> PaidReport:
-    paid_in_year = (Claim.fund_id == fund_id, Claim.status == "paid",
-                    extract("year", func.timezone("Asia/Bangkok", Claim.paid_at)) == year)
+async def paid(session: AsyncSession, fund_id: uuid.UUID, year: int, *, start: dt.date | None = None,
+               end: dt.date | None = None) -> PaidReport:
+    """Paid claims in a calendar year, or between two Bangkok dates (inclusive) when given."""
+    paid_on = func.date(func.timezone("Asia/Bangkok", Claim.paid_at))
+    period = ((paid_on >= start, paid_on <= end) if start is not None and end is not None
+              else (extract("year", func.timezone("Asia/Bangkok", Claim.paid_at)) == year,))
+    paid_in_year = (Claim.fund_id == fund_id, Claim.status == "paid", *period)
     by_category = (await session.execute(
         select(Claim.category, func.count(), func.sum(Claim.amount_satang)).where(*paid_in_year)
         .group_by(Claim.category).order_by(Claim.category))).all()
+    year_of = extract("year", func.timezone("Asia/Bangkok", Claim.paid_at))
     month = extract("month", func.timezone("Asia/Bangkok", Claim.paid_at))
     by_month = (await session.execute(
-        select(month, func.count(), func.sum(Claim.amount_satang)).where(*paid_in_year).group_by(month).order_by(month))).all()
+        select(year_of, month, func.count(), func.sum(Claim.amount_satang)).where(*paid_in_year)
+        .group_by(year_of, month).order_by(year_of, month))).all()
     helped = await session.scalar(select(func.count(func.distinct(Claim.member_id))).where(*paid_in_year))
     return PaidReport(
         fund_id=fund_id, year=year, year_be=year + 543,
         total_satang=sum(int(s) for _, _, s in by_category), claims=sum(n for _, n, _ in by_category),
         members_helped=int(helped or 0),
         by_category=[PaidLine(key=c, claims=n, amount_satang=int(s)) for c, n, s in by_category],
-        by_month=[PaidLine(key=f"{year}-{int(m):02d}", claims=n, amount_satang=int(s)) for m, n, s in by_month],
+        by_month=[PaidLine(key=f"{int(y)}-{int(m):02d}", claims=n, amount_satang=int(s)) for y, m, n, s in by_month],
     )
 
 

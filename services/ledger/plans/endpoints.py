@@ -74,9 +74,12 @@ async def arrears(
     directory = deps.directory(request)
     await ensure_reader(principal, fund_id, directory)
     day = as_of or bangkok_today()
+    plans = await service.plans(session, fund_id)
+    if not plans:
+        # Nobody can be behind a plan the fund does not have: spare the members service the roll.
+        return ArrearsPage(as_of=day, items=[])
     members = await directory.current_members(fund_id)
     contributed = await service.contributed_by_member(session, fund_id, [uuid.UUID(m["member_id"]) for m in members])
-    plans = await service.plans(session, fund_id)
     standings = [
         service.standing(member_id=uuid.UUID(m["member_id"]), joined_on=dt.date.fromisoformat(m["joined_on"]),
                          contributed=contributed.get(uuid.UUID(m["member_id"]), 0), all_plans=plans, as_of=day)

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.models import (
     Account,
-    LedgerFund,
     Deposit,
     JournalEntry,
     LedgerCollector,
+    LedgerFund,
     LedgerMember,
     Movement,
     Posting,

@@ -1,0 +1,152 @@
+"""``/v1/dashboard``: a fund's dashboard in one call, roll-ups over a network, a province or the
+country, the funds table, and downloads. Bearer tokens, as every ``/v1`` path.
+
+Each figure is read from its service with the caller's own token, so each service applies its
+own authorization and a refusal reaches the caller as the service's problem+json. Roll-ups are
+for platform admins (the country, any network or province) and network officers (their network,
+and the provinces of its funds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from gateway.dashboard import exports, figures
+from gateway.dashboard.schemas import FundDashboard, FundsTable, Rollup
+from gateway.dashboard.upstream import DashboardRoute, Upstream
+from shared.auth import CurrentPrincipal, Principal, Role, bearer_token
+from shared.db import DbSession
+from shared.errors import Forbidden
+
+router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"], route_class=DashboardRoute)
+
+DateFrom = Annotated[dt.date | None, Query(alias="from", description="First day (default: 1 January this year)")]
+DateTo = Annotated[dt.date | None, Query(alias="to", description="Last day (default: today, Bangkok)")]
+Fmt = Literal["csv", "xlsx"]
+
+
+def upstream(request: Request) -> Upstream:
+    return Upstream(request, bearer_token(request))
+
+
+def ensure_rollup_reader(principal: Principal, network_id: uuid.UUID | None = None) -> None:
+    """Platform admins see every roll-up; a network officer their own network's."""
+    if principal.role is Role.platform_admin:
+        return
+    if principal.role is not Role.network_officer:
+        raise Forbidden()
+    if network_id is not None and network_id != principal.network_id:
+        raise Forbidden("auth.out_of_scope")
+
+
+async def national(up: Upstream, principal: Principal, period: figures.Period) -> dict[str, Any]:
+    if principal.role is not Role.platform_admin:
+        raise Forbidden()
+    return await figures.rollup(up, await figures.visible_funds(up), period, {"kind": "national"})
+
+
+async def network(up: Upstream, principal: Principal, network_id: uuid.UUID, period: figures.Period) -> dict[str, Any]:
+    ensure_rollup_reader(principal, network_id)
+    funds = await figures.visible_funds(up, network_id=network_id)
+    return await figures.rollup(up, funds, period, {"kind": "network", "network_id": network_id})
+
+
+async def province(up: Upstream, principal: Principal, name: str, period: figures.Period) -> dict[str, Any]:
+    ensure_rollup_reader(principal)
+    funds = await figures.visible_funds(up, province=name)
+    return await figures.rollup(up, funds, period, {"kind": "province", "province": name})
+
+
+@router.get("/funds/{fund_id}", response_model=FundDashboard)
+async def fund_dashboard(fund_id: uuid.UUID, request: Request, _: CurrentPrincipal, date_from: DateFrom = None,
+                         date_to: DateTo = None) -> Any:
+    """Everything on one fund's dashboard: founded year (B.E.), accumulated fund, members and
+    coverage, income by source and deposits by month over the period, benefits paid by category,
+    members in arrears, claims pending, grants awarded and received."""
+    return await figures.fund_figures(upstream(request), fund_id, figures.Period.of(date_from, date_to))
+
+
+@router.get("/national", response_model=Rollup)
+async def national_rollup(request: Request, principal: CurrentPrincipal, date_from: DateFrom = None,
+                          date_to: DateTo = None) -> Any:
+    """The country: every fund's figures summed, and the funds table (platform admins)."""
+    return await national(upstream(request), principal, figures.Period.of(date_from, date_to))
+
+
+@router.get("/networks/{network_id}", response_model=Rollup)
+async def network_rollup(network_id: uuid.UUID, request: Request, principal: CurrentPrincipal, date_from: DateFrom = None,
+                         date_to: DateTo = None) -> Any:
+    """A provincial network's funds, summed, with the funds table."""
+    return await network(upstream(request), principal, network_id, figures.Period.of(date_from, date_to))
+
+
+@router.get("/provinces/{province_name}", response_model=Rollup)
+async def province_rollup(province_name: str, request: Request, principal: CurrentPrincipal, date_from: DateFrom = None,
+                          date_to: DateTo = None) -> Any:
+    """The funds of a province (that the caller may see), summed, with the funds table."""
+    return await province(upstream(request), principal, province_name, figures.Period.of(date_from, date_to))
+
+
+async def table_funds(up: Upstream, principal: Principal, province_name: str | None,
+                      network_id: uuid.UUID | None) -> list[dict[str, Any]]:
+    ensure_rollup_reader(principal, network_id)
+    return await figures.visible_funds(up, province=province_name, network_id=network_id)
+
+
+@router.get("/funds-table", response_model=FundsTable)
+async def funds_table(request: Request, principal: CurrentPrincipal,
+                      province_name: Annotated[str | None, Query(alias="province", max_length=100)] = None,
+                      network_id: uuid.UUID | None = None) -> Any:
+    """Name, province, founded year (B.E.), accumulated fund, members and coverage of each fund the
+    caller may see, as seed 000's table of ten funds."""
+    up = upstream(request)
+    funds = await table_funds(up, principal, province_name, network_id)
+    return {"rows": await figures.funds_table(up, funds)}
+
+
+@router.get("/exports/funds.{fmt}", response_class=Response)
+async def funds_export(fmt: Fmt, request: Request, principal: CurrentPrincipal,
+                       province_name: Annotated[str | None, Query(alias="province", max_length=100)] = None,
+                       network_id: uuid.UUID | None = None) -> Response:
+    """The funds table as CSV or XLSX."""
+    up = upstream(request)
+    funds = await table_funds(up, principal, province_name, network_id)
+    return await exports.funds(up, funds, fmt, "ตารางกองทุนสวัสดิการชุมชน")
+
+
+@router.get("/funds/{fund_id}/exports/members.{fmt}", response_class=Response)
+async def members_export(fund_id: uuid.UUID, fmt: Fmt, request: Request, _: CurrentPrincipal) -> Response:
+    """The member roll as CSV or XLSX (those who may read the roll)."""
+    return await exports.members_roll(upstream(request), fund_id, fmt)
+
+
+@router.get("/funds/{fund_id}/members/{member_id}/exports/statement.{fmt}", response_class=Response)
+async def statement_export(fund_id: uuid.UUID, member_id: uuid.UUID, fmt: Fmt, request: Request, _: CurrentPrincipal) -> Response:
+    """A member's statement as CSV or XLSX (the member, the fund's staff)."""
+    return await exports.statement(upstream(request), fund_id, member_id, fmt)
+
+
+@router.get("/funds/{fund_id}/exports/income.{fmt}", response_class=Response)
+async def income_export(fund_id: uuid.UUID, fmt: Fmt, request: Request, _: CurrentPrincipal, date_from: DateFrom = None,
+                        date_to: DateTo = None) -> Response:
+    """Income by source over the period as CSV or XLSX."""
+    return await exports.income(upstream(request), fund_id, figures.Period.of(date_from, date_to), fmt)
+
+
+@router.get("/funds/{fund_id}/deposits/{deposit_id}/receipt.pdf", response_class=Response)
+async def receipt_pdf(fund_id: uuid.UUID, deposit_id: uuid.UUID, request: Request, session: DbSession,
+                      _: CurrentPrincipal) -> Response:
+    """A deposit's receipt as PDF, in Thai."""
+    return await exports.receipt(upstream(request), session, fund_id, deposit_id)
+
+
+@router.get("/funds/{fund_id}/reports/monthly.pdf", response_class=Response)
+async def monthly_pdf(fund_id: uuid.UUID, request: Request, _: CurrentPrincipal,
+                      month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (C.E.)")] = None) -> Response:
+    """The monthly report for the committee meeting, as PDF, in Thai."""
+    return await exports.monthly_report(upstream(request), fund_id, month)

@@ -1,0 +1,158 @@
+"""The services as the dashboard calls them: with the caller's own token, so each service applies
+its own authorization, over the forwarder's pooled aiohttp session.
+
+A service's problem (403, 404, 422 ...) is raised as :class:`UpstreamProblem` and reaches the
+caller as the service wrote it; transport failures become the gateway's 502/503/504 problems,
+as for forwarded requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import aiohttp
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+
+from shared.errors import (
+    PROBLEM_MEDIA_TYPE,
+    SajjaError,
+    preferred_language,
+    render_message,
+)
+
+log = logging.getLogger("sajja.dashboard")
+
+#: How many funds a roll-up works on at once (each fund is several calls).
+FUNDS_AT_ONCE = 8
+PAGE_SIZE = 500
+
+
+class UpstreamProblem(Exception):
+    """A service refused or failed a call; its answer goes back to the caller unchanged."""
+
+    def __init__(self, service: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+        super().__init__(f"{service} answered {status}")
+        self.service = service
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+    def problem(self) -> dict[str, Any]:
+        try:
+            parsed = orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+
+    def response(self) -> Response:
+        kept = {k: v for k, v in self.headers.items() if k.lower() in ("content-language", "www-authenticate", "retry-after")}
+        return Response(self.body, status_code=self.status, media_type=PROBLEM_MEDIA_TYPE, headers=kept)
+
+
+class Upstream:
+    """Calls to the services on behalf of one request's caller."""
+
+    def __init__(self, request: Request, token: str, *, lang: str | None = None) -> None:
+        """``lang`` fixes the language of labels and problems (the web pages are Thai); by default
+        it is the caller's ``Accept-Language``."""
+        forwarder = request.app.state.forwarder
+        self.session: aiohttp.ClientSession = forwarder.session
+        self.urls: dict[str, str] = forwarder.service_urls
+        self.lang = lang or preferred_language(request.headers.get("accept-language"))
+        self.headers = {
+            "Authorization": f"Bearer {token}",
+            "X-Request-ID": getattr(request.state, "request_id", ""),
+            "Accept-Encoding": "identity",
+            "Accept-Language": lang or request.headers.get("accept-language") or "th",
+        }
+
+    async def get(self, service: str, path: str, params: dict[str, Any] | None = None, *,
+                  missing_ok: bool = False) -> Any:
+        """The JSON a service answers; with ``missing_ok`` a 404 is None."""
+        url = self.urls[service] + path
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        try:
+            async with self.session.get(url, params=query, headers=self.headers) as answer:
+                body = await answer.read()
+                if answer.status == 200:
+                    return orjson.loads(body)
+                if answer.status == 404 and missing_ok:
+                    return None
+                content_type = answer.headers.get("content-type", "")
+                if "json" not in content_type:
+                    log.warning("%s answered %s without a problem body for %s", service, answer.status, path)
+                    raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": service})
+                raise UpstreamProblem(service, answer.status, body, dict(answer.headers))
+        except TimeoutError:
+            raise SajjaError("upstream.timeout", status_code=504, params={"service": service}) from None
+        except aiohttp.ClientConnectorError:
+            raise SajjaError("upstream.unavailable", status_code=503, params={"service": service}) from None
+        except aiohttp.ClientError:
+            raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": service}) from None
+        except orjson.JSONDecodeError:
+            raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": service}) from None
+
+    async def pages(self, service: str, path: str, params: dict[str, Any] | None = None,
+                    *, items: str = "items", limit: int | None = None) -> list[Any]:
+        """Every item of a cursor-paged list (``limit`` caps how many are fetched)."""
+        found: list[Any] = []
+        cursor: str | None = None
+        while True:
+            page = await self.get(service, path, {**(params or {}), "limit": PAGE_SIZE, "cursor": cursor})
+            found += page[items]
+            cursor = page.get("next_cursor")
+            if not cursor or (limit is not None and len(found) >= limit):
+                return found if limit is None else found[:limit]
+
+
+async def bounded(calls: list[Callable[[], Coroutine[Any, Any, Any]]], at_once: int = FUNDS_AT_ONCE) -> list[Any]:
+    """Run the calls concurrently, at most ``at_once`` at a time; answers in the order of the calls."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(call: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+        async with gate:
+            return await call()
+
+    return await gather_all(*(one(call) for call in calls))
+
+
+async def gather_all(*calls: Coroutine[Any, Any, Any]) -> list[Any]:
+    """Await every call (none is left running), then raise the first failure in call order."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
+
+
+def problem_text(error: Exception, lang: str = "th") -> tuple[int, str, str]:
+    """(status, title, detail) of a problem, for a page that explains it."""
+    if isinstance(error, UpstreamProblem):
+        problem = error.problem()
+        return error.status, str(problem.get("title") or error.status), str(problem.get("detail") or "")
+    if isinstance(error, SajjaError):
+        title, detail = render_message(error.code, lang, error.params)
+        return error.status_code, title, detail
+    title, detail = render_message("internal_error", lang, {"request_id": "-"})
+    return 500, title, detail
+
+
+class DashboardRoute(APIRoute):
+    """A route whose upstream problems are answered as the service wrote them."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except UpstreamProblem as problem:
+                return problem.response()
+
+        return route
