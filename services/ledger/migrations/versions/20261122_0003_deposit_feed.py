@@ -6,7 +6,6 @@ Create Date: 2026-11-22 02:37:31.193211
 """
 
 from alembic import op
-import sqlalchemy as sa
 
 
 revision = '20261122_0003_deposit_feed'

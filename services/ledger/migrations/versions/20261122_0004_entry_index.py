@@ -6,7 +6,6 @@ Create Date: 2026-11-22 03:02:57.888124
 """
 
 from alembic import op
-import sqlalchemy as sa
 
 
 revision = '20261122_0004_entry_index'
