@@ -36,10 +36,6 @@ def register_messages(messages: dict[str, dict[str, tuple[str, str]]]) -> None:
         _MESSAGES[code] = by_lang
 
 
-def has_message(code: str) -> bool:
-    return code in _MESSAGES
-
-
 #: Field-level error types raised by validators (``PydanticCustomError(type, ...)``): lang -> text.
 _FIELD_MESSAGES: dict[str, dict[str, str]] = {}
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Query
@@ -40,3 +41,24 @@ def decode_cursor(cursor: str | None, parts: int) -> list[str] | None:
     if not isinstance(key, list) or len(key) != parts or not all(isinstance(k, str) for k in key):
         raise SajjaError("request.cursor_invalid", status_code=400)
     return key
+
+
+T = TypeVar("T")
+
+
+def after_key(cursor: str | None, *parsers: Callable[[str], Any]) -> tuple[Any, ...] | None:
+    """The sort key a cursor carries, each part parsed (``uuid.UUID``, ``int``, ...); None without
+    a cursor, 400 ``request.cursor_invalid`` when it does not parse."""
+    key = decode_cursor(cursor, len(parsers))
+    if key is None:
+        return None
+    try:
+        return tuple(parse(part) for parse, part in zip(parsers, key, strict=True))
+    except ValueError:
+        raise SajjaError("request.cursor_invalid", status_code=400) from None
+
+
+def split_page(rows: Sequence[T], limit: int, key: Callable[[T], tuple[Any, ...]]) -> tuple[list[T], str | None]:
+    """Rows fetched with ``limit + 1``: the page, and the cursor after its last row when there is more."""
+    page = list(rows[:limit])
+    return page, encode_cursor(*key(page[-1])) if len(rows) > limit else None

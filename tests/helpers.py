@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -25,7 +25,6 @@ class Tokens:
     pem: str
     kid: str
     jwks: dict[str, Any]
-    extra_keys: list[Any] = field(default_factory=list)
 
     def claims(self, role: Role | str = Role.platform_admin, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())

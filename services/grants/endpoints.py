@@ -44,7 +44,7 @@ from services.grants.schemas import (
 from shared.auth import FUND_ROLES, CurrentPrincipal, Principal, Role
 from shared.db import DbSession
 from shared.errors import Forbidden, NotFound, SajjaError
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit, after_key, split_page
 from shared.timeutil import utcnow
 
 router = APIRouter(prefix="/v1/grants", tags=["grants"])
@@ -68,15 +68,11 @@ async def create_program(body: ProgramCreate, session: DbSession, principal: Cur
 async def list_programs(session: DbSession, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None) -> Any:
     """Programs, newest fiscal year first; every signed-in caller may read them."""
     query = select(Program).order_by(Program.fiscal_year_be.desc(), Program.id).limit(limit + 1)
-    key = decode_cursor(cursor, 2)
+    key = after_key(cursor, int, uuid.UUID)
     if key is not None:
-        try:
-            query = query.where(tuple_(-Program.fiscal_year_be, Program.id) > (-int(key[0]), uuid.UUID(key[1])))
-        except ValueError:
-            raise SajjaError("request.cursor_invalid", status_code=400) from None
-    rows = list((await session.scalars(query)).all())
-    next_cursor = encode_cursor(rows[limit - 1].fiscal_year_be, rows[limit - 1].id) if len(rows) > limit else None
-    return ProgramPage(items=[service.program_out(p) for p in rows[:limit]], next_cursor=next_cursor)
+        query = query.where(tuple_(-Program.fiscal_year_be, Program.id) > (-key[0], key[1]))
+    rows, next_cursor = split_page((await session.scalars(query)).all(), limit, lambda p: (p.fiscal_year_be, p.id))
+    return ProgramPage(items=[service.program_out(p) for p in rows], next_cursor=next_cursor)
 
 
 @router.get("/programs/{program_id}", response_model=ProgramOut)
@@ -109,15 +105,11 @@ async def list_applications(
         query = query.where(Application.status == status)
     if province:
         query = query.where(Application.province == province)
-    key = decode_cursor(cursor, 1)
+    key = after_key(cursor, uuid.UUID)
     if key is not None:
-        try:
-            query = query.where(Application.id > uuid.UUID(key[0]))
-        except ValueError:
-            raise SajjaError("request.cursor_invalid", status_code=400) from None
-    rows = list((await session.scalars(query.order_by(Application.id).limit(limit + 1))).all())
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return ApplicationPage(items=[await service.describe(session, a) for a in rows[:limit]], next_cursor=next_cursor)
+        query = query.where(Application.id > key[0])
+    rows, next_cursor = split_page((await session.scalars(query.order_by(Application.id).limit(limit + 1))).all(), limit, lambda a: (a.id,))
+    return ApplicationPage(items=[await service.describe(session, a) for a in rows], next_cursor=next_cursor)
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationOut)

@@ -28,7 +28,7 @@ from services.benefits.schemas import (
 from shared.auth import CurrentPrincipal, Principal, ensure_fund_access
 from shared.db import DbSession
 from shared.errors import NotFound, SajjaError
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit, after_key, encode_cursor
 
 router = APIRouter(prefix="/v1/benefits/funds/{fund_id}/claims", tags=["claims"])
 
@@ -108,13 +108,9 @@ async def feed(
     _ensure_staff(principal, fund_id)
     query = (select(ClaimEvent, Claim).join(Claim, (Claim.fund_id == ClaimEvent.fund_id) & (Claim.id == ClaimEvent.claim_id))
              .where(ClaimEvent.fund_id == fund_id))
-    key = decode_cursor(after, 3)
+    key = after_key(after, dt.datetime.fromisoformat, uuid.UUID, int)
     if key is not None:
-        try:
-            query = query.where(tuple_(ClaimEvent.at, ClaimEvent.claim_id, ClaimEvent.seq)
-                                > (dt.datetime.fromisoformat(key[0]), uuid.UUID(key[1]), int(key[2])))
-        except ValueError:
-            raise SajjaError("request.cursor_invalid", status_code=400) from None
+        query = query.where(tuple_(ClaimEvent.at, ClaimEvent.claim_id, ClaimEvent.seq) > key)
     elif since is not None:
         query = query.where(ClaimEvent.at >= since)
     rows = (await session.execute(query.order_by(ClaimEvent.at, ClaimEvent.claim_id, ClaimEvent.seq).limit(limit))).all()

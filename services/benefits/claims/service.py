@@ -40,7 +40,7 @@ from shared.errors import (
 )
 from shared.ledger_client import LedgerClient
 from shared.members_client import MembersDirectory
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import after_key, split_page
 from shared.timeutil import utcnow
 
 register_messages(
@@ -326,16 +326,13 @@ async def listing(
         query = query.where(Claim.member_id == member_id)
     if status:
         query = query.where(Claim.status == status)
-    key = decode_cursor(cursor, 2)
+    key = after_key(cursor, dt.datetime.fromisoformat, uuid.UUID)
     if key is not None:
-        try:
-            query = query.where(tuple_(Claim.created_at, Claim.id) < (dt.datetime.fromisoformat(key[0]), uuid.UUID(key[1])))
-        except ValueError:
-            raise SajjaError("request.cursor_invalid", status_code=400) from None
-    rows = (await session.scalars(query.order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit + 1))).all()
+        query = query.where(tuple_(Claim.created_at, Claim.id) < key)
+    rows, next_cursor = split_page((await session.scalars(query.order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit + 1))).all(),
+                                   limit, lambda c: (c.created_at.isoformat(), c.id))
     items = [ClaimListItem(id=c.id, member_id=c.member_id, benefit_code=c.benefit_code, event_date=c.event_date,
                            amount_satang=c.amount_satang, status=c.status, payout_status=c.payout_status,
-                           created_at=c.created_at) for c in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1].created_at.isoformat(), rows[limit - 1].id) if len(rows) > limit else None
+                           created_at=c.created_at) for c in rows]
     return items, next_cursor
 

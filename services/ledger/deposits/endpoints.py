@@ -28,7 +28,7 @@ from services.ledger.schemas import (
 from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
 from shared.errors import Conflict, SajjaError
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit, after_key, encode_cursor
 from shared.timeutil import bangkok_date, utcnow
 
 router = APIRouter(prefix="/v1/ledger/funds/{fund_id}/deposits", tags=["deposits"])
@@ -110,12 +110,9 @@ async def feed(
     cursor, or from a moment when there is none yet."""
     await ensure_reader(principal, fund_id, deps.directory(request))
     query = select(Deposit).where(Deposit.fund_id == fund_id)
-    key = decode_cursor(after, 2)
+    key = after_key(after, dt.datetime.fromisoformat, uuid.UUID)
     if key is not None:
-        try:
-            query = query.where(tuple_(Deposit.posted_at, Deposit.id) > (dt.datetime.fromisoformat(key[0]), uuid.UUID(key[1])))
-        except ValueError:
-            raise SajjaError("request.cursor_invalid", status_code=400) from None
+        query = query.where(tuple_(Deposit.posted_at, Deposit.id) > key)
     elif since is not None:
         query = query.where(Deposit.posted_at >= since)
     rows = (await session.scalars(query.order_by(Deposit.posted_at, Deposit.id).limit(limit))).all()

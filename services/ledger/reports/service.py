@@ -36,7 +36,7 @@ from services.ledger.schemas import (
     TrialBalance,
 )
 from shared.errors import Conflict, NotFound, SajjaError, register_messages
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import after_key, split_page
 
 register_messages(
     {
@@ -98,19 +98,16 @@ async def statement(
         .outerjoin(Deposit, (Deposit.fund_id == Posting.fund_id) & (Deposit.entry_id == Posting.entry_id))
         .where(Posting.fund_id == fund_id, Posting.account_id == account_id)
     )
-    key = decode_cursor(cursor, 2)
+    key = after_key(cursor, dt.datetime.fromisoformat, uuid.UUID)
     if key is not None:
-        try:
-            query = query.where(tuple_(JournalEntry.posted_at, Posting.entry_id) < (dt.datetime.fromisoformat(key[0]), uuid.UUID(key[1])))
-        except ValueError:
-            raise SajjaError("request.cursor_invalid", status_code=400) from None
+        query = query.where(tuple_(JournalEntry.posted_at, Posting.entry_id) < key)
     rows = (await session.execute(query.order_by(JournalEntry.posted_at.desc(), Posting.entry_id.desc()).limit(limit + 1))).all()
+    page, next_cursor = split_page(rows, limit, lambda r: (r.posted_at.isoformat(), r.entry_id))
     lines = [
         StatementLine(entry_id=r.entry_id, kind=r.kind, business_date=r.business_date, posted_at=r.posted_at,
                       amount_satang=-r.amount_satang, receipt_no=r.receipt_no, memo=r.memo)
-        for r in rows[:limit]
+        for r in page
     ]
-    next_cursor = encode_cursor(rows[limit - 1].posted_at.isoformat(), rows[limit - 1].entry_id) if len(rows) > limit else None
     return Statement(member_id=member_id, balance_satang=-(balance or 0), lines=lines, next_cursor=next_cursor)
 
 

@@ -19,7 +19,7 @@ from services.members.models import (
 from services.members.schemas import CollectorCreate, RoundItem, RoundUpdate
 from shared.auth import Principal, Role
 from shared.errors import Conflict, NotFound, SajjaError, register_messages
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import after_key, split_page
 
 register_messages(
     {
@@ -125,19 +125,16 @@ async def round_page(
         Member.status.in_(CURRENT_STATUSES),
         or_(Member.village_no.in_(collector.villages or [-1]), Member.id.in_(listed)),
     )
-    key = decode_cursor(cursor, 2)
+    key = after_key(cursor, str, uuid.UUID)
     if key is not None:
-        try:
-            query = query.where(tuple_(Member.name_sort_key, Member.id) > (key[0], uuid.UUID(key[1])))
-        except ValueError:
-            raise SajjaError("request.cursor_invalid", status_code=400) from None
-    rows = list((await session.scalars(query.order_by(Member.name_sort_key, Member.id).limit(limit + 1))).all())
-    next_cursor = encode_cursor(rows[limit - 1].name_sort_key, rows[limit - 1].id) if len(rows) > limit else None
+        query = query.where(tuple_(Member.name_sort_key, Member.id) > key)
+    rows = (await session.scalars(query.order_by(Member.name_sort_key, Member.id).limit(limit + 1))).all()
+    page, next_cursor = split_page(rows, limit, lambda m: (m.name_sort_key, m.id))
     items = [
         RoundItem(
             id=m.id, member_no=m.member_no, name=" ".join(p for p in (m.title, m.first_name, m.last_name) if p),
             village=m.village_no, house_no=m.house_no, phone=m.phone, status=m.status,
         )
-        for m in rows[:limit]
+        for m in page
     ]
     return items, next_cursor

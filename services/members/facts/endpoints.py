@@ -25,9 +25,9 @@ from services.members.schemas import (
 )
 from shared.auth import Principal, Role, require_roles
 from shared.db import DbSession
-from shared.errors import NotFound, SajjaError
+from shared.errors import NotFound
 from shared.etag import cached_json
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit, after_key, split_page
 
 router = APIRouter(prefix="/v1/members/internal/funds/{fund_id}", tags=["internal"])
 
@@ -104,12 +104,8 @@ async def current_members(
 ) -> Any:
     """Every current (active or suspended) member of the fund, by id, for reports such as arrears."""
     query = select(Member).where(Member.fund_id == fund_id, Member.status.in_(("active", "suspended")))
-    key = decode_cursor(cursor, 1)
+    key = after_key(cursor, uuid.UUID)
     if key is not None:
-        try:
-            query = query.where(Member.id > uuid.UUID(key[0]))
-        except ValueError:
-            raise SajjaError("request.cursor_invalid", status_code=400) from None
-    rows = list((await session.scalars(query.order_by(Member.id).limit(limit + 1))).all())
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return MemberFactsPage(items=[to_facts(m) for m in rows[:limit]], next_cursor=next_cursor)
+        query = query.where(Member.id > key[0])
+    rows, next_cursor = split_page((await session.scalars(query.order_by(Member.id).limit(limit + 1))).all(), limit, lambda m: (m.id,))
+    return MemberFactsPage(items=[to_facts(m) for m in rows], next_cursor=next_cursor)

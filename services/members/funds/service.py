@@ -21,7 +21,7 @@ from services.members.schemas import (
 from services.members.thai import BE_OFFSET, be_year
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, SajjaError, register_messages
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import after_key, split_page
 from shared.timeutil import bangkok_today
 
 register_messages(
@@ -78,15 +78,10 @@ async def list_visible(
         query = query.where(Fund.network_id == principal.network_id)
     elif not principal.is_global:
         query = query.where(Fund.id == principal.fund_id)
-    key = decode_cursor(cursor, 2)
+    key = after_key(cursor, str, uuid.UUID)
     if key is not None:
-        try:
-            query = query.where(tuple_(Fund.name, Fund.id) > (key[0], uuid.UUID(key[1])))
-        except ValueError:
-            raise SajjaError("request.cursor_invalid", status_code=400) from None
-    rows = list((await session.scalars(query)).all())
-    next_cursor = encode_cursor(rows[limit - 1].name, rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+        query = query.where(tuple_(Fund.name, Fund.id) > key)
+    return split_page((await session.scalars(query)).all(), limit, lambda f: (f.name, f.id))
 
 
 def coverage_pct(members: int, population: int | None) -> float | None:

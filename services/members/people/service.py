@@ -37,7 +37,7 @@ from services.members.schemas import (
 from services.members.thai import mask_national_id, thai_sort_key
 from shared.auth import Principal
 from shared.errors import Conflict, SajjaError, register_messages
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import after_key, split_page
 from shared.timeutil import utcnow
 
 register_messages(
@@ -404,12 +404,8 @@ async def search(
         query = query.where(Member.village_no == village)
     if status is not None:
         query = query.where(Member.status == status)
-    key = decode_cursor(cursor, 2)
+    key = after_key(cursor, str, uuid.UUID)
     if key is not None:
-        try:
-            query = query.where(tuple_(Member.name_sort_key, Member.id) > (key[0], uuid.UUID(key[1])))
-        except ValueError:
-            raise SajjaError("request.cursor_invalid", status_code=400) from None
-    rows = list((await session.scalars(query.order_by(Member.name_sort_key, Member.id).limit(limit + 1))).all())
-    next_cursor = encode_cursor(rows[limit - 1].name_sort_key, rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+        query = query.where(tuple_(Member.name_sort_key, Member.id) > key)
+    rows = (await session.scalars(query.order_by(Member.name_sort_key, Member.id).limit(limit + 1))).all()
+    return split_page(rows, limit, lambda m: (m.name_sort_key, m.id))

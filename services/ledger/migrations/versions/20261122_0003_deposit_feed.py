@@ -7,7 +7,6 @@ Create Date: 2026-11-22 02:37:31.193211
 
 from alembic import op
 
-
 revision = '20261122_0003_deposit_feed'
 down_revision = '20261122_0002_ledger'
 branch_labels = None

@@ -7,7 +7,6 @@ Create Date: 2026-11-22 03:02:57.888124
 
 from alembic import op
 
-
 revision = '20261122_0004_entry_index'
 down_revision = '20261122_0003_deposit_feed'
 branch_labels = None
