@@ -149,6 +149,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        telemetry=settings.fastapi_telemetry,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -217,6 +218,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     for service in SERVICE_NAMES:
         _add_forward_route(app, service)
+    # Forwarded requests are most of the traffic and their prefixes overlap none of the gateway's
+    # own paths: match them first, not after every gateway route (route matching was 15% of the
+    # gateway's CPU per forwarded deposit in a profile under make bench's load).
+    forwards = [route for route in app.router.routes if getattr(route, "name", "").startswith("forward_")]
+    app.router.routes[:] = forwards + [route for route in app.router.routes if route not in forwards]
 
     app.add_middleware(
         BodyLimitMiddleware,

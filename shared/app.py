@@ -112,7 +112,9 @@ def create_service_app(
                 else:
                     await resource.aclose()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title, description=description, version="0.1.0", lifespan=lifespan, telemetry=settings.fastapi_telemetry
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health_router(process))

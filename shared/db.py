@@ -9,6 +9,7 @@ to the caller as a success.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -62,6 +63,19 @@ class Database:
             connect_args={"server_settings": {"timezone": "UTC", "application_name": "sajja"}},
         )
         return cls(engine)
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection on which each statement is its own transaction, committed by PostgreSQL
+        as it finishes: no BEGIN or COMMIT round trips, and no lock it takes outlives the statement.
+        For one call that must be atomic on its own (a posting function). In tests, bound to one
+        shared connection, the statement runs in a savepoint of the test's transaction instead."""
+        if isinstance(self.bind, AsyncEngine):
+            async with self.bind.connect() as conn:
+                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            async with self.bind.begin_nested():
+                yield self.bind
 
     async def ping(self) -> None:
         async with self.sessionmaker() as session:

@@ -89,29 +89,32 @@ def psql_rows(target: PgTarget, sql: str, timeout: float = 60.0) -> list[list[st
 
 @dataclass(frozen=True)
 class FundIds:
-    """What a deposit needs: the fund, members with their contribution accounts, one collector."""
+    """What a deposit needs: the fund, members the ledger knows, one collector."""
 
     fund_id: str
     members: list[str]
-    member_accounts: list[str]
     collector_id: str
-    collector_account: str
 
 
 def fund_ids(target: PgTarget, fund_id: str, collector_id: str) -> FundIds:
     """The bench fund's members and collector as the ledger has them (opened by earlier deposits)."""
-    members = psql_rows(target, f"SELECT member_id, account_id FROM ledger_members WHERE fund_id = '{fund_id}'"
+    members = psql_rows(target, f"SELECT member_id FROM ledger_members WHERE fund_id = '{fund_id}'"
                                 " AND status IN ('active', 'suspended') ORDER BY member_id")
     collector = psql_rows(target, f"SELECT account_id FROM ledger_collectors WHERE fund_id = '{fund_id}'"
                                   f" AND collector_id = '{collector_id}' AND is_active")
     if not members or not collector:
         raise RuntimeError(f"the ledger has no members or no collector for fund {fund_id} yet")
-    return FundIds(fund_id=fund_id, members=[m for m, _ in members], member_accounts=[a for _, a in members],
-                   collector_id=collector_id, collector_account=collector[0][0])
+    return FundIds(fund_id=fund_id, members=[m for [m] in members], collector_id=collector_id)
 
 
 def _uuid_array(values: list[str]) -> str:
     return "'{" + ",".join(values) + "}'::uuid[]"
+
+
+#: What the service passes besides the deposits: today in Bangkok, and the oldest member facts it
+#: trusts (its default TTL, 300 s).
+_TODAY = "(now() AT TIME ZONE 'Asia/Bangkok')::date"
+_CONTEXT = f"{_TODAY}, now() - interval '300 seconds'"
 
 
 def single_script(ids: FundIds, by: str = "bench-pgbench") -> str:
@@ -119,10 +122,9 @@ def single_script(ids: FundIds, by: str = "bench-pgbench") -> str:
     n = len(ids.members)
     return (
         f"\\set i random(1, {n})\n"
-        f"SELECT count(*) FROM ledger_post_deposits('{ids.fund_id}'::uuid, ARRAY[gen_random_uuid()],"
-        f" ARRAY[({_uuid_array(ids.members)})[:i]], ARRAY[({_uuid_array(ids.member_accounts)})[:i]],"
-        f" ARRAY['{ids.collector_id}'::uuid], ARRAY['{ids.collector_account}'::uuid], ARRAY[100]::bigint[],"
-        f" ARRAY[now()], ARRAY[current_date], ARRAY['\\x00'::bytea], '{by}');\n"
+        f"SELECT count(*) FROM ledger_post_deposits('{ids.fund_id}'::uuid, {_CONTEXT}, ARRAY[gen_random_uuid()],"
+        f" ARRAY[({_uuid_array(ids.members)})[:i]], ARRAY['{ids.collector_id}'::uuid], ARRAY[100]::bigint[],"
+        f" ARRAY[now()], ARRAY[{_TODAY}], ARRAY['\\x00'::bytea], ARRAY['{by}']);\n"
     )
 
 
@@ -133,13 +135,12 @@ def batch_script(ids: FundIds, size: int, by: str = "bench-pgbench") -> str:
         raise ValueError(f"a batch of {size} needs {size} members, the fund has {n}")
     return (
         f"\\set o random(0, {n - size})\n"
-        f"SELECT count(*) FROM ledger_post_deposits('{ids.fund_id}'::uuid,"
+        f"SELECT count(*) FROM ledger_post_deposits('{ids.fund_id}'::uuid, {_CONTEXT},"
         f" (SELECT array_agg(gen_random_uuid()) FROM generate_series(1, {size})),"
         f" ({_uuid_array(ids.members)})[:o + 1 : :o + {size}],"
-        f" ({_uuid_array(ids.member_accounts)})[:o + 1 : :o + {size}],"
-        f" array_fill('{ids.collector_id}'::uuid, ARRAY[{size}]), array_fill('{ids.collector_account}'::uuid, ARRAY[{size}]),"
-        f" array_fill(100::bigint, ARRAY[{size}]), array_fill(now(), ARRAY[{size}]),"
-        f" array_fill(current_date, ARRAY[{size}]), array_fill('\\x00'::bytea, ARRAY[{size}]), '{by}');\n"
+        f" array_fill('{ids.collector_id}'::uuid, ARRAY[{size}]), array_fill(100::bigint, ARRAY[{size}]),"
+        f" array_fill(now(), ARRAY[{size}]), array_fill({_TODAY}, ARRAY[{size}]),"
+        f" array_fill('\\x00'::bytea, ARRAY[{size}]), array_fill('{by}'::text, ARRAY[{size}]));\n"
     )
 
 

@@ -144,6 +144,20 @@ async def test_entries_are_append_only_and_must_balance(books: Books) -> None:
                     text("SELECT ledger_post_entry(:f, gen_random_uuid(), 'test', current_date, NULL, 'test', NULL, :a, :m)"),
                     {"f": uuid.UUID(books.id), "a": [uuid.UUID(cash)], "m": [100]},
                 )
+        # A posting added later to the deposit's entry: refused when its statement ends.
+        with pytest.raises(DBAPIError, match="does not balance"):
+            async with session.begin_nested():
+                await session.execute(text(
+                    "INSERT INTO postings (fund_id, entry_id, line, account_id, amount_satang, business_date)"
+                    " VALUES (:f, :e, 3, :a, 100, current_date)"), {"f": uuid.UUID(books.id), "e": entry, "a": uuid.UUID(cash)})
+        # An entry with no postings at all: refused at COMMIT (here, when the checks are fired).
+        with pytest.raises(DBAPIError, match="does not balance"):
+            async with session.begin_nested():
+                await session.execute(text("SET CONSTRAINTS ALL DEFERRED"))
+                await session.execute(text(
+                    "INSERT INTO journal_entries (fund_id, id, kind, business_date, created_by)"
+                    " VALUES (:f, gen_random_uuid(), 'test', current_date, 'test')"), {"f": uuid.UUID(books.id)})
+                await session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
     await trial_balance_is_zero(books)
 
 

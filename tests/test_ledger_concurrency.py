@@ -86,7 +86,11 @@ async def test_concurrent_deposits_with_duplicates_and_retries_count_each_once(c
     ]
     calls = singles + retries + batches
     rng.shuffle(calls)
+    poster = getattr(ledger._transport.app.state, "poster", None)
+    calls_before = poster.calls if poster else 0
     responses = await asyncio.gather(*calls)
+    posted_in = ledger._transport.app.state.poster.calls - calls_before
+    assert posted_in < len(calls) / 2, f"{len(calls)} requests arriving together took {posted_in} posting calls"
     assert all(r.status_code in (200, 201) for r in responses), Counter((r.status_code, r.text[:120]) for r in responses if r.status_code not in (200, 201))
 
     receipts: dict[str, set[int]] = {}
@@ -120,6 +124,56 @@ async def test_concurrent_deposits_with_duplicates_and_retries_count_each_once(c
             " ON p.account_id = a.id WHERE a.fund_id = :f"), {"f": uuid.UUID(fund.id)})
     assert stored == len(deposits) and postings_sum == 0
     assert balances_match, "every kept balance equals the sum of its postings: no lost update"
+
+
+async def test_deposits_arriving_together_are_posted_together_and_fail_alone(committed, tokens, monkeypatch) -> None:
+    """The poster groups a fund's concurrent requests into one call, and when a grouped call
+    fails, each request is posted again alone: only the failing one fails."""
+    fund, member_ids, collector = await _fund_with_members(committed, tokens, 10, 7300)
+    ledger = committed["clients"]["ledger"]
+    base = f"/v1/ledger/funds/{fund.id}"
+    headers = fund.as_(Role.collector, sub=collector)
+    now = dt.datetime.now(BANGKOK).isoformat()
+
+    def deposit(member_id: str) -> dict[str, Any]:
+        return {"id": str(uuid.uuid4()), "member_id": member_id, "amount_satang": 100, "collected_at": now}
+
+    # Accounts opened and facts fresh, so what follows is only posting.
+    warm = await ledger.post(f"{base}/deposits/batch", json={"deposits": [deposit(m) for m in member_ids]}, headers=headers)
+    assert warm.json()["created"] == len(member_ids)
+
+    from services.ledger.deposits.poster import DepositPoster
+
+    original = DepositPoster._call
+    groups: list[list[str]] = []
+    gate = asyncio.Event()
+    deposits = [deposit(m) for m in member_ids]
+    poisoned = uuid.UUID(deposits[5]["id"])
+
+    async def failing_for_one(self: DepositPoster, fund_id: uuid.UUID, group: list[Any]) -> list[Any]:
+        groups.append([str(d.id) for pending in group for d in pending.deposits])
+        if len(groups) == 1:
+            await gate.wait()  # hold the first call while the others queue behind it
+        if any(d.id == poisoned for pending in group for d in pending.deposits):
+            raise RuntimeError("simulated failure of one request")
+        return await original(self, fund_id, group)
+
+    monkeypatch.setattr(DepositPoster, "_call", failing_for_one)
+    tasks = [asyncio.create_task(ledger.post(f"{base}/deposits", json=d, headers=headers)) for d in deposits]
+    while sum(len(g) for g in groups) < 1:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)
+    gate.set()
+    responses = await asyncio.gather(*tasks, return_exceptions=True)
+
+    with_poison = [g for g in groups if str(poisoned) in g]
+    assert len(with_poison[0]) > 1, "requests that queued together went in one call"
+    assert len(with_poison) == 2 and with_poison[1] == [str(poisoned)], "after it failed, each was posted alone"
+    assert len(groups) < 2 * len(deposits)
+    failed = [d["id"] for d, r in zip(deposits, responses) if isinstance(r, BaseException)]
+    assert failed == [str(poisoned)]
+    receipts = sorted(r.json()["receipt_no"] for r in responses if not isinstance(r, BaseException))
+    assert receipts == list(range(len(member_ids) + 1, 2 * len(member_ids))), "no gap where the failure was"
 
 
 async def test_concurrent_movements_on_two_funds_do_not_deadlock(committed, tokens) -> None:

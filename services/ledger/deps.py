@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from services.ledger.deposits.poster import DepositPoster
 from services.ledger.settings import LedgerSettings
 from shared.errors import preferred_language
 from shared.members_client import MembersDirectory
@@ -19,3 +20,12 @@ def settings(request: Request) -> LedgerSettings:
 
 def lang(request: Request) -> str:
     return preferred_language(request.headers.get("accept-language"))
+
+
+def poster(request: Request) -> DepositPoster:
+    """The process's deposit poster, made on first use for the app's database."""
+    state = request.app.state
+    made: DepositPoster | None = getattr(state, "poster", None)
+    if made is None or made.database is not state.db:
+        made = state.poster = DepositPoster(state.db, max_items=state.settings.batch_max_items)
+    return made

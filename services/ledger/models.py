@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -101,10 +102,14 @@ class JournalEntry(Base):
     """A balanced set of postings; never changed. A correction is a reversing entry."""
 
     __tablename__ = "journal_entries"
-    # No other index starting with fund_id: the foreign-key checks of postings must always take
-    # the primary key (with a second index, a plan made while the table was small scanned every
-    # entry of the fund for each posting; see make bench's ledger section).
-    __table_args__ = (UniqueConstraint("fund_id", "reverses_entry_id"),)
+    # No other full index starting with fund_id: the foreign-key checks of postings must always
+    # take the primary key (with a second index, a plan made while the table was small scanned
+    # every entry of the fund for each posting; see make bench's ledger section). An entry is
+    # reversed at most once; the unique index holds only reversals (partial), not a NULL per deposit.
+    __table_args__ = (
+        Index("uq_journal_entries_reverses", "fund_id", "reverses_entry_id", unique=True,
+              postgresql_where=text("reverses_entry_id IS NOT NULL")),
+    )
 
     fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)

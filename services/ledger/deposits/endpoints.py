@@ -45,12 +45,12 @@ def _out(outcome: Outcome) -> DepositOut:
 
 
 @router.post("", response_model=DepositOut, status_code=201, responses={200: {"description": "A replay"}})
-async def post_deposit(fund_id: uuid.UUID, body: DepositIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def post_deposit(fund_id: uuid.UUID, body: DepositIn, request: Request, principal: CurrentPrincipal) -> Any:
     """Post one deposit. The same ``id`` with the same content again is answered with the original
     receipt (200, ``Idempotency-Replayed: true``); with other content it is a 409."""
     ensure_poster(principal, fund_id)
     [outcome] = await service.post_deposits(
-        session=session, directory=deps.directory(request), settings=deps.settings(request), fund_id=fund_id,
+        directory=deps.directory(request), poster=deps.poster(request), settings=deps.settings(request), fund_id=fund_id,
         principal=principal, items=[body],
     )
     if outcome.status == "rejected":
@@ -65,12 +65,12 @@ async def post_deposit(fund_id: uuid.UUID, body: DepositIn, request: Request, se
 
 
 @router.post("/batch", response_model=DepositBatchOut)
-async def post_deposit_batch(fund_id: uuid.UUID, body: DepositBatchIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def post_deposit_batch(fund_id: uuid.UUID, body: DepositBatchIn, request: Request, principal: CurrentPrincipal) -> Any:
     """A phone's day of offline deposits (up to 500): a result per item, ``created``, ``duplicate``
     or ``rejected`` with a reason; valid items are kept even when others are rejected."""
     ensure_poster(principal, fund_id)
     outcomes = await service.post_deposits(
-        session=session, directory=deps.directory(request), settings=deps.settings(request), fund_id=fund_id,
+        directory=deps.directory(request), poster=deps.poster(request), settings=deps.settings(request), fund_id=fund_id,
         principal=principal, items=body.deposits,
     )
     lang = deps.lang(request)

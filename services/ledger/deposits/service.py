@@ -3,8 +3,9 @@
 Each deposit debits the collector's cash in hand and credits the member's contribution account,
 gets the fund's next receipt number, and is recorded under the phone's id: posting the same id
 with the same content again is a duplicate (nothing counted twice), with other content a conflict.
-Checks that need no lock (amounts, dates, who is a member or collector) run first; the posting
-itself is one call to ``ledger_post_deposits`` under the fund's posting lock.
+Checks that need no database (amounts, the phone's clock, who may post for whom) run first; every
+other check and the posting itself are one call to ``ledger_post_deposits`` under the fund's
+posting lock, shared with the fund's other requests of the moment (``poster``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.chart import collector_cash_account, ensure_fund, members_in_ledger
+from services.ledger.deposits.poster import Deposit, DepositPoster
 from services.ledger.posting import request_hash
 from services.ledger.schemas import DepositIn
 from services.ledger.settings import LedgerSettings
@@ -70,8 +70,6 @@ register_messages(
     }
 )
 
-CURRENT = ("active", "suspended")
-
 
 @dataclass
 class Outcome:
@@ -99,31 +97,36 @@ def _fingerprint(item: DepositIn, collector_id: uuid.UUID) -> bytes:
     })
 
 
+#: What the posting function answers for a deposit it could not judge from the ledger's own
+#: tables: ask the members service (or make the fund's ledger) and call again.
+REFRESH = {"refresh_member", "refresh_collector", "no_ledger"}
+#: Its other refusals, and what the caller is told; after a refresh, a member or collector the
+#: members service does not know here is unknown.
+REFUSED = {
+    "conflict": "deposit.id_conflict",
+    "member_not_current": "deposit.member_not_current",
+    "collector_inactive": "deposit.collector_unknown",
+    "too_late": "deposit.too_late",
+    "refresh_member": "deposit.member_unknown",
+    "refresh_collector": "deposit.collector_unknown",
+}
+
+
 async def post_deposits(
     *,
-    session: AsyncSession,
     directory: MembersDirectory,
+    poster: DepositPoster,
     settings: LedgerSettings,
     fund_id: uuid.UUID,
     principal: Principal,
     items: list[DepositIn],
 ) -> list[Outcome]:
-    fund = await ensure_fund(session, directory, fund_id)
+    """Judge and post deposits: what needs no database here, the rest in ``ledger_post_deposits``
+    (one call for the whole request, shared with other requests of the fund; see ``poster``)."""
     now = utcnow()
-    today = bangkok_today()
     outcomes: list[Outcome] = []
     seen: set[uuid.UUID] = set()
-    candidates: list[Outcome] = []
-    # Deposits already posted are answered from what was recorded, whatever has changed since
-    # (the window passed, the member resigned): a phone re-syncing must see "duplicate".
-    posted = {
-        row.id: row
-        for row in (await session.execute(
-            text("SELECT id, request_hash, receipt_no, entry_id, posted_at FROM deposits"
-                 " WHERE fund_id = :fund AND id = ANY(:ids)"),
-            {"fund": fund_id, "ids": [i.id for i in items]},
-        )).all()
-    }
+    ready: list[Outcome] = []
     for item in items:
         outcome = Outcome(id=item.id, status="rejected", item=item)
         outcomes.append(outcome)
@@ -141,76 +144,70 @@ async def post_deposits(
             continue
         seen.add(item.id)
         outcome.collector_id, outcome.business_date = collector_id, bangkok_date(item.collected_at)
-        earlier = posted.get(item.id)
-        if earlier is not None:
-            if earlier.request_hash == _fingerprint(item, collector_id):
-                outcome.status = "duplicate"
-                outcome.receipt_no, outcome.entry_id, outcome.posted_at = earlier.receipt_no, earlier.entry_id, earlier.posted_at
-            else:
-                outcome.code, outcome.params = "deposit.id_conflict", {"id": str(item.id)}
-            continue
+        # A deposit already posted is a duplicate even if it would now be refused (the window
+        # passed, the member resigned): the function looks for its id before any other check.
+        # These two cannot change for the same content, so they may come first.
         if item.amount_satang > settings.deposit_max_satang:
             outcome.code, outcome.params = "deposit.too_large", {"max_satang": settings.deposit_max_satang}
             continue
         if item.collected_at > now + dt.timedelta(seconds=settings.clock_skew_seconds):
             outcome.code = "deposit.in_future"
             continue
-        if (today - outcome.business_date).days > fund.late_window_days:
-            outcome.code, outcome.params = "deposit.too_late", {"days": fund.late_window_days}
-            continue
-        candidates.append(outcome)
-
-    ttl = settings.member_facts_ttl_seconds
-    members = await members_in_ledger(session, directory, fund_id, [o.item.member_id for o in candidates], ttl) if candidates else {}
-    collector_accounts: dict[uuid.UUID, uuid.UUID | None] = {}
-    for collector_id in sorted({o.collector_id for o in candidates}):
-        collector_accounts[collector_id] = await collector_cash_account(session, directory, fund_id, collector_id, ttl)
-
-    ready: list[tuple[Outcome, uuid.UUID, uuid.UUID]] = []
-    for outcome in candidates:
-        member = members.get(outcome.item.member_id)
-        cash = collector_accounts.get(outcome.collector_id)
-        if member is None:
-            outcome.code = "deposit.member_unknown"
-        elif member.status not in CURRENT:
-            outcome.code = "deposit.member_not_current"
-        elif cash is None:
-            outcome.code = "deposit.collector_unknown"
-        else:
-            ready.append((outcome, member.account_id, cash))
+        ready.append(outcome)
     if not ready:
         return outcomes
 
-    # The hot path holds the fund's posting lock only for the posting itself: what came before
-    # (accounts opened, members confirmed) is idempotent and committed first, and the posting is
-    # committed the moment the function returns. Everywhere else the request's unit of work
-    # commits once at the end; here that would keep every other phone of the fund waiting while
-    # this request's Python runs (measured: the lock was held about 9 ms per deposit, mostly by a
-    # transaction waiting to send COMMIT).
-    await session.commit()
-    rows = (await session.execute(
-        text("SELECT * FROM ledger_post_deposits(:fund, :ids, :members, :member_accounts, :collectors,"
-             " :collector_accounts, :amounts, :collected, :dates, :hashes, :by)"),
-        {
-            "fund": fund_id,
-            "ids": [o.id for o, _, _ in ready],
-            "members": [o.item.member_id for o, _, _ in ready],
-            "member_accounts": [m for _, m, _ in ready],
-            "collectors": [o.collector_id for o, _, _ in ready],
-            "collector_accounts": [c for _, _, c in ready],
-            "amounts": [o.item.amount_satang for o, _, _ in ready],
-            "collected": [o.item.collected_at for o, _, _ in ready],
-            "dates": [o.business_date for o, _, _ in ready],
-            "hashes": [_fingerprint(o.item, o.collector_id) for o, _, _ in ready],
-            "by": principal.subject,
-        },
-    )).all()
-    await session.commit()
-    for (outcome, _, _), row in zip(ready, rows, strict=True):
-        assert row.id == outcome.id
-        if row.outcome == "conflict":
-            outcome.code, outcome.params = "deposit.id_conflict", {"id": str(outcome.id)}
-            continue
-        outcome.status = row.outcome
-        outcome.receipt_no, outcome.entry_id, outcome.posted_at = row.receipt_no, row.entry_id, row.posted_at
+    ttl = dt.timedelta(seconds=settings.member_facts_ttl_seconds)
+    refresh = await _post(poster, fund_id, principal, ready, fresh_after=now - ttl, final=False)
+    if refresh:
+        # First use of a fund, member or collector, or facts older than the TTL: ask the members
+        # service, open what is missing, commit, and post those deposits again.
+        # The function names the first thing it missed; the member and the collector are both
+        # looked at (each is only asked for when missing or stale). A session of its own: the
+        # usual path needs none.
+        async with poster.database.sessionmaker() as session:
+            if any(o.code == "no_ledger" for o in refresh):
+                await ensure_fund(session, directory, fund_id)
+            ttl_seconds = settings.member_facts_ttl_seconds
+            await members_in_ledger(session, directory, fund_id, [o.item.member_id for o in refresh], ttl_seconds)
+            for collector_id in sorted({o.collector_id for o in refresh}):
+                await collector_cash_account(session, directory, fund_id, collector_id, ttl_seconds)
+            await session.commit()
+        for outcome in refresh:
+            outcome.code = None
+        await _post(poster, fund_id, principal, refresh, fresh_after=utcnow() - ttl, final=True)
     return outcomes
+
+
+async def _post(
+    poster: DepositPoster, fund_id: uuid.UUID, principal: Principal, ready: list[Outcome], *,
+    fresh_after: dt.datetime, final: bool,
+) -> list[Outcome]:
+    """Post ``ready`` and record each answer in its outcome; those to refresh are returned (with
+    the function's word in ``code``), unless ``final``."""
+    rows = await poster.post(
+        fund_id,
+        [Deposit(id=o.id, member_id=o.item.member_id, collector_id=o.collector_id, amount_satang=o.item.amount_satang,
+                 collected_at=o.item.collected_at, business_date=o.business_date,
+                 request_hash=_fingerprint(o.item, o.collector_id), posted_by=principal.subject)
+         for o in ready],
+        today=bangkok_today(), fresh_after=fresh_after,
+    )
+    refresh: list[Outcome] = []
+    for outcome, row in zip(ready, rows, strict=True):
+        assert row.id == outcome.id
+        if row.outcome in ("created", "duplicate"):
+            outcome.status = row.outcome
+            outcome.receipt_no, outcome.entry_id, outcome.posted_at = row.receipt_no, row.entry_id, row.posted_at
+        elif row.outcome in REFRESH and not final:
+            outcome.code = row.outcome
+            refresh.append(outcome)
+        elif row.outcome == "no_ledger":
+            raise RuntimeError(f"fund {fund_id} still has no ledger after it was made")
+        else:
+            outcome.code = REFUSED[row.outcome]
+            if row.outcome == "conflict":
+                outcome.params = {"id": str(outcome.id)}
+            elif row.outcome == "too_late":
+                outcome.params = {"days": row.late_window_days}
+    return refresh
