@@ -42,11 +42,16 @@ def make_base() -> type[DeclarativeBase]:
     return Base
 
 
+#: Every connection: UTC sessions, named in pg_stat_activity.
+CONNECT_ARGS = {"server_settings": {"timezone": "UTC", "application_name": "sajja"}}
+
+
 class Database:
     """An engine (or, in tests, one connection inside an outer transaction) and its sessions."""
 
     def __init__(self, bind: AsyncEngine | AsyncConnection) -> None:
         self.bind = bind
+        self._autocommit_engine: AsyncEngine | None = None
         kwargs = {"expire_on_commit": False}
         if isinstance(bind, AsyncConnection):
             # Tests: every session works inside savepoints of the test's outer transaction.
@@ -60,7 +65,7 @@ class Database:
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_pre_ping=True,
-            connect_args={"server_settings": {"timezone": "UTC", "application_name": "sajja"}},
+            connect_args=CONNECT_ARGS,
         )
         return cls(engine)
 
@@ -71,8 +76,17 @@ class Database:
         For one call that must be atomic on its own (a posting function). In tests, bound to one
         shared connection, the statement runs in a savepoint of the test's transaction instead."""
         if isinstance(self.bind, AsyncEngine):
-            async with self.bind.connect() as conn:
-                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+            if self._autocommit_engine is None:
+                # A small pool of its own, in autocommit from the start and not pinged on checkout:
+                # the pool above pings each connection it lends (BEGIN, a ping and ROLLBACK with
+                # asyncpg: three round trips, measured as backends idle in transaction under
+                # make bench's load). A connection that died makes its one call fail and is then
+                # discarded; a posting is idempotent, so the caller's retry is answered once.
+                self._autocommit_engine = create_async_engine(
+                    self.bind.url, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=8, connect_args=CONNECT_ARGS,
+                )
+            async with self._autocommit_engine.connect() as conn:
+                yield conn
         else:
             async with self.bind.begin_nested():
                 yield self.bind
@@ -84,6 +98,8 @@ class Database:
     async def dispose(self) -> None:
         if isinstance(self.bind, AsyncEngine):
             await self.bind.dispose()
+        if self._autocommit_engine is not None:
+            await self._autocommit_engine.dispose()
 
 
 

@@ -49,8 +49,7 @@ async def committed(pg_url: str, tokens: Tokens) -> AsyncIterator[dict[str, Any]
     yield {"clients": clients, "engines": engines}
     for client in clients.values():
         await client.aclose()
-    for engine in engines.values():
-        await engine.dispose()
+        await client._transport.app.state.db.dispose()  # its engine and the posting connections
 
 
 async def _fund_with_members(committed: dict[str, Any], tokens: Tokens, count: int, first: int) -> tuple[Any, list[str], str]:
@@ -159,6 +158,7 @@ async def test_deposits_arriving_together_are_posted_together_and_fail_alone(com
         return await original(self, fund_id, group)
 
     monkeypatch.setattr(DepositPoster, "_call", failing_for_one)
+    monkeypatch.setattr(ledger._transport.app.state.poster, "in_flight", 1)  # one call at a time: groups are plain to see
     tasks = [asyncio.create_task(ledger.post(f"{base}/deposits", json=d, headers=headers)) for d in deposits]
     while sum(len(g) for g in groups) < 1:
         await asyncio.sleep(0.01)

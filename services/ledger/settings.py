@@ -2,6 +2,8 @@
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from shared.settings import SajjaSettings, service_settings_config
 
 
@@ -16,5 +18,7 @@ class LedgerSettings(SajjaSettings):
     #: How far ahead of the server a phone's clock may be.
     clock_skew_seconds: int = 300
     batch_max_items: int = 500
+    #: Posting calls of one fund under way at once from this process (see deposits/poster.py).
+    deposit_calls_in_flight: int = Field(default=2, ge=1, le=8)
     #: The largest single deposit accepted (satang): 100,000 baht.
     deposit_max_satang: int = 10_000_000

@@ -7,7 +7,11 @@ transactions queue on that lock, each holding it for a round trip and a WAL flus
 ledger process keeps one queue per fund: whatever arrived while the fund's previous call was in
 flight goes into the next call, in arrival order, up to ``max_items`` deposits, and each request
 gets back its own rows. This is group commit done by the application. Nothing waits on a timer:
-a lone deposit is posted at once.
+a lone deposit is posted at once. ``in_flight`` calls per fund may be under way at once (2 by
+default): the next call is already at PostgreSQL, queued on the fund's lock, while the ledger's
+event loop gets round to handling the answer of the one before (measured: one call at a time left
+a third of the machine idle through the gateway). Two such calls are ordered by the lock; the
+second sees the first's deposits as committed (each statement of the function reads afresh).
 
 Each call is one autocommitted statement (:meth:`shared.db.Database.autocommit`): the lock is
 taken and released inside PostgreSQL, never held while Python runs. Requests whose deposit ids
@@ -61,10 +65,12 @@ class _Pending:
 class DepositPoster:
     """Posts deposits through one queue per fund; see the module's docstring."""
 
-    def __init__(self, database: Database, max_items: int = 500) -> None:
+    def __init__(self, database: Database, max_items: int = 500, in_flight: int = 2) -> None:
         self.database = database
         self.max_items = max_items
+        self.in_flight = in_flight
         self._queues: dict[uuid.UUID, deque[_Pending]] = {}
+        self._running: dict[uuid.UUID, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         #: Calls made and deposits sent, for the benchmark's report of how well requests group.
         self.calls = 0
@@ -76,52 +82,52 @@ class DepositPoster:
         """The function's rows for ``deposits``, in their order: ``id, outcome, receipt_no,
         entry_id, posted_at, late_window_days``."""
         pending = _Pending(today, fresh_after, deposits, asyncio.get_running_loop().create_future())
-        queue = self._queues.get(fund_id)
-        if queue is None:
-            queue = self._queues[fund_id] = deque()
-            task = asyncio.create_task(self._drain(fund_id, queue), name=f"post-deposits-{fund_id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        queue.append(pending)
+        self._queues.setdefault(fund_id, deque()).append(pending)
+        self._pump(fund_id)
         return await pending.future
 
-    async def _drain(self, fund_id: uuid.UUID, queue: deque[_Pending]) -> None:
-        group: list[_Pending] = []
-        try:
-            while queue:
-                group = self._next_group(queue)
-                try:
-                    rows = await self._call(fund_id, group)
-                except Exception as exc:
-                    if len(group) == 1:
-                        self._fail(group, exc)
-                    else:
-                        for pending in group:  # alone, each request's failure is its own
-                            await self._settle(fund_id, pending)
-                    continue
-                start = 0
-                for pending in group:
-                    end = start + len(pending.deposits)
-                    if not pending.future.done():
-                        pending.future.set_result(rows[start:end])
-                    start = end
-        finally:
-            # No await between the last look at the queue and this: a request arriving after it
-            # finds no queue and starts a new drain. Anything left (the task was cancelled, at
-            # shutdown) is failed rather than left waiting.
-            self._queues.pop(fund_id, None)
-            stopped = RuntimeError("the ledger is stopping")
-            self._fail(group, stopped)
-            self._fail(list(queue), stopped)
-
-    async def _settle(self, fund_id: uuid.UUID, pending: _Pending) -> None:
-        try:
-            rows = await self._call(fund_id, [pending])
-        except Exception as exc:
-            self._fail([pending], exc)
+    def _pump(self, fund_id: uuid.UUID) -> None:
+        """Start calls for the fund's waiting requests while fewer than ``in_flight`` are under way."""
+        queue = self._queues.get(fund_id)
+        running = self._running.get(fund_id, 0)
+        while queue and running < self.in_flight:
+            group = self._next_group(queue)
+            running += 1
+            task = asyncio.create_task(self._post_group(fund_id, group), name=f"post-deposits-{fund_id}")
+            self._tasks.add(task)
+            task.add_done_callback(lambda done, fund_id=fund_id: self._finished(fund_id, done))
+        if running:
+            self._running[fund_id] = running
         else:
+            self._running.pop(fund_id, None)
+            self._queues.pop(fund_id, None)
+
+    def _finished(self, fund_id: uuid.UUID, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._running[fund_id] -= 1
+        self._pump(fund_id)
+
+    async def _post_group(self, fund_id: uuid.UUID, group: list[_Pending]) -> None:
+        """Post a group and answer each request; when the call fails, post each request alone,
+        so a failure is only the failing request's."""
+        try:
+            rows = await self._call(fund_id, group)
+        except Exception as exc:
+            if len(group) == 1:
+                self._fail(group, exc)
+            else:
+                for pending in group:
+                    await self._post_group(fund_id, [pending])
+            return
+        except BaseException:  # cancelled (the ledger is stopping): nobody is left waiting
+            self._fail(group, RuntimeError("the ledger is stopping"))
+            raise
+        start = 0
+        for pending in group:
+            end = start + len(pending.deposits)
             if not pending.future.done():
-                pending.future.set_result(rows)
+                pending.future.set_result(rows[start:end])
+            start = end
 
     @staticmethod
     def _fail(group: list[_Pending], exc: BaseException) -> None:
