@@ -9,9 +9,11 @@ Sections (each a function taking a :class:`Bench`, run in order in the same syst
 - ``ledger``: deposits per second with a collector's token, one per request (concurrency knob)
   and 500 per batch request (4 phones syncing at once), straight at the ledger and through the
   gateway, with the ceiling pgbench reaches on the same ``ledger_post_deposits`` call (same client
-  count, same seconds) alternating in the same rounds; ratios, the targets (1,000/s single
-  through the gateway and >= 0.25 of pgbench; 20,000/s batched), what PostgreSQL's backends were
-  waiting on, and a check that the fund's books balance and hold every deposit created.
+  count, same seconds) alternating in the same rounds; single deposits through the gateway again
+  with many phones in flight (``--phones``); ratios, the targets (1,000/s single through the
+  gateway and >= 0.25 of pgbench; 20,000/s batched), how many deposits each posting call carried,
+  what PostgreSQL's backends were waiting on, and a check that the fund's books balance and hold
+  every deposit created.
 
 Each section prints a table and writes its figures to ``bench-results/<section>.json``.
 
@@ -27,6 +29,7 @@ Knobs (flags override environment):
     SAJJA_BENCH_SECONDS      --seconds      10   measured seconds per run
     SAJJA_BENCH_WARMUP       --warmup       2    unmeasured seconds before each run
     SAJJA_BENCH_ROUNDS       --rounds       2    runs per target, alternating
+    SAJJA_BENCH_PHONES       --phones       128  ledger: phones in flight for the extra gateway run
                              --only NAME         run only these sections (repeatable)
 """
 
@@ -109,11 +112,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=_positive(int),
                         default=_env_number("SAJJA_BENCH_ROUNDS", 2, int),
                         help="runs per target, alternating (env SAJJA_BENCH_ROUNDS, default 2)")
+    parser.add_argument("--phones", type=_positive(int),
+                        default=_env_number("SAJJA_BENCH_PHONES", 128, int),
+                        help="ledger section: phones in flight for the extra single-deposit run through the"
+                             " gateway (env SAJJA_BENCH_PHONES, default 128)")
     parser.add_argument("--only", action="append", choices=sorted(SECTIONS), metavar="SECTION",
                         help=f"run only this section (repeatable): {', '.join(SECTIONS)}")
     parser.add_argument("--verbose", action="store_true", help="show the system's own output")
     args = parser.parse_args(argv)
-    for name in ("concurrency", "seconds", "rounds"):
+    for name in ("concurrency", "seconds", "rounds", "phones"):
         if getattr(args, name) <= 0:
             parser.error(f"{name} must be > 0")
     if args.warmup < 0:
@@ -927,7 +934,7 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
                                              f" FROM deposits WHERE fund_id = '{books.fund_id}' AND receipt_no > {after_receipt}")
         return int(count), int(calls)
 
-    def http_run(name: str, url: str, *, batched: bool) -> Measurement:
+    def http_run(name: str, url: str, *, batched: bool, concurrency: int | None = None) -> Measurement:
         if time.monotonic() - books.warmed_at > REWARM_AFTER:
             _ledger_warm(bench, books)
         before = receipt_seq()
@@ -941,6 +948,7 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
                                     cpu=bench.cpu_probe(cpu_groups))
             else:
                 run = bench.measure(url, label=name, method="POST", headers=headers, ok_status=201,
+                                    concurrency=concurrency or args.concurrency,
                                     body_factory=_single_deposits(books), cpu=bench.cpu_probe(cpu_groups))
         finally:
             run_activity = sampler.stop()
@@ -988,8 +996,19 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
                       f"  ({run.rps:.1f} req/s{f', pgbench says {own:.1f} tps' if own else ''})"
                       f"  ok {run.ok}  errors {run.error_count}", flush=True)
         tables[kind] = _deposit_rows(runs)
+        if kind == "single" and args.phones != args.concurrency:
+            # Each request crosses three event loops (this generator, the gateway, the ledger);
+            # with few requests in flight their queueing, not the CPU, sets the pace (the CPU table
+            # shows cores left idle). An evening rush is hundreds of phones: measure that too.
+            peak = [http_run("gateway", urls["gateway"], batched=False, concurrency=args.phones)
+                    for _ in range(args.rounds)]
+            for round_no, run in enumerate(peak, 1):
+                print(f"  single round {round_no} gateway with {args.phones} phones {run.items_per_second:9.1f} deposits/s"
+                      f"  ok {run.ok}  errors {run.error_count}", flush=True)
+            tables["single_many_phones"] = _deposit_rows({f"gateway, {args.phones} phones": peak})
 
     single, batched = tables["single"], tables["batched"]
+    many = tables.get("single_many_phones", {})
     dps = {kind: {name: row["deposits_per_s_median"] for name, row in rows.items()} for kind, rows in tables.items()}
     ratios = {
         kind: {
@@ -997,7 +1016,7 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
             "gateway_over_pgbench": _ratio(dps[kind]["gateway"], dps[kind]["pgbench"]),
             "direct_over_pgbench": _ratio(dps[kind]["direct"], dps[kind]["pgbench"]),
         }
-        for kind in tables
+        for kind in ("single", "batched")
     }
     single_clients = min(args.concurrency, max(1, room))
     batch_clients = min(BATCH_WORKERS, args.concurrency)
@@ -1008,6 +1027,10 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
     r = ratios["single"]
     print(f"  ratios: gateway/direct {_fmt_ratio(r['gateway_over_direct'])}, gateway/pgbench"
           f" {_fmt_ratio(r['gateway_over_pgbench'])}, direct/pgbench {_fmt_ratio(r['direct_over_pgbench'])}")
+    if many:
+        print()
+        _print_deposit_table(f"ledger single deposits through the gateway with {args.phones} phones in flight (same"
+                             " requests; the generator, gateway and ledger each one event loop)", many)
     print()
     _print_deposit_table(
         f"ledger batched deposits (POST .../deposits/batch, {BATCH_SIZE} per request, {batch_clients} phones syncing"
@@ -1019,6 +1042,8 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
 
     targets = {
         f"single via gateway >= {TARGET_SINGLE_GATEWAY:,.0f}/s": (dps["single"]["gateway"], TARGET_SINGLE_GATEWAY),
+        **({f"  same, {args.phones} phones in flight": (next(iter(dps["single_many_phones"].values())), TARGET_SINGLE_GATEWAY)}
+           if many else {}),
         f"single via gateway >= {TARGET_SINGLE_OF_PGBENCH:.2f} of pgbench": (
             ratios["single"]["gateway_over_pgbench"] or 0.0, TARGET_SINGLE_OF_PGBENCH),
         f"batched via gateway >= {TARGET_BATCHED:,.0f}/s": (dps["batched"]["gateway"], TARGET_BATCHED),
@@ -1052,6 +1077,8 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
         "rounds": args.rounds,
         "postgres_settings": settings,
         "single": single,
+        "single_many_phones": many,
+        "phones": args.phones,
         "batched": batched,
         "ratios": ratios,
         "targets": verdicts,

@@ -281,6 +281,25 @@ async def test_bad_deposits_are_refused_with_problems(books: Books) -> None:
     assert await balance(books, 2) == 0
 
 
+async def test_member_facts_are_trusted_for_the_ttl_then_asked_again(books: Books) -> None:
+    first = books.deposit(member=1)
+    assert (await books.post("/deposits", first, books.collector_headers)).status_code == 201
+    await books.members.post(f"/v1/members/funds/{books.id}/members/{books.member_ids[1]}/status", headers=books.committee,
+                             json={"status": "resigned", "effective_on": NOW.date().isoformat()})
+    # Within the TTL the ledger goes by what members said last (it does not ask for every deposit).
+    assert (await books.post("/deposits", books.deposit(member=1), books.collector_headers)).status_code == 201
+    settings = books.ledger._transport.app.state.settings
+    ttl, settings.member_facts_ttl_seconds = settings.member_facts_ttl_seconds, 0
+    try:
+        refused = await books.post("/deposits", books.deposit(member=1), books.collector_headers)
+        assert refused.status_code == 422 and refused.json()["code"] == "deposit.member_not_current"
+        # A deposit already posted is still answered as the duplicate it is.
+        again = await books.post("/deposits", first, books.collector_headers)
+        assert again.status_code == 200 and again.headers["Idempotency-Replayed"] == "true"
+    finally:
+        settings.member_facts_ttl_seconds = ttl
+
+
 # --- 5. Handover and reconciliation ----------------------------------------------------------------------
 
 

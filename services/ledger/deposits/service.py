@@ -175,7 +175,8 @@ async def post_deposits(
             await session.commit()
         for outcome in refresh:
             outcome.code = None
-        await _post(poster, fund_id, principal, refresh, fresh_after=utcnow() - ttl, final=True)
+        # Facts fetched just now are younger than the first call's limit: the same limit holds.
+        await _post(poster, fund_id, principal, refresh, fresh_after=now - ttl, final=True)
     return outcomes
 
 
