@@ -49,8 +49,9 @@ CONNECT_ARGS = {"server_settings": {"timezone": "UTC", "application_name": "sajj
 class Database:
     """An engine (or, in tests, one connection inside an outer transaction) and its sessions."""
 
-    def __init__(self, bind: AsyncEngine | AsyncConnection) -> None:
+    def __init__(self, bind: AsyncEngine | AsyncConnection, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         self.bind = bind
+        self._pool = {"pool_size": pool_size, "max_overflow": max_overflow}
         self._autocommit_engine: AsyncEngine | None = None
         kwargs = {"expire_on_commit": False}
         if isinstance(bind, AsyncConnection):
@@ -67,7 +68,7 @@ class Database:
             pool_pre_ping=True,
             connect_args=CONNECT_ARGS,
         )
-        return cls(engine)
+        return cls(engine, pool_size=pool_size, max_overflow=max_overflow)
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
@@ -77,13 +78,15 @@ class Database:
         shared connection, the statement runs in a savepoint of the test's transaction instead."""
         if isinstance(self.bind, AsyncEngine):
             if self._autocommit_engine is None:
-                # A small pool of its own, in autocommit from the start and not pinged on checkout:
-                # the pool above pings each connection it lends (BEGIN, a ping and ROLLBACK with
-                # asyncpg: three round trips, measured as backends idle in transaction under
-                # make bench's load). A connection that died makes its one call fail and is then
-                # discarded; a posting is idempotent, so the caller's retry is answered once.
+                # A pool of its own (as large as the main one: a connection opened past the pool's
+                # size is closed after one call, and a new backend plans the posting afresh),
+                # in autocommit from the start and not pinged on checkout: the main pool pings
+                # each connection it lends (BEGIN, a ping and ROLLBACK with asyncpg: three round
+                # trips, measured as backends idle in transaction under make bench's load). A
+                # connection that died makes its one call fail and is then discarded; a posting is
+                # idempotent, so the caller's retry is answered once.
                 self._autocommit_engine = create_async_engine(
-                    self.bind.url, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=8, connect_args=CONNECT_ARGS,
+                    self.bind.url, isolation_level="AUTOCOMMIT", connect_args=CONNECT_ARGS, **self._pool,
                 )
             async with self._autocommit_engine.connect() as conn:
                 yield conn

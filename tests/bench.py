@@ -263,6 +263,8 @@ def _check_local(url: str) -> None:
 
 #: Makes the body of each request (a new deposit id every time, say).
 BodyFactory = Callable[[], bytes]
+#: Makes each request whole: (url, headers added to the session's, body); for load spread over funds.
+RequestFactory = Callable[[], tuple[str, dict[str, str], bytes]]
 #: Judges a successful response's body: (items applied, None) or (items applied, what is wrong).
 ResponseCheck = Callable[[bytes], tuple[int, str | None]]
 
@@ -271,7 +273,7 @@ async def _run_load(
     url: str, headers: dict[str, str], method: str, body: bytes | None, *,
     label: str, concurrency: int, seconds: float, warmup: float, cpu: CpuProbe | None,
     body_factory: BodyFactory | None = None, ok_status: int = 200, check: ResponseCheck | None = None,
-    items_per_request: int = 1,
+    items_per_request: int = 1, request_factory: RequestFactory | None = None,
 ) -> Measurement:
     result = Measurement(label=label, url=url, concurrency=concurrency, seconds=seconds,
                          items_per_request=items_per_request)
@@ -294,12 +296,16 @@ async def _run_load(
             while True:
                 if clock() >= measure_until:
                     break
-                data = body if body_factory is None else body_factory()  # made before the clock starts
+                # made before the clock starts
+                if request_factory is not None:
+                    target, extra, data = request_factory()
+                else:
+                    target, extra, data = url, None, (body if body_factory is None else body_factory())
                 started = clock()
                 payload = b""
                 problem: str | None = None
                 try:
-                    async with session.request(method, url, data=data) as response:
+                    async with session.request(method, target, data=data, headers=extra) as response:
                         payload = await response.read()
                         status = response.status
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
@@ -354,18 +360,19 @@ def measure(
     url: str, headers: dict[str, str], *, label: str, concurrency: int, seconds: float, warmup: float,
     method: str = "GET", body: bytes | None = None, cpu: CpuProbe | None = None,
     body_factory: BodyFactory | None = None, ok_status: int = 200, check: ResponseCheck | None = None,
-    items_per_request: int = 1,
+    items_per_request: int = 1, request_factory: RequestFactory | None = None,
 ) -> Measurement:
     """Load ``url`` with ``concurrency`` workers for ``warmup`` + ``seconds``; count only ``ok_status``
     responses (200 unless told) that ``check`` accepts. ``body_factory``, when given, makes each
-    request's body instead of sending ``body`` every time."""
+    request's body instead of sending ``body`` every time; ``request_factory`` makes each request's
+    url (on the same host), headers and body."""
     _check_local(url)
     loop = _new_event_loop()
     try:
         return loop.run_until_complete(_run_load(
             url, headers, method, body, label=label, concurrency=concurrency, seconds=seconds,
             warmup=warmup, cpu=cpu, body_factory=body_factory, ok_status=ok_status, check=check,
-            items_per_request=items_per_request,
+            items_per_request=items_per_request, request_factory=request_factory,
         ))
     finally:
         loop.close()
@@ -407,14 +414,14 @@ class Bench:
                 headers: dict[str, str] | None = None, concurrency: int | None = None,
                 body_factory: BodyFactory | None = None, ok_status: int = 200,
                 check: ResponseCheck | None = None, items_per_request: int = 1,
-                cpu: CpuProbe | None = None) -> Measurement:
+                cpu: CpuProbe | None = None, request_factory: RequestFactory | None = None) -> Measurement:
         """``measure`` with the knobs, as the admin unless ``headers`` carries another Authorization."""
         a = self.args
         return measure(
             url, {**self.admin_headers(), **(headers or {})}, label=label, method=method, body=body,
             concurrency=concurrency or a.concurrency, seconds=a.seconds, warmup=a.warmup,
             cpu=cpu or self.cpu_probe(), body_factory=body_factory, ok_status=ok_status, check=check,
-            items_per_request=items_per_request,
+            items_per_request=items_per_request, request_factory=request_factory,
         )
 
     def describe(self) -> str:
@@ -626,6 +633,10 @@ REWARM_AFTER = 120.0
 LEDGER_TABLES = ("journal_entries", "postings", "deposits", "accounts", "ledger_funds", "ledger_members",
                  "ledger_collectors")
 
+#: Funds (and their members) for the single-deposit run spread over several funds.
+SPREAD_FUNDS = 4
+SPREAD_MEMBERS = 500
+
 TARGET_SINGLE_GATEWAY = 1_000.0
 TARGET_SINGLE_OF_PGBENCH = 0.25
 TARGET_BATCHED = 20_000.0
@@ -638,6 +649,7 @@ class _Books:
     fund_id: str
     member_ids: list[str]
     collector_id: str
+    phone: str = COLLECTOR_PHONE  # the collector's login
     created: int = 0  # deposits the system answered "created" for, over HTTP
     unknown: int = 0  # deposits whose request timed out or broke: maybe created, maybe not
     pgbench: int = 0  # deposits committed by pgbench, straight into the same books
@@ -694,11 +706,14 @@ def _pgbench_processes() -> list[psutil.Process]:
         return []
 
 
-def _ledger_setup(bench: Bench) -> _Books:
-    """A fund, its roll, a collector who logs in; all through the gateway as a fund would do it."""
+def _ledger_setup(bench: Bench, number: int = 0, members: int = LEDGER_MEMBERS) -> _Books:
+    """A fund, its roll, a collector who logs in; all through the gateway as a fund would do it.
+    ``number`` > 0 makes another fund with people and a collector of its own."""
     system = bench.system
+    id_first = LEDGER_ID_FIRST + (LEDGER_MEMBERS + (number - 1) * members if number else 0)
+    phone = COLLECTOR_PHONE if not number else f"08988801{number:02d}"
     with httpx.Client(base_url=system.url, timeout=120) as client:
-        created = client.post("/v1/members/funds", json={**BENCH_FUND, "name": "กองทุนทดสอบเงินฝาก"},
+        created = client.post("/v1/members/funds", json={**BENCH_FUND, "name": f"กองทุนทดสอบเงินฝาก {number}"},
                               headers=bench.admin_headers())
         if created.status_code != 201:
             raise BenchError(f"creating the deposits fund failed: {created.status_code} {created.text}")
@@ -706,11 +721,11 @@ def _ledger_setup(bench: Bench) -> _Books:
         started = time.perf_counter()
         imported = client.post(
             f"/v1/members/funds/{fund_id}/members/import?consent_attested=true",
-            content=_roll_csv(LEDGER_MEMBERS, first=LEDGER_ID_FIRST),
+            content=_roll_csv(members, first=id_first),
             headers={**bench.admin_headers(), "Content-Type": "text/csv"},
         )
-        if imported.status_code != 200 or imported.json()["created"] != LEDGER_MEMBERS:
-            raise BenchError(f"importing {LEDGER_MEMBERS} members failed: {imported.status_code} {imported.text[:500]}")
+        if imported.status_code != 200 or imported.json()["created"] != members:
+            raise BenchError(f"importing {members} members failed: {imported.status_code} {imported.text[:500]}")
         member_ids: list[str] = []
         cursor: str | None = None
         while True:
@@ -722,10 +737,10 @@ def _ledger_setup(bench: Bench) -> _Books:
             cursor = page.json()["next_cursor"]
             if not cursor:
                 break
-        if len(member_ids) != LEDGER_MEMBERS:
-            raise BenchError(f"listed {len(member_ids)} active members, imported {LEDGER_MEMBERS}")
+        if len(member_ids) != members:
+            raise BenchError(f"listed {len(member_ids)} active members, imported {members}")
         user = client.post("/v1/auth/users", headers=bench.admin_headers(), json={
-            "phone": COLLECTOR_PHONE, "password": COLLECTOR_PASSWORD, "display_name": "อาสาทดสอบ",
+            "phone": phone, "password": COLLECTOR_PASSWORD, "display_name": "อาสาทดสอบ",
             "role": "collector", "fund_id": fund_id})
         if user.status_code != 201:
             raise BenchError(f"creating the collector user failed: {user.status_code} {user.text}")
@@ -734,9 +749,9 @@ def _ledger_setup(bench: Bench) -> _Books:
                                 json={"user_id": collector_id, "display_name": "อาสาทดสอบ"})
         if collector.status_code != 201:
             raise BenchError(f"registering the collector failed: {collector.status_code} {collector.text}")
-    print(f"  fund {fund_id}: {LEDGER_MEMBERS:,} members imported and listed, collector {collector_id}"
+    print(f"  fund {fund_id}: {members:,} members imported and listed, collector {collector_id}"
           f" ({time.perf_counter() - started:.1f} s)", flush=True)
-    return _Books(fund_id=fund_id, member_ids=member_ids, collector_id=collector_id)
+    return _Books(fund_id=fund_id, member_ids=member_ids, collector_id=collector_id, phone=phone)
 
 
 def _ledger_warm(bench: Bench, books: _Books) -> None:
@@ -745,7 +760,7 @@ def _ledger_warm(bench: Bench, books: _Books) -> None:
     The first deposit of a member or collector asks the members service and opens the account;
     a measured run should not pay that, so every member has had a deposit before any run starts.
     Later calls only refresh what the ledger's member-facts TTL would otherwise let go stale."""
-    headers = {**bench.login_headers(COLLECTOR_PHONE, COLLECTOR_PASSWORD), "Content-Type": "application/json"}
+    headers = {**bench.login_headers(books.phone, COLLECTOR_PASSWORD), "Content-Type": "application/json"}
     path = f"/v1/ledger/funds/{books.fund_id}/deposits"
     started = time.perf_counter()
     with httpx.Client(timeout=60) as client:
@@ -971,6 +986,35 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
         books.pgbench += run.applied
         return run
 
+    spread_books: list[_Books] = []
+
+    def spread_run(funds: list[_Books]) -> Measurement:
+        for books_n in funds:
+            if time.monotonic() - books_n.warmed_at > REWARM_AFTER:
+                _ledger_warm(bench, books_n)
+        by_collector = {b.collector_id: b for b in funds}
+        targets = [(urls["gateway"].replace(books.fund_id, b.fund_id),
+                    {**collector, **bench.login_headers(b.phone, COLLECTOR_PASSWORD)}, _single_deposits(b)) for b in funds]
+        choose = random.Random(3).choice
+
+        def make() -> tuple[str, dict[str, str], bytes]:
+            url, headers, body = choose(targets)
+            return url, headers, body()
+
+        def credit(payload: bytes) -> tuple[int, str | None]:
+            by_collector[json.loads(payload)["collector_id"]].created += 1
+            return 1, None
+
+        sampler.start()
+        try:
+            run = bench.measure(urls["gateway"], label="gateway", method="POST", ok_status=201, request_factory=make,
+                                check=credit, cpu=bench.cpu_probe(cpu_groups))
+        finally:
+            run.activity = sampler.stop()
+        for b in funds:
+            b.unknown += run.unknown
+        return run
+
     plans = {
         "single": {
             "direct": lambda: http_run("direct", urls["direct"], batched=False),
@@ -1006,9 +1050,21 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
                 print(f"  single round {round_no} gateway with {args.phones} phones {run.items_per_second:9.1f} deposits/s"
                       f"  ok {run.ok}  errors {run.error_count}", flush=True)
             tables["single_many_phones"] = _deposit_rows({f"gateway, {args.phones} phones": peak})
+        if kind == "single":
+            # One fund's deposits are posted one call at a time (gapless receipts); an evening rush
+            # is many funds at once. The same requests, each to one of several funds at random.
+            spread_books = spread_books or [_ledger_setup(bench, n, SPREAD_MEMBERS) for n in range(1, SPREAD_FUNDS + 1)]
+            spread = []
+            for round_no in range(1, args.rounds + 1):
+                run = spread_run(spread_books)
+                spread.append(run)
+                print(f"  single round {round_no} gateway over {SPREAD_FUNDS} funds {run.items_per_second:9.1f} deposits/s"
+                      f"  ok {run.ok}  errors {run.error_count}", flush=True)
+            tables["single_spread"] = _deposit_rows({f"gateway, {SPREAD_FUNDS} funds": spread})
 
     single, batched = tables["single"], tables["batched"]
     many = tables.get("single_many_phones", {})
+    spread_rows = tables.get("single_spread", {})
     dps = {kind: {name: row["deposits_per_s_median"] for name, row in rows.items()} for kind, rows in tables.items()}
     ratios = {
         kind: {
@@ -1031,6 +1087,10 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
         print()
         _print_deposit_table(f"ledger single deposits through the gateway with {args.phones} phones in flight (same"
                              " requests; the generator, gateway and ledger each one event loop)", many)
+    if spread_rows:
+        print()
+        _print_deposit_table(f"ledger single deposits through the gateway spread over {SPREAD_FUNDS} funds"
+                             f" ({SPREAD_MEMBERS} members and a collector each; {bench.describe()})", spread_rows)
     print()
     _print_deposit_table(
         f"ledger batched deposits (POST .../deposits/batch, {BATCH_SIZE} per request, {batch_clients} phones syncing"
@@ -1044,6 +1104,8 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
         f"single via gateway >= {TARGET_SINGLE_GATEWAY:,.0f}/s": (dps["single"]["gateway"], TARGET_SINGLE_GATEWAY),
         **({f"  same, {args.phones} phones in flight": (next(iter(dps["single_many_phones"].values())), TARGET_SINGLE_GATEWAY)}
            if many else {}),
+        **({f"  same, spread over {SPREAD_FUNDS} funds": (next(iter(dps["single_spread"].values())), TARGET_SINGLE_GATEWAY)}
+           if spread_rows else {}),
         f"single via gateway >= {TARGET_SINGLE_OF_PGBENCH:.2f} of pgbench": (
             ratios["single"]["gateway_over_pgbench"] or 0.0, TARGET_SINGLE_OF_PGBENCH),
         f"batched via gateway >= {TARGET_BATCHED:,.0f}/s": (dps["batched"]["gateway"], TARGET_BATCHED),
@@ -1061,6 +1123,7 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
           " which is how it can pass the single-deposit ceiling")
     print()
     books_figures = _ledger_verify(bench, books)
+    spread_figures = [_ledger_verify(bench, b) for b in spread_books]
 
     for kind, rows in tables.items():
         _require_successes(f"ledger {kind}", rows)
@@ -1078,11 +1141,14 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
         "postgres_settings": settings,
         "single": single,
         "single_many_phones": many,
+        "single_spread": spread_rows,
+        "spread_funds": SPREAD_FUNDS,
         "phones": args.phones,
         "batched": batched,
         "ratios": ratios,
         "targets": verdicts,
         "books": books_figures,
+        "spread_books": spread_figures,
         "pgbench_single_script": pgb.single_script(ids)[:300] + "...",
         "pgbench_batched_script": pgb.batch_script(ids, BATCH_SIZE)[:300] + "...",
     }
