@@ -34,6 +34,7 @@ from shared.app import BEARER_SCHEME
 from shared.auth import TokenVerifier, current_principal
 from shared.db import Database
 from shared.errors import install_error_handlers
+from shared.http import no_cookies
 from shared.logs import configure_logging
 from shared.middleware import (
     BodyLimitMiddleware,
@@ -96,7 +97,7 @@ async def start_gateway(app: FastAPI) -> list[Any]:
     app.state.openapi_merger = OpenApiMerger(app.state.forwarder.service_urls)
     app.state.members_facts = MembersFacts(app.state.forwarder, app.state.issuer)
     if not hasattr(app.state, "internal_http"):
-        app.state.internal_http = httpx.AsyncClient(timeout=10)
+        app.state.internal_http = httpx.AsyncClient(timeout=10, cookies=no_cookies())
         owned.append(_Closing(app.state.internal_http.aclose))
     app.state.line = LineClient(settings, app.state.internal_http)
     app.state.member_view = MemberView(app.state.issuer, app.state.internal_http, app.state.forwarder.service_urls)

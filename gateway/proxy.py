@@ -70,7 +70,10 @@ class Forwarder:
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections, ttl_dns_cache=300)
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, auto_decompress=False, skip_auto_headers=("User-Agent",)
+            connector=connector, timeout=self._timeout, auto_decompress=False, skip_auto_headers=("User-Agent",),
+            # One session serves every caller: a cookie a service set for one must never be sent
+            # with another's request.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:

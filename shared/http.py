@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Generator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -73,6 +74,12 @@ async def _propagate_request_id(request: httpx.Request) -> None:
         request.headers["X-Request-ID"] = request_id
 
 
+def no_cookies() -> CookieJar:
+    """A cookie jar that keeps nothing. Sajja's clients call for many people (a user's token, a
+    service's, a webhook receiver): a cookie set in one answer must not ride along with the next."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 def make_client(
     *,
     base_url: str = "",
@@ -90,6 +97,7 @@ def make_client(
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         transport=transport or httpx.AsyncHTTPTransport(retries=1),  # connect failures only
         event_hooks={"request": [_propagate_request_id]},
+        cookies=no_cookies(),
     )
 
 

@@ -37,6 +37,10 @@ class Upstream:
         if request.path.endswith("/gzip"):
             return web.Response(body=gzip.compress(b'{"ok":true}'), headers={"Content-Encoding": "gzip",
                                                                               "Content-Type": "application/json"})
+        if request.path.endswith("/cookie"):
+            response = web.json_response({"cookie": request.headers.get("Cookie")})
+            response.set_cookie("session", "someone-elses", path="/")
+            return response
         if request.path.endswith("/broken"):
             request.transport.close()
             return web.Response()
@@ -176,3 +180,20 @@ async def test_gets_carry_an_etag_and_answer_304_and_every_answer_has_the_server
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
     changed = await client.get("/v1/members/gzip", headers={**tokens.headers(), "If-None-Match": '"something-else"', "Accept-Encoding": "gzip"})
     assert changed.status_code == 200
+
+
+async def test_a_cookie_set_upstream_is_never_sent_for_another_caller(engines, upstream) -> None:
+    """The gateway's client to the services keeps no cookies: one caller's must not ride along
+    with the next caller's requests. (Services by name, as in a cluster: cookies for a bare IP
+    address would not be kept anyway.)"""
+    up, url = upstream
+    async with gateway_app(engines["gateway"], ledger_url=url.replace("127.0.0.1", "localhost")) as (app, client):
+        keyring = app.state.keyring
+        tokens = Tokens(pem=keyring._current_pem, kid=keyring.current_kid, jwks=keyring.jwks())
+        first = await client.get("/v1/ledger/funds/f1/cookie", headers=tokens.headers())
+        assert first.status_code == 200 and first.json()["cookie"] is None
+        assert "session=someone-elses" in first.headers["set-cookie"], "the caller gets the service's answer whole"
+        client.cookies.clear()  # the next caller is someone else, with a browser of their own
+        second = await client.get("/v1/ledger/funds/f1/cookie", headers=tokens.headers(sub="someone-else"))
+        assert second.status_code == 200 and second.json()["cookie"] is None
+        assert "cookie" not in up.seen[-1]["headers"]

@@ -120,6 +120,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+async def test_clients_keep_no_cookies_between_requests() -> None:
+    """A cookie one answer sets is not sent with the next request (made for someone else)."""
+    app = web.Application()
+
+    async def handler(request: web.Request) -> web.Response:
+        response = web.json_response({"cookie": request.headers.get("Cookie")})
+        response.set_cookie("session", "someone-elses", path="/")
+        return response
+
+    app.router.add_route("GET", "/x", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = _free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with make_client(base_url=f"http://localhost:{port}") as client:
+            assert (await client.get("/x")).json()["cookie"] is None
+            assert (await client.get("/x")).json()["cookie"] is None
+    finally:
+        await runner.cleanup()
+
+
 async def test_retries_only_idempotent_requests() -> None:
     hits: list[str] = []
 

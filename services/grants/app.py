@@ -10,6 +10,7 @@ from services.grants.endpoints import router
 from services.grants.settings import GrantsSettings
 from services.grants.worker import run_worker
 from shared.app import create_service_app
+from shared.http import no_cookies
 from shared.ledger_client import LedgerClient
 from shared.members_client import MembersDirectory
 
@@ -23,7 +24,7 @@ def create_app(settings: GrantsSettings | None = None) -> FastAPI:
         if not hasattr(app.state, "ledger"):
             app.state.ledger = LedgerClient(app.state.http, settings.ledger_url)
         if not hasattr(app.state, "webhook_http"):
-            app.state.webhook_http = httpx.AsyncClient(timeout=10, follow_redirects=False)
+            app.state.webhook_http = httpx.AsyncClient(timeout=10, follow_redirects=False, cookies=no_cookies())
         if settings.worker_interval_seconds > 0:
             app.state.worker = asyncio.create_task(
                 run_worker(app.state.db, app.state.ledger, app.state.webhook_http, settings.worker_interval_seconds))

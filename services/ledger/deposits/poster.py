@@ -112,7 +112,7 @@ class DepositPoster:
         so a failure is only the failing request's."""
         try:
             rows = await self._call(fund_id, group)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of the call is the group's, handled below
             if len(group) == 1:
                 self._fail(group, exc)
             else:

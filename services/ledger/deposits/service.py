@@ -14,7 +14,6 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-
 from services.ledger.chart import collector_cash_account, ensure_fund, members_in_ledger
 from services.ledger.deposits.poster import Deposit, DepositPoster
 from services.ledger.posting import request_hash
