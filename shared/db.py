@@ -78,15 +78,17 @@ class Database:
         shared connection, the statement runs in a savepoint of the test's transaction instead."""
         if isinstance(self.bind, AsyncEngine):
             if self._autocommit_engine is None:
-                # A pool of its own (as large as the main one: a connection opened past the pool's
-                # size is closed after one call, and a new backend plans the posting afresh),
-                # in autocommit from the start and not pinged on checkout: the main pool pings
-                # each connection it lends (BEGIN, a ping and ROLLBACK with asyncpg: three round
-                # trips, measured as backends idle in transaction under make bench's load). A
-                # connection that died makes its one call fail and is then discarded; a posting is
-                # idempotent, so the caller's retry is answered once.
+                # A pool of its own: in autocommit from the start, not pinged on checkout (the main
+                # pool pings each connection it lends: BEGIN, a ping and ROLLBACK with asyncpg,
+                # three round trips, measured as backends idle in transaction under make bench's
+                # load; the deposit poster makes a call again once when its connection was dead,
+                # which is safe because posting is idempotent). As many connections as the main
+                # pool's size and no overflow: a connection opened past the pool's size is closed
+                # after one call, and a new backend plans the posting afresh; a call waits for a
+                # connection instead.
                 self._autocommit_engine = create_async_engine(
-                    self.bind.url, isolation_level="AUTOCOMMIT", connect_args=CONNECT_ARGS, **self._pool,
+                    self.bind.url, isolation_level="AUTOCOMMIT", connect_args=CONNECT_ARGS,
+                    pool_size=self._pool["pool_size"], max_overflow=0,
                 )
             async with self._autocommit_engine.connect() as conn:
                 yield conn

@@ -144,9 +144,11 @@ async def test_entries_are_append_only_and_must_balance(books: Books) -> None:
                     text("SELECT ledger_post_entry(:f, gen_random_uuid(), 'test', current_date, NULL, 'test', NULL, :a, :m)"),
                     {"f": uuid.UUID(books.id), "a": [uuid.UUID(cash)], "m": [100]},
                 )
-        # A posting added later to the deposit's entry: refused when its statement ends.
+        # A posting added later to the deposit's entry: refused when its statement ends, with
+        # every deferrable check deferred to COMMIT.
         with pytest.raises(DBAPIError, match="does not balance"):
             async with session.begin_nested():
+                await session.execute(text("SET CONSTRAINTS ALL DEFERRED"))
                 await session.execute(text(
                     "INSERT INTO postings (fund_id, entry_id, line, account_id, amount_satang, business_date)"
                     " VALUES (:f, :e, 3, :a, 100, current_date)"), {"f": uuid.UUID(books.id), "e": entry, "a": uuid.UUID(cash)})
@@ -279,6 +281,20 @@ async def test_bad_deposits_are_refused_with_problems(books: Books) -> None:
     gone = await books.post("/deposits", books.deposit(member=2), books.collector_headers)
     assert gone.status_code == 422 and gone.json()["code"] == "deposit.member_not_current"
     assert await balance(books, 2) == 0
+
+
+async def test_a_deposit_posted_under_an_older_limit_is_still_its_duplicate(books: Books) -> None:
+    posted = books.deposit(amount=5000)
+    assert (await books.post("/deposits", posted, books.collector_headers)).status_code == 201
+    settings = books.ledger._transport.app.state.settings
+    limit, settings.deposit_max_satang = settings.deposit_max_satang, 1000
+    try:
+        again = await books.post("/deposits", posted, books.collector_headers)
+        assert again.status_code == 200 and again.headers["Idempotency-Replayed"] == "true"
+        synced = await books.post("/deposits/batch", {"deposits": [posted, books.deposit(amount=5000)]}, books.collector_headers)
+        assert [(r["status"], r["code"]) for r in synced.json()["results"]] == [("duplicate", None), ("rejected", "deposit.too_large")]
+    finally:
+        settings.deposit_max_satang = limit
 
 
 async def test_member_facts_are_trusted_for_the_ttl_then_asked_again(books: Books) -> None:

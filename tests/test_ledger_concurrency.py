@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.ledger.models import Base as LedgerBase
@@ -154,7 +155,7 @@ async def test_deposits_arriving_together_are_posted_together_and_fail_alone(com
         if len(groups) == 1:
             await gate.wait()  # hold the first call while the others queue behind it
         if any(d.id == poisoned for pending in group for d in pending.deposits):
-            raise RuntimeError("simulated failure of one request")
+            raise IntegrityError("SELECT * FROM ledger_post_deposits(...)", {}, Exception("simulated bad data"))
         return await original(self, fund_id, group)
 
     monkeypatch.setattr(DepositPoster, "_call", failing_for_one)
@@ -172,6 +173,7 @@ async def test_deposits_arriving_together_are_posted_together_and_fail_alone(com
     assert len(groups) < 2 * len(deposits)
     failed = [d["id"] for d, r in zip(deposits, responses) if isinstance(r, BaseException)]
     assert failed == [str(poisoned)]
+    assert all(isinstance(r, IntegrityError) for r in responses if isinstance(r, BaseException))
     receipts = sorted(r.json()["receipt_no"] for r in responses if not isinstance(r, BaseException))
     assert receipts == list(range(len(member_ids) + 1, 2 * len(member_ids))), "no gap where the failure was"
 
@@ -309,3 +311,70 @@ async def test_concurrent_grant_approvals_never_exceed_the_envelope(pg_url: str,
             await client.aclose()
         for engine in engines.values():
             await engine.dispose()
+
+
+async def test_a_failure_that_is_not_about_data_fails_the_group_at_once(committed, tokens, monkeypatch) -> None:
+    """The database down or the pool exhausted: every request of the group gets the error from
+    the one call, instead of each being tried in turn."""
+    fund, member_ids, collector = await _fund_with_members(committed, tokens, 6, 7400)
+    ledger = committed["clients"]["ledger"]
+    base = f"/v1/ledger/funds/{fund.id}"
+    headers = fund.as_(Role.collector, sub=collector)
+    now = dt.datetime.now(BANGKOK).isoformat()
+    warm = await ledger.post(f"{base}/deposits/batch", headers=headers, json={"deposits": [
+        {"id": str(uuid.uuid4()), "member_id": m, "amount_satang": 100, "collected_at": now} for m in member_ids]})
+    assert warm.json()["created"] == len(member_ids)
+
+    from services.ledger.deposits.poster import DepositPoster
+
+    calls: list[int] = []
+    gate = asyncio.Event()
+
+    async def down(self: DepositPoster, fund_id: uuid.UUID, group: list[Any]) -> list[Any]:
+        calls.append(len(group))
+        if len(calls) == 1:
+            await gate.wait()
+        raise OperationalError("SELECT * FROM ledger_post_deposits(...)", {}, Exception("simulated: server closed"))
+
+    monkeypatch.setattr(DepositPoster, "_call", down)
+    monkeypatch.setattr(ledger._transport.app.state.poster, "in_flight", 1)
+    tasks = [asyncio.create_task(ledger.post(f"{base}/deposits", headers=headers, json={
+        "id": str(uuid.uuid4()), "member_id": m, "amount_satang": 100, "collected_at": now})) for m in member_ids]
+    while not calls:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)
+    gate.set()
+    responses = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, OperationalError) for r in responses)
+    assert sum(calls) == len(member_ids) and max(calls) > 1, f"one call per group, none per request: {calls}"
+
+
+async def test_a_call_on_a_dead_connection_is_made_once_more(committed, tokens, monkeypatch) -> None:
+    """The posting pool does not ping its connections: one found dead costs one more call, not a
+    failed deposit; and what that lost call may have committed comes back as a duplicate."""
+    fund, member_ids, collector = await _fund_with_members(committed, tokens, 1, 7500)
+    ledger = committed["clients"]["ledger"]
+    base = f"/v1/ledger/funds/{fund.id}"
+    headers = fund.as_(Role.collector, sub=collector)
+    now = dt.datetime.now(BANGKOK).isoformat()
+    first = {"id": str(uuid.uuid4()), "member_id": member_ids[0], "amount_satang": 100, "collected_at": now}
+    assert (await ledger.post(f"{base}/deposits", headers=headers, json=first)).status_code == 201
+
+    from services.ledger.deposits.poster import DepositPoster
+
+    original = DepositPoster._call_once
+    attempts: list[str] = []
+
+    async def dies_once(self: DepositPoster, fund_id: uuid.UUID, group: list[Any]) -> list[Any]:
+        attempts.append("call")
+        if len(attempts) == 1:
+            await original(self, fund_id, group)  # committed, then the answer is lost with the connection
+            raise DBAPIError("SELECT * FROM ledger_post_deposits(...)", {}, Exception("simulated: connection reset"),
+                             connection_invalidated=True)
+        return await original(self, fund_id, group)
+
+    monkeypatch.setattr(DepositPoster, "_call_once", dies_once)
+    second = {**first, "id": str(uuid.uuid4())}
+    response = await ledger.post(f"{base}/deposits", headers=headers, json=second)
+    assert len(attempts) == 2
+    assert response.status_code == 200 and response.json()["receipt_no"] == 2, "posted once, answered from the record"

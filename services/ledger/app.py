@@ -18,10 +18,16 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         if not hasattr(app.state, "directory"):
             app.state.directory = MembersDirectory(app.state.http, settings.members_url)
 
+    async def on_shutdown(app: FastAPI) -> None:
+        poster = getattr(app.state, "poster", None)
+        if poster is not None:  # before the database goes: postings under way finish first
+            await poster.close()
+
     return create_service_app(
         settings=settings,
         title="Sajja ledger",
         description="Double-entry savings and co-funding ledger per fund: deposits, receipts, co-funding, reports.",
         routers=[deposits_router, movements_router, reports_router, plans_router],
         on_startup=on_startup,
+        on_shutdown=on_shutdown,
     )

@@ -14,6 +14,8 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import text
+
 from services.ledger.chart import collector_cash_account, ensure_fund, members_in_ledger
 from services.ledger.deposits.poster import Deposit, DepositPoster
 from services.ledger.posting import request_hash
@@ -126,6 +128,7 @@ async def post_deposits(
     outcomes: list[Outcome] = []
     seen: set[uuid.UUID] = set()
     ready: list[Outcome] = []
+    held: list[Outcome] = []  # refused by a setting: unless already posted, see below
     for item in items:
         outcome = Outcome(id=item.id, status="rejected", item=item)
         outcomes.append(outcome)
@@ -145,14 +148,26 @@ async def post_deposits(
         outcome.collector_id, outcome.business_date = collector_id, bangkok_date(item.collected_at)
         # A deposit already posted is a duplicate even if it would now be refused (the window
         # passed, the member resigned): the function looks for its id before any other check.
-        # These two cannot change for the same content, so they may come first.
         if item.amount_satang > settings.deposit_max_satang:
             outcome.code, outcome.params = "deposit.too_large", {"max_satang": settings.deposit_max_satang}
+            held.append(outcome)
             continue
         if item.collected_at > now + dt.timedelta(seconds=settings.clock_skew_seconds):
             outcome.code = "deposit.in_future"
+            held.append(outcome)
             continue
         ready.append(outcome)
+    if held:
+        # The limits are settings: a deposit posted under an older one is still its duplicate.
+        async with poster.database.sessionmaker() as session:
+            posted = set((await session.scalars(
+                text("SELECT id FROM deposits WHERE fund_id = :fund AND id = ANY(:ids)"),
+                {"fund": fund_id, "ids": [o.id for o in held]},
+            )).all())
+        for outcome in held:
+            if outcome.id in posted:
+                outcome.code = outcome.params = None
+                ready.append(outcome)
     if not ready:
         return outcomes
 
