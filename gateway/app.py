@@ -220,11 +220,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     for service in SERVICE_NAMES:
         _add_forward_route(app, service)
-    # Forwarded requests are most of the traffic and their prefixes overlap none of the gateway's
-    # own paths: match them first, not after every gateway route (route matching was 15% of the
-    # gateway's CPU per forwarded deposit in a profile under make bench's load).
-    forwards = [route for route in app.router.routes if getattr(route, "name", "").startswith("forward_")]
-    app.router.routes[:] = forwards + [route for route in app.router.routes if route not in forwards]
 
     app.add_middleware(
         BodyLimitMiddleware,
@@ -259,7 +254,10 @@ class _Forward:
 
 
 def _add_forward_route(app: FastAPI, service: str) -> None:
-    app.router.routes.append(Route(
+    # Forwarded requests are most of the traffic and their prefixes overlap none of the gateway's
+    # own paths: matched first, not after every gateway route (route matching was 15% of the
+    # gateway's CPU per forwarded deposit in a profile under make bench's load).
+    app.router.routes.insert(0, Route(
         f"/v1/{service}/{{path:path}}", _Forward(service), methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         name=f"forward_{service}", include_in_schema=False,
     ))

@@ -12,7 +12,6 @@ import aiohttp
 
 from gateway.auth.service import TokenIssuer
 from gateway.proxy import Forwarder
-from shared.auth import Role
 from shared.errors import SajjaError
 
 
@@ -22,7 +21,7 @@ class MembersFacts:
         self.issuer = issuer
 
     async def member_exists(self, fund_id: uuid.UUID, member_id: uuid.UUID) -> bool:
-        token = self.issuer.access_token(subject="svc-gateway", role=Role.service, scopes=["service:gateway"])
+        token = self.issuer.gateway_token()
         url = f"{self.forwarder.service_urls['members']}/v1/members/internal/funds/{fund_id}/members/{member_id}/facts"
         try:
             async with self.forwarder.session.get(url, headers={"Authorization": f"Bearer {token}"}) as response:

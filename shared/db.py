@@ -49,9 +49,10 @@ CONNECT_ARGS = {"server_settings": {"timezone": "UTC", "application_name": "sajj
 class Database:
     """An engine (or, in tests, one connection inside an outer transaction) and its sessions."""
 
-    def __init__(self, bind: AsyncEngine | AsyncConnection, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+    def __init__(self, bind: AsyncEngine | AsyncConnection, *, pool_size: int = 10) -> None:
         self.bind = bind
-        self._pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+        #: Size of the autocommit pool (the main pool's size; see :meth:`autocommit`).
+        self._pool_size = pool_size
         self._autocommit_engine: AsyncEngine | None = None
         kwargs = {"expire_on_commit": False}
         if isinstance(bind, AsyncConnection):
@@ -68,7 +69,7 @@ class Database:
             pool_pre_ping=True,
             connect_args=CONNECT_ARGS,
         )
-        return cls(engine, pool_size=pool_size, max_overflow=max_overflow)
+        return cls(engine, pool_size=pool_size)
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
@@ -88,7 +89,7 @@ class Database:
                 # connection instead.
                 self._autocommit_engine = create_async_engine(
                     self.bind.url, isolation_level="AUTOCOMMIT", connect_args=CONNECT_ARGS,
-                    pool_size=self._pool["pool_size"], max_overflow=0,
+                    pool_size=self._pool_size, max_overflow=0,
                 )
             async with self._autocommit_engine.connect() as conn:
                 yield conn

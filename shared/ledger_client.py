@@ -26,15 +26,18 @@ class LedgerClient:
         self.http = http
         self.base = base_url.rstrip("/") + "/v1/ledger/funds"
 
-    async def standing(self, fund_id: uuid.UUID, member_id: uuid.UUID, as_of: str | None = None) -> dict[str, Any]:
+    async def _get(self, path: str, params: dict[str, str] | None) -> Any:
+        """The JSON of a 200 answer; a transport failure or any other status is a 503 problem."""
         try:
-            response = await self.http.get(f"{self.base}/{fund_id}/members/{member_id}/standing",
-                                           params={"as_of": as_of} if as_of else None)
+            response = await self.http.get(f"{self.base}/{path}", params=params)
         except httpx.HTTPError:
             raise SajjaError("upstream.unavailable", status_code=503, params={"service": "ledger"}) from None
         if response.status_code != 200:
             raise SajjaError("upstream.unavailable", status_code=503, params={"service": "ledger"})
         return response.json()
+
+    async def standing(self, fund_id: uuid.UUID, member_id: uuid.UUID, as_of: str | None = None) -> dict[str, Any]:
+        return await self._get(f"{fund_id}/members/{member_id}/standing", {"as_of": as_of} if as_of else None)
 
     async def post(self, fund_id: uuid.UUID, path: str, body: dict[str, Any]) -> LedgerAnswer:
         """POST a money movement. Transport failures raise ``httpx.HTTPError``: the caller retries
@@ -48,11 +51,5 @@ class LedgerClient:
 
     async def member_contributions(self, fund_id: uuid.UUID, date_from: str, date_to: str) -> dict[str, int]:
         """Each member's contributions between two dates (inclusive), by member id."""
-        try:
-            response = await self.http.get(f"{self.base}/{fund_id}/reports/member-contributions",
-                                           params={"from": date_from, "to": date_to})
-        except httpx.HTTPError:
-            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "ledger"}) from None
-        if response.status_code != 200:
-            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "ledger"})
-        return {m["member_id"]: m["amount_satang"] for m in response.json()["members"]}
+        report = await self._get(f"{fund_id}/reports/member-contributions", {"from": date_from, "to": date_to})
+        return {m["member_id"]: m["amount_satang"] for m in report["members"]}

@@ -1,13 +1,17 @@
-"""Helpers for tests: token minting, gateway settings, logging in."""
+"""Helpers for tests: token minting, gateway settings, logging in, small servers on real sockets."""
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from aiohttp import web
 from jose import jwt
 
 from shared.auth import Role
@@ -75,3 +79,23 @@ async def login(client: httpx.AsyncClient, phone: str = ADMIN_PHONE, password: s
     response = await client.post("/v1/auth/login", json={"phone": phone, "password": password})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def free_port() -> int:
+    """A port nobody listens on (for a server to take, or to stand for a service that is down)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """``app`` on a real socket at 127.0.0.1 for the block; yields its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

@@ -15,7 +15,6 @@ import io
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -32,7 +31,7 @@ from pypdf import PdfReader
 from gateway.dashboard import charts, pdf, tables, thai
 from shared.auth import Role
 from tests.conftest import gateway_app
-from tests.helpers import ADMIN_PASSWORD, ADMIN_PHONE, Tokens
+from tests.helpers import ADMIN_PASSWORD, ADMIN_PHONE, Tokens, free_port, serving
 from tests.test_ledger import make_books
 from tests.test_members import make_fund
 
@@ -346,24 +345,14 @@ class FakeServices:
             self.in_flight -= 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 async def composed(engines) -> AsyncIterator[tuple[httpx.AsyncClient, Tokens, FakeServices]]:
     fake = FakeServices()
-    runner = web.AppRunner(fake.app)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    url = f"http://127.0.0.1:{port}"
-    async with gateway_app(engines["gateway"], members_url=url, ledger_url=url, benefits_url=url, grants_url=url) as (app, client):
+    async with serving(fake.app) as url, gateway_app(
+        engines["gateway"], members_url=url, ledger_url=url, benefits_url=url, grants_url=url
+    ) as (app, client):
         keyring = app.state.keyring
         yield client, Tokens(pem=keyring._current_pem, kid=keyring.current_kid, jwks=keyring.jwks()), fake
-    await runner.cleanup()
 
 
 async def test_a_funds_dashboard_is_composed_in_one_call_with_the_callers_token(composed) -> None:
@@ -415,7 +404,7 @@ async def test_a_services_refusal_reaches_the_caller_as_the_service_wrote_it(com
 
 
 async def test_an_unreachable_service_is_a_503_problem(engines) -> None:
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     async with gateway_app(engines["gateway"], members_url=dead, ledger_url=dead, benefits_url=dead, grants_url=dead) as (app, client):
         keyring = app.state.keyring
         tokens = Tokens(pem=keyring._current_pem, kid=keyring.current_kid, jwks=keyring.jwks())

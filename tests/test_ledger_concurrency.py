@@ -32,21 +32,27 @@ from tests.helpers import AUDIENCE, ISSUER, Tokens
 from tests.test_members import make_fund, person
 
 
-@pytest.fixture(scope="module")
-async def committed(pg_url: str, tokens: Tokens) -> AsyncIterator[dict[str, Any]]:
-    urls = {
-        name: await migrate(name, pg_url, db_name=f"sajja_{name}_concurrency") for name in ("members", "ledger")
-    }
+async def _committed_apps(pg_url: str, tokens: Tokens, *names: str) -> tuple[dict[str, Any], dict[str, httpx.AsyncClient]]:
+    """The members service and ``names``, each on its own ``_concurrency`` database, committing
+    for real; the others look members up in this members service."""
+    names = ("members", *names)
+    urls = {name: await migrate(name, pg_url, db_name=f"sajja_{name}_concurrency") for name in names}
     engines = {name: create_async_engine(url, pool_size=12, max_overflow=0) for name, url in urls.items()}
-    clients = {}
-    for name in ("members", "ledger"):
+    clients: dict[str, httpx.AsyncClient] = {}
+    for name in names:
         app = _service_app(name)
         app.state.db = Database(engines[name])
         app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=tokens.jwks)
         app.state.http = httpx.AsyncClient()
-        if name == "ledger":
+        if name != "members":
             app.state.directory = members_directory(clients["members"], tokens)
         clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", timeout=60)
+    return engines, clients
+
+
+@pytest.fixture(scope="module")
+async def committed(pg_url: str, tokens: Tokens) -> AsyncIterator[dict[str, Any]]:
+    engines, clients = await _committed_apps(pg_url, tokens, "ledger")
     yield {"clients": clients, "engines": engines}
     for client in clients.values():
         await client.aclose()
@@ -273,18 +279,8 @@ async def test_concurrent_grant_approvals_never_exceed_the_envelope(pg_url: str,
     """Ten applications of 55,000 baht approved at once against a 200,000 baht envelope: three fit."""
     from tests.test_grants import NAKHON
 
-    urls = {name: await migrate(name, pg_url, db_name=f"sajja_{name}_concurrency") for name in ("members", "grants")}
-    engines = {name: create_async_engine(url, pool_size=12, max_overflow=0) for name, url in urls.items()}
-    clients: dict[str, httpx.AsyncClient] = {}
+    engines, clients = await _committed_apps(pg_url, tokens, "grants")
     try:
-        for name in ("members", "grants"):
-            app = _service_app(name)
-            app.state.db = Database(engines[name])
-            app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=tokens.jwks)
-            app.state.http = httpx.AsyncClient()
-            if name == "grants":
-                app.state.directory = members_directory(clients["members"], tokens)
-            clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", timeout=60)
         grants = clients["grants"]
         officer = tokens.headers(Role.grant_officer, sub="officer")
         program = (await grants.post("/v1/grants/programs", headers=officer, json={

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import gateway_app
-from tests.helpers import Tokens
+from tests.helpers import Tokens, free_port, serving
 
 
 class Upstream:
@@ -48,28 +47,17 @@ class Upstream:
                                  headers={"ETag": '"v1"', "X-Upstream": "yes"})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
     up = Upstream()
-    runner = web.AppRunner(up.app)
-    await runner.setup()
-    port = _free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    yield up, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(up.app) as url:
+        yield up, url
 
 
 @pytest.fixture
 async def proxied(engines, upstream) -> AsyncIterator[tuple[Any, Any, Upstream]]:
     up, url = upstream
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     async with gateway_app(engines["gateway"], members_url=url, ledger_url=url, benefits_url=dead, grants_url=url,
                            upstream_timeout_seconds=0.5, max_body_bytes=1000) as (app, client):
         keyring = app.state.keyring
@@ -170,7 +158,7 @@ async def test_health_names_what_is_not_ready(proxied) -> None:
 
 
 async def test_gets_carry_an_etag_and_answer_304_and_every_answer_has_the_server_time(proxied) -> None:
-    client, tokens, up = proxied
+    client, tokens, _ = proxied
     first = await client.get("/v1/members/funds", headers=tokens.headers())
     assert first.status_code == 201  # the fake upstream answers 201 to everything: no ETag for non-200
     assert "x-server-time" in first.headers

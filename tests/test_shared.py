@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -19,7 +18,7 @@ from shared.errors import preferred_language
 from shared.http import ServiceTokenAuth, make_client, request_with_retries
 from shared.migrate import PACKAGES
 from shared.settings import database_url_for
-from tests.helpers import AUDIENCE, ISSUER, TEST_SECRET
+from tests.helpers import AUDIENCE, ISSUER, TEST_SECRET, serving
 
 
 def test_settings_fall_back_to_the_common_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,12 +113,6 @@ async def test_a_service_token_from_the_gateway_is_accepted_by_a_service(gateway
         assert auth._token == first_token, "the service token is reused until it nears expiry"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_clients_keep_no_cookies_between_requests() -> None:
     """A cookie one answer sets is not sent with the next request (made for someone else)."""
     app = web.Application()
@@ -130,16 +123,16 @@ async def test_clients_keep_no_cookies_between_requests() -> None:
         return response
 
     app.router.add_route("GET", "/x", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with make_client(base_url=f"http://localhost:{port}") as client:
+    async with serving(app) as url:
+        url = url.replace("127.0.0.1", "localhost")  # cookies for a bare IP address would not be kept anyway
+        async with httpx.AsyncClient(base_url=url) as plain:  # the control: a client that keeps cookies
+            await plain.get("/x")
+            assert (await plain.get("/x")).json()["cookie"] == "session=someone-elses"
+        async with make_client(base_url=url) as client:
+            first = await client.get("/x")
+            assert first.json()["cookie"] is None
+            assert "session=someone-elses" in first.headers["set-cookie"]
             assert (await client.get("/x")).json()["cookie"] is None
-            assert (await client.get("/x")).json()["cookie"] is None
-    finally:
-        await runner.cleanup()
 
 
 async def test_retries_only_idempotent_requests() -> None:
@@ -151,20 +144,13 @@ async def test_retries_only_idempotent_requests() -> None:
 
     app = web.Application()
     app.router.add_route("*", "/x", flaky)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with make_client(base_url=f"http://127.0.0.1:{port}") as client:
-            get = await request_with_retries(client, "GET", "/x", backoff=0.01)
-            assert get.status_code == 200 and hits.count("GET") == 3
-            post = await request_with_retries(client, "POST", "/x", backoff=0.01)
-            assert post.status_code == 503 and hits.count("POST") == 1
-            keyed = await request_with_retries(client, "POST", "/x", backoff=0.01, headers={"Idempotency-Key": "k"})
-            assert keyed.status_code == 200 and hits.count("POST") == 3
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url, make_client(base_url=url) as client:
+        get = await request_with_retries(client, "GET", "/x", backoff=0.01)
+        assert get.status_code == 200 and hits.count("GET") == 3
+        post = await request_with_retries(client, "POST", "/x", backoff=0.01)
+        assert post.status_code == 503 and hits.count("POST") == 1
+        keyed = await request_with_retries(client, "POST", "/x", backoff=0.01, headers={"Idempotency-Key": "k"})
+        assert keyed.status_code == 200 and hits.count("POST") == 3
 
 
 @pytest.mark.parametrize("process", sorted(PACKAGES))

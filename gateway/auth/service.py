@@ -161,6 +161,10 @@ class TokenIssuer:
             member_id=user.member_id,
         )
 
+    def gateway_token(self) -> str:
+        """The gateway's own service token, for the calls it makes to the services for itself."""
+        return self.access_token(subject="svc-gateway", role=Role.service, scopes=["service:gateway"])
+
     async def new_refresh_token(self, session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID) -> tuple[str, RefreshToken]:
         token = secrets.token_urlsafe(32)
         row = RefreshToken(

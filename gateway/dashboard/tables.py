@@ -8,13 +8,14 @@ import csv
 import io
 import urllib.parse
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi.responses import Response
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+
+from gateway.dashboard import thai
 
 Format = Literal["csv", "xlsx"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -39,10 +40,7 @@ class Table:
 def _csv_value(kind: str, value: Any) -> str:
     if value is None:
         return ""
-    if kind == "money":
-        whole, part = divmod(abs(int(value)), 100)
-        return f"{'-' if value < 0 else ''}{whole}.{part:02d}"
-    return str(value)
+    return thai.baht_plain(value) if kind == "money" else str(value)
 
 
 def to_csv(table: Table) -> bytes:
@@ -74,7 +72,7 @@ def to_xlsx(table: Table) -> bytes:
         cells = []
         for column, value in zip(table.columns, row, strict=True):
             if column.kind == "money" and value is not None:
-                cell = WriteOnlyCell(sheet, value=Decimal(int(value)).scaleb(-2))
+                cell = WriteOnlyCell(sheet, value=thai.baht_decimal(value))
                 cell.number_format = "#,##0.00"
             elif column.kind == "pct" and value is not None:
                 cell = WriteOnlyCell(sheet, value=value)

@@ -7,9 +7,10 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from gateway.auth.schemas import Strict
 from gateway.line import service
 from gateway.line.client import check_signature
 from gateway.models import LineLink
@@ -18,10 +19,6 @@ from shared.db import DbSession
 from shared.errors import Forbidden, SajjaError
 
 router = APIRouter(tags=["line"])
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class LineLogin(Strict):

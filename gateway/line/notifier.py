@@ -24,7 +24,6 @@ from gateway.auth.service import TokenIssuer
 from gateway.line.client import LineClient
 from gateway.line.service import baht, queue_push
 from gateway.models import FeedCursor, LineLink, LineOutbox
-from shared.auth import Role
 from shared.db import Database
 from shared.timeutil import utcnow
 
@@ -42,7 +41,7 @@ class Notifier:
         self.db, self.line, self.issuer, self.http, self.urls = db, line, issuer, http, service_urls
 
     def _service_headers(self) -> dict[str, str]:
-        token = self.issuer.access_token(subject="svc-gateway", role=Role.service, scopes=["service:gateway"])
+        token = self.issuer.gateway_token()
         return {"Authorization": f"Bearer {token}"}
 
     async def _feed(self, service: str, path: str, after: str | None, since: dt.datetime) -> dict[str, Any]:

@@ -16,11 +16,12 @@ import datetime as dt
 import logging
 
 import httpx
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.benefits.catalog.service import settings_of
-from services.benefits.models import Claim, ClaimEvent
+from services.benefits.claims.service import record_event
+from services.benefits.models import Claim
 from shared.db import Database
 from shared.ledger_client import LedgerClient
 from shared.timeutil import bangkok_today, utcnow
@@ -36,10 +37,8 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 async def _record(session: AsyncSession, claim: Claim, action: str, to_status: str, note: str | None) -> None:
-    seq = await session.scalar(select(func.coalesce(func.max(ClaimEvent.seq), 0)).where(
-        ClaimEvent.fund_id == claim.fund_id, ClaimEvent.claim_id == claim.id))
-    session.add(ClaimEvent(fund_id=claim.fund_id, claim_id=claim.id, seq=int(seq) + 1, from_status="approved",
-                           to_status=to_status, action=action, actor="svc-benefits", actor_role="service", note=note))
+    await record_event(session, claim, from_status="approved", to_status=to_status, action=action,
+                       actor="svc-benefits", actor_role="service", note=note)
 
 
 async def pay_one(db: Database, ledger: LedgerClient) -> bool:

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.benefits.models import Benefit, BenefitFund, RuleVersion
@@ -73,8 +73,10 @@ TEMPLATES: dict[str, tuple[str, str, dict[str, Any]]] = {
 
 async def settings_of(session: AsyncSession, fund_id: uuid.UUID) -> BenefitFund:
     """The fund's benefit settings, made with defaults the first time."""
-    await session.execute(insert(BenefitFund).values(fund_id=fund_id).on_conflict_do_nothing())
     fund = await session.get(BenefitFund, fund_id)
+    if fund is None:
+        await session.execute(insert(BenefitFund).values(fund_id=fund_id).on_conflict_do_nothing())
+        fund = await session.get(BenefitFund, fund_id)
     assert fund is not None
     return fund
 
@@ -129,15 +131,22 @@ async def version_on(session: AsyncSession, fund_id: uuid.UUID, code: str, day: 
     )
 
 
-async def describe(session: AsyncSession, benefit: Benefit) -> BenefitOut:
-    current = await version_on(session, benefit.fund_id, benefit.code, bangkok_today())
+def _out(benefit: Benefit, current: RuleVersion | None) -> BenefitOut:
     return BenefitOut(code=benefit.code, category=benefit.category, name_th=benefit.name_th, name_en=benefit.name_en,
                       is_active=benefit.is_active, rules=RuleVersionOut.model_validate(current) if current else None)
 
 
+async def describe(session: AsyncSession, benefit: Benefit) -> BenefitOut:
+    return _out(benefit, await version_on(session, benefit.fund_id, benefit.code, bangkok_today()))
+
+
 async def catalog(session: AsyncSession, fund_id: uuid.UUID) -> list[BenefitOut]:
     rows = (await session.scalars(select(Benefit).where(Benefit.fund_id == fund_id).order_by(Benefit.code))).all()
-    return [await describe(session, b) for b in rows]
+    # The version in force today of every benefit, in one query rather than one per benefit.
+    current = {v.code: v for v in (await session.scalars(
+        select(RuleVersion).where(RuleVersion.fund_id == fund_id, RuleVersion.effective_from <= bangkok_today())
+        .order_by(RuleVersion.code, RuleVersion.effective_from.desc()).ext(distinct_on(RuleVersion.code)))).all()}
+    return [_out(b, current.get(b.code)) for b in rows]
 
 
 async def versions(session: AsyncSession, fund_id: uuid.UUID, code: str) -> list[RuleVersion]:

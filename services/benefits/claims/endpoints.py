@@ -25,18 +25,14 @@ from services.benefits.schemas import (
     Eligibility,
     ReasonIn,
 )
-from shared.auth import CurrentPrincipal, Principal, ensure_fund_access
+from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.db import DbSession
 from shared.errors import NotFound, SajjaError
 from shared.pagination import Cursor, Limit, after_key, encode_cursor
 
 router = APIRouter(prefix="/v1/benefits/funds/{fund_id}/claims", tags=["claims"])
 
-STAFF_ROLES = tuple(r for r in service.STAFF)
-
-
-def _ensure_fund(principal: Principal, fund_id: uuid.UUID) -> None:
-    ensure_fund_access(principal, fund_id)
+STAFF_ROLES = tuple(service.STAFF)
 
 
 def _ensure_staff(principal: Principal, fund_id: uuid.UUID) -> None:
@@ -46,7 +42,7 @@ def _ensure_staff(principal: Principal, fund_id: uuid.UUID) -> None:
 @router.post("/check", response_model=Eligibility)
 async def check(fund_id: uuid.UUID, body: CheckIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Would this claim qualify, for how much, and if not, why and from when? Nothing is written."""
-    _ensure_fund(principal, fund_id)
+    ensure_fund_access(principal, fund_id)
     service.ensure_may_claim_for(principal, body.member_id)
     judgement, version, _ = await service.evaluate(
         session=session, directory=deps.directory(request), ledger=deps.ledger(request), fund_id=fund_id,
@@ -59,7 +55,7 @@ async def submit(fund_id: uuid.UUID, body: ClaimIn, request: Request, session: D
     """Submit a claim (the member, or the committee on their behalf). One that does not qualify is
     refused with 422 ``claim.not_eligible`` and every reason; the same client ``id`` again returns
     the same claim."""
-    _ensure_fund(principal, fund_id)
+    ensure_fund_access(principal, fund_id)
     claim, replayed = await service.submit(
         session=session, directory=deps.directory(request), ledger=deps.ledger(request), fund_id=fund_id,
         principal=principal, data=body, lang=deps.lang(request))
@@ -75,8 +71,8 @@ async def list_claims(
     member_id: uuid.UUID | None = None, limit: Limit = 50, cursor: Cursor = None,
 ) -> Any:
     """Claims, newest first: members see their own, the committee the fund's."""
-    _ensure_fund(principal, fund_id)
-    if principal.role.value in ("collector",):
+    ensure_fund_access(principal, fund_id)
+    if principal.role is Role.collector:
         raise NotFound("claim.not_found")
     items, next_cursor = await service.listing(session, principal, fund_id, status, member_id, limit, cursor)
     return ClaimPage(items=items, next_cursor=next_cursor)
@@ -127,7 +123,7 @@ async def feed(
 @router.get("/{claim_id}", response_model=ClaimOut)
 async def get_claim(fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """A claim with its history, approvals and documents (medical ones for the committee only)."""
-    _ensure_fund(principal, fund_id)
+    ensure_fund_access(principal, fund_id)
     claim = await service.get_claim(session, principal, fund_id, claim_id)
     return await service.describe(session, principal, claim, deps.lang(request))
 
@@ -163,7 +159,7 @@ async def reject(fund_id: uuid.UUID, claim_id: uuid.UUID, body: ReasonIn, reques
 @router.post("/{claim_id}/cancel", response_model=ClaimOut)
 async def cancel(fund_id: uuid.UUID, claim_id: uuid.UUID, body: ReasonIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Withdraw an open claim (its submitter or the committee), or cancel a held payout (the committee)."""
-    _ensure_fund(principal, fund_id)
+    ensure_fund_access(principal, fund_id)
     return await _decide(request, session, principal, fund_id, claim_id, service.cancel, reason=body.reason)
 
 
@@ -180,7 +176,7 @@ async def upload(
     kind: Annotated[DocumentKind, Query()],
 ) -> Any:
     """Attach a photo (JPEG, PNG) or PDF as the ``file`` field of a multipart form, or as the body."""
-    _ensure_fund(principal, fund_id)
+    ensure_fund_access(principal, fund_id)
     claim = await service.get_claim(session, principal, fund_id, claim_id)
     if claim.status not in service.OPEN:
         raise SajjaError("claim.transition", status_code=409, params={"status": claim.status, "action": "given documents"})
@@ -202,7 +198,7 @@ async def upload(
 @router.get("/{claim_id}/documents/{document_id}", response_class=Response)
 async def download(fund_id: uuid.UUID, claim_id: uuid.UUID, document_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
     """The file, checked against its checksum. Medical documents are for the committee only."""
-    _ensure_fund(principal, fund_id)
+    ensure_fund_access(principal, fund_id)
     await service.get_claim(session, principal, fund_id, claim_id)
     document = await session.get(ClaimDocument, (fund_id, claim_id, document_id))
     if document is None or (document.is_medical and principal.role not in service.STAFF):

@@ -156,12 +156,19 @@ def ensure_may_claim_for(principal: Principal, member_id: uuid.UUID) -> None:
         raise Forbidden()
 
 
-async def _event(session: AsyncSession, claim: Claim, to_status: str, action: str, principal: Principal, note: str | None = None,
-                 from_status: str | None = None) -> None:
+async def record_event(session: AsyncSession, claim: Claim, *, from_status: str | None, to_status: str, action: str,
+                       actor: str, actor_role: str, note: str | None) -> None:
+    """The claim's next event (by anyone: a person, or the payout worker)."""
     seq = await session.scalar(select(func.coalesce(func.max(ClaimEvent.seq), 0)).where(
         ClaimEvent.fund_id == claim.fund_id, ClaimEvent.claim_id == claim.id))
     session.add(ClaimEvent(fund_id=claim.fund_id, claim_id=claim.id, seq=int(seq) + 1, from_status=from_status,
-                           to_status=to_status, action=action, actor=principal.subject, actor_role=principal.role.value, note=note))
+                           to_status=to_status, action=action, actor=actor, actor_role=actor_role, note=note))
+
+
+async def _event(session: AsyncSession, claim: Claim, to_status: str, action: str, principal: Principal, note: str | None = None,
+                 from_status: str | None = None) -> None:
+    await record_event(session, claim, from_status=from_status, to_status=to_status, action=action,
+                       actor=principal.subject, actor_role=principal.role.value, note=note)
     await session.flush()
 
 

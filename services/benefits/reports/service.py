@@ -17,15 +17,15 @@ from shared.timeutil import BANGKOK, utcnow
 async def paid(session: AsyncSession, fund_id: uuid.UUID, year: int, *, start: dt.date | None = None,
                end: dt.date | None = None) -> PaidReport:
     """Paid claims in a calendar year, or between two Bangkok dates (inclusive) when given."""
-    paid_on = func.date(func.timezone("Asia/Bangkok", Claim.paid_at))
-    period = ((paid_on >= start, paid_on <= end) if start is not None and end is not None
-              else (extract("year", func.timezone("Asia/Bangkok", Claim.paid_at)) == year,))
+    paid_local = func.timezone("Asia/Bangkok", Claim.paid_at)
+    paid_on = func.date(paid_local)
+    year_of = extract("year", paid_local)
+    period = (paid_on >= start, paid_on <= end) if start is not None and end is not None else (year_of == year,)
     paid_in_year = (Claim.fund_id == fund_id, Claim.status == "paid", *period)
     by_category = (await session.execute(
         select(Claim.category, func.count(), func.sum(Claim.amount_satang)).where(*paid_in_year)
         .group_by(Claim.category).order_by(Claim.category))).all()
-    year_of = extract("year", func.timezone("Asia/Bangkok", Claim.paid_at))
-    month = extract("month", func.timezone("Asia/Bangkok", Claim.paid_at))
+    month = extract("month", paid_local)
     by_month = (await session.execute(
         select(year_of, month, func.count(), func.sum(Claim.amount_satang)).where(*paid_in_year)
         .group_by(year_of, month).order_by(year_of, month))).all()

@@ -79,7 +79,7 @@ class DepositPoster:
         self._queues: dict[uuid.UUID, deque[_Pending]] = {}
         self._running: dict[uuid.UUID, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        #: Calls made and deposits sent, for the benchmark's report of how well requests group.
+        #: Calls made and deposits sent (the tests read how well requests group from these).
         self.calls = 0
         self.deposits = 0
 

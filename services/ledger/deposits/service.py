@@ -179,27 +179,26 @@ async def post_deposits(
         # The function names the first thing it missed; the member and the collector are both
         # looked at (each is only asked for when missing or stale). A session of its own: the
         # usual path needs none.
+        again = [outcome for outcome, _ in refresh]
         async with poster.database.sessionmaker() as session:
-            if any(o.code == "no_ledger" for o in refresh):
+            if any(word == "no_ledger" for _, word in refresh):
                 await ensure_fund(session, directory, fund_id)
             ttl_seconds = settings.member_facts_ttl_seconds
-            await members_in_ledger(session, directory, fund_id, [o.item.member_id for o in refresh], ttl_seconds)
-            for collector_id in sorted({o.collector_id for o in refresh}):
+            await members_in_ledger(session, directory, fund_id, [o.item.member_id for o in again], ttl_seconds)
+            for collector_id in sorted({o.collector_id for o in again}):
                 await collector_cash_account(session, directory, fund_id, collector_id, ttl_seconds)
             await session.commit()
-        for outcome in refresh:
-            outcome.code = None
         # Facts fetched just now are younger than the first call's limit: the same limit holds.
-        await _post(poster, fund_id, principal, refresh, fresh_after=now - ttl, final=True)
+        await _post(poster, fund_id, principal, again, fresh_after=now - ttl, final=True)
     return outcomes
 
 
 async def _post(
     poster: DepositPoster, fund_id: uuid.UUID, principal: Principal, ready: list[Outcome], *,
     fresh_after: dt.datetime, final: bool,
-) -> list[Outcome]:
-    """Post ``ready`` and record each answer in its outcome; those to refresh are returned (with
-    the function's word in ``code``), unless ``final``."""
+) -> list[tuple[Outcome, str]]:
+    """Post ``ready`` and record each answer in its outcome; those to refresh are returned with
+    the function's word for what it missed, unless ``final``."""
     rows = await poster.post(
         fund_id,
         [Deposit(id=o.id, member_id=o.item.member_id, collector_id=o.collector_id, amount_satang=o.item.amount_satang,
@@ -208,15 +207,14 @@ async def _post(
          for o in ready],
         today=bangkok_today(), fresh_after=fresh_after,
     )
-    refresh: list[Outcome] = []
+    refresh: list[tuple[Outcome, str]] = []
     for outcome, row in zip(ready, rows, strict=True):
         assert row.id == outcome.id
         if row.outcome in ("created", "duplicate"):
             outcome.status = row.outcome
             outcome.receipt_no, outcome.entry_id, outcome.posted_at = row.receipt_no, row.entry_id, row.posted_at
         elif row.outcome in REFRESH and not final:
-            outcome.code = row.outcome
-            refresh.append(outcome)
+            refresh.append((outcome, row.outcome))
         elif row.outcome == "no_ledger":
             raise RuntimeError(f"fund {fund_id} still has no ledger after it was made")
         else:

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from services.members.collectors import service as collectors
-from services.members.models import Fund, Member
+from services.members.models import CURRENT_STATUSES, Fund, Member
 from services.members.schemas import (
     CollectorFacts,
     FactsBatch,
@@ -103,7 +103,7 @@ async def current_members(
     fund_id: uuid.UUID, session: DbSession, _: Service, limit: Limit = 500, cursor: Cursor = None
 ) -> Any:
     """Every current (active or suspended) member of the fund, by id, for reports such as arrears."""
-    query = select(Member).where(Member.fund_id == fund_id, Member.status.in_(("active", "suspended")))
+    query = select(Member).where(Member.fund_id == fund_id, Member.status.in_(CURRENT_STATUSES))
     key = after_key(cursor, uuid.UUID)
     if key is not None:
         query = query.where(Member.id > key[0])
