@@ -22,6 +22,7 @@ from yarl import URL
 
 from shared.errors import problem_response
 from shared.etag import etag_of, if_none_match
+from shared.http import CLIENT_IDLE_SECONDS
 
 log = logging.getLogger("sajja.proxy")
 
@@ -60,15 +61,20 @@ class Forwarder:
     """A pooled aiohttp session and the map of service names to base URLs."""
 
     def __init__(
-        self, service_urls: dict[str, str], *, timeout: float, connect_timeout: float, max_connections: int
+        self, service_urls: dict[str, str], *, timeout: float, connect_timeout: float, max_connections: int,
+        idle_seconds: float = CLIENT_IDLE_SECONDS,
     ) -> None:
         self.service_urls = service_urls
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
         self._max_connections = max_connections
+        self._idle_seconds = idle_seconds
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections, ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, limit_per_host=self._max_connections, ttl_dns_cache=300,
+            keepalive_timeout=self._idle_seconds,  # closed here before the service closes it
+        )
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=self._timeout, auto_decompress=False, skip_auto_headers=("User-Agent",),
             # One session serves every caller: a cookie a service set for one must never be sent

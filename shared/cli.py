@@ -26,6 +26,8 @@ APPS = {
 def serve(name: str, host: str, port: int | None, workers: int) -> int:
     import uvicorn
 
+    from shared.http import SERVER_KEEP_ALIVE_SECONDS
+
     if port is None:
         port = int(os.environ.get(f"SAJJA_{name.upper()}_PORT", int(os.environ.get("SAJJA_PORT", "8000")) + PORT_OFFSETS[name]))
     uvicorn.run(
@@ -36,6 +38,7 @@ def serve(name: str, host: str, port: int | None, workers: int) -> int:
         workers=workers,
         log_config=None,
         access_log=False,
+        timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
         proxy_headers=True,
         forwarded_allow_ips=os.environ.get("SAJJA_FORWARDED_ALLOW_IPS", "127.0.0.1"),
         timeout_graceful_shutdown=10,

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from aiohttp import web
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from gateway.proxy import Forwarder
 from gateway.settings import GatewaySettings
 from services.ledger.settings import LedgerSettings
 from services.members.settings import MembersSettings
 from shared.auth import Role, TokenVerifier
 from shared.errors import preferred_language
-from shared.http import ServiceTokenAuth, make_client, request_with_retries
+from shared import cli
+from shared.http import CLIENT_IDLE_SECONDS, SERVER_KEEP_ALIVE_SECONDS, ServiceTokenAuth, make_client, request_with_retries
 from shared.migrate import PACKAGES
 from shared.settings import database_url_for
-from tests.helpers import AUDIENCE, ISSUER, TEST_SECRET, serving
+from tests.helpers import AUDIENCE, ISSUER, TEST_SECRET, free_port, serving
 
 
 def test_settings_fall_back_to_the_common_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,6 +138,53 @@ async def test_clients_keep_no_cookies_between_requests() -> None:
             assert first.json()["cookie"] is None
             assert "session=someone-elses" in first.headers["set-cookie"]
             assert (await client.get("/x")).json()["cookie"] is None
+
+
+def test_servers_keep_idle_connections_longer_than_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sajja serve`` keeps an idle connection open well past the time a Sajja client gives it up."""
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    cli.serve("ledger", "127.0.0.1", free_port(), 1)
+    assert seen["timeout_keep_alive"] == SERVER_KEEP_ALIVE_SECONDS
+    assert CLIENT_IDLE_SECONDS * 2 <= SERVER_KEEP_ALIVE_SECONDS
+
+
+async def test_clients_close_idle_connections_themselves() -> None:
+    """The gateway's forwarder and the services' clients close a connection idle for their limit,
+    so they never send on one the server is closing at the same moment (a lost request): after the
+    limit, the next request arrives on a new connection, though the server would still keep the old."""
+
+    async def caller_port(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": str(scope["client"][1]).encode()})
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(caller_port, host="127.0.0.1", port=port, lifespan="off", log_config=None,
+                                           timeout_keep_alive=30))
+    serve = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    url = f"http://127.0.0.1:{port}"
+    forwarder = Forwarder({"x": url}, timeout=5, connect_timeout=1, max_connections=4, idle_seconds=0.3)
+    await forwarder.start()
+    try:
+        async def via_forwarder() -> str:
+            async with forwarder.session.get(url + "/") as response:
+                return await response.text()
+
+        async with make_client(base_url=url, idle_seconds=0.3) as client:
+            async def via_client() -> str:
+                return (await client.get("/")).text
+
+            for send in (via_forwarder, via_client):
+                first = await send()
+                assert await send() == first, "a busy connection is reused"
+                await asyncio.sleep(0.8)
+                assert await send() != first, f"{send.__name__} sent on a connection idle past its limit"
+    finally:
+        await forwarder.close()
+        server.should_exit = True
+        await serve
 
 
 async def test_retries_only_idempotent_requests() -> None:
