@@ -19,6 +19,7 @@ from shared.auth import TokenVerifier
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.http import ServiceTokenAuth, make_client
+from shared.lean import LeanRoute
 from shared.logs import configure_logging
 from shared.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from shared.settings import SajjaSettings
@@ -60,6 +61,16 @@ def with_bearer_security(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def include_router(app: FastAPI, router: APIRouter) -> None:
+    """``app.include_router``, except that a router of lean routes (``shared.lean``) puts its
+    routes first in the app's own list: FastAPI's matching through an included router was an
+    eighth of a deposit's CPU in the ledger (py-spy, make bench's load)."""
+    if router.routes and all(isinstance(route, LeanRoute) for route in router.routes):
+        app.router.routes[:0] = router.routes
+    else:
+        app.include_router(router)
 
 
 def create_service_app(
@@ -119,7 +130,7 @@ def create_service_app(
     install_error_handlers(app)
     app.include_router(health_router(process))
     for router in routers:
-        app.include_router(router)
+        include_router(app, router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limit_overrides)
     app.add_middleware(RequestIdMiddleware)
     with_bearer_security(app)

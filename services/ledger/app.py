@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.ledger.deposits.endpoints import posting_router as deposit_posting_router
 from services.ledger.deposits.endpoints import router as deposits_router
 from services.ledger.movements.endpoints import router as movements_router
 from services.ledger.plans.endpoints import router as plans_router
@@ -27,7 +28,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         settings=settings,
         title="Sajja ledger",
         description="Double-entry savings and co-funding ledger per fund: deposits, receipts, co-funding, reports.",
-        routers=[deposits_router, movements_router, reports_router, plans_router],
+        routers=[deposit_posting_router, deposits_router, movements_router, reports_router, plans_router],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )
