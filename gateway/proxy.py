@@ -103,7 +103,7 @@ class Forwarder:
         client = request.client.host if request.client else ""
         prior = request.headers.get("x-forwarded-for")
         headers["x-forwarded-for"] = f"{prior}, {client}" if prior else client
-        headers["x-forwarded-proto"] = request.url.scheme
+        headers["x-forwarded-proto"] = request.scope.get("scheme", "http")  # no URL object made
         body = await request.body()
         try:
             async with self.session.request(request.method, url, data=body or None, headers=headers) as upstream:
