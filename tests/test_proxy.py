@@ -11,6 +11,7 @@ import gzip
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp import web
 
@@ -185,3 +186,33 @@ async def test_a_cookie_set_upstream_is_never_sent_for_another_caller(engines, u
         second = await client.get("/v1/ledger/funds/f1/cookie", headers=tokens.headers(sub="someone-else"))
         assert second.status_code == 200 and second.json()["cookie"] is None
         assert "cookie" not in up.seen[-1]["headers"]
+
+
+async def test_the_forwarding_lane_answers_like_the_rest_of_the_gateway(proxied, monkeypatch) -> None:
+    """Forwarded requests skip FastAPI's stack (ForwardingLane) but not its answers: a method
+    that is not forwarded is a 405 problem, and a failure nobody handles a 500 problem with the
+    request id, in the caller's language."""
+    client, tokens, up = proxied
+    before = len(up.seen)
+    response = await client.request("OPTIONS", "/v1/members/funds", headers=tokens.headers())
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "request.method_not_allowed"
+    assert len(up.seen) == before
+
+    app = client._transport.app
+    while not hasattr(app, "state"):  # the transport may hold a wrapper of the app
+        app = app.app
+
+    async def broken(request: Any, service: str) -> Any:
+        raise RuntimeError("forwarder broke")
+
+    monkeypatch.setattr(app.state.forwarder, "forward", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as bare:
+        response = await bare.get("/v1/members/funds", headers={**tokens.headers(), "Accept-Language": "en",
+                                                                "X-Request-ID": "req-500"})
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == "internal_error" and body["request_id"] == "req-500"
