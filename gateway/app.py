@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
@@ -29,7 +28,7 @@ from gateway.line.notifier import Notifier
 from gateway.line.service import MemberView
 from gateway.members_facts import MembersFacts
 from gateway.openapi import OpenApiMerger
-from gateway.proxy import Forwarder
+from gateway.proxy import TRANSPORT_ERRORS, Forwarder
 from gateway.settings import GatewaySettings
 from shared.app import BEARER_SCHEME
 from shared.auth import TokenVerifier, current_principal
@@ -173,12 +172,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
         async def service_state(name: str) -> str:
             try:
-                async with forwarder.session.get(
-                    forwarder.service_urls[name] + "/readyz", timeout=aiohttp.ClientTimeout(total=2.0)
-                ) as response:
-                    return "ok" if response.status == 200 else f"unready ({response.status})"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                answer = await forwarder.call(name, "GET", "/readyz", timeout=2.0)
+            except TRANSPORT_ERRORS as exc:
                 return f"unreachable ({type(exc).__name__})"
+            return "ok" if answer.status == 200 else f"unready ({answer.status})"
 
         async def own_state() -> str:
             try:
@@ -213,7 +210,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> JSONResponse:
         merger: OpenApiMerger = request.app.state.openapi_merger
-        return JSONResponse(await merger.document(own_openapi(), request.app.state.forwarder.session))
+        return JSONResponse(await merger.document(own_openapi(), request.app.state.forwarder))
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

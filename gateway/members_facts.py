@@ -1,17 +1,16 @@
 """The gateway's one question to the members service: does this member belong to this fund?
 
-Asked with a service token the gateway signs for itself, over the forwarder's pooled session.
+Asked with a service token the gateway signs for itself, over the forwarder's pooled client.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
-import aiohttp
+import orjson
 
 from gateway.auth.service import TokenIssuer
-from gateway.proxy import Forwarder
+from gateway.proxy import TRANSPORT_ERRORS, Forwarder
 from shared.errors import SajjaError
 
 
@@ -22,14 +21,18 @@ class MembersFacts:
 
     async def member_exists(self, fund_id: uuid.UUID, member_id: uuid.UUID) -> bool:
         token = self.issuer.gateway_token()
-        url = f"{self.forwarder.service_urls['members']}/v1/members/internal/funds/{fund_id}/members/{member_id}/facts"
         try:
-            async with self.forwarder.session.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
-                if response.status == 404:
-                    return False
-                if response.status != 200:
-                    raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "members"})
-                facts = await response.json()
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+            answer = await self.forwarder.call(
+                "members", "GET", f"/v1/members/internal/funds/{fund_id}/members/{member_id}/facts",
+                headers={"Authorization": f"Bearer {token}"})
+        except TRANSPORT_ERRORS:
             raise SajjaError("upstream.unavailable", status_code=503, params={"service": "members"}) from None
+        if answer.status == 404:
+            return False
+        try:
+            facts = orjson.loads(answer.body) if answer.status == 200 else None
+        except orjson.JSONDecodeError:
+            facts = None
+        if not isinstance(facts, dict):
+            raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "members"})
         return facts.get("status") in ("active", "suspended")

@@ -10,9 +10,14 @@ import asyncio
 import copy
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
+import orjson
+
+from gateway.proxy import TRANSPORT_ERRORS
+
+if TYPE_CHECKING:
+    from gateway.proxy import Forwarder
 
 CACHE_SECONDS = 60.0
 
@@ -56,20 +61,19 @@ class OpenApiMerger:
         self._cached_at = 0.0
         self._complete = False
 
-    async def _fetch(self, session: aiohttp.ClientSession, service: str) -> dict[str, Any] | None:
+    async def _fetch(self, forwarder: Forwarder, service: str) -> dict[str, Any] | None:
         try:
-            async with session.get(self.service_urls[service] + "/openapi.json") as response:
-                if response.status != 200:
-                    return None
-                return await response.json()
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            answer = await forwarder.call(service, "GET", "/openapi.json")
+            document = orjson.loads(answer.body) if answer.status == 200 else None
+        except (*TRANSPORT_ERRORS, orjson.JSONDecodeError):
             return None
+        return document if isinstance(document, dict) else None
 
-    async def document(self, base: dict[str, Any], session: aiohttp.ClientSession) -> dict[str, Any]:
+    async def document(self, base: dict[str, Any], forwarder: Forwarder) -> dict[str, Any]:
         fresh = time.monotonic() - self._cached_at < CACHE_SECONDS
         if self._cached is not None and fresh and self._complete:
             return self._cached
-        results = await asyncio.gather(*(self._fetch(session, name) for name in self.service_urls))
+        results = await asyncio.gather(*(self._fetch(forwarder, name) for name in self.service_urls))
         docs = {name: doc for name, doc in zip(self.service_urls, results) if doc is not None}
         merged = merge_documents(base, docs)
         missing = sorted(set(self.service_urls) - set(docs))

@@ -1,123 +1,164 @@
-"""Forwarding ``/v1/<service>/...`` to the services. The one place the transport is chosen.
+"""Forwarding ``/v1/<service>/...`` to the services, and the gateway's own calls to them.
 
-Measured on this 2-core machine (DESIGN.md section 7): a FastAPI proxy over a default
-``httpx.AsyncClient`` reached 142 req/s, over the httpx-aiohttp transport 657, over aiohttp
-directly 893, in front of a 1,200 req/s endpoint. The forwarding path carries every deposit, so it
-uses aiohttp; ``make bench`` re-measures the overhead on every run.
+The one place the transport is chosen: :class:`shared.http1.Http1Client`, pooled keep-alive
+HTTP/1.1 with responses parsed by httptools. Measured on this 2-core machine (DESIGN.md section
+7): a FastAPI proxy over a default ``httpx.AsyncClient`` reached 142 req/s, over the
+httpx-aiohttp transport 657, over aiohttp directly 893, in front of a 1,200 req/s endpoint; the
+client of ``shared.http1`` costs a quarter of aiohttp's CPU per request. The forwarding path
+carries every deposit; ``make bench`` re-measures the overhead on every run.
 
-What is forwarded: method, path, query, body, and the end-to-end headers; hop-by-hop headers are
-dropped. Responses, problem+json included, come back untouched (no decompression). An upstream
-timeout becomes 504, a refused connection 503, a broken answer 502, each as problem+json.
+What is forwarded: method, path and query as the caller encoded them, body, and the end-to-end
+headers; hop-by-hop headers are dropped, ``X-Request-ID`` and ``X-Forwarded-*`` set by the gateway.
+Responses, problem+json included, come back untouched (no decompression, repeated headers such
+as ``Set-Cookie`` kept). An upstream timeout becomes 504, a refused connection 503, a broken
+answer 502, each as problem+json. The client keeps no cookies: nothing of one caller's answer
+can ride along with another's request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-import aiohttp
 from fastapi import Request
 from fastapi.responses import Response
-from yarl import URL
 
-from shared.errors import problem_response
+from shared.errors import SajjaError, problem_response
 from shared.etag import etag_of, if_none_match
 from shared.http import CLIENT_IDLE_SECONDS
+from shared.http1 import Answer, Http1Client, Unreachable, UpstreamError
 
 log = logging.getLogger("sajja.proxy")
 
 HOP_BY_HOP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+        b"expect",  # the gateway has the whole body already
     }
 )
-#: Set again by the gateway's own server on the way out.
-RESPONSE_DROP = HOP_BY_HOP | {"x-request-id", "server", "date"}
+#: Set by the gateway itself on the way in...
+REQUEST_SET = frozenset({b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto"})
+REQUEST_DROP = HOP_BY_HOP | REQUEST_SET
+#: ...and by the gateway's own server on the way out.
+RESPONSE_DROP = HOP_BY_HOP | {b"x-request-id", b"server", b"date"}
 
 
-def conditional(request: Request, content: bytes, headers: dict[str, str]) -> Response:
+def with_headers(response: Response, headers: list[tuple[bytes, bytes]]) -> Response:
+    """``response`` carrying ``headers`` as they are (lowercase names, repeats kept)."""
+    response.raw_headers.extend(headers)
+    return response
+
+
+def conditional(request: Request, content: bytes, headers: list[tuple[bytes, bytes]]) -> Response:
     """Every successful GET gets an ETag (the service's own, or one made from the body), and a
     caller that already has it gets 304 with no body: phones poll balances and rounds."""
-    etag = next((v for k, v in headers.items() if k.lower() == "etag"), None)
+    etag = next((v for k, v in headers if k == b"etag"), None)
     if etag is None:
-        etag = etag_of(content)
-        headers["ETag"] = etag
-    if if_none_match(request, etag):
-        kept = {k: v for k, v in headers.items() if k.lower() in ("etag", "cache-control", "vary")}
-        return Response(status_code=304, headers=kept)
-    return Response(content=content, status_code=200, headers=headers)
+        etag = etag_of(content).encode("latin-1")
+        headers.append((b"etag", etag))
+    if if_none_match(request, etag.decode("latin-1")):
+        kept = [(k, v) for k, v in headers if k in (b"etag", b"cache-control", b"vary")]
+        return with_headers(Response(status_code=304), kept)
+    return with_headers(Response(content=content, status_code=200), headers)
+
+
+def upstream_failure(exc: BaseException, service: str) -> SajjaError:
+    """The gateway's problem for a call to a service that failed in transport: a timeout is 504,
+    no connection 503, a broken answer 502."""
+    if isinstance(exc, TimeoutError):
+        return SajjaError("upstream.timeout", status_code=504, params={"service": service})
+    if isinstance(exc, Unreachable):
+        return SajjaError("upstream.unavailable", status_code=503, params={"service": service})
+    return SajjaError("upstream.bad_gateway", status_code=502, params={"service": service})
+
+
+#: What :meth:`Forwarder.call` raises when the exchange itself failed.
+TRANSPORT_ERRORS = (TimeoutError, UpstreamError)
 
 
 class Forwarder:
-    """A pooled aiohttp session and the map of service names to base URLs."""
+    """The pooled client and the map of service names to base URLs."""
 
     def __init__(
         self, service_urls: dict[str, str], *, timeout: float, connect_timeout: float, max_connections: int,
         idle_seconds: float = CLIENT_IDLE_SECONDS,
     ) -> None:
         self.service_urls = service_urls
-        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
-        self._max_connections = max_connections
-        self._idle_seconds = idle_seconds
-        self._session: aiohttp.ClientSession | None = None
+        self.timeout = timeout
+        self._origins: dict[str, tuple[str, int, bytes]] = {}
+        for name, url in service_urls.items():
+            parts = urlsplit(url)
+            if parts.scheme != "http" or not parts.hostname:
+                raise ValueError(f"service {name}: only http://host[:port] URLs are forwarded to, not {url!r}")
+            self._origins[name] = (parts.hostname, parts.port or 80, parts.path.rstrip("/").encode("latin-1"))
+        self._client_args = {"max_connections": max_connections, "idle_seconds": idle_seconds,
+                             "connect_timeout": connect_timeout}
+        self._client: Http1Client | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=self._max_connections, limit_per_host=self._max_connections, ttl_dns_cache=300,
-            keepalive_timeout=self._idle_seconds,  # closed here before the service closes it
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, auto_decompress=False, skip_auto_headers=("User-Agent",),
-            # One session serves every caller: a cookie a service set for one must never be sent
-            # with another's request.
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        self._client = Http1Client(**self._client_args)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        assert self._session is not None, "Forwarder not started"
-        return self._session
+    def client(self) -> Http1Client:
+        assert self._client is not None, "Forwarder not started"
+        return self._client
+
+    async def call(
+        self, service: str, method: str, path: str, *, params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None, body: bytes = b"", timeout: float | None = None,
+    ) -> Answer:
+        """The gateway's own request to a service (``path`` from the service's root); raises one
+        of :data:`TRANSPORT_ERRORS` when the exchange fails (see :func:`upstream_failure`)."""
+        host, port, base = self._origins[service]
+        target = base + path.encode("latin-1")
+        if params:
+            target += b"?" + urlencode(params).encode("ascii")
+        sent = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+        async with asyncio.timeout(timeout or self.timeout):
+            return await self.client.send(host, port, method, target, headers=sent, body=body)
 
     async def forward(self, request: Request, service: str) -> Response:
+        scope = request.scope
+        host, port, base = self._origins[service]
         # The path and query as the caller encoded them, not re-encoded.
-        raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        query = request.scope.get("query_string") or b""
-        url = URL(self.service_urls[service] + raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else ""),
-                  encoded=True)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-        headers["x-request-id"] = request.state.request_id
-        client = request.client.host if request.client else ""
+        target = base + (scope.get("raw_path") or request.url.path.encode())
+        if query := scope.get("query_string"):
+            target += b"?" + query
+        headers = [(k, v) for k, v in scope["headers"] if k not in REQUEST_DROP]
+        client = (scope.get("client") or ("",))[0]
         prior = request.headers.get("x-forwarded-for")
-        headers["x-forwarded-for"] = f"{prior}, {client}" if prior else client
-        headers["x-forwarded-proto"] = request.scope.get("scheme", "http")  # no URL object made
+        headers += [
+            (b"x-request-id", request.state.request_id.encode("latin-1")),
+            (b"x-forwarded-for", (f"{prior}, {client}" if prior else client).encode("latin-1")),
+            (b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")),
+        ]
         body = await request.body()
         try:
-            async with self.session.request(request.method, url, data=body or None, headers=headers) as upstream:
-                content = await upstream.read()
-                out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in RESPONSE_DROP}
-                if request.method == "GET" and upstream.status == 200:
-                    return conditional(request, content, out_headers)
-                return Response(content=content, status_code=upstream.status, headers=out_headers)
-        except asyncio.TimeoutError:
-            log.warning("upstream %s timed out: %s %s", service, request.method, request.url.path)
-            return problem_response(request, "upstream.timeout", 504, {"service": service})
-        except aiohttp.ClientConnectorError:
-            log.warning("upstream %s refused: %s %s", service, request.method, request.url.path)
-            return problem_response(request, "upstream.unavailable", 503, {"service": service})
-        except aiohttp.ClientError as exc:
-            log.warning("upstream %s failed (%s): %s %s", service, type(exc).__name__, request.method, request.url.path)
-            return problem_response(request, "upstream.bad_gateway", 502, {"service": service})
+            async with asyncio.timeout(self.timeout):
+                answer = await self.client.send(host, port, request.method, target, headers=headers, body=body)
+        except TRANSPORT_ERRORS as exc:
+            failure = upstream_failure(exc, service)
+            log.warning("upstream %s: %s (%s): %s %s", service, failure.code, type(exc).__name__, request.method,
+                        request.url.path)
+            return problem_response(request, failure.code, failure.status_code, failure.params)
+        out = [(k.lower(), v) for k, v in answer.headers]
+        out = [(k, v) for k, v in out if k not in RESPONSE_DROP]
+        if request.method == "GET" and answer.status == 200:
+            return conditional(request, answer.body, out)
+        return with_headers(Response(content=answer.body, status_code=answer.status), out)

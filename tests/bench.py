@@ -59,6 +59,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
+from shared.http1 import Http1Client, UpstreamError
 from tests.system import ADMIN_PASSWORD, ADMIN_PHONE, RunningSystem, running_system
 from tests.test_e2e import FUND as E2E_FUND
 
@@ -270,70 +271,30 @@ RequestFactory = Callable[[], tuple[str, dict[str, str], bytes]]
 ResponseCheck = Callable[[bytes], tuple[int, str | None]]
 
 
-class HttpError(Exception):
-    """The server broke the HTTP exchange (closed early, sent something unreadable)."""
+class _Caller:
+    """The load generator's side of the wire: :class:`shared.http1.Http1Client`, the lean client the
+    gateway forwards with. The generator shares the machine's cores with the servers it measures,
+    so its cost per request is kept small (aiohttp cost about 0.37 ms of CPU per request here,
+    py-spy, single deposits through the gateway: a sixth of what the whole system spent). Like a
+    phone, it asks for gzip (and unzips what comes compressed) and keeps its connections."""
 
-
-class _Connection:
-    """One keep-alive HTTP/1.1 connection: the load generator's own client.
-
-    The generator shares the machine's cores with the servers it measures, so its cost per request
-    is kept small: requests are written as bytes, responses read by ``Content-Length`` (or chunks)
-    and gunzipped only when the server compressed them. aiohttp cost about 0.37 ms of CPU per
-    request here (py-spy, single deposits through the gateway), a sixth of what the whole system
-    spent; this costs a fraction of that. Like a phone, it asks for gzip and keeps the connection."""
-
-    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+    def __init__(self, host: str, port: int, headers: dict[str, str], connections: int) -> None:
         self.host, self.port = host, port
-        fixed = {"Host": f"{host}:{port}", "Accept-Encoding": "gzip", **headers}
-        self._fixed = "".join(f"{k}: {v}\r\n" for k, v in fixed.items()).encode("latin-1")
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self._reader = self._writer = None
+        self.client = Http1Client(max_connections=connections, idle_seconds=REQUEST_TIMEOUT * 10)
+        self.fixed = _header_pairs({"Accept-Encoding": "gzip", **headers})
 
     async def request(self, method: str, target: str, extra: dict[str, str] | None, body: bytes | None) -> tuple[int, bytes]:
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-        assert self._reader is not None and self._writer is not None
-        head = f"{method} {target} HTTP/1.1\r\n".encode("latin-1") + self._fixed
-        if extra:
-            head += "".join(f"{k}: {v}\r\n" for k, v in extra.items()).encode("latin-1")
-        body = body or b""
-        self._writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        reader = self._reader
-        try:
-            raw = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:
-            raise HttpError("connection closed before an answer") from exc
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        fields = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            fields[name.strip().lower()] = value.strip()
-        if "content-length" in fields:
-            payload = await reader.readexactly(int(fields["content-length"]))
-        elif fields.get("transfer-encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                chunk = await reader.readexactly(size + 2)
-                if size == 0:
-                    break
-                chunks.append(chunk[:-2])
-            payload = b"".join(chunks)
-        else:
-            payload = await reader.read()  # ends with the connection
-            self.close()
-        if fields.get("connection", "").lower() == "close":
-            self.close()
-        if fields.get("content-encoding") == "gzip":
+        headers = self.fixed + _header_pairs(extra) if extra else self.fixed
+        answer = await self.client.send(self.host, self.port, method, target.encode("latin-1"), headers=headers,
+                                        body=body or b"")
+        payload = answer.body
+        if answer.header(b"content-encoding") == b"gzip":
             payload = gzip.decompress(payload)
-        return status, payload
+        return answer.status, payload
+
+
+def _header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 async def _run_load(
@@ -361,9 +322,10 @@ async def _run_load(
     fixed_target = path_of(url)
 
 
+    caller = _Caller(parts.hostname, parts.port, headers, concurrency)
+
     async def worker() -> None:
         ok = 0
-        connection = _Connection(parts.hostname, parts.port, headers)
         try:
             while True:
                 if clock() >= measure_until:
@@ -379,9 +341,8 @@ async def _run_load(
                 problem: str | None = None
                 try:
                     async with asyncio.timeout(REQUEST_TIMEOUT):
-                        status, payload = await connection.request(method, target, extra, data)
-                except (TimeoutError, HttpError, OSError, ValueError) as exc:
-                    connection.close()
+                        status, payload = await caller.request(method, target, extra, data)
+                except (TimeoutError, UpstreamError, ValueError) as exc:
                     status = None
                     outcome = type(exc).__name__
                 finished = clock()
@@ -405,7 +366,6 @@ async def _run_load(
                 else:
                     errors[(f"HTTP {status}" if status is not None else outcome) + late] += 1
         finally:
-            connection.close()
             result.ok += ok
 
     async def probe() -> None:
@@ -416,10 +376,13 @@ async def _run_load(
         await asyncio.sleep(max(0.0, measure_until - clock()))
         result.cores = cpu.stop()
 
-    await asyncio.wait_for(
-        asyncio.gather(probe(), *(worker() for _ in range(concurrency))),
-        timeout=warmup + seconds + RUN_GRACE,
-    )
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(probe(), *(worker() for _ in range(concurrency))),
+            timeout=warmup + seconds + RUN_GRACE,
+        )
+    finally:
+        await caller.client.close()
     return result
 
 
@@ -1260,7 +1223,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"\n== {name}", flush=True)
                     try:
                         SECTIONS[name](bench)
-                    except (TimeoutError, BenchError, httpx.HTTPError, HttpError, OSError) as exc:
+                    except (TimeoutError, BenchError, httpx.HTTPError, UpstreamError, OSError) as exc:
                         failed.append(name)
                         print(f"!! section {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
                 if failed:

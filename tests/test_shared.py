@@ -169,8 +169,7 @@ async def test_clients_close_idle_connections_themselves() -> None:
     await forwarder.start()
     try:
         async def via_forwarder() -> str:
-            async with forwarder.session.get(url + "/") as response:
-                return await response.text()
+            return (await forwarder.call("x", "GET", "/")).body.decode()
 
         async with make_client(base_url=url, idle_seconds=0.3) as client:
             async def via_client() -> str:

@@ -1,5 +1,5 @@
 """The services as the dashboard calls them: with the caller's own token, so each service applies
-its own authorization, over the forwarder's pooled aiohttp session.
+its own authorization, over the forwarder's pooled client.
 
 A service's problem (403, 404, 422 ...) is raised as :class:`UpstreamProblem` and reaches the
 caller as the service wrote it; transport failures become the gateway's 502/503/504 problems,
@@ -13,12 +13,12 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import aiohttp
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
+from gateway.proxy import TRANSPORT_ERRORS, Forwarder, upstream_failure
 from shared.errors import (
     PROBLEM_MEDIA_TYPE,
     SajjaError,
@@ -61,9 +61,7 @@ class Upstream:
     def __init__(self, request: Request, token: str, *, lang: str | None = None) -> None:
         """``lang`` fixes the language of labels and problems (the web pages are Thai); by default
         it is the caller's ``Accept-Language``."""
-        forwarder = request.app.state.forwarder
-        self.session: aiohttp.ClientSession = forwarder.session
-        self.urls: dict[str, str] = forwarder.service_urls
+        self.forwarder: Forwarder = request.app.state.forwarder
         self.lang = lang or preferred_language(request.headers.get("accept-language"))
         self.headers = {
             "Authorization": f"Bearer {token}",
@@ -75,28 +73,23 @@ class Upstream:
     async def get(self, service: str, path: str, params: dict[str, Any] | None = None, *,
                   missing_ok: bool = False) -> Any:
         """The JSON a service answers; with ``missing_ok`` a 404 is None."""
-        url = self.urls[service] + path
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         try:
-            async with self.session.get(url, params=query, headers=self.headers) as answer:
-                body = await answer.read()
-                if answer.status == 200:
-                    return orjson.loads(body)
-                if answer.status == 404 and missing_ok:
-                    return None
-                content_type = answer.headers.get("content-type", "")
-                if "json" not in content_type:
-                    log.warning("%s answered %s without a problem body for %s", service, answer.status, path)
-                    raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": service})
-                raise UpstreamProblem(service, answer.status, body, dict(answer.headers))
-        except TimeoutError:
-            raise SajjaError("upstream.timeout", status_code=504, params={"service": service}) from None
-        except aiohttp.ClientConnectorError:
-            raise SajjaError("upstream.unavailable", status_code=503, params={"service": service}) from None
-        except aiohttp.ClientError:
-            raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": service}) from None
-        except orjson.JSONDecodeError:
-            raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": service}) from None
+            answer = await self.forwarder.call(service, "GET", path, params=query, headers=self.headers)
+        except TRANSPORT_ERRORS as exc:
+            raise upstream_failure(exc, service) from None
+        if answer.status == 200:
+            try:
+                return orjson.loads(answer.body)
+            except orjson.JSONDecodeError:
+                raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": service}) from None
+        if answer.status == 404 and missing_ok:
+            return None
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in answer.headers}
+        if "json" not in headers.get("content-type", ""):
+            log.warning("%s answered %s without a problem body for %s", service, answer.status, path)
+            raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": service})
+        raise UpstreamProblem(service, answer.status, answer.body, headers)
 
     async def pages(self, service: str, path: str, params: dict[str, Any] | None = None,
                     *, items: str = "items", limit: int | None = None) -> list[Any]:
