@@ -322,6 +322,12 @@ async def test_rollups_by_province_and_program_and_who_sees_what(g: Grants) -> N
     assert (await g.grants.get(f"/v1/grants/applications/{a2}", headers=in_network.as_(Role.committee))).status_code == 404
     listed = (await g.grants.get(f"/v1/grants/programs/{program['id']}/applications", headers=in_network.as_(Role.committee))).json()
     assert [a["id"] for a in listed["items"]] == [a1]
+    # A page describes each application exactly as reading it alone does (reviews, tranches, holds).
+    page = (await g.grants.get(f"/v1/grants/programs/{program['id']}/applications", headers=g.officer)).json()["items"]
+    assert sorted(a["id"] for a in page) == sorted([a1, a2])
+    for item in page:
+        assert item == (await g.grants.get(f"/v1/grants/applications/{item['id']}", headers=g.officer)).json()
+    assert any(item["tranches"] for item in page) and all(item["reviews"] for item in page)
     assert (await g.grants.get(f"/v1/grants/applications/{a2}", headers=officer)).status_code == 404
     assert (await g.grants.get("/v1/grants/reports/rollup", headers=in_network.as_(Role.committee))).status_code == 403
     assert (await g.grants.post(f"/v1/grants/applications/{a1}/submit", headers=outside.as_(Role.fund_admin))).status_code == 404

@@ -109,7 +109,7 @@ async def list_applications(
     if key is not None:
         query = query.where(Application.id > key[0])
     rows, next_cursor = split_page((await session.scalars(query.order_by(Application.id).limit(limit + 1))).all(), limit, lambda a: (a.id,))
-    return ApplicationPage(items=[await service.describe(session, a) for a in rows], next_cursor=next_cursor)
+    return ApplicationPage(items=await service.describe_many(session, list(rows)), next_cursor=next_cursor)
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationOut)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from collections import defaultdict
 from typing import Any
 
 import orjson
@@ -393,23 +394,42 @@ async def report_use(session: AsyncSession, principal: Principal, application: A
 
 
 async def describe(session: AsyncSession, application: Application) -> ApplicationOut:
-    reviews = (await session.scalars(select(Review).where(Review.application_id == application.id).order_by(Review.at))).all()
-    tranches = await tranches_of(session, application.id)
-    program = await get_program(session, application.program_id)
-    reports = await reports_of(session, application.id)
+    return (await describe_many(session, [application]))[0]
+
+
+async def describe_many(session: AsyncSession, applications: list[Application]) -> list[ApplicationOut]:
+    """Applications with their reviews, tranches (and why a tranche is held) and program: one
+    query per kind of row, however many applications (a page of 50 made 200 queries before)."""
+    if not applications:
+        return []
+    ids = [a.id for a in applications]
+    reviews: dict[uuid.UUID, list[Review]] = defaultdict(list)
+    for r in (await session.scalars(select(Review).where(Review.application_id.in_(ids)).order_by(Review.at))).all():
+        reviews[r.application_id].append(r)
+    tranches: dict[uuid.UUID, list[Tranche]] = defaultdict(list)
+    for t in (await session.scalars(select(Tranche).where(Tranche.application_id.in_(ids)).order_by(Tranche.seq))).all():
+        tranches[t.application_id].append(t)
+    reports: dict[uuid.UUID, list[UseReport]] = defaultdict(list)
+    for u in (await session.scalars(select(UseReport).where(UseReport.application_id.in_(ids)).order_by(UseReport.submitted_at))).all():
+        reports[u.application_id].append(u)
+    programs = {p.id: p for p in (await session.scalars(select(Program).where(Program.id.in_({a.program_id for a in applications})))).all()}
     today = bangkok_today()
-    tranche_out = []
-    for t in tranches:
-        reason = hold_reason(t, tranches, reports, program.report_due_days, today) if t.status == "scheduled" else None
-        tranche_out.append(TrancheOut.model_validate(t).model_copy(update={"on_hold": reason is not None, "hold_reason": reason}))
-    return ApplicationOut(
-        id=application.id, program_id=application.program_id, fund_id=application.fund_id, fund_name=application.fund_name,
-        province=application.province, split=application.split, title=application.title, summary=application.summary,
-        budget_lines=application.budget_lines, documents=application.documents, requested_satang=application.requested_satang,
-        approved_satang=application.approved_satang, status=application.status, decision_note=application.decision_note,
-        submitted_at=application.submitted_at, decided_at=application.decided_at,
-        reviews=[ReviewOut.model_validate(r) for r in reviews], tranches=tranche_out,
-    )
+    described = []
+    for application in applications:
+        program, own = programs[application.program_id], tranches[application.id]
+        tranche_out = []
+        for t in own:
+            reason = hold_reason(t, own, reports[application.id], program.report_due_days, today) if t.status == "scheduled" else None
+            tranche_out.append(TrancheOut.model_validate(t).model_copy(update={"on_hold": reason is not None, "hold_reason": reason}))
+        described.append(ApplicationOut(
+            id=application.id, program_id=application.program_id, fund_id=application.fund_id, fund_name=application.fund_name,
+            province=application.province, split=application.split, title=application.title, summary=application.summary,
+            budget_lines=application.budget_lines, documents=application.documents, requested_satang=application.requested_satang,
+            approved_satang=application.approved_satang, status=application.status, decision_note=application.decision_note,
+            submitted_at=application.submitted_at, decided_at=application.decided_at,
+            reviews=[ReviewOut.model_validate(r) for r in reviews[application.id]], tranches=tranche_out,
+        ))
+    return described
 
 
 async def reconciliation(session: AsyncSession, application: Application) -> Reconciliation:
