@@ -961,14 +961,13 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
           f" ({in_use} in use); pgbench {pg.bin_dir / 'pgbench'}", flush=True)
     # Statistics as autovacuum would leave them after its first visit (naptime 60 s). Without this,
     # the ledger's pooled connections keep the plans they made while the tables were new and never
-    # analyzed: the foreign-key check of every posting (postings -> journal_entries) then walks
-    # ix_journal_entries_date over all of the fund's entries, so each deposit costs more the more
-    # the fund has, seconds per batch within a minute. The figures would measure that accident.
+    # analyzed: once, the foreign-key check of every posting (postings -> journal_entries) walked
+    # an index over all of the fund's entries, so each deposit cost more the more the fund had,
+    # seconds per batch within a minute. The figures would measure such an accident.
     started = time.perf_counter()
     pgb.psql_rows(pg, "ANALYZE " + ", ".join(LEDGER_TABLES))
     print(f"  ANALYZE of the ledger's tables after warm-up ({time.perf_counter() - started:.1f} s), as autovacuum"
-          " does within its first minute; before that, plans made on the new tables scan the fund's whole history"
-          " in every posting's foreign-key check", flush=True)
+          " does within its first minute, so no plan made on the new, empty tables is measured", flush=True)
     ids = pgb.fund_ids(pg, books.fund_id, books.collector_id)
     sampler = pgb.ActivitySampler(pg)
     cpu_groups = {"pgbench": _pgbench_processes}

@@ -163,6 +163,54 @@ async def test_entries_are_append_only_and_must_balance(books: Books) -> None:
     await trial_balance_is_zero(books)
 
 
+async def test_postings_refer_only_to_entries_and_accounts_of_their_fund(books: Books) -> None:
+    """The keys of postings are declared but not enforced row by row (migration 0007): the
+    statement trigger checks them as a set. Same outcome: a posting to an entry or account its
+    fund does not have is refused, and an account, once there, can never go away."""
+    created = await books.post("/deposits", books.deposit(amount=500, collector_id=books.collector))
+    assert created.status_code == 201, created.text
+    cash = uuid.UUID((await books.get("/accounts", kind="fund_cash")).json()[0]["id"])
+    bank = uuid.UUID((await books.get("/accounts", kind="bank")).json()[0]["id"])
+    fund = uuid.UUID(books.id)
+    app = books.ledger._transport.app
+    async with app.state.db.sessionmaker() as session:
+        keys = (await session.execute(text(
+            "SELECT conname, conenforced FROM pg_constraint WHERE conrelid = 'postings'::regclass AND contype = 'f'"
+            " ORDER BY conname"))).all()
+        assert [tuple(k) for k in keys] == [("fk_postings_fund_id_accounts", False), ("fk_postings_fund_id_journal_entries", False)]
+        pair = ("INSERT INTO postings (fund_id, entry_id, line, account_id, amount_satang, business_date)"
+                " VALUES (:f, :e, 1, :a, 100, current_date), (:f, :e, 2, :b, -100, current_date)")
+        with_entry = ("WITH entry AS (INSERT INTO journal_entries (fund_id, id, kind, business_date, created_by)"
+                      " VALUES (:f, :e, 'test', current_date, 'test')) " + pair)
+        cases = [
+            # balanced, but the entry does not exist
+            (pair, {"f": fund, "e": uuid.uuid4(), "a": cash, "b": bank}, "journal entry"),
+            # the entry is the deposit's, but of another fund
+            (pair, {"f": uuid.uuid4(), "e": uuid.UUID(created.json()["entry_id"]), "a": cash, "b": bank}, "journal entry"),
+            # a new entry, one leg on an account nobody has
+            (with_entry, {"f": fund, "e": uuid.uuid4(), "a": cash, "b": uuid.uuid4()}, "account"),
+        ]
+        for statement, params, what in cases:
+            with pytest.raises(DBAPIError, match=f"refers to {what}") as refused:
+                async with session.begin_nested():
+                    await session.execute(text(statement), params)
+            assert refused.value.orig.sqlstate == "23503"  # foreign_key_violation, as PostgreSQL's own check says
+        # The same statement with both accounts of the fund goes in.
+        async with session.begin_nested():
+            await session.execute(text(with_entry), {"f": fund, "e": uuid.uuid4(), "a": cash, "b": bank})
+        for statement in ("DELETE FROM accounts WHERE fund_id = :f AND id = :a",
+                          "UPDATE accounts SET id = gen_random_uuid() WHERE fund_id = :f AND id = :a",
+                          "UPDATE accounts SET fund_id = gen_random_uuid() WHERE fund_id = :f AND id = :a",
+                          "TRUNCATE accounts CASCADE"):
+            with pytest.raises(DBAPIError, match="accounts|append-only"):
+                async with session.begin_nested():
+                    await session.execute(text(statement), {"f": fund, "a": cash})
+        async with session.begin_nested():  # names and balances still change
+            await session.execute(text("UPDATE accounts SET name_th = name_th WHERE fund_id = :f AND id = :a"), {"f": fund, "a": cash})
+        await session.rollback()
+    await trial_balance_is_zero(books)
+
+
 async def test_a_correction_is_one_linked_reversal(books: Books) -> None:
     created = (await books.post("/deposits", books.deposit(amount=2000, collector_id=books.collector))).json()
     reversal = await books.post(f"/entries/{created['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "บันทึกผิดคน"})

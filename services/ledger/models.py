@@ -102,7 +102,7 @@ class JournalEntry(Base):
     """A balanced set of postings; never changed. A correction is a reversing entry."""
 
     __tablename__ = "journal_entries"
-    # No other full index starting with fund_id: the foreign-key checks of postings must always
+    # No other full index starting with fund_id: the look-ups of postings' entries must always
     # take the primary key (with a second index, a plan made while the table was small scanned
     # every entry of the fund for each posting; see make bench's ledger section). An entry is
     # reversed at most once; the unique index holds only reversals (partial), not a NULL per deposit.
@@ -128,6 +128,8 @@ class Posting(Base):
     __tablename__ = "postings"
     __table_args__ = (
         CheckConstraint("amount_satang <> 0", name="amount_non_zero"),
+        # Declared, and NOT ENFORCED by PostgreSQL's per-row checks since migration 0007: the
+        # statement trigger postings_balance checks every new posting's entry and account as a set.
         ForeignKeyConstraint(["fund_id", "entry_id"], ["journal_entries.fund_id", "journal_entries.id"]),
         ForeignKeyConstraint(["fund_id", "account_id"], ["accounts.fund_id", "accounts.id"]),
         Index("ix_postings_account", "fund_id", "account_id", "entry_id"),
