@@ -398,3 +398,20 @@ async def test_bad_input_is_problem_json_and_writes_nothing(welfare: Welfare) ->
     assert len(listed) == 1
     detail = (await welfare.benefits.get(f"{welfare.base}/claims/{c['id']}", headers=welfare.committee)).json()
     assert detail["documents"] == []
+
+
+async def test_the_document_store_keeps_whole_files_by_their_hash(tmp_path) -> None:
+    """Content-addressed, written whole (no temporary file left behind), and checked on reading:
+    a file changed on disk is an error, never served as the member's document."""
+    from services.benefits.documents import DocumentStore
+    from shared.errors import SajjaError
+
+    store = DocumentStore(tmp_path, 1024)
+    photo = b"\xff\xd8\xff" + b"x" * 100
+    digest = await store.put(photo)
+    assert await store.put(photo) == digest, "the same file is stored once"
+    assert store.path(digest).read_bytes() == photo and await store.get(digest) == photo
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [digest]
+    store.path(digest).write_bytes(b"\xff\xd8\xff tampered")
+    with pytest.raises(SajjaError):
+        await store.get(digest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import uuid
@@ -42,7 +43,12 @@ def sniff(data: bytes) -> str:
 
 
 class DocumentStore:
-    """Files under ``root/ab/abcdef...`` (content-addressed: the same file is stored once)."""
+    """Files under ``root/ab/abcdef...`` (content-addressed: the same file is stored once).
+
+    A file is on disk for good before its row can be committed: written to a temporary name,
+    flushed to the disk, renamed into place, and the directory flushed too, so a crash leaves
+    either no file (and no row) or the whole file. The disk work runs in a thread, never on the
+    event loop that serves every other request."""
 
     def __init__(self, root: str | Path, max_bytes: int) -> None:
         self.root = Path(root)
@@ -51,21 +57,36 @@ class DocumentStore:
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
 
-    def put(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        target = self.path(digest)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_suffix(f".{uuid.uuid4().hex}.tmp")
-            temporary.write_bytes(data)
-            os.replace(temporary, target)
-        return digest
+    async def put(self, data: bytes) -> str:
+        return await asyncio.to_thread(self._put, data)
 
-    def get(self, sha256: str) -> bytes:
-        data = self.path(sha256).read_bytes()
+    async def get(self, sha256: str) -> bytes:
+        data = await asyncio.to_thread(self.path(sha256).read_bytes)
         if hashlib.sha256(data).hexdigest() != sha256:
             raise SajjaError("internal_error", status_code=500, params={"request_id": "document checksum mismatch"})
         return data
+
+    def _put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        try:
+            with open(temporary, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        return digest
 
 
 async def attach(
@@ -77,7 +98,7 @@ async def attach(
     if len(data) > store.max_bytes:
         raise SajjaError("document.too_large", status_code=413, params={"limit": store.max_bytes})
     content_type = sniff(data)
-    digest = store.put(data)
+    digest = await store.put(data)
     document = ClaimDocument(
         fund_id=fund_id, claim_id=claim_id, id=uuid.uuid4(), kind=kind, is_medical=kind in MEDICAL_DOCUMENTS,
         filename=Path(filename or "document").name[:200], content_type=content_type, size_bytes=len(data), sha256=digest,

@@ -203,5 +203,5 @@ async def download(fund_id: uuid.UUID, claim_id: uuid.UUID, document_id: uuid.UU
     document = await session.get(ClaimDocument, (fund_id, claim_id, document_id))
     if document is None or (document.is_medical and principal.role not in service.STAFF):
         raise NotFound("claim.not_found")
-    return Response(deps.store(request).get(document.sha256), media_type=document.content_type,
+    return Response(await deps.store(request).get(document.sha256), media_type=document.content_type,
                     headers={"Content-Disposition": f'attachment; filename="{document.id}"', "Cache-Control": "private, no-store"})
