@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import pytest
@@ -248,6 +249,26 @@ async def test_key_rotation_keeps_old_tokens_valid(gateway) -> None:
     assert (await client.get("/v1/auth/me", headers=old)).status_code == 200
     fresh = await login(client)
     assert jwt.get_unverified_header(fresh["access_token"])["kid"] == new_kid
+
+
+async def test_the_gateway_reuses_its_own_service_token_until_half_its_life_or_a_new_key(gateway, monkeypatch) -> None:
+    app, client = gateway
+    issuer = app.state.issuer
+    first = issuer.gateway_token()
+    assert issuer.gateway_token() == first, "signed once, not for every call"
+    claims = jwt.get_unverified_claims(first)
+    assert claims["sub"] == "svc-gateway" and claims["role"] == "service"
+    ttl = issuer.settings.access_token_ttl_seconds
+    clock = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: clock + ttl / 2 + 1)
+    aged = issuer.gateway_token()
+    assert aged != first, "renewed at half its lifetime"
+    monkeypatch.undo()
+    pair = await login(client)
+    rotated = await client.post("/v1/auth/keys/rotate", headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert rotated.status_code == 200
+    after = issuer.gateway_token()
+    assert jwt.get_unverified_header(after)["kid"] == rotated.json()["kid"], "signed again with the new key"
 
 
 async def test_keys_persist_across_gateway_restarts(engines) -> None:

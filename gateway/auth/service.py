@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -122,6 +123,8 @@ class TokenIssuer:
 
     settings: GatewaySettings
     keyring: KeyRing
+    #: The gateway's own service token: (token, the key that signed it, when to sign a new one).
+    _own: tuple[str, str | None, float] | None = None
 
     def access_token(
         self,
@@ -162,8 +165,17 @@ class TokenIssuer:
         )
 
     def gateway_token(self) -> str:
-        """The gateway's own service token, for the calls it makes to the services for itself."""
-        return self.access_token(subject="svc-gateway", role=Role.service, scopes=["service:gateway"])
+        """The gateway's own service token, for the calls it makes to the services for itself:
+        signed again at half its lifetime or when the signing key changes, not for every call
+        (an ES256 signature here, and a verification at the service, which caches tokens it saw)."""
+        now = time.monotonic()
+        if self._own is not None:
+            token, kid, renew_at = self._own
+            if kid == self.keyring.current_kid and now < renew_at:
+                return token
+        token = self.access_token(subject="svc-gateway", role=Role.service, scopes=["service:gateway"])
+        self._own = (token, self.keyring.current_kid, now + self.settings.access_token_ttl_seconds / 2)
+        return token
 
     async def new_refresh_token(self, session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID) -> tuple[str, RefreshToken]:
         token = secrets.token_urlsafe(32)
