@@ -211,6 +211,32 @@ async def test_postings_refer_only_to_entries_and_accounts_of_their_fund(books: 
     await trial_balance_is_zero(books)
 
 
+async def test_posting_reads_the_books_by_key_only(books: Books) -> None:
+    """Posting (and its checks, at the statement and at COMMIT) never reads a whole table, even on
+    a connection that planned its queries while the tables were small and freshly analyzed: a
+    plan like that once read all of a fund's postings on every call, each call slower than the
+    last as the fund's history grew. PostgreSQL counts the current transaction's scans."""
+    created = await books.post("/deposits", books.deposit(amount=500, collector_id=books.collector))
+    assert created.status_code == 201, created.text
+    cash = uuid.UUID((await books.get("/accounts", kind="fund_cash")).json()[0]["id"])
+    donors = uuid.UUID((await books.get("/accounts", kind="income")).json()[0]["id"])
+    tables = ("postings", "journal_entries", "accounts", "deposits")
+    app = books.ledger._transport.app
+    async with app.state.db.sessionmaker() as session:
+        await session.execute(text("ANALYZE " + ", ".join(tables)))  # statistics of small tables
+        count = text("SELECT relname, seq_scan FROM pg_stat_xact_user_tables WHERE relname = ANY(:t)")
+        before = dict((await session.execute(count, {"t": list(tables)})).all())  # ANALYZE counts some
+        for _ in range(8):  # past the five custom plans after which PostgreSQL may keep a generic one
+            await session.execute(
+                text("SELECT ledger_post_entry(:f, gen_random_uuid(), 'test', current_date, NULL, 'test', NULL, :a, :m)"),
+                {"f": uuid.UUID(books.id), "a": [cash, donors], "m": [100, -100]})
+        await session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # the checks COMMIT would run
+        after = dict((await session.execute(count, {"t": list(tables)})).all())
+        scans = {table: after.get(table, 0) - before.get(table, 0) for table in tables}
+        assert scans == dict.fromkeys(tables, 0), f"sequential scans while posting: {scans}"
+        await session.rollback()
+
+
 async def test_a_correction_is_one_linked_reversal(books: Books) -> None:
     created = (await books.post("/deposits", books.deposit(amount=2000, collector_id=books.collector))).json()
     reversal = await books.post(f"/entries/{created['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "บันทึกผิดคน"})
