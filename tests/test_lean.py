@@ -72,7 +72,30 @@ CASES: list[tuple[str, str, bytes | None, dict[str, str]]] = [
 ]
 
 
-@pytest.mark.parametrize("case", [c[0] for c in CASES] + ["broken json", "empty body", "no token", "bad token and body"])
+#: Bodies as bytes, where parsing JSON in one pass (pydantic-core) and json.loads might differ.
+RAW = {
+    "broken json": b'{"id": ',
+    "empty body": b"",
+    "no token": b"{}",
+    "bad token and body": b"{",
+    "repeated key": b'{"id": "%s", "amount_satang": 5, "amount_satang": 100, "collected_at": "2026-11-22T07:00:00+07:00"}'
+                    % GOOD["id"].encode(),
+    "escapes and spaces": b' {"id":"%s","amount_satang":100,"collected_at":"2026-11-22T07:00:00+07:00","note":"\\u0e01 \\n"} '
+                          % GOOD["id"].encode(),
+    "float amount": b'{"id": "%s", "amount_satang": 100.0, "collected_at": "2026-11-22T07:00:00+07:00"}' % GOOD["id"].encode(),
+    "nan amount": b'{"id": "%s", "amount_satang": NaN, "collected_at": "2026-11-22T07:00:00+07:00"}' % GOOD["id"].encode(),
+    "trailing garbage": b'{"id": "%s", "amount_satang": 100, "collected_at": "2026-11-22T07:00:00+07:00"} x' % GOOD["id"].encode(),
+    "not utf-8": b'{"id": "%s", "amount_satang": 100, "collected_at": "2026-11-22T07:00:00+07:00", "note": "\xff"}'
+                 % GOOD["id"].encode(),
+}
+
+
+#: Content types FastAPI reads as JSON or not (it is strict by default: no type, no JSON).
+TYPES = {"no content type": None, "text/plain": "text/plain", "json with charset": "application/json; charset=utf-8",
+         "problem+json": "application/problem+json", "form": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize("case", [c[0] for c in CASES] + list(RAW) + list(TYPES))
 async def test_lean_route_answers_as_fastapi_does(tokens: Tokens, case: str) -> None:
     headers = {**tokens.headers(Role.collector), "X-Request-ID": "same-id", "Content-Type": "application/json"}
     found = {c[0]: c for c in CASES}
@@ -80,9 +103,14 @@ async def test_lean_route_answers_as_fastapi_does(tokens: Tokens, case: str) -> 
         _, fund, body, extra = found[case]
         content = httpx.Request("POST", "/", json=GOOD if body is None else body).content
         headers.update(extra)
+    elif case in TYPES:
+        fund, content = FUND, httpx.Request("POST", "/", json=GOOD).content
+        if TYPES[case] is None:
+            headers.pop("Content-Type")
+        else:
+            headers["Content-Type"] = TYPES[case]
     else:
-        fund, content = FUND, {"broken json": b'{"id": ', "empty body": b"", "no token": b"{}",
-                               "bad token and body": b"{"}[case]
+        fund, content = FUND, RAW[case]
         if case == "no token":
             headers.pop("Authorization")
         if case == "bad token and body":
