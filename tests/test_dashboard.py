@@ -27,6 +27,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from gateway.dashboard import charts, pdf, tables, thai
+from shared import figures
 from shared.auth import Role
 from tests.conftest import gateway_app
 from tests.helpers import ADMIN_PASSWORD, ADMIN_PHONE, Tokens, free_port, serving
@@ -56,10 +57,10 @@ def test_money_dates_and_amounts_in_words_as_thai_readers_write_them() -> None:
     assert thai.month_label("2026-10", short=False) == "ตุลาคม 2569"
     assert thai.month_label("2026-10", lang="en") == "Oct 2026"
     assert thai.months_between(dt.date(2025, 11, 30), dt.date(2026, 2, 1)) == ["2025-11", "2025-12", "2026-01", "2026-02"]
-    assert thai.coverage_pct(4_118, 17_539) == 23.5
-    assert thai.coverage_pct(1, 8) == 12.5 and thai.coverage_pct(1, 16) == 6.3, "half up, not to even"
-    assert thai.coverage_pct(6_020, None) is None
-    assert thai.share_pct(1, 3) == 33.33
+    assert figures.coverage_pct(4_118, 17_539) == 23.5
+    assert figures.coverage_pct(1, 8) == 12.5 and figures.coverage_pct(1, 16) == 6.3, "half up, not to even"
+    assert figures.coverage_pct(6_020, None) is None
+    assert figures.share_pct(1, 3) == 33.33
 
 
 def test_charts_are_inline_svg_that_escape_labels() -> None:

@@ -39,9 +39,9 @@ def test_each_population_gives_the_seeds_coverage_with_the_seeds_members() -> No
         if pct is None:
             assert plan.population is None, "no percentage, no population (Nong Muang spans several tambons)"
         else:
-            assert demo.coverage(members, plan.population) == pct
+            assert demo.coverage_pct(members, plan.population) == pct
     assert next(p for p in plans if p.tambon == "บ้านส้อง").population == FACTS["ban_song"]["tambon_population"]
-    assert demo.population_for(1, 12.5) == 8 and demo.coverage(1, 16) == 6.3, "half up, as the members service rounds"
+    assert demo.population_for(1, 12.5) == 8 and demo.coverage_pct(1, 16) == 6.3, "half up, as the members service rounds"
     scaled = demo.plan_funds(FACTS, 0.01)
     assert [p.members for p in scaled][:3] == [14, 15, 25] and min(p.members for p in scaled) >= 1
     assert next(p for p in scaled if p.tambon == "บ้านส้อง").members >= 12, "enough people for every kind of claim"

@@ -379,7 +379,7 @@ async def test_a_round_lists_only_members_of_the_fund(fund: Fund, members, token
 async def test_summary_reproduces_ban_songs_coverage(fund: Fund, members) -> None:
     # 4,118 members of 17,539 people is 23.5%: the figure in the source table. Register a few and
     # check the arithmetic on them, then check the rounding rule on Ban Song's own numbers.
-    from services.members.funds.service import coverage_pct
+    from shared.figures import coverage_pct
 
     assert coverage_pct(4118, 17539) == 23.5
     assert coverage_pct(1388, 5881) == 23.6  # Huai Ngu: 23.60

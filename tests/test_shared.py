@@ -17,10 +17,16 @@ from gateway.proxy import Forwarder
 from gateway.settings import GatewaySettings
 from services.ledger.settings import LedgerSettings
 from services.members.settings import MembersSettings
+from shared import cli
 from shared.auth import Role, TokenVerifier
 from shared.errors import preferred_language
-from shared import cli
-from shared.http import CLIENT_IDLE_SECONDS, SERVER_KEEP_ALIVE_SECONDS, ServiceTokenAuth, make_client, request_with_retries
+from shared.http import (
+    CLIENT_IDLE_SECONDS,
+    SERVER_KEEP_ALIVE_SECONDS,
+    ServiceTokenAuth,
+    make_client,
+    request_with_retries,
+)
 from shared.migrate import PACKAGES
 from shared.settings import database_url_for
 from tests.helpers import AUDIENCE, ISSUER, TEST_SECRET, free_port, serving

@@ -56,7 +56,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,10 +64,10 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from services.members.thai import national_id_check_digit
+from shared.figures import BE_OFFSET, coverage_pct
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 SEED_FACTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed_facts.json"
-BE = 543
 B = 100  # satang per baht
 BATCH = 500
 EXIT_ALREADY_LOADED = 3
@@ -101,16 +101,11 @@ def baht_to_satang(value: str | None) -> int | None:
     return None if value is None else int(Decimal(value) * 100)
 
 
-def coverage(members: int, population: int) -> float:
-    """As the members service computes it: one decimal, half up."""
-    return float((Decimal(members) * 100 / Decimal(population)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
 def population_for(members: int, pct: float) -> int:
     """A population that gives exactly ``pct`` with these members (nearest to members / pct)."""
     guess = round(members * 100 / pct)
     for delta in sorted(range(-200, 201), key=abs):
-        if guess + delta > 0 and coverage(members, guess + delta) == pct:
+        if guess + delta > 0 and coverage_pct(members, guess + delta) == pct:
             return guess + delta
     raise DemoError(f"no population gives {pct}% with {members} members")
 
@@ -141,10 +136,10 @@ def plan_funds(facts: dict[str, Any], scale: float) -> list[FundPlan]:
         population = None
         if pct is not None:
             population = ban_song["tambon_population"] if tambon == "บ้านส้อง" else population_for(members, pct)
-            if coverage(members, population) != pct:
+            if coverage_pct(members, population) != pct:
                 raise DemoError(f"{name}: population {population} does not give {pct}%")
         founded_on = (dt.date.fromisoformat(ban_song["founded_on"]) if tambon == "บ้านส้อง"
-                      else dt.date(founded_be - BE, 1, 1))
+                      else dt.date(founded_be - BE_OFFSET, 1, 1))
         count = members if scale >= 1 else max(12 if tambon == "บ้านส้อง" else 1, round(members * scale))
         plans.append(FundPlan(no=no, name=name, province=province, founded_be=founded_be,
                               accumulated_satang=baht_to_satang(accumulated), members=count, coverage_pct=pct,
@@ -193,8 +188,8 @@ def roll_csv(persons: list[Person]) -> bytes:
     """The roll as a fund exports it from Excel: Thai headers, Buddhist Era dates."""
     lines = ["เลขประจำตัวประชาชน,คำนำหน้า,ชื่อ,นามสกุล,วันเกิด,เพศ,โทรศัพท์,หมู่ที่,บ้านเลขที่,วันที่สมัคร"]
     for p in persons:
-        lines.append(f"{p.national_id},{p.title},{p.first_name},{p.last_name},{p.birth_date:%d/%m}/{p.birth_date.year + BE},"
-                     f"{p.sex},{p.phone or ''},{p.village},{p.house_no},{p.joined_on:%d/%m}/{p.joined_on.year + BE}")
+        lines.append(f"{p.national_id},{p.title},{p.first_name},{p.last_name},{p.birth_date:%d/%m}/{p.birth_date.year + BE_OFFSET},"
+                     f"{p.sex},{p.phone or ''},{p.village},{p.house_no},{p.joined_on:%d/%m}/{p.joined_on.year + BE_OFFSET}")
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
@@ -449,7 +444,7 @@ class Demo:
             self.api.call(self.committee_a, "POST", f"/v1/ledger/funds/{plan.id}/handovers", json={
                 "id": str(uuid.uuid4()), "collector_id": self.collectors[0].id, "amount_satang": total,
                 "handed_over_on": last_day.isoformat(), "into": "bank",
-                "reference": f"เงินสัจจะเดือน {month}/{2019 + BE}"})
+                "reference": f"เงินสัจจะเดือน {month}/{2019 + BE_OFFSET}"})
         for source, key, day, reference in (
             ("local_government", "local_government", "2019-03-15", "เงินสมทบจากเทศบาลตำบลบ้านส้อง ปี 2562"),
             ("codi", "codi", "2019-06-28", "เงินสมทบจากรัฐผ่าน พอช. ปี 2562"),
@@ -631,7 +626,7 @@ class Demo:
                 day = dt.date(2018, 12, 31) if plan.tambon == "บ้านส้อง" else last_year_end
                 self.api.call(admin, "POST", f"/v1/ledger/funds/{plan.id}/co-funding", json={
                     "id": str(uuid.uuid4()), "source": "other", "amount_satang": opening, "received_on": day.isoformat(),
-                    "into": "bank", "reference": f"ยอดเงินกองทุนสะสมยกมา ณ {day.day}/{day.month}/{day.year + BE}"})
+                    "into": "bank", "reference": f"ยอดเงินกองทุนสะสมยกมา ณ {day.day}/{day.month}/{day.year + BE_OFFSET}"})
             now = self.api.call(admin, "GET", path)["accumulated_satang"]
             if now != plan.accumulated_satang:
                 raise DemoError(f"{plan.name} holds {now} satang, not {plan.accumulated_satang}")

@@ -21,6 +21,7 @@ from typing import Any
 from gateway.dashboard import thai
 from gateway.dashboard.upstream import Upstream, bounded, gather_all
 from shared.errors import SajjaError, register_messages
+from shared.figures import coverage_pct, share_pct
 from shared.timeutil import bangkok_today, utcnow
 
 register_messages(
@@ -237,12 +238,12 @@ def add_up(each: list[dict[str, Any]], period: Period, lang: str = "th") -> dict
         "members": {
             "active": sum(f["members"]["active"] for f in each), "total": sum(f["members"]["total"] for f in each),
             "population": population or None,
-            "coverage_pct": thai.coverage_pct(sum(f["members"]["active"] for f in with_population), population),
+            "coverage_pct": coverage_pct(sum(f["members"]["active"] for f in with_population), population),
         },
         "income_by_source": {
             "total_satang": income_total,
             "sources": [{"source": s, "label": thai.label(thai.SOURCES, s, lang), "amount_satang": a,
-                         "share_pct": thai.share_pct(a, income_total)}
+                         "share_pct": share_pct(a, income_total)}
                         for s, a in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))],
         },
         "deposits_by_month": {

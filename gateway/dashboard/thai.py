@@ -7,9 +7,9 @@ Pure functions; the dashboard's JSON, pages, spreadsheets and PDFs all format th
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-BE_OFFSET = 543
+from shared.figures import BE_OFFSET, be_year
 
 MONTHS = ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม",
           "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
@@ -97,24 +97,6 @@ def number(value: int | None, *, blank: str = "-") -> str:
 
 def pct(value: float | None, *, digits: int = 1, blank: str = "-") -> str:
     return blank if value is None else f"{value:.{digits}f}"
-
-
-def share_pct(part: int, total: int) -> float:
-    """Percent of a total, two decimals, rounded half up (as the ledger's sources report)."""
-    if not total:
-        return 0.0
-    return float((Decimal(part) * 100 / Decimal(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
-def coverage_pct(members: int, population: int | None) -> float | None:
-    """Members over population in percent, one decimal, half up (as the members service)."""
-    if not population:
-        return None
-    return float((Decimal(members) * 100 / Decimal(population)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
-def be_year(day: dt.date) -> int:
-    return day.year + BE_OFFSET
 
 
 def thai_date(day: dt.date | None, *, short: bool = False) -> str:

@@ -40,6 +40,7 @@ from services.grants.schemas import (
 )
 from shared.auth import FUND_ROLES, Principal, Role
 from shared.errors import Conflict, Forbidden, NotFound, SajjaError, register_messages
+from shared.figures import BE_OFFSET
 from shared.members_client import MembersDirectory
 from shared.timeutil import bangkok_today, utcnow
 
@@ -125,7 +126,7 @@ REVIEWERS = frozenset({Role.grant_officer, Role.network_officer, Role.committee,
 
 def fiscal_year_bounds(year_be: int) -> tuple[dt.date, dt.date]:
     """Thai fiscal year B.E. N runs from 1 October of C.E. N-544 to 30 September of C.E. N-543."""
-    year_ce = year_be - 543
+    year_ce = year_be - BE_OFFSET
     return dt.date(year_ce - 1, 10, 1), dt.date(year_ce, 9, 30)
 
 

@@ -9,6 +9,8 @@ import datetime as dt
 import re
 import unicodedata
 
+from shared.figures import BE_OFFSET
+
 # --- National ID (เลขประจำตัวประชาชน) -----------------------------------------------------------
 
 _NON_DIGITS = re.compile(r"[\s\-]")
@@ -82,7 +84,6 @@ def thai_sort_key(text: str) -> str:
 
 _DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-BE_OFFSET = 543
 
 
 def parse_date(value: str) -> dt.date:
@@ -99,10 +100,6 @@ def parse_date(value: str) -> dt.date:
     if year > 2400:
         year -= BE_OFFSET
     return dt.date(year, month, day)
-
-
-def be_year(date: dt.date) -> int:
-    return date.year + BE_OFFSET
 
 
 # --- Small vocabularies -------------------------------------------------------------------------------

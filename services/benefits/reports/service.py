@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.benefits.models import Claim
 from services.benefits.schemas import PaidLine, PaidReport, PendingAge, PendingReport
+from shared.figures import BE_OFFSET
 from shared.timeutil import BANGKOK, utcnow
 
 
@@ -31,7 +32,7 @@ async def paid(session: AsyncSession, fund_id: uuid.UUID, year: int, *, start: d
         .group_by(year_of, month).order_by(year_of, month))).all()
     helped = await session.scalar(select(func.count(func.distinct(Claim.member_id))).where(*paid_in_year))
     return PaidReport(
-        fund_id=fund_id, year=year, year_be=year + 543,
+        fund_id=fund_id, year=year, year_be=year + BE_OFFSET,
         total_satang=sum(int(s) for _, _, s in by_category), claims=sum(n for _, n, _ in by_category),
         members_helped=int(helped or 0),
         by_category=[PaidLine(key=c, claims=n, amount_satang=int(s)) for c, n, s in by_category],

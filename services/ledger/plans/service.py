@@ -27,6 +27,7 @@ from services.ledger.schemas import (
     Standing,
 )
 from shared.errors import Conflict, register_messages
+from shared.figures import BE_OFFSET
 
 register_messages(
     {
@@ -158,4 +159,4 @@ async def matching(session: AsyncSession, fund_id: uuid.UUID, year: int) -> Matc
         lines.append(MatchingLine(source=rule.source, ratio_bp=rule.ratio_bp,
                                   cap_per_member_year_satang=rule.cap_per_member_year_satang,
                                   due_satang=due, received_satang=got, outstanding_satang=max(0, due - got)))
-    return MatchingReport(fund_id=fund_id, year=year, year_be=year + 543, member_contributions_satang=sum(contributions), lines=lines)
+    return MatchingReport(fund_id=fund_id, year=year, year_be=year + BE_OFFSET, member_contributions_satang=sum(contributions), lines=lines)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import extract, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
@@ -36,6 +35,7 @@ from services.ledger.schemas import (
     TrialBalance,
 )
 from shared.errors import Conflict, NotFound, SajjaError, register_messages
+from shared.figures import share_pct
 from shared.pagination import after_key, split_page
 
 register_messages(
@@ -109,13 +109,6 @@ async def statement(
         for r in page
     ]
     return Statement(member_id=member_id, balance_satang=-(balance or 0), lines=lines, next_cursor=next_cursor)
-
-
-def share_pct(amount: int, total: int) -> float:
-    """Percent of the total, two decimals, rounded half up."""
-    if not total:
-        return 0.0
-    return float((Decimal(amount) * 100 / Decimal(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 async def sources(session: AsyncSession, fund_id: uuid.UUID, start: dt.date, end: dt.date) -> SourcesReport:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,9 +17,9 @@ from services.members.schemas import (
     JoinedInYear,
     NetworkCreate,
 )
-from services.members.thai import BE_OFFSET, be_year
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, SajjaError, register_messages
+from shared.figures import BE_OFFSET, be_year, coverage_pct
 from shared.pagination import after_key, split_page
 from shared.timeutil import bangkok_today
 
@@ -82,14 +81,6 @@ async def list_visible(
     if key is not None:
         query = query.where(tuple_(Fund.name, Fund.id) > key)
     return split_page((await session.scalars(query)).all(), limit, lambda f: (f.name, f.id))
-
-
-def coverage_pct(members: int, population: int | None) -> float | None:
-    """Members over population, in percent, one decimal, rounded half up (as the source table)."""
-    if not population:
-        return None
-    pct = (Decimal(members) * 100 / Decimal(population)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return float(pct)
 
 
 def _years_before(today: dt.date, years: int) -> dt.date:

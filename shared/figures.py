@@ -1,0 +1,29 @@
+"""Figures every process shows alike: percentages rounded as the funds' own tables round them
+(half up, not Python's half to even), and years in the Buddhist Era."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+#: A Buddhist Era year is the Common Era year plus 543 (2563 is 2020).
+BE_OFFSET = 543
+
+
+def be_year(day: dt.date) -> int:
+    return day.year + BE_OFFSET
+
+
+def _percent(part: int, whole: int, places: str) -> float:
+    return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal(places), rounding=ROUND_HALF_UP))
+
+
+def share_pct(part: int, total: int) -> float:
+    """Percent of a total, two decimals, half up (income by source); 0 of nothing is 0."""
+    return _percent(part, total, "0.01") if total else 0.0
+
+
+def coverage_pct(members: int, population: int | None) -> float | None:
+    """Members over population, in percent, one decimal, half up (as the source table); none
+    without a population."""
+    return _percent(members, population, "0.1") if population else None
