@@ -176,6 +176,11 @@ def preferred_language(accept_language: str | None) -> str:
     return best_lang
 
 
+def request_language(request: Request) -> str:
+    """The language to answer this request in, from its ``Accept-Language``."""
+    return preferred_language(request.headers.get("accept-language"))
+
+
 class SajjaError(Exception):
     """Root of every error a Sajja process reports to its callers."""
 
@@ -255,7 +260,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    lang = preferred_language(request.headers.get("accept-language"))
+    lang = request_language(request)
     request_id = getattr(request.state, "request_id", None)
     body = problem_body(code, status, lang, params, request_id=request_id, **extra)
     out_headers = {"Content-Language": lang, **(headers or {})}
@@ -282,7 +287,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        lang = preferred_language(request.headers.get("accept-language"))
+        lang = request_language(request)
         errors = field_errors(list(exc.errors()), lang)
         return problem_response(
             request, "request.validation_failed", 422, {"count": len(errors)}, errors=errors

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from shared.errors import SajjaError
+from shared.errors import Forbidden, SajjaError
 from shared.http import request_with_retries
 
 
@@ -34,6 +34,12 @@ class MembersDirectory:
     async def fund(self, fund_id: uuid.UUID) -> dict[str, Any] | None:
         response = await self._call("GET", f"{self.base}/{fund_id}")
         return response.json() if response.status_code == 200 else None
+
+    async def ensure_in_network(self, network_id: uuid.UUID | None, fund_id: uuid.UUID) -> None:
+        """A network officer reads only the funds of their own network: 403 for any other fund."""
+        fund = await self.fund(fund_id)
+        if fund is None or fund.get("network_id") is None or fund["network_id"] != str(network_id):
+            raise Forbidden("auth.out_of_scope")
 
     async def members(self, fund_id: uuid.UUID, member_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
         """Facts of those members that belong to the fund (a read, so retried: it is a POST only for its size)."""

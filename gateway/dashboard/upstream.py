@@ -22,8 +22,8 @@ from gateway.proxy import TRANSPORT_ERRORS, Forwarder, upstream_failure
 from shared.errors import (
     PROBLEM_MEDIA_TYPE,
     SajjaError,
-    preferred_language,
     render_message,
+    request_language,
 )
 
 log = logging.getLogger("sajja.dashboard")
@@ -62,7 +62,7 @@ class Upstream:
         """``lang`` fixes the language of labels and problems (the web pages are Thai); by default
         it is the caller's ``Accept-Language``."""
         self.forwarder: Forwarder = request.app.state.forwarder
-        self.lang = lang or preferred_language(request.headers.get("accept-language"))
+        self.lang = lang or request_language(request)
         self.headers = {
             "Authorization": f"Bearer {token}",
             "X-Request-ID": getattr(request.state, "request_id", ""),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import Request
 
 from services.benefits.documents import DocumentStore
-from shared.errors import preferred_language
 from shared.ledger_client import LedgerClient
 from shared.members_client import MembersDirectory
 
@@ -21,6 +20,3 @@ def ledger(request: Request) -> LedgerClient:
 def store(request: Request) -> DocumentStore:
     return request.app.state.documents
 
-
-def lang(request: Request) -> str:
-    return preferred_language(request.headers.get("accept-language"))

@@ -34,9 +34,7 @@ def ensure_bookkeeper(principal: Principal, fund_id: uuid.UUID) -> None:
 async def ensure_reader(principal: Principal, fund_id: uuid.UUID, directory: MembersDirectory) -> None:
     """Bookkeepers of the fund, global roles, and officers of the fund's network."""
     if principal.role is Role.network_officer:
-        fund = await directory.fund(fund_id)
-        if fund is None or fund.get("network_id") is None or fund["network_id"] != str(principal.network_id):
-            raise Forbidden("auth.out_of_scope")
+        await directory.ensure_in_network(principal.network_id, fund_id)
         return
     ensure_bookkeeper(principal, fund_id)
 

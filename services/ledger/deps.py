@@ -6,7 +6,6 @@ from fastapi import Request
 
 from services.ledger.deposits.poster import DepositPoster
 from services.ledger.settings import LedgerSettings
-from shared.errors import preferred_language
 from shared.members_client import MembersDirectory
 
 
@@ -16,10 +15,6 @@ def directory(request: Request) -> MembersDirectory:
 
 def settings(request: Request) -> LedgerSettings:
     return request.app.state.settings
-
-
-def lang(request: Request) -> str:
-    return preferred_language(request.headers.get("accept-language"))
 
 
 def poster(request: Request) -> DepositPoster:

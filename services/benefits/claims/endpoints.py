@@ -27,7 +27,7 @@ from services.benefits.schemas import (
 )
 from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.db import DbSession
-from shared.errors import NotFound, SajjaError
+from shared.errors import NotFound, SajjaError, request_language
 from shared.pagination import Cursor, Limit, after_key, encode_cursor
 
 router = APIRouter(prefix="/v1/benefits/funds/{fund_id}/claims", tags=["claims"])
@@ -47,7 +47,7 @@ async def check(fund_id: uuid.UUID, body: CheckIn, request: Request, session: Db
     judgement, version, _ = await service.evaluate(
         session=session, directory=deps.directory(request), ledger=deps.ledger(request), fund_id=fund_id,
         principal=principal, data=body)
-    return service.eligibility(judgement, version, deps.lang(request))
+    return service.eligibility(judgement, version, request_language(request))
 
 
 @router.post("", response_model=ClaimOut, status_code=201)
@@ -58,8 +58,8 @@ async def submit(fund_id: uuid.UUID, body: ClaimIn, request: Request, session: D
     ensure_fund_access(principal, fund_id)
     claim, replayed = await service.submit(
         session=session, directory=deps.directory(request), ledger=deps.ledger(request), fund_id=fund_id,
-        principal=principal, data=body, lang=deps.lang(request))
-    out = await service.describe(session, principal, claim, deps.lang(request))
+        principal=principal, data=body, lang=request_language(request))
+    out = await service.describe(session, principal, claim, request_language(request))
     return JSONResponse(out.model_dump(mode="json"), status_code=200 if replayed else 201,
                         headers={"Idempotency-Replayed": "true"} if replayed else {})
 
@@ -125,13 +125,13 @@ async def get_claim(fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, s
     """A claim with its history, approvals and documents (medical ones for the committee only)."""
     ensure_fund_access(principal, fund_id)
     claim = await service.get_claim(session, principal, fund_id, claim_id)
-    return await service.describe(session, principal, claim, deps.lang(request))
+    return await service.describe(session, principal, claim, request_language(request))
 
 
 async def _decide(request: Request, session: Any, principal: Principal, fund_id: uuid.UUID, claim_id: uuid.UUID, action: Any, **kw: Any) -> ClaimOut:
     claim = await service.get_claim(session, principal, fund_id, claim_id, lock=True)
     claim = await action(session=session, claim=claim, principal=principal, **kw)
-    return await service.describe(session, principal, claim, deps.lang(request))
+    return await service.describe(session, principal, claim, request_language(request))
 
 
 @router.post("/{claim_id}/review", response_model=ClaimOut)

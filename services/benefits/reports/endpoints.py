@@ -13,7 +13,7 @@ from services.benefits.reports import service
 from services.benefits.schemas import PaidReport, PendingReport
 from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.db import DbSession
-from shared.errors import Forbidden, SajjaError, register_messages
+from shared.errors import SajjaError, register_messages
 from shared.members_client import MembersDirectory
 
 register_messages(
@@ -33,9 +33,7 @@ async def ensure_report_reader(principal: Principal, fund_id: uuid.UUID, directo
     """The fund's committee and admins, global roles, and officers of the fund's network (these
     reports are counts and sums, with no member named)."""
     if principal.role is Role.network_officer:
-        fund = await directory.fund(fund_id)
-        if fund is None or fund.get("network_id") is None or fund["network_id"] != str(principal.network_id):
-            raise Forbidden("auth.out_of_scope")
+        await directory.ensure_in_network(principal.network_id, fund_id)
         return
     ensure_fund_access(principal, fund_id, roles=READERS)
 

@@ -27,7 +27,7 @@ from services.ledger.schemas import (
 )
 from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
-from shared.errors import Conflict, SajjaError
+from shared.errors import Conflict, SajjaError, request_language
 from shared.lean import LeanRoute
 from shared.pagination import Cursor, Limit, after_key, encode_cursor
 from shared.timeutil import bangkok_date, utcnow
@@ -77,7 +77,7 @@ async def post_deposit_batch(fund_id: uuid.UUID, body: DepositBatchIn, request: 
         directory=deps.directory(request), poster=deps.poster(request), settings=deps.settings(request), fund_id=fund_id,
         principal=principal, items=body.deposits,
     )
-    lang = deps.lang(request)
+    lang = request_language(request)
     results = [
         DepositResult(id=o.id, status=o.status, receipt_no=o.receipt_no, posted_at=o.posted_at, code=o.code, reason=o.reason(lang))
         for o in outcomes

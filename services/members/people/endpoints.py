@@ -34,7 +34,7 @@ from services.members.schemas import (
 from services.members.thai import format_national_id
 from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
-from shared.errors import Forbidden, SajjaError, preferred_language, register_messages
+from shared.errors import Forbidden, SajjaError, register_messages, request_language
 from shared.pagination import Cursor, Limit
 
 register_messages(
@@ -149,7 +149,7 @@ async def import_members(
         raise SajjaError(exc.code, status_code=status, params=exc.params) from None
     return await importer.import_roll(
         session=session, vault=_vault(request), fund=fund, principal=principal, rows=rows, raw=raw, dry_run=dry_run,
-        consent_version=settings.consent_version, lang=preferred_language(request.headers.get("accept-language")),
+        consent_version=settings.consent_version, lang=request_language(request),
     )
 
 
