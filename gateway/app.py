@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +29,7 @@ from gateway.members_facts import MembersFacts
 from gateway.openapi import OpenApiMerger
 from gateway.proxy import TRANSPORT_ERRORS, Forwarder
 from gateway.settings import GatewaySettings
+from shared import worker
 from shared.app import BEARER_SCHEME
 from shared.auth import TokenVerifier, current_principal
 from shared.db import Database
@@ -103,8 +103,9 @@ async def start_gateway(app: FastAPI) -> list[Any]:
     app.state.member_view = MemberView(app.state.issuer, app.state.internal_http, app.state.forwarder.service_urls)
     app.state.notifier = Notifier(db, app.state.line, app.state.issuer, app.state.internal_http, app.state.forwarder.service_urls)
     if settings.line_worker_interval_seconds > 0 and app.state.line.messaging_configured:
-        task = asyncio.create_task(app.state.notifier.run(settings.line_worker_interval_seconds, settings.line_push_per_pass))
-        owned.append(_Closing(_cancel(task)))
+        notifier, limit = app.state.notifier, settings.line_push_per_pass
+        task = worker.start(settings.line_worker_interval_seconds, name="LINE notifier", one_pass=lambda: notifier.one_pass(limit))
+        owned.append(_Closing(lambda: worker.stop(task)))
     return owned
 
 
@@ -116,15 +117,6 @@ class _Closing:
 
     async def close(self) -> None:
         await self._close()
-
-
-def _cancel(task: asyncio.Task) -> Any:
-    async def cancel() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    return cancel
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:

@@ -219,3 +219,26 @@ async def test_migrations_match_the_models(process: str, engines) -> None:
     async with engines[process].connect() as conn:
         diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
     assert diff == []
+
+
+async def test_a_worker_outlives_a_bad_pass_and_stops_when_told(caplog: pytest.LogCaptureFixture) -> None:
+    from shared import worker
+
+    passes: list[int] = []
+
+    async def one_pass() -> None:
+        passes.append(len(passes))
+        if len(passes) == 2:
+            raise RuntimeError("the ledger was down")
+
+    task = worker.start(0.01, one_pass, name="test worker")
+    while len(passes) < 4:
+        await asyncio.sleep(0.01)
+    assert not task.done(), "a failed pass does not end the worker"
+    assert any("test worker: pass failed" in r.getMessage() and r.exc_info for r in caplog.records)
+    await worker.stop(task)
+    assert task.cancelled()
+    count = len(passes)
+    await asyncio.sleep(0.05)
+    assert len(passes) == count, "no pass after stop"
+    await worker.stop(None)  # nothing started: nothing to stop

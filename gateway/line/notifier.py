@@ -10,7 +10,6 @@ key it has already accepted); 429 waits for ``Retry-After``.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import uuid
@@ -158,13 +157,7 @@ class Notifier:
             sent += 1
         return sent
 
-    async def run(self, interval: float, limit: int) -> None:
-        while True:
-            try:
-                await self.read_feeds()
-                await self.send_due(limit)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - the notifier must outlive a bad pass
-                log.exception("LINE notifier pass failed")
-            await asyncio.sleep(interval)
+    async def one_pass(self, limit: int) -> None:
+        """Read the services' feeds, then send what is due (up to ``limit``)."""
+        await self.read_feeds()
+        await self.send_due(limit)

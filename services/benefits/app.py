@@ -1,19 +1,17 @@
 """The benefits service app, with its payout worker."""
 
-import asyncio
-import contextlib
-
 from fastapi import FastAPI
 
 from services.benefits.catalog.endpoints import router as catalog_router
 from services.benefits.claims.endpoints import router as claims_router
 from services.benefits.documents import DocumentStore
-from services.benefits.payouts import run_worker
+from services.benefits.payouts import pay_due
 from services.benefits.reports.endpoints import router as reports_router
 from services.benefits.settings import BenefitsSettings
 from shared.app import create_service_app
 from shared.ledger_client import LedgerClient
 from shared.members_client import MembersDirectory
+from shared.worker import start, stop
 
 
 def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
@@ -25,15 +23,11 @@ def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
         if not hasattr(app.state, "ledger"):
             app.state.ledger = LedgerClient(app.state.http, settings.ledger_url)
         if settings.payout_interval_seconds > 0:
-            app.state.payout_worker = asyncio.create_task(
-                run_worker(app.state.db, app.state.ledger, settings.payout_interval_seconds, settings.payout_batch))
+            app.state.payout_worker = start(settings.payout_interval_seconds, name="payouts",
+                                            one_pass=lambda: pay_due(app.state.db, app.state.ledger, settings.payout_batch))
 
     async def on_shutdown(app: FastAPI) -> None:
-        worker = getattr(app.state, "payout_worker", None)
-        if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        await stop(getattr(app.state, "payout_worker", None))
 
     app = create_service_app(
         settings=settings,

@@ -11,7 +11,6 @@ reason, until the committee releases or cancels it.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 
@@ -89,13 +88,3 @@ async def pay_due(db: Database, ledger: LedgerClient, limit: int = 50) -> int:
         tried += 1
     return tried
 
-
-async def run_worker(db: Database, ledger: LedgerClient, interval: float, limit: int) -> None:
-    while True:
-        try:
-            await pay_due(db, ledger, limit)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - the worker must outlive a bad pass
-            log.exception("payout pass failed")
-        await asyncio.sleep(interval)

@@ -1,18 +1,16 @@
 """The grants service app, with its worker (ledger postings and webhook deliveries)."""
 
-import asyncio
-import contextlib
-
 import httpx
 from fastapi import FastAPI
 
 from services.grants.endpoints import router
 from services.grants.settings import GrantsSettings
-from services.grants.worker import run_worker
+from services.grants.worker import run_once
 from shared.app import create_service_app
 from shared.http import no_cookies
 from shared.ledger_client import LedgerClient
 from shared.members_client import MembersDirectory
+from shared.worker import start, stop
 
 
 def create_app(settings: GrantsSettings | None = None) -> FastAPI:
@@ -26,15 +24,11 @@ def create_app(settings: GrantsSettings | None = None) -> FastAPI:
         if not hasattr(app.state, "webhook_http"):
             app.state.webhook_http = httpx.AsyncClient(timeout=10, follow_redirects=False, cookies=no_cookies())
         if settings.worker_interval_seconds > 0:
-            app.state.worker = asyncio.create_task(
-                run_worker(app.state.db, app.state.ledger, app.state.webhook_http, settings.worker_interval_seconds))
+            app.state.worker = start(settings.worker_interval_seconds, name="grants worker",
+                                     one_pass=lambda: run_once(app.state.db, app.state.ledger, app.state.webhook_http))
 
     async def on_shutdown(app: FastAPI) -> None:
-        worker = getattr(app.state, "worker", None)
-        if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        await stop(getattr(app.state, "worker", None))
         await app.state.webhook_http.aclose()
 
     return create_service_app(

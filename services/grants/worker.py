@@ -13,7 +13,6 @@ so a captured delivery cannot be replayed later.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -137,13 +136,3 @@ async def run_once(db: Database, ledger: LedgerClient, http: httpx.AsyncClient, 
         done += 1
     return done
 
-
-async def run_worker(db: Database, ledger: LedgerClient, http: httpx.AsyncClient, interval: float) -> None:
-    while True:
-        try:
-            await run_once(db, ledger, http)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - the worker must outlive a bad pass
-            log.exception("grants worker pass failed")
-        await asyncio.sleep(interval)
