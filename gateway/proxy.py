@@ -75,7 +75,7 @@ def conditional(request: Request, content: bytes, headers: list[tuple[bytes, byt
 
 def upstream_failure(exc: BaseException, service: str) -> SajjaError:
     """The gateway's problem for a call to a service that failed in transport: a timeout is 504,
-    no connection 503, a broken answer 502."""
+    no connection 503 (a connection that times out too: nothing was sent), a broken answer 502."""
     if isinstance(exc, TimeoutError):
         return SajjaError("upstream.timeout", status_code=504, params={"service": service})
     if isinstance(exc, Unreachable):

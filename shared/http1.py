@@ -26,6 +26,7 @@ What it does and does not do:
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -33,6 +34,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httptools
+
+#: A header name as HTTP allows it (a token), and the headers this client writes itself.
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_OWN_HEADERS = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection", b"keep-alive", b"upgrade", b"te",
+                          b"trailer", b"expect"})
 
 
 class UpstreamError(Exception):
@@ -70,6 +76,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[Answer] | None = None
         self.headers: list[tuple[bytes, bytes]] = []
+        self.in_headers = False
         self.body: list[bytes] = []
         self.usable = True
         self.idle_since = 0.0
@@ -81,16 +88,26 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(BrokenAnswer(f"unreadable answer: {exc}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:  # 101 Switching Protocols too
+            self._fail(BrokenAnswer(f"unreadable answer: {type(exc).__name__} {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.usable = False
         self._fail(BrokenAnswer("the server closed the connection before a whole answer"))
 
     # httptools callbacks
+    def on_message_begin(self) -> None:
+        if self.waiter is None:  # bytes nobody asked for: never hand them to the next request
+            self._fail(BrokenAnswer("the server sent an answer nobody asked for"))
+            raise httptools.HttpParserCallbackError("unexpected answer")
+        self.in_headers = True
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        if self.in_headers:  # not the trailer fields of a chunked body
+            self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.in_headers = False
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -217,8 +234,10 @@ class Http1Client:
         if not target.startswith(b"/") or b" " in target or b"\r" in target or b"\n" in target:
             raise ValueError(f"request target {target!r} cannot be sent as it is")
         for name, value in headers:
-            if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name or b":" in name:
+            if b"\r" in value or b"\n" in value or not _TOKEN.fullmatch(name):
                 raise ValueError(f"header {name!r} cannot be sent as it is")
+            if name.lower() in _OWN_HEADERS:
+                raise ValueError(f"header {name!r} is this client's to write (framing and connection)")
         head = b"%s %s HTTP/1.1\r\n" % (method.encode("ascii"), target)
         head += b"".join(name + b": " + value + b"\r\n" for name, value in headers)
         return await self._origin(host, port).request(head, body)

@@ -38,7 +38,7 @@ from typing import Any
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Strict, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -51,10 +51,37 @@ _UUID = TypeAdapter(uuid.UUID)
 _MISSING = object()
 
 
+#: Types whose strict validation takes the same values from JSON as from ``json.loads``' output.
+_JSON_NATIVE = (int, float, bool, str)
+
+
+def _strict_beyond_json(model: type[BaseModel], seen: set[type] | None = None) -> str | None:
+    """A field of ``model`` (or of a model inside it) that is strict and not a JSON-native type:
+    pydantic-core's JSON mode takes a string for a strict UUID or date, its Python mode does not,
+    so the one-pass body parsing would accept what FastAPI refuses."""
+    seen = seen if seen is not None else set()
+    if model in seen:
+        return None
+    seen.add(model)
+    if model.model_config.get("strict"):
+        return f"{model.__name__} (strict model)"
+    for name, field in model.model_fields.items():
+        strict = any(isinstance(m, Strict) and m.strict for m in field.metadata)
+        if strict and field.annotation not in _JSON_NATIVE:
+            return f"{model.__name__}.{name}"
+        pending = [field.annotation]
+        while pending:
+            hint = pending.pop()
+            if isinstance(hint, type) and issubclass(hint, BaseModel) and (found := _strict_beyond_json(hint, seen)):
+                return found
+            pending.extend(typing.get_args(hint))
+    return None
+
+
 def _json_content(content_type: str | None, strict: bool) -> bool:
     """Whether FastAPI would read the body as JSON: an ``application/json`` or ``+json`` type, or
     none at all when the route is not strict about it."""
-    if content_type is None:
+    if not content_type:  # FastAPI: a missing or empty type
         return not strict
     if content_type == "application/json":
         return True
@@ -99,6 +126,9 @@ class LeanRoute(APIRoute):
             elif hint == CurrentPrincipal:
                 principal_name = name
             elif body is None and isinstance(hint, type) and issubclass(hint, BaseModel):
+                if found := _strict_beyond_json(hint):
+                    raise TypeError(f"LeanRoute {self.path}: {found} is strict beyond JSON's own types"
+                                    " (one-pass JSON validation would take strings FastAPI refuses)")
                 body = (name, hint)
             else:
                 raise TypeError(f"LeanRoute {self.path}: parameter {name!r} ({hint!r}) is not supported")

@@ -59,6 +59,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
+from shared.http import CLIENT_IDLE_SECONDS
 from shared.http1 import Http1Client, UpstreamError
 from tests.system import ADMIN_PASSWORD, ADMIN_PHONE, RunningSystem, running_system
 from tests.test_e2e import FUND as E2E_FUND
@@ -280,7 +281,7 @@ class _Caller:
 
     def __init__(self, host: str, port: int, headers: dict[str, str], connections: int) -> None:
         self.host, self.port = host, port
-        self.client = Http1Client(max_connections=connections, idle_seconds=REQUEST_TIMEOUT * 10)
+        self.client = Http1Client(max_connections=connections, idle_seconds=CLIENT_IDLE_SECONDS)
         self.fixed = _header_pairs({"Accept-Encoding": "gzip", **headers})
 
     async def request(self, method: str, target: str, extra: dict[str, str] | None, body: bytes | None) -> tuple[int, bytes]:

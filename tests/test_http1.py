@@ -218,3 +218,53 @@ async def test_what_cannot_be_sent_is_refused_before_anything_is_sent(scripted) 
     finally:
         await client.close()
     assert server.requests == []
+
+
+async def test_bytes_beyond_the_answer_never_reach_the_next_request(scripted) -> None:
+    """A server that says more than it was asked (a second, partial answer after the first): the
+    first request gets its answer, the connection is dropped, and the next request is sent on a
+    new one and gets its own answer, never the stray one."""
+    sent = {"n": 0}
+
+    def reply(head: bytes, body: bytes) -> bytes:
+        sent["n"] += 1
+        if sent["n"] == 1:
+            return ok(b"A") + b"HTTP/1.1 403 Forbidden\r\ncontent-length: 5\r\n\r\nst"
+        return ok(b"B")
+
+    server = await scripted(reply)
+    client = Http1Client()
+    try:
+        assert (await client.request("GET", server.url + "/1")).body == b"A"
+        await asyncio.sleep(0.05)
+        second = await client.request("GET", server.url + "/2")
+    finally:
+        await client.close()
+    assert (second.status, second.body) == (200, b"B")
+    assert server.connections == 2
+
+
+async def test_switching_protocols_and_trailers_are_not_taken_for_an_answer(scripted) -> None:
+    client = Http1Client()
+    try:
+        upgrade = await scripted(lambda head, body: b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n")
+        with pytest.raises(BrokenAnswer):
+            await client.request("GET", upgrade.url + "/")
+        trailing = await scripted(lambda head, body: b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: set-cookie\r\n\r\n"
+                                                     b"2\r\nok\r\n0\r\nset-cookie: sneaky=1\r\n\r\n")
+        answer = await client.request("GET", trailing.url + "/")
+        assert answer.body == b"ok" and answer.header(b"set-cookie") is None, "a trailer is not a header"
+    finally:
+        await client.close()
+
+
+async def test_framing_headers_are_the_clients_own(scripted) -> None:
+    server = await scripted(lambda head, body: ok())
+    client = Http1Client()
+    try:
+        for name in (b"transfer-encoding", b"Content-Length", b"host", b"connection", b"", b"x y"):
+            with pytest.raises(ValueError):
+                await client.request("POST", server.url + "/", headers=[(name, b"chunked")], body=b"x")
+    finally:
+        await client.close()
+    assert server.requests == []

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
+from services.ledger.schemas import DepositBatchIn
 from shared.auth import CurrentPrincipal, Role, TokenVerifier
 from shared.errors import install_error_handlers
 from shared.lean import LeanRoute
@@ -133,6 +134,23 @@ def test_lean_route_keeps_the_openapi_document(tokens: Tokens) -> None:
     assert "requestBody" in lean.openapi()["paths"]["/v1/x/funds/{fund_id}/items"]["post"]
 
 
+class StrictDate(BaseModel):
+    model_config = ConfigDict(strict=True)
+    day: dt.date
+
+
+class Inner(BaseModel):
+    id: Annotated[uuid.UUID, Strict()]
+
+
+class Outer(BaseModel):
+    items: list[Inner]
+
+
+async def post_batch(fund_id: uuid.UUID, batch: DepositBatchIn) -> Any:
+    return Answer(fund_id=fund_id, id=batch.deposits[0].id, amount_satang=batch.deposits[0].amount_satang, by="x", note=None)
+
+
 def test_lean_route_refuses_what_it_cannot_call() -> None:
     async def with_query(fund_id: uuid.UUID, limit: int = Query(10)) -> Any:
         return None
@@ -140,10 +158,42 @@ def test_lean_route_refuses_what_it_cannot_call() -> None:
     def not_async(fund_id: uuid.UUID) -> Any:
         return None
 
-    for endpoint in (with_query, not_async):
+    async def strict_model(fund_id: uuid.UUID, body: StrictDate) -> Any:
+        return None
+
+    async def strict_inside(fund_id: uuid.UUID, body: Outer) -> Any:
+        return None
+
+    for endpoint in (with_query, not_async, strict_model, strict_inside):
         router = APIRouter(route_class=LeanRoute)
         with pytest.raises(TypeError, match="LeanRoute"):
             router.post("/{fund_id}")(endpoint)
+
+
+@pytest.mark.parametrize("body", [
+    {"deposits": [{"id": str(uuid.uuid4()), "member_id": str(uuid.uuid4()), "amount_satang": 100,
+                   "collected_at": "2026-11-22T07:00:00+07:00"}]},
+    {"deposits": [{"id": str(uuid.uuid4()), "member_id": str(uuid.uuid4()), "amount_satang": "100",
+                   "collected_at": "2026-11-22T07:00:00+07:00"}]},
+    {"deposits": [{"id": str(uuid.uuid4()), "member_id": str(uuid.uuid4()), "amount_satang": 100.0,
+                   "collected_at": "2026-11-22T07:00:00"}]},
+    {"deposits": [{"id": f" {uuid.uuid4()} ", "member_id": str(uuid.uuid4()), "amount_satang": True,
+                   "collected_at": 1764000000, "extra": 1}]},
+    {"deposits": []},
+])
+async def test_the_ledgers_own_deposit_models_answer_as_fastapi_does(tokens: Tokens, body: Any) -> None:
+    """The one-pass parsing against FastAPI's, on the real batch model (StrictInt, AwareDatetime, extra forbidden)."""
+    answers = []
+    for route_class in (LeanRoute, APIRoute):
+        app = FastAPI()
+        install_error_handlers(app)
+        router = APIRouter(prefix="/v1/x/funds/{fund_id}/batch", route_class=route_class)
+        router.post("", response_model=Answer, status_code=201)(post_batch)
+        app.include_router(router)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            response = await client.post(f"/v1/x/funds/{FUND}/batch", json=body)
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
 
 
 def test_deposits_are_posted_on_lean_routes() -> None:

@@ -123,7 +123,7 @@ class TokenIssuer:
 
     settings: GatewaySettings
     keyring: KeyRing
-    #: The gateway's own service token: (token, the key that signed it, when to sign a new one).
+    #: The gateway's own service token: (token, the key that signed it, when to sign a new one, epoch s).
     _own: tuple[str, str | None, float] | None = None
 
     def access_token(
@@ -168,7 +168,7 @@ class TokenIssuer:
         """The gateway's own service token, for the calls it makes to the services for itself:
         signed again at half its lifetime or when the signing key changes, not for every call
         (an ES256 signature here, and a verification at the service, which caches tokens it saw)."""
-        now = time.monotonic()
+        now = time.time()  # the clock of the token's own iat and exp
         if self._own is not None:
             token, kid, renew_at = self._own
             if kid == self.keyring.current_kid and now < renew_at:

@@ -69,24 +69,31 @@ class DocumentStore:
     def _put(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
-        if target.exists():
-            return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_suffix(f".{uuid.uuid4().hex}.tmp")
-        try:
-            with open(temporary, "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        if not target.parent.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _fsync_directory(target.parent.parent)  # the new ab/ itself
+        if not target.exists():
+            temporary = target.with_suffix(f".{uuid.uuid4().hex}.tmp")
+            try:
+                with open(temporary, "wb") as file:
+                    file.write(data)
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.replace(temporary, target)
+            finally:
+                temporary.unlink(missing_ok=True)
+        # Also when the file was there already: another upload of it may have renamed it into
+        # place a moment ago without having flushed the directory yet.
+        _fsync_directory(target.parent)
         return digest
+
+
+def _fsync_directory(path: Path) -> None:
+    directory = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 async def attach(

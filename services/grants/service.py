@@ -417,7 +417,9 @@ async def describe_many(session: AsyncSession, applications: list[Application]) 
     today = bangkok_today()
     described = []
     for application in applications:
-        program, own = programs[application.program_id], tranches[application.id]
+        program, own = programs.get(application.program_id), tranches[application.id]
+        if program is None:
+            raise NotFound("program.not_found")
         tranche_out = []
         for t in own:
             reason = hold_reason(t, own, reports[application.id], program.report_due_days, today) if t.status == "scheduled" else None
