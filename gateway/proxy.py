@@ -40,6 +40,7 @@ HOP_BY_HOP = frozenset(
         b"proxy-authorization",
         b"te",
         b"trailers",
+        b"trailer",  # the gateway has the whole body: no trailers follow it
         b"transfer-encoding",
         b"upgrade",
         b"host",

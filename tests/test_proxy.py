@@ -82,6 +82,12 @@ async def test_method_path_query_body_and_headers_are_forwarded(proxied) -> None
     assert seen["headers"]["authorization"] == headers["Authorization"]
     assert seen["headers"]["x-request-id"] == "req-42"
     assert seen["headers"]["x-forwarded-for"] == "203.0.113.7"
+    # Framing and connection headers are the gateway's own on its way to the service.
+    framed = await client.post("/v1/ledger/funds/f1/deposits", content=b'{"a":2}',
+                               headers={**headers, "Trailer": "x-checksum", "TE": "trailers", "Expect": "100-continue",
+                                        "Connection": "keep-alive, x-private", "Keep-Alive": "timeout=5"})
+    assert framed.status_code == 201 and framed.json()["echo"] == '{"a":2}'
+    assert not {"trailer", "te", "expect", "keep-alive"} & set(up.seen[-1]["headers"])
 
 
 async def test_a_request_id_is_made_when_the_caller_has_none(proxied) -> None:
