@@ -91,7 +91,6 @@ async def start_gateway(app: FastAPI) -> list[Any]:
             connect_timeout=settings.upstream_connect_timeout_seconds,
             max_connections=settings.upstream_max_connections,
         )
-        await forwarder.start()
         app.state.forwarder = forwarder
         owned.append(forwarder)
     app.state.openapi_merger = OpenApiMerger(app.state.forwarder.service_urls)

@@ -10,14 +10,11 @@ import asyncio
 import copy
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from gateway.proxy import TRANSPORT_ERRORS
-
-if TYPE_CHECKING:
-    from gateway.proxy import Forwarder
+from gateway.proxy import TRANSPORT_ERRORS, Forwarder
 
 CACHE_SECONDS = 60.0
 

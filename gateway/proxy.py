@@ -4,7 +4,7 @@ The one place the transport is chosen: :class:`shared.http1.Http1Client`, pooled
 HTTP/1.1 with responses parsed by httptools. Measured on this 2-core machine (DESIGN.md section
 7): a FastAPI proxy over a default ``httpx.AsyncClient`` reached 142 req/s, over the
 httpx-aiohttp transport 657, over aiohttp directly 893, in front of a 1,200 req/s endpoint; the
-client of ``shared.http1`` costs a quarter of aiohttp's CPU per request. The forwarding path
+client of ``shared.http1`` costs a third of aiohttp's CPU per request. The forwarding path
 carries every deposit; ``make bench`` re-measures the overhead on every run.
 
 What is forwarded: method, path and query as the caller encoded them, body, and the end-to-end
@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -28,26 +28,22 @@ from fastapi.responses import Response
 from shared.errors import SajjaError, problem_response
 from shared.etag import etag_of, if_none_match
 from shared.http import CLIENT_IDLE_SECONDS
-from shared.http1 import Answer, Http1Client, Unreachable, UpstreamError
+from shared.http1 import (
+    OWN_HEADERS,
+    Answer,
+    Http1Client,
+    Unreachable,
+    UpstreamError,
+    header_pairs,
+    split_url,
+)
 
 log = logging.getLogger("sajja.proxy")
 
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailers",
-        b"trailer",  # the gateway has the whole body: no trailers follow it
-        b"transfer-encoding",
-        b"upgrade",
-        b"host",
-        b"content-length",
-        b"expect",  # the gateway has the whole body already
-    }
-)
+#: Not passed on in either direction: framing and connection headers (the client's own, see
+#: ``shared.http1.OWN_HEADERS``; the gateway has whole bodies, so no trailers or 100-continue
+#: either) and the hop-by-hop ones a proxy answers for itself.
+HOP_BY_HOP = OWN_HEADERS | {b"proxy-authenticate", b"proxy-authorization", b"trailers"}
 #: Set by the gateway itself on the way in...
 REQUEST_SET = frozenset({b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto"})
 REQUEST_DROP = HOP_BY_HOP | REQUEST_SET
@@ -97,28 +93,15 @@ class Forwarder:
     ) -> None:
         self.service_urls = service_urls
         self.timeout = timeout
+        #: service -> (host, port, the base path every target starts with)
         self._origins: dict[str, tuple[str, int, bytes]] = {}
         for name, url in service_urls.items():
-            parts = urlsplit(url)
-            if parts.scheme != "http" or not parts.hostname:
-                raise ValueError(f"service {name}: only http://host[:port] URLs are forwarded to, not {url!r}")
-            self._origins[name] = (parts.hostname, parts.port or 80, parts.path.rstrip("/").encode("latin-1"))
-        self._client_args = {"max_connections": max_connections, "idle_seconds": idle_seconds,
-                             "connect_timeout": connect_timeout}
-        self._client: Http1Client | None = None
-
-    async def start(self) -> None:
-        self._client = Http1Client(**self._client_args)
+            host, port, base = split_url(url)
+            self._origins[name] = (host, port, base.rstrip(b"/"))
+        self.client = Http1Client(max_connections=max_connections, idle_seconds=idle_seconds, connect_timeout=connect_timeout)
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-
-    @property
-    def client(self) -> Http1Client:
-        assert self._client is not None, "Forwarder not started"
-        return self._client
+        await self.client.close()
 
     async def call(
         self, service: str, method: str, path: str, *, params: dict[str, Any] | None = None,
@@ -130,9 +113,8 @@ class Forwarder:
         target = base + path.encode("latin-1")
         if params:
             target += b"?" + urlencode(params).encode("ascii")
-        sent = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
         async with asyncio.timeout(timeout or self.timeout):
-            return await self.client.send(host, port, method, target, headers=sent, body=body)
+            return await self.client.send(host, port, method, target, headers=header_pairs(headers or {}), body=body)
 
     async def forward(self, request: Request, service: str) -> Response:
         scope = request.scope
@@ -158,8 +140,7 @@ class Forwarder:
             log.warning("upstream %s: %s (%s): %s %s", service, failure.code, type(exc).__name__, request.method,
                         request.url.path)
             return problem_response(request, failure.code, failure.status_code, failure.params)
-        out = [(k.lower(), v) for k, v in answer.headers]
-        out = [(k, v) for k, v in out if k not in RESPONSE_DROP]
+        out = [(name, v) for k, v in answer.headers if (name := k.lower()) not in RESPONSE_DROP]
         if request.method == "GET" and answer.status == 200:
             return conditional(request, answer.body, out)
         return with_headers(Response(content=answer.body, status_code=answer.status), out)

@@ -60,7 +60,7 @@ import httpx
 import psutil
 
 from shared.http import CLIENT_IDLE_SECONDS
-from shared.http1 import Http1Client, UpstreamError
+from shared.http1 import Http1Client, UpstreamError, header_pairs
 from tests.system import ADMIN_PASSWORD, ADMIN_PHONE, RunningSystem, running_system
 from tests.test_e2e import FUND as E2E_FUND
 
@@ -282,20 +282,16 @@ class _Caller:
     def __init__(self, host: str, port: int, headers: dict[str, str], connections: int) -> None:
         self.host, self.port = host, port
         self.client = Http1Client(max_connections=connections, idle_seconds=CLIENT_IDLE_SECONDS)
-        self.fixed = _header_pairs({"Accept-Encoding": "gzip", **headers})
+        self.fixed = header_pairs({"Accept-Encoding": "gzip", **headers})
 
     async def request(self, method: str, target: str, extra: dict[str, str] | None, body: bytes | None) -> tuple[int, bytes]:
-        headers = self.fixed + _header_pairs(extra) if extra else self.fixed
+        headers = self.fixed + header_pairs(extra) if extra else self.fixed
         answer = await self.client.send(self.host, self.port, method, target.encode("latin-1"), headers=headers,
                                         body=body or b"")
         payload = answer.body
         if answer.header(b"content-encoding") == b"gzip":
             payload = gzip.decompress(payload)
         return answer.status, payload
-
-
-def _header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 async def _run_load(

@@ -172,7 +172,6 @@ async def test_clients_close_idle_connections_themselves() -> None:
         await asyncio.sleep(0.01)
     url = f"http://127.0.0.1:{port}"
     forwarder = Forwarder({"x": url}, timeout=5, connect_timeout=1, max_connections=4, idle_seconds=0.3)
-    await forwarder.start()
     try:
         async def via_forwarder() -> str:
             return (await forwarder.call("x", "GET", "/")).body.decode()
