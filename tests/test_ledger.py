@@ -240,17 +240,75 @@ async def test_posting_reads_the_books_by_key_only(books: Books) -> None:
 
 
 async def test_a_correction_is_one_linked_reversal(books: Books) -> None:
-    created = (await books.post("/deposits", books.deposit(amount=2000, collector_id=books.collector))).json()
-    reversal = await books.post(f"/entries/{created['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "บันทึกผิดคน"})
+    body = {"id": str(uuid.uuid4()), "source": "donors", "amount_satang": 90_000, "received_on": "2026-10-01", "reference": "ผู้ใจบุญ"}
+    gift = (await books.post("/co-funding", body)).json()
+    reversal = await books.post(f"/entries/{gift['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "บันทึกผิดกองทุน"})
     assert reversal.status_code == 201, reversal.text
-    assert reversal.json()["kind"] == "reversal" and reversal.json()["amount_satang"] == 2000
-    assert await balance(books) == 0
-    twice = await books.post(f"/entries/{created['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "อีกครั้ง"})
+    assert reversal.json()["kind"] == "reversal" and reversal.json()["amount_satang"] == 90_000
+    twice = await books.post(f"/entries/{gift['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "อีกครั้ง"})
     assert twice.status_code == 409 and twice.json()["code"] == "entry.already_reversed"
     of_reversal = await books.post(f"/entries/{reversal.json()['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ย้อน"})
     assert of_reversal.status_code == 409 and of_reversal.json()["code"] == "entry.is_reversal"
-    statement = (await books.get(f"/members/{books.member_ids[0]}/statement")).json()
-    assert [(line["kind"], line["amount_satang"]) for line in statement["lines"]] == [("reversal", -2000), ("deposit", 2000)]
+    bank = (await books.get("/accounts", kind="bank")).json()[0]
+    assert bank["balance_satang"] == 0
+    await trial_balance_is_zero(books)
+
+
+async def test_a_sync_is_one_entry_per_collector_and_day_and_each_deposit_is_reversed_alone(books: Books) -> None:
+    yesterday = NOW - dt.timedelta(days=1)
+    items = [books.deposit(0, 100), books.deposit(1, 2000), books.deposit(0, 300), books.deposit(2, 700, at=yesterday)]
+    synced = (await books.post("/deposits/batch", {"deposits": items}, books.collector_headers)).json()
+    assert synced["created"] == 4, synced
+    deposits = [(await books.get(f"/deposits/{item['id']}")).json() for item in items]
+    today_entry, yesterday_entry = deposits[0]["entry_id"], deposits[3]["entry_id"]
+    assert [d["entry_id"] for d in deposits] == [today_entry] * 3 + [yesterday_entry] and today_entry != yesterday_entry
+    assert [d["receipt_no"] for d in deposits] == sorted({d["receipt_no"] for d in deposits}), "a receipt each"
+    async with books.ledger._transport.app.state.db.sessionmaker() as session:
+        legs = (await session.execute(text(
+            "SELECT p.entry_id::text, p.line, a.kind, p.amount_satang, d.receipt_no FROM postings p"
+            " JOIN accounts a ON a.fund_id = p.fund_id AND a.id = p.account_id"
+            " LEFT JOIN deposits d ON d.fund_id = p.fund_id AND d.entry_id = p.entry_id AND d.entry_line = p.line"
+            " WHERE p.fund_id = :f ORDER BY p.entry_id = :e DESC, p.line"), {"f": books.id, "e": today_entry})).all()
+    receipts = [d["receipt_no"] for d in deposits]
+    assert [tuple(leg) for leg in legs] == [
+        (today_entry, 1, "collector_cash", 2400, None),
+        (today_entry, 2, "member_contribution", -100, receipts[0]),
+        (today_entry, 3, "member_contribution", -2000, receipts[1]),
+        (today_entry, 4, "member_contribution", -300, receipts[2]),
+        (yesterday_entry, 1, "collector_cash", 700, None),
+        (yesterday_entry, 2, "member_contribution", -700, receipts[3]),
+    ]
+    # The entry holds three deposits: it is never undone whole, each deposit is on its own, once.
+    whole = await books.post(f"/entries/{today_entry}/reverse", {"id": str(uuid.uuid4()), "reason": "ผิดทั้งชุด"})
+    assert whole.status_code == 409 and whole.json()["code"] == "entry.holds_deposits"
+    fix = {"id": str(uuid.uuid4()), "reason": "บันทึกผิดคน"}
+    undone = await books.post(f"/deposits/{items[1]['id']}/reverse", fix)
+    assert undone.status_code == 201, undone.text
+    assert undone.json()["kind"] == "reversal" and undone.json()["amount_satang"] == 2000
+    replay = await books.post(f"/deposits/{items[1]['id']}/reverse", fix)
+    assert replay.status_code == 200 and replay.json() == undone.json()
+    twice = await books.post(f"/deposits/{items[1]['id']}/reverse", {"id": str(uuid.uuid4()), "reason": "อีกครั้ง"})
+    assert twice.status_code == 409 and twice.json()["code"] == "deposit.already_reversed"
+    assert str(receipts[1]) in twice.json()["detail"]
+    unknown = await books.post(f"/deposits/{uuid.uuid4()}/reverse", {"id": str(uuid.uuid4()), "reason": "ไม่มี"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "deposit.not_found"
+    by_collector = await books.post(f"/deposits/{items[0]['id']}/reverse", {"id": str(uuid.uuid4()), "reason": "เอง"},
+                                    books.collector_headers)
+    assert by_collector.status_code == 403
+    assert [await balance(books, m) for m in range(3)] == [400, 0, 700]
+    cash = (await books.get("/accounts", kind="collector_cash")).json()
+    assert [a["balance_satang"] for a in cash] == [400 + 700]
+    # Member 0 has two lines in one entry: a statement one line a page still shows each once.
+    lines, cursor = [], None
+    while True:
+        page = (await books.get(f"/members/{books.member_ids[0]}/statement", limit=1, **({"cursor": cursor} if cursor else {}))).json()
+        lines += [(line["kind"], line["amount_satang"], line["receipt_no"]) for line in page["lines"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert lines == [("deposit", 300, receipts[2]), ("deposit", 100, receipts[0])]
+    statement = (await books.get(f"/members/{books.member_ids[1]}/statement")).json()
+    assert [(line["kind"], line["amount_satang"], line["receipt_no"]) for line in statement["lines"]] == [
+        ("reversal", -2000, None), ("deposit", 2000, receipts[1])]
     await trial_balance_is_zero(books)
 
 
@@ -572,3 +630,44 @@ async def test_ban_songs_2019_income_by_source(service_client, tokens) -> None:
         ("donors", 34_820_000, 10.99),
     ]
     await trial_balance_is_zero(books)
+
+
+async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> None:
+    """Each recent revision's downgrade runs and restores what the one before made (functions,
+    columns, the reversal index), and the upgrade then runs again."""
+    from alembic import command
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from shared.migrate import alembic_config, migrate
+
+    url = await migrate("ledger", pg_url, db_name="sajja_ledger_roundtrip")
+    engine = create_async_engine(url)
+
+    async def shape() -> tuple[Any, ...]:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(
+                "SELECT (SELECT pronargs FROM pg_proc WHERE proname = 'ledger_post_entry'),"
+                " (SELECT count(*) FROM information_schema.columns WHERE column_name IN ('entry_line', 'reverses_line')),"
+                " (SELECT indexdef LIKE '%NULLS NOT DISTINCT%' FROM pg_indexes WHERE indexname = 'uq_journal_entries_reverses'),"
+                " (SELECT proconfig FROM pg_proc WHERE proname = 'ledger_post_deposits')"))).one()
+
+    async def move(step: Any, revision: str) -> None:
+        async with engine.connect() as conn:
+            def run(sync_conn: Any) -> None:
+                config = alembic_config("ledger", url)
+                config.attributes["connection"] = sync_conn
+                step(config, revision)
+            await conn.run_sync(run)
+            await conn.commit()
+
+    try:
+        head = await shape()
+        assert head[:3] == (10, 2, True) and "enable_seqscan=off" in head[3]
+        await move(command.downgrade, "20261203_0007_set_based_keys")
+        before = await shape()
+        assert before[:3] == (9, 0, False) and "enable_seqscan=off" in before[3]
+        await move(command.downgrade, "20261122_0006_cheaper_checks")
+        await move(command.upgrade, "head")
+        assert await shape() == head
+    finally:
+        await engine.dispose()

@@ -215,6 +215,32 @@ async def test_concurrent_movements_on_two_funds_do_not_deadlock(committed, toke
         assert all(a["balance_satang"] >= 0 for a in trial["accounts"] if a["type"] in ("asset", "expense"))
 
 
+async def test_a_deposit_reversed_by_several_at_once_is_reversed_once(committed, tokens) -> None:
+    """Eight bookkeepers reverse the same deposit of a shared entry at once, with other deposits of it."""
+    fund, member_ids, collector = await _fund_with_members(committed, tokens, 3, 7600)
+    ledger = committed["clients"]["ledger"]
+    base = f"/v1/ledger/funds/{fund.id}"
+    now = dt.datetime.now(BANGKOK).isoformat()
+    items = [{"id": str(uuid.uuid4()), "member_id": m, "amount_satang": 1500, "collected_at": now} for m in member_ids]
+    synced = (await ledger.post(f"{base}/deposits/batch", headers=fund.as_(Role.collector, sub=collector),
+                                json={"deposits": items})).json()
+    assert synced["created"] == 3
+    committee = fund.as_(Role.committee)
+    calls = [ledger.post(f"{base}/deposits/{items[0]['id']}/reverse", headers=committee,
+                         json={"id": str(uuid.uuid4()), "reason": "พร้อมกัน"}) for _ in range(8)]
+    calls.append(ledger.post(f"{base}/deposits/{items[1]['id']}/reverse", headers=committee,
+                             json={"id": str(uuid.uuid4()), "reason": "อีกใบ"}))
+    responses = await asyncio.gather(*calls)
+    assert sorted(r.status_code for r in responses[:8]) == [201] + [409] * 7, [r.text for r in responses]
+    assert {r.json()["code"] for r in responses[:8] if r.status_code == 409} == {"deposit.already_reversed"}
+    assert responses[8].status_code == 201
+    balances = [(await ledger.get(f"{base}/members/{m}/balance", headers=committee)).json()["contributed_satang"]
+                for m in member_ids]
+    assert balances == [0, 0, 1500]
+    trial = (await ledger.get(f"{base}/trial-balance", headers=committee)).json()
+    assert trial["balanced"]
+
+
 # --- 11. Ready to shard by fund --------------------------------------------------------------------
 
 
@@ -254,7 +280,7 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
             ("/co-funding", {"id": str(uuid.uuid4()), "source": "codi", "amount_satang": 9000, "received_on": now.date().isoformat()}),
             ("/handovers", {"id": str(uuid.uuid4()), "collector_id": collector, "amount_satang": 5000, "handed_over_on": now.date().isoformat()}),
             ("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 100, "paid_on": now.date().isoformat(), "memo": "x"}),
-            (f"/entries/{dep.json()['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ทดสอบ"}),
+            (f"/deposits/{dep.json()['id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ทดสอบ"}),
         ):
             assert (await ledger.post(base + path, headers=committee, json=body)).status_code in (201, 422)
         for path in ("/trial-balance", f"/members/{member_ids[0]}/statement", f"/members/{member_ids[0]}/balance",

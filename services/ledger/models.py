@@ -105,10 +105,11 @@ class JournalEntry(Base):
     # No other full index starting with fund_id: the look-ups of postings' entries must always
     # take the primary key (with a second index, a plan made while the table was small scanned
     # every entry of the fund for each posting; see make bench's ledger section). An entry is
-    # reversed at most once; the unique index holds only reversals (partial), not a NULL per deposit.
+    # reversed at most once, and so is each of its lines (a deposit of a collector's entry): NULL
+    # line is the whole entry, NULLs not distinct; the unique index holds only reversals (partial).
     __table_args__ = (
-        Index("uq_journal_entries_reverses", "fund_id", "reverses_entry_id", unique=True,
-              postgresql_where=text("reverses_entry_id IS NOT NULL")),
+        Index("uq_journal_entries_reverses", "fund_id", "reverses_entry_id", "reverses_line", unique=True,
+              postgresql_where=text("reverses_entry_id IS NOT NULL"), postgresql_nulls_not_distinct=True),
     )
 
     fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -119,6 +120,8 @@ class JournalEntry(Base):
     posted_at: Mapped[dt.datetime] = _now()
     memo: Mapped[str | None] = mapped_column(String(300))
     reverses_entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: The line reversed (one deposit of a collector's entry); NULL when the whole entry is.
+    reverses_line: Mapped[int | None] = mapped_column(SmallInteger)
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
@@ -193,7 +196,10 @@ class Deposit(Base):
     #: When the server recorded it.
     posted_at: Mapped[dt.datetime] = _now()
     receipt_no: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: The entry of its collector, day and posting call; the member's credit is on ``entry_line``
+    #: (line 1 debits the collector's cash in hand with the entry's total).
     entry_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    entry_line: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     request_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     posted_by: Mapped[str] = mapped_column(String(64), nullable=False)
 

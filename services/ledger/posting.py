@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import select, text
@@ -52,6 +52,14 @@ async def lock_fund(session: AsyncSession, fund_id: uuid.UUID) -> LedgerFund:
     return fund
 
 
+class Reversed(NamedTuple):
+    """What a reversal undoes: a whole entry (``line`` None), or one line of it (one deposit of a
+    collector's entry). Each is undone at most once (a unique index)."""
+
+    entry_id: uuid.UUID
+    line: int | None = None
+
+
 def check_balanced(legs: Sequence[tuple[uuid.UUID, int]]) -> None:
     """The rule the database enforces again at COMMIT: two or more non-zero legs summing to zero."""
     if len(legs) < 2 or any(amount == 0 for _, amount in legs) or sum(amount for _, amount in legs) != 0:
@@ -67,16 +75,17 @@ async def post_entry(
     legs: Sequence[tuple[uuid.UUID, int]],
     by: str,
     memo: str | None = None,
-    reverses: uuid.UUID | None = None,
+    reverses: Reversed | None = None,
     entry_id: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, dt.datetime]:
     """Post one balanced entry (legs: account, signed satang, debit positive) and move balances."""
     check_balanced(legs)
     entry_id = entry_id or uuid.uuid4()
     posted_at = await session.scalar(
-        text("SELECT ledger_post_entry(:fund, :entry, :kind, :date, :memo, :by, :reverses, :accounts, :amounts)"),
+        text("SELECT ledger_post_entry(:fund, :entry, :kind, :date, :memo, :by, :reverses, :accounts, :amounts, :line)"),
         {"fund": fund_id, "entry": entry_id, "kind": kind, "date": business_date, "memo": memo, "by": by,
-         "reverses": reverses, "accounts": [a for a, _ in legs], "amounts": [m for _, m in legs]},
+         "reverses": reverses.entry_id if reverses else None, "line": reverses.line if reverses else None,
+         "accounts": [a for a, _ in legs], "amounts": [m for _, m in legs]},
     )
     return entry_id, posted_at
 

@@ -64,6 +64,16 @@ async def reverse(fund_id: uuid.UUID, entry_id: uuid.UUID, body: ReversalIn, req
         session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, entry_id=entry_id, data=body))
 
 
+@router.post("/deposits/{deposit_id}/reverse", response_model=MovementOut, status_code=201)
+async def reverse_deposit(fund_id: uuid.UUID, deposit_id: uuid.UUID, body: ReversalIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Undo one deposit (a wrong member or amount): at most once, by an entry linked to the
+    deposit's line of its collector's entry; the receipt stays, marked reversed in the statement."""
+    ensure_bookkeeper(principal, fund_id)
+    return _answer(await service.reverse_deposit(
+        session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, deposit_id=deposit_id,
+        data=body))
+
+
 @router.post("/payouts", response_model=MovementOut, status_code=201)
 async def benefit_payout(fund_id: uuid.UUID, body: PayoutIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Pay an approved benefit claim (the benefits service, or the fund's bookkeepers); refused with

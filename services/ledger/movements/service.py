@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.chart import account_of_kind, collector_cash_account, ensure_fund
-from services.ledger.models import Account, JournalEntry, LedgerFund, Movement, Posting
+from services.ledger.models import Account, Deposit, JournalEntry, LedgerFund, Movement, Posting
 from services.ledger.posting import (
+    Reversed,
     lock_fund,
     post_entry,
     remember,
@@ -47,6 +48,14 @@ register_messages(
         "entry.already_reversed": {
             "th": ("กลับรายการแล้ว", "รายการนี้ถูกกลับรายการไปแล้ว"),
             "en": ("Already reversed", "This entry has already been reversed"),
+        },
+        "entry.holds_deposits": {
+            "th": ("กลับรายการฝากทีละรายการ", "รายการนี้รวมเงินฝากของสมาชิก ให้กลับรายการฝากทีละใบเสร็จ"),
+            "en": ("Reverse deposits one by one", "This entry holds members' deposits: reverse each deposit on its own"),
+        },
+        "deposit.already_reversed": {
+            "th": ("กลับรายการฝากแล้ว", "รายการฝากใบเสร็จเลขที่ {receipt_no} ถูกกลับรายการไปแล้ว"),
+            "en": ("Deposit already reversed", "The deposit of receipt {receipt_no} has already been reversed"),
         },
         "entry.is_reversal": {
             "th": ("กลับรายการซ้อนไม่ได้", "รายการนี้เป็นการกลับรายการอยู่แล้ว"),
@@ -96,7 +105,9 @@ def to_out(movement: Movement, posted_at: dt.datetime) -> MovementOut:
     )
 
 
-Plan = Callable[[LedgerFund], Awaitable[tuple[Movement, Legs, str | None, uuid.UUID | None]]]
+#: What a movement posts: the movement, its legs, the entry's memo, and what it reverses if anything.
+Planned = tuple[Movement, Legs, str | None, Reversed | None]
+Plan = Callable[[LedgerFund], Awaitable[Planned]]
 
 
 async def record(
@@ -140,7 +151,7 @@ async def co_funding(*, session: AsyncSession, directory: MembersDirectory, fund
     """Money from a co-funder: into bank (or cash), income of its source."""
     await ensure_fund(session, directory, fund_id)
 
-    async def plan(fund: LedgerFund) -> tuple[Movement, Legs, str | None, uuid.UUID | None]:
+    async def plan(fund: LedgerFund) -> Planned:
         into = await account_of_kind(session, fund_id, data.into)
         income = await account_of_kind(session, fund_id, "income", data.source)
         movement = _movement(fund_id, data.id, "co_funding", data.amount_satang, data.received_on, principal.subject,
@@ -160,7 +171,7 @@ async def handover(
     if cash_in_hand is None:
         raise SajjaError("handover.collector_unknown", status_code=422)
 
-    async def plan(fund: LedgerFund) -> tuple[Movement, Legs, str | None, uuid.UUID | None]:
+    async def plan(fund: LedgerFund) -> Planned:
         into = await account_of_kind(session, fund_id, data.into)
         movement = _movement(fund_id, data.id, "handover", data.amount_satang, data.handed_over_on, principal.subject,
                              collector_id=data.collector_id, reference=data.reference)
@@ -177,7 +188,7 @@ async def benefit_payout(
     claim id is the key, so a retry after a lost answer never pays twice."""
     await ensure_fund(session, directory, fund_id)
 
-    async def plan(fund: LedgerFund) -> tuple[Movement, Legs, str | None, uuid.UUID | None]:
+    async def plan(fund: LedgerFund) -> Planned:
         if data.reserve_floor_satang is not None:
             available = await session.scalar(select(func.coalesce(func.sum(Account.balance_satang), 0)).where(
                 Account.fund_id == fund_id, Account.kind.in_(("fund_cash", "bank"))))
@@ -216,7 +227,7 @@ async def admin_expense(
     (default 20% of the calendar year's income)."""
     await ensure_fund(session, directory, fund_id)
 
-    async def plan(fund: LedgerFund) -> tuple[Movement, Legs, str | None, uuid.UUID | None]:
+    async def plan(fund: LedgerFund) -> Planned:
         year = data.paid_on.year
         income = await year_income(session, fund_id, year)
         spent = await _sum_postings(session, fund_id, ("admin_expense",), dt.date(year, 1, 1), dt.date(year, 12, 31))
@@ -237,18 +248,19 @@ async def admin_expense(
 async def reverse(
     *, session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID, principal: Principal, entry_id: uuid.UUID, data: Any
 ) -> tuple[int, dict[str, Any], bool]:
-    """Correct a mistake with an entry that undoes another, at most once per entry."""
+    """Correct a mistake with an entry that undoes another, at most once per entry. An entry of
+    deposits is not reversed whole (it may hold many members' money): see ``reverse_deposit``."""
     await ensure_fund(session, directory, fund_id)
 
-    async def plan(fund: LedgerFund) -> tuple[Movement, Legs, str | None, uuid.UUID | None]:
+    async def plan(fund: LedgerFund) -> Planned:
         original = await session.get(JournalEntry, (fund_id, entry_id))
         if original is None:
             raise NotFound("entry.not_found")
         if original.reverses_entry_id is not None:
             raise Conflict("entry.is_reversal")
-        already = await session.scalar(select(JournalEntry.id).where(
-            JournalEntry.fund_id == fund_id, JournalEntry.reverses_entry_id == entry_id))
-        if already is not None:
+        if original.kind == "deposit":
+            raise Conflict("entry.holds_deposits")
+        if await _reversal_of(session, fund_id, entry_id) is not None:
             raise Conflict("entry.already_reversed")
         postings = (await session.scalars(select(Posting).where(
             Posting.fund_id == fund_id, Posting.entry_id == entry_id).order_by(Posting.line))).all()
@@ -256,7 +268,44 @@ async def reverse(
         amount = sum(p.amount_satang for p in postings if p.amount_satang > 0)
         movement = _movement(fund_id, data.id, "reversal", amount, bangkok_today(), principal.subject,
                              reference=f"reverses {entry_id}")
-        return movement, legs, data.reason, entry_id
+        return movement, legs, data.reason, Reversed(entry_id)
 
     return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
                         payload={"entry_id": str(entry_id), **data.model_dump(mode="json")}, plan=plan)
+
+
+async def reverse_deposit(
+    *, session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID, principal: Principal, deposit_id: uuid.UUID,
+    data: Any,
+) -> tuple[int, dict[str, Any], bool]:
+    """Undo one deposit, at most once: its member's contribution debited back and its collector's
+    cash in hand credited, by an entry naming the deposit's entry and line."""
+    await ensure_fund(session, directory, fund_id)
+
+    async def plan(fund: LedgerFund) -> Planned:
+        deposit = await session.get(Deposit, (fund_id, deposit_id))
+        if deposit is None:
+            raise NotFound("deposit.not_found")
+        # A deposit of the earlier shape (an entry of its own) may have been reversed whole.
+        if await _reversal_of(session, fund_id, deposit.entry_id, deposit.entry_line) is not None:
+            raise Conflict("deposit.already_reversed", params={"receipt_no": deposit.receipt_no})
+        accounts = dict((await session.execute(select(Posting.line, Posting.account_id).where(
+            Posting.fund_id == fund_id, Posting.entry_id == deposit.entry_id,
+            Posting.line.in_((1, deposit.entry_line))))).all())
+        # line 1 is the collector's cash in hand, the deposit's own line its member's contribution
+        legs = [(accounts[deposit.entry_line], deposit.amount_satang), (accounts[1], -deposit.amount_satang)]
+        movement = _movement(fund_id, data.id, "reversal", deposit.amount_satang, bangkok_today(), principal.subject,
+                             reference=f"reverses receipt {deposit.receipt_no}")
+        return movement, legs, data.reason, Reversed(deposit.entry_id, deposit.entry_line)
+
+    return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
+                        payload={"deposit_id": str(deposit_id), **data.model_dump(mode="json")}, plan=plan)
+
+
+async def _reversal_of(session: AsyncSession, fund_id: uuid.UUID, entry_id: uuid.UUID, line: int | None = None) -> uuid.UUID | None:
+    """The entry that reversed ``entry_id`` whole or, when given, its ``line``."""
+    lines = JournalEntry.reverses_line.is_(None)
+    if line is not None:
+        lines = lines | (JournalEntry.reverses_line == line)
+    return await session.scalar(select(JournalEntry.id).where(
+        JournalEntry.fund_id == fund_id, JournalEntry.reverses_entry_id == entry_id, lines).limit(1))

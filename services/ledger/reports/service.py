@@ -91,18 +91,22 @@ async def statement(
     if account_id is None:
         return Statement(member_id=member_id, balance_satang=0, lines=[], next_cursor=None)
     balance = await session.scalar(select(Account.balance_satang).where(Account.fund_id == fund_id, Account.id == account_id))
+    # A deposit is its member's line of its collector's entry (one member may have two lines in
+    # one entry); the member's own deposits are found by the member's index.
     query = (
-        select(Posting.entry_id, Posting.amount_satang, JournalEntry.kind, JournalEntry.business_date,
+        select(Posting.entry_id, Posting.line, Posting.amount_satang, JournalEntry.kind, JournalEntry.business_date,
                JournalEntry.posted_at, JournalEntry.memo, Deposit.receipt_no)
         .join(JournalEntry, (JournalEntry.fund_id == Posting.fund_id) & (JournalEntry.id == Posting.entry_id))
-        .outerjoin(Deposit, (Deposit.fund_id == Posting.fund_id) & (Deposit.entry_id == Posting.entry_id))
+        .outerjoin(Deposit, (Deposit.fund_id == Posting.fund_id) & (Deposit.member_id == member_id)
+                   & (Deposit.entry_id == Posting.entry_id) & (Deposit.entry_line == Posting.line))
         .where(Posting.fund_id == fund_id, Posting.account_id == account_id)
     )
-    key = after_key(cursor, dt.datetime.fromisoformat, uuid.UUID)
+    key = after_key(cursor, dt.datetime.fromisoformat, uuid.UUID, int)
     if key is not None:
-        query = query.where(tuple_(JournalEntry.posted_at, Posting.entry_id) < key)
-    rows = (await session.execute(query.order_by(JournalEntry.posted_at.desc(), Posting.entry_id.desc()).limit(limit + 1))).all()
-    page, next_cursor = split_page(rows, limit, lambda r: (r.posted_at.isoformat(), r.entry_id))
+        query = query.where(tuple_(JournalEntry.posted_at, Posting.entry_id, Posting.line) < key)
+    rows = (await session.execute(query.order_by(
+        JournalEntry.posted_at.desc(), Posting.entry_id.desc(), Posting.line.desc()).limit(limit + 1))).all()
+    page, next_cursor = split_page(rows, limit, lambda r: (r.posted_at.isoformat(), r.entry_id, r.line))
     lines = [
         StatementLine(entry_id=r.entry_id, kind=r.kind, business_date=r.business_date, posted_at=r.posted_at,
                       amount_satang=-r.amount_satang, receipt_no=r.receipt_no, memo=r.memo)
