@@ -10,8 +10,7 @@ import uuid
 import orjson
 
 from gateway.auth.service import TokenIssuer
-from gateway.proxy import TRANSPORT_ERRORS, Forwarder
-from shared.errors import SajjaError
+from gateway.proxy import TRANSPORT_ERRORS, Forwarder, bad_gateway, upstream_failure
 
 
 class MembersFacts:
@@ -25,8 +24,8 @@ class MembersFacts:
             answer = await self.forwarder.call(
                 "members", "GET", f"/v1/members/internal/funds/{fund_id}/members/{member_id}/facts",
                 headers={"Authorization": f"Bearer {token}"})
-        except TRANSPORT_ERRORS:
-            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "members"}) from None
+        except TRANSPORT_ERRORS as exc:
+            raise upstream_failure(exc, "members") from None
         if answer.status == 404:
             return False
         try:
@@ -34,5 +33,5 @@ class MembersFacts:
         except orjson.JSONDecodeError:
             facts = None
         if not isinstance(facts, dict):
-            raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "members"})
+            raise bad_gateway("members")
         return facts.get("status") in ("active", "suspended")

@@ -70,6 +70,11 @@ def conditional(request: Request, content: bytes, headers: list[tuple[bytes, byt
     return with_headers(Response(content=content, status_code=200), headers)
 
 
+def bad_gateway(service: str) -> SajjaError:
+    """502: ``service`` answered something the gateway cannot use."""
+    return SajjaError("upstream.bad_gateway", status_code=502, params={"service": service})
+
+
 def upstream_failure(exc: BaseException, service: str) -> SajjaError:
     """The gateway's problem for a call to a service that failed in transport: a timeout is 504,
     no connection 503 (a connection that times out too: nothing was sent), a broken answer 502."""
@@ -77,7 +82,7 @@ def upstream_failure(exc: BaseException, service: str) -> SajjaError:
         return SajjaError("upstream.timeout", status_code=504, params={"service": service})
     if isinstance(exc, Unreachable):
         return SajjaError("upstream.unavailable", status_code=503, params={"service": service})
-    return SajjaError("upstream.bad_gateway", status_code=502, params={"service": service})
+    return bad_gateway(service)
 
 
 #: What :meth:`Forwarder.call` raises when the exchange itself failed.

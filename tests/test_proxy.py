@@ -15,6 +15,7 @@ import httpx
 import pytest
 from aiohttp import web
 
+from shared.http1 import BrokenAnswer, Unreachable
 from tests.conftest import gateway_app
 from tests.helpers import Tokens, free_port, serving
 
@@ -225,3 +226,29 @@ async def test_the_forwarding_lane_answers_like_the_rest_of_the_gateway(proxied,
     assert response.headers["content-type"].startswith("application/problem+json")
     body = response.json()
     assert body["code"] == "internal_error" and body["request_id"] == "req-500"
+
+
+@pytest.mark.parametrize(("failure", "status", "code"), [
+    (TimeoutError(), 504, "upstream.timeout"),
+    (Unreachable("refused"), 503, "upstream.unavailable"),
+    (BrokenAnswer("garbage"), 502, "upstream.bad_gateway"),
+])
+async def test_the_members_check_fails_as_every_other_gateway_call(failure: Exception, status: int, code: str) -> None:
+    """The gateway's own question to the members service maps transport failures like forwarding does."""
+    import uuid
+
+    from gateway.members_facts import MembersFacts
+    from shared.errors import SajjaError
+
+    class FailingForwarder:
+        async def call(self, *args: Any, **kwargs: Any) -> Any:
+            raise failure
+
+    class Issuer:
+        def gateway_token(self) -> str:
+            return "token"
+
+    facts = MembersFacts(FailingForwarder(), Issuer())  # type: ignore[arg-type]
+    with pytest.raises(SajjaError) as caught:
+        await facts.member_exists(uuid.uuid4(), uuid.uuid4())
+    assert (caught.value.status_code, caught.value.code) == (status, code)

@@ -18,7 +18,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from gateway.proxy import TRANSPORT_ERRORS, Forwarder, upstream_failure
+from gateway.proxy import TRANSPORT_ERRORS, Forwarder, bad_gateway, upstream_failure
 from shared.errors import (
     PROBLEM_MEDIA_TYPE,
     SajjaError,
@@ -82,13 +82,13 @@ class Upstream:
             try:
                 return orjson.loads(answer.body)
             except orjson.JSONDecodeError:
-                raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": service}) from None
+                raise bad_gateway(service) from None
         if answer.status == 404 and missing_ok:
             return None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in answer.headers}
         if "json" not in headers.get("content-type", ""):
             log.warning("%s answered %s without a problem body for %s", service, answer.status, path)
-            raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": service})
+            raise bad_gateway(service)
         raise UpstreamProblem(service, answer.status, answer.body, headers)
 
     async def pages(self, service: str, path: str, params: dict[str, Any] | None = None,

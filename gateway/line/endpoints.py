@@ -14,6 +14,7 @@ from gateway.auth.schemas import Strict
 from gateway.line import service
 from gateway.line.client import check_signature
 from gateway.models import LineLink
+from gateway.proxy import bad_gateway
 from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
 from shared.errors import Forbidden, SajjaError
@@ -144,7 +145,7 @@ async def remind_arrears(body: ReminderIn, request: Request, session: DbSession,
     response = await request.app.state.internal_http.get(
         f"{urls['ledger']}/v1/ledger/funds/{body.fund_id}/arrears", headers={"Authorization": request.headers["authorization"]})
     if response.status_code != 200:
-        raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "ledger"})
+        raise bad_gateway("ledger")
     arrears = response.json()
     links = {row.member_id: row for row in (await session.scalars(
         select(LineLink).where(LineLink.fund_id == body.fund_id, LineLink.notify_arrears))).all()}
