@@ -671,3 +671,25 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
         assert await shape() == head
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_the_batch_answer_is_what_pydantic_would_write(lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.ledger.deposits import endpoints
+    from services.ledger.deposits.service import Outcome
+    from services.ledger.schemas import DepositBatchOut, DepositResult
+
+    moment = dt.datetime(2026, 12, 3, 10, 0, 0, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(endpoints, "utcnow", lambda: moment)
+    outcomes = [
+        Outcome(id=uuid.uuid4(), status="created", receipt_no=1, entry_id=uuid.uuid4(), posted_at=moment),
+        Outcome(id=uuid.uuid4(), status="created", receipt_no=2, posted_at=moment.replace(microsecond=123456)),
+        Outcome(id=uuid.uuid4(), status="duplicate", receipt_no=10**12, posted_at=moment.replace(microsecond=500)),
+        Outcome(id=uuid.uuid4(), status="rejected", code="deposit.too_late", params={"days": 7}),
+        Outcome(id=uuid.uuid4(), status="rejected", code="deposit.id_conflict", params={"id": "x\"y"}),
+        Outcome(id=uuid.uuid4(), status="rejected", code="deposit.not_own"),
+    ]
+    results = [DepositResult(id=o.id, status=o.status, receipt_no=o.receipt_no, posted_at=o.posted_at, code=o.code,
+                             reason=o.reason(lang)) for o in outcomes]
+    expected = DepositBatchOut(results=results, created=2, duplicates=1, rejected=3, server_time=moment).model_dump_json()
+    assert endpoints.batch_answer(outcomes, lang) == expected.encode()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import Counter
 from typing import Any
+
+import orjson
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -23,7 +26,6 @@ from services.ledger.schemas import (
     DepositBatchOut,
     DepositIn,
     DepositOut,
-    DepositResult,
 )
 from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
@@ -77,15 +79,22 @@ async def post_deposit_batch(fund_id: uuid.UUID, body: DepositBatchIn, request: 
         directory=deps.directory(request), poster=deps.poster(request), settings=deps.settings(request), fund_id=fund_id,
         principal=principal, items=body.deposits,
     )
-    lang = request_language(request)
+    return Response(batch_answer(outcomes, request_language(request)), media_type="application/json")
+
+
+def batch_answer(outcomes: list[Outcome], lang: str) -> bytes:
+    """``DepositBatchOut`` as JSON, byte for byte what pydantic would write (a test compares the
+    two), without a model per deposit: a sync answers 500 of them."""
     results = [
-        DepositResult(id=o.id, status=o.status, receipt_no=o.receipt_no, posted_at=o.posted_at, code=o.code, reason=o.reason(lang))
+        {"id": o.id, "status": o.status, "receipt_no": o.receipt_no, "posted_at": o.posted_at, "code": o.code,
+         "reason": o.reason(lang)}
         for o in outcomes
     ]
-    return DepositBatchOut(
-        results=results, created=sum(r.status == "created" for r in results),
-        duplicates=sum(r.status == "duplicate" for r in results), rejected=sum(r.status == "rejected" for r in results),
-        server_time=utcnow(),
+    counts = Counter(o.status for o in outcomes)
+    return orjson.dumps(
+        {"results": results, "created": counts["created"], "duplicates": counts["duplicate"],
+         "rejected": counts["rejected"], "server_time": utcnow()},
+        option=orjson.OPT_UTC_Z,
     )
 
 
