@@ -697,9 +697,10 @@ def _bangkok_now() -> str:
     return dt.datetime.now(BANGKOK).isoformat(timespec="milliseconds")
 
 
-def _deposit_json(member_id: str, collector_id: str) -> str:
-    """One deposit as a phone sends it: its own new id, 100 satang, collected now (+07:00)."""
-    return (f'{{"id":"{uuid.uuid4()}","member_id":"{member_id}","amount_satang":{DEPOSIT_SATANG},'
+def _deposit_json(member_id: str, collector_id: str, mark: str = "") -> str:
+    """One deposit as a phone sends it: its own new id (its first characters replaced by ``mark``,
+    hex, to tell whose it is in an answer), 100 satang, collected now (+07:00)."""
+    return (f'{{"id":"{mark}{str(uuid.uuid4())[len(mark):]}","member_id":"{member_id}","amount_satang":{DEPOSIT_SATANG},'
             f'"collected_at":"{_bangkok_now()}","collector_id":"{collector_id}"}}')
 
 
@@ -712,11 +713,11 @@ def _single_deposits(books: _Books) -> BodyFactory:
     return make
 
 
-def _batched_deposits(books: _Books, size: int = BATCH_SIZE) -> BodyFactory:
+def _batched_deposits(books: _Books, size: int = BATCH_SIZE, mark: str = "") -> BodyFactory:
     members, collector, sample = books.member_ids, books.collector_id, random.Random(2).sample
 
     def make() -> bytes:
-        return ('{"deposits":[' + ",".join(_deposit_json(m, collector) for m in sample(members, size)) + "]}").encode()
+        return ('{"deposits":[' + ",".join(_deposit_json(m, collector, mark) for m in sample(members, size)) + "]}").encode()
 
     return make
 
@@ -1022,13 +1023,16 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
 
     spread_books: list[_Books] = []
 
-    def spread_run(funds: list[_Books]) -> Measurement:
+    def spread_run(funds: list[_Books], *, batched: bool = False) -> Measurement:
         for books_n in funds:
             if time.monotonic() - books_n.warmed_at > REWARM_AFTER:
                 _ledger_warm(bench, books_n)
         by_collector = {b.collector_id: b for b in funds}
-        targets = [(urls["gateway"].replace(books.fund_id, b.fund_id),
-                    {**collector, **bench.login_headers(b.phone, COLLECTOR_PASSWORD)}, _single_deposits(b)) for b in funds]
+        # A batch's answer names only deposit ids: each fund's ids start with its own two hex digits.
+        by_mark = {f"{n:02x}": b for n, b in enumerate(funds)}
+        targets = [(urls["gateway"].replace(books.fund_id, b.fund_id) + ("/batch" if batched else ""),
+                    {**collector, **bench.login_headers(b.phone, COLLECTOR_PASSWORD)},
+                    _batched_deposits(b, mark=mark) if batched else _single_deposits(b)) for mark, b in by_mark.items()]
         choose = random.Random(3).choice
 
         def make() -> tuple[str, dict[str, str], bytes]:
@@ -1039,14 +1043,30 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
             by_collector[json.loads(payload)["collector_id"]].created += 1
             return 1, None
 
+        def credit_batch(payload: bytes) -> tuple[int, str | None]:
+            import orjson
+
+            try:
+                answer = orjson.loads(payload)
+                created, fund = int(answer["created"]), by_mark[answer["results"][0]["id"][:2]]
+            except (ValueError, KeyError, TypeError, IndexError):
+                return 0, "unreadable batch answer"
+            fund.created += created
+            return created, None if created == BATCH_SIZE else f"created {created} of {BATCH_SIZE}"
+
         sampler.start()
         try:
-            run = bench.measure(urls["gateway"], label="gateway", method="POST", ok_status=201, request_factory=make,
-                                check=credit, cpu=bench.cpu_probe(cpu_groups))
+            if batched:
+                run = bench.measure(targets[0][0], label="gateway", method="POST", request_factory=make,
+                                    concurrency=min(BATCH_WORKERS, args.concurrency), items_per_request=BATCH_SIZE,
+                                    check=credit_batch, cpu=bench.cpu_probe(cpu_groups))
+            else:
+                run = bench.measure(urls["gateway"], label="gateway", method="POST", ok_status=201, request_factory=make,
+                                    check=credit, cpu=bench.cpu_probe(cpu_groups))
         finally:
             run.activity = sampler.stop()
         for b in funds:
-            b.unknown += run.unknown
+            b.unknown += run.unknown * run.items_per_request
         return run
 
     plans = {
@@ -1095,10 +1115,21 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
                 print(f"  single round {round_no} gateway over {SPREAD_FUNDS} funds {run.items_per_second:9.1f} deposits/s"
                       f"  ok {run.ok}  errors {run.error_count}", flush=True)
             tables["single_spread"] = _deposit_rows({f"gateway, {SPREAD_FUNDS} funds": spread})
+        if kind == "batched":
+            # The evening rush: phones of several funds syncing at once (each fund's calls still
+            # one at a time under its lock). The same batches, each to one of the funds at random.
+            spread = []
+            for round_no in range(1, args.rounds + 1):
+                run = spread_run(spread_books, batched=True)
+                spread.append(run)
+                print(f"  batched round {round_no} gateway over {SPREAD_FUNDS} funds {run.items_per_second:9.1f} deposits/s"
+                      f"  ok {run.ok}  errors {run.error_count}", flush=True)
+            tables["batched_spread"] = _deposit_rows({f"gateway, {SPREAD_FUNDS} funds": spread})
 
     single, batched = tables["single"], tables["batched"]
     many = tables.get("single_many_phones", {})
     spread_rows = tables.get("single_spread", {})
+    batched_spread_rows = tables.get("batched_spread", {})
     dps = {kind: {name: row["deposits_per_s_median"] for name, row in rows.items()} for kind, rows in tables.items()}
     ratios = {
         kind: {
@@ -1132,6 +1163,11 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
     r = ratios["batched"]
     print(f"  ratios: gateway/direct {_fmt_ratio(r['gateway_over_direct'])}, gateway/pgbench"
           f" {_fmt_ratio(r['gateway_over_pgbench'])}, direct/pgbench {_fmt_ratio(r['direct_over_pgbench'])}")
+    if batched_spread_rows:
+        print()
+        _print_deposit_table(f"ledger batched deposits through the gateway spread over {SPREAD_FUNDS} funds"
+                             f" ({BATCH_SIZE} per request, {batch_clients} phones syncing at once, each to a fund"
+                             " at random)", batched_spread_rows)
     warn_if_noisy({**{f"single {k}": v for k, v in single.items()}, **{f"batched {k}": v for k, v in batched.items()}})
 
     targets = {
@@ -1143,6 +1179,8 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
         f"single via gateway >= {TARGET_SINGLE_OF_PGBENCH:.2f} of pgbench": (
             ratios["single"]["gateway_over_pgbench"] or 0.0, TARGET_SINGLE_OF_PGBENCH),
         f"batched via gateway >= {TARGET_BATCHED:,.0f}/s": (dps["batched"]["gateway"], TARGET_BATCHED),
+        **({f"  batched, spread over {SPREAD_FUNDS} funds": (next(iter(dps["batched_spread"].values())), TARGET_BATCHED)}
+           if batched_spread_rows else {}),
     }
     print("\n  targets:")
     verdicts: dict[str, dict[str, Any]] = {}
@@ -1176,6 +1214,7 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
         "single": single,
         "single_many_phones": many,
         "single_spread": spread_rows,
+        "batched_spread": batched_spread_rows,
         "spread_funds": SPREAD_FUNDS,
         "phones": args.phones,
         "batched": batched,
