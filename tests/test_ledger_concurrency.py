@@ -215,6 +215,51 @@ async def test_concurrent_movements_on_two_funds_do_not_deadlock(committed, toke
         assert all(a["balance_satang"] >= 0 for a in trial["accounts"] if a["type"] in ("asset", "expense"))
 
 
+async def test_a_deposit_committed_by_another_call_after_the_look_up_is_a_duplicate(committed, tokens) -> None:
+    """The posting function looks for a deposit's earlier posting before it takes the fund's lock.
+    Here another transaction holds the lock with the same deposit posted: the request looks, finds
+    nothing yet, waits on the lock, and its insert then fails on the key; the service calls again
+    and answers with the other transaction's receipt, as a replay."""
+    from services.ledger.deposits.poster import POST
+    from services.ledger.deposits.service import _fingerprint
+    from services.ledger.schemas import DepositIn
+    from shared.timeutil import bangkok_date, bangkok_today
+
+    fund, member_ids, collector = await _fund_with_members(committed, tokens, 1, 7700)
+    ledger = committed["clients"]["ledger"]
+    base = f"/v1/ledger/funds/{fund.id}"
+    headers = fund.as_(Role.collector, sub=collector)
+    now = dt.datetime.now(BANGKOK)
+    first = {"id": str(uuid.uuid4()), "member_id": member_ids[0], "amount_satang": 100, "collected_at": now.isoformat()}
+    assert (await ledger.post(f"{base}/deposits", headers=headers, json=first)).status_code == 201
+    body = {**first, "id": str(uuid.uuid4()), "amount_satang": 700}
+    item = DepositIn.model_validate(body)
+    engine = committed["engines"]["ledger"]
+    async with engine.connect() as other:
+        await other.begin()
+        [row] = (await other.execute(POST, {
+            "fund": fund.id, "today": bangkok_today(), "fresh_after": now - dt.timedelta(minutes=5), "ids": [item.id],
+            "members": [item.member_id], "collectors": [uuid.UUID(collector)], "amounts": [700],
+            "collected": [item.collected_at], "dates": [bangkok_date(item.collected_at)],
+            "hashes": [_fingerprint(item, uuid.UUID(collector))], "by": [collector]})).all()
+        assert row.outcome == "created"
+        request = asyncio.create_task(ledger.post(f"{base}/deposits", headers=headers, json=body))
+        async with engine.connect() as watch:
+            for _ in range(200):
+                waiting = await watch.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+                if waiting:
+                    break
+                await asyncio.sleep(0.05)
+        assert waiting, "the request never waited on the fund's lock"
+        await other.commit()
+    answer = await request
+    assert answer.status_code == 200 and answer.headers["idempotency-replayed"] == "true", answer.text
+    assert answer.json()["receipt_no"] == row.receipt_no
+    balance = (await ledger.get(f"{base}/members/{member_ids[0]}/balance", headers=fund.as_(Role.committee))).json()
+    assert balance["contributed_satang"] == 800 and balance["deposits"] == 2
+
+
 async def test_a_deposit_reversed_by_several_at_once_is_reversed_once(committed, tokens) -> None:
     """Eight bookkeepers reverse the same deposit of a shared entry at once, with other deposits of it."""
     fund, member_ids, collector = await _fund_with_members(committed, tokens, 3, 7600)

@@ -20,7 +20,10 @@ When a call fails on its data (an integrity or data error), its requests are pos
 one, so one request's bad data fails only that request; any other failure (the database down,
 the pool exhausted) fails the whole group at once, logged, rather than trying each request in
 turn. A call whose connection turned out dead is made once more on a fresh one (posting is
-idempotent: what the lost call committed comes back as duplicates). A request whose caller went
+idempotent: what the lost call committed comes back as duplicates). The function looks for
+earlier postings of its deposits before it takes the lock; when another call commits one of them
+in between, the insert fails on the deposits' key and the call is made again (it is then a
+duplicate). A request whose caller went
 away is still posted (its phone will send it again and be answered with the same receipt).
 """
 
@@ -45,6 +48,16 @@ POST = text(
     "SELECT * FROM ledger_post_deposits(:fund, :today, :fresh_after, :ids, :members, :collectors, :amounts,"
     " :collected, :dates, :hashes, :by)"
 )
+
+#: The deposits' primary key, which a call can find taken only when another call of the fund
+#: committed the same deposit after this one looked (see ``_call``); tries after such a race.
+DEPOSIT_KEY = "pk_deposits"
+RACE_RETRIES = 3
+
+
+def _violated(exc: IntegrityError) -> str | None:
+    """The constraint an integrity error names (asyncpg's error, under SQLAlchemy's)."""
+    return getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
 
 
 @dataclass(frozen=True)
@@ -172,9 +185,17 @@ class DepositPoster:
         for task in list(self._tasks):
             task.cancel()
 
-    async def _call(self, fund_id: uuid.UUID, group: list[_Pending]) -> list[Row[Any]]:
+    async def _call(self, fund_id: uuid.UUID, group: list[_Pending], raced: int = 0) -> list[Row[Any]]:
         try:
             return await self._call_once(fund_id, group)
+        except IntegrityError as exc:
+            # The function looks for earlier postings before it takes the fund's lock: a deposit
+            # another call committed in between fails the insert on its key. Called again, the
+            # function finds it: a duplicate. (Any other key, or a race again and again, is real.)
+            if _violated(exc) != DEPOSIT_KEY or raced >= RACE_RETRIES:
+                raise
+            log.info("posting for fund %s: a deposit was posted by another call meanwhile; once more", fund_id)
+            return await self._call(fund_id, group, raced + 1)
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
