@@ -663,6 +663,21 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
     try:
         head = await shape()
         assert head[:3] == (10, 2, True) and "enable_seqscan=off" in head[3]
+        # With a deposit on line 3 of an entry (an entry of several deposits) the downgrade refuses.
+        async with engine.connect() as conn:
+            await conn.execute(text(
+                "INSERT INTO deposits (fund_id, id, member_id, collector_id, amount_satang, collected_at, business_date,"
+                " posted_at, receipt_no, entry_id, entry_line, request_hash, posted_by) VALUES (gen_random_uuid(),"
+                " gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 100, now(), current_date, now(), 1,"
+                " gen_random_uuid(), 3, '\\x00', 'test')"))
+
+            def refused(sync_conn: Any) -> None:
+                config = alembic_config("ledger", url)
+                config.attributes["connection"] = sync_conn
+                command.downgrade(config, "20261203_0007_set_based_keys")
+            with pytest.raises(DBAPIError, match="revision 0008 cannot be undone"):
+                await conn.run_sync(refused)
+            await conn.rollback()
         await move(command.downgrade, "20261203_0007_set_based_keys")
         before = await shape()
         assert before[:3] == (9, 0, False) and "enable_seqscan=off" in before[3]
@@ -693,3 +708,22 @@ def test_the_batch_answer_is_what_pydantic_would_write(lang: str, monkeypatch: p
                              reason=o.reason(lang)) for o in outcomes]
     expected = DepositBatchOut(results=results, created=2, duplicates=1, rejected=3, server_time=moment).model_dump_json()
     assert endpoints.batch_answer(outcomes, lang) == expected.encode()
+
+
+async def test_a_deposit_whose_entry_was_reversed_whole_is_not_reversed_again(books: Books) -> None:
+    """Before revision 0008 a deposit's entry was its own and was reversed whole: such a deposit
+    counts as reversed (here the whole-entry reversal is posted the way the old endpoint did)."""
+    created = (await books.post("/deposits", books.deposit(amount=900, collector_id=books.collector))).json()
+    async with books.ledger._transport.app.state.db.sessionmaker() as session:
+        legs = (await session.execute(text(
+            "SELECT account_id, amount_satang FROM postings WHERE fund_id = :f AND entry_id = :e ORDER BY line"),
+            {"f": books.id, "e": created["entry_id"]})).all()
+        await session.execute(text(
+            "SELECT ledger_post_entry(:f, gen_random_uuid(), 'reversal', current_date, 'old', 'test', :e, :a, :m)"),
+            {"f": books.id, "e": uuid.UUID(created["entry_id"]), "a": [a for a, _ in legs], "m": [-m for _, m in legs]})
+        await session.commit()
+    assert await balance(books) == 0
+    again = await books.post(f"/deposits/{created['id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ซ้ำ"})
+    assert again.status_code == 409 and again.json()["code"] == "deposit.already_reversed"
+    assert await balance(books) == 0
+    await trial_balance_is_zero(books)

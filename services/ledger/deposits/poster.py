@@ -8,14 +8,14 @@ ledger process keeps one queue per fund: whatever arrived while the fund's previ
 flight goes into the next call, in arrival order, up to ``max_items`` deposits, and each request
 gets back its own rows. This is group commit done by the application. Nothing waits on a timer:
 a lone deposit is posted at once. ``in_flight`` calls per fund may be under way at once (2 by
-default), so the next call can wait at PostgreSQL on the fund's lock while the ledger's event
-loop gets round to the answer of the one before (on the 2-core bench machine 1, 2 and 4 measured
-the same). Two such calls are ordered by the lock; the second sees the first's deposits as
-committed (each statement of the function reads afresh).
+default), so the next call can judge its deposits and wait at PostgreSQL on the fund's lock
+while the one before posts. Two such calls are ordered by the lock; a deposit of the first that
+the second looked for before the first committed fails the second's insert on its key, and the
+second is made again (then that deposit is a duplicate).
 
 Each call is one autocommitted statement (:meth:`shared.db.Database.autocommit`): the lock is
 taken and released inside PostgreSQL, never held while Python runs. Requests whose deposit ids
-overlap are never put in the same call (the second one then finds the first as a duplicate).
+overlap are never put in the same call (the second one, in a later call, is then a duplicate).
 When a call fails on its data (an integrity or data error), its requests are posted again one by
 one, so one request's bad data fails only that request; any other failure (the database down,
 the pool exhausted) fails the whole group at once, logged, rather than trying each request in
@@ -185,7 +185,9 @@ class DepositPoster:
         for task in list(self._tasks):
             task.cancel()
 
-    async def _call(self, fund_id: uuid.UUID, group: list[_Pending], raced: int = 0) -> list[Row[Any]]:
+    async def _call(
+        self, fund_id: uuid.UUID, group: list[_Pending], raced: int = 0, reconnected: bool = False
+    ) -> list[Row[Any]]:
         try:
             return await self._call_once(fund_id, group)
         except IntegrityError as exc:
@@ -197,10 +199,12 @@ class DepositPoster:
             log.info("posting for fund %s: a deposit was posted by another call meanwhile; once more", fund_id)
             return await self._call(fund_id, group, raced + 1)
         except DBAPIError as exc:
-            if not exc.connection_invalidated:
+            if not exc.connection_invalidated or reconnected:
                 raise
             log.warning("posting for fund %s: connection lost (%s); once more on a fresh one", fund_id, exc.orig)
-            return await self._call_once(fund_id, group)
+            # The lost call may still commit (waiting on the lock) after this one has looked: a
+            # race like any other, so this call too may be made again.
+            return await self._call(fund_id, group, raced, reconnected=True)
 
     async def _call_once(self, fund_id: uuid.UUID, group: list[_Pending]) -> list[Row[Any]]:
         deposits = [d for pending in group for d in pending.deposits]

@@ -92,10 +92,12 @@ async def statement(
         return Statement(member_id=member_id, balance_satang=0, lines=[], next_cursor=None)
     balance = await session.scalar(select(Account.balance_satang).where(Account.fund_id == fund_id, Account.id == account_id))
     # A deposit is its member's line of its collector's entry (one member may have two lines in
-    # one entry); the member's own deposits are found by the member's index.
+    # one entry); the member's own deposits are found by the member's index. A deposit's line
+    # shows the deposit's own posting time (as its receipt does) and sorts by it: receipt order.
+    posted_at = func.coalesce(Deposit.posted_at, JournalEntry.posted_at)
     query = (
         select(Posting.entry_id, Posting.line, Posting.amount_satang, JournalEntry.kind, JournalEntry.business_date,
-               JournalEntry.posted_at, JournalEntry.memo, Deposit.receipt_no)
+               posted_at.label("posted_at"), JournalEntry.memo, Deposit.receipt_no)
         .join(JournalEntry, (JournalEntry.fund_id == Posting.fund_id) & (JournalEntry.id == Posting.entry_id))
         .outerjoin(Deposit, (Deposit.fund_id == Posting.fund_id) & (Deposit.member_id == member_id)
                    & (Deposit.entry_id == Posting.entry_id) & (Deposit.entry_line == Posting.line))
@@ -103,9 +105,9 @@ async def statement(
     )
     key = after_key(cursor, dt.datetime.fromisoformat, uuid.UUID, int)
     if key is not None:
-        query = query.where(tuple_(JournalEntry.posted_at, Posting.entry_id, Posting.line) < key)
+        query = query.where(tuple_(posted_at, Posting.entry_id, Posting.line) < key)
     rows = (await session.execute(query.order_by(
-        JournalEntry.posted_at.desc(), Posting.entry_id.desc(), Posting.line.desc()).limit(limit + 1))).all()
+        posted_at.desc(), Posting.entry_id.desc(), Posting.line.desc()).limit(limit + 1))).all()
     page, next_cursor = split_page(rows, limit, lambda r: (r.posted_at.isoformat(), r.entry_id, r.line))
     lines = [
         StatementLine(entry_id=r.entry_id, kind=r.kind, business_date=r.business_date, posted_at=r.posted_at,

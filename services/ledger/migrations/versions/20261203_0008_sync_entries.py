@@ -31,7 +31,8 @@ A deposit entry may hold other members' money, so it is no longer reversed whole
 reversed on its own (``POST .../deposits/{id}/reverse``), by an entry that names the reversed
 entry and line (``journal_entries.reverses_line``). An entry is reversed at most once, and so is
 each line: the unique index now covers (entry, line), NULL line meaning the whole entry, with
-NULLs not distinct.
+NULLs not distinct; that an entry reversed whole is not also reversed line by line (a deposit
+posted before this revision) is checked under the fund's lock before posting.
 """
 
 from pathlib import Path
@@ -250,9 +251,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Entries posted since keep their shape (each balances); the earlier code reads a deposit's
-    # receipt by its entry alone. Two lines of one entry reversed one by one cannot go back to
-    # one reversal per entry: the index below then refuses, and the downgrade with it.
+    # The earlier code reads a deposit's receipt by its entry alone and reverses entries whole:
+    # with entries of several deposits in the books it would show a member other members'
+    # receipts and reverse their money with theirs. Refuse rather than go back to that.
+    op.execute("""
+    DO $$ BEGIN
+        IF EXISTS (SELECT 1 FROM deposits WHERE entry_line <> 2) THEN
+            RAISE EXCEPTION 'entries of several deposits exist: revision 0008 cannot be undone'
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+    END $$
+    """)
     op.execute(_function_of("20261203_0007_set_based_keys.py", "ledger_check_postings_balanced"))
     op.execute("DROP FUNCTION ledger_post_entry")
     op.execute(_function_of("20261122_0002_ledger.py", "ledger_post_entry"))
