@@ -722,14 +722,20 @@ def _batched_deposits(books: _Books, size: int = BATCH_SIZE, mark: str = "") -> 
     return make
 
 
-def _batch_check(size: int) -> ResponseCheck:
+def _batch_check(size: int, books_of: Callable[[dict[str, Any]], _Books] | None = None) -> ResponseCheck:
+    """How many of a batch were created (all ``size`` or it is an error); with ``books_of``, also
+    credited to the books it names in the answer."""
     import orjson
 
     def check(payload: bytes) -> tuple[int, str | None]:
         try:
-            created = int(orjson.loads(payload)["created"])
-        except (ValueError, KeyError, TypeError):
+            answer = orjson.loads(payload)
+            created = int(answer["created"])
+            books = books_of(answer) if books_of else None
+        except (ValueError, KeyError, TypeError, IndexError):
             return 0, "unreadable batch answer"
+        if books is not None:
+            books.created += created
         return created, None if created == size else f"created {created} of {size}"
 
     return check
@@ -1043,23 +1049,13 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
             by_collector[json.loads(payload)["collector_id"]].created += 1
             return 1, None
 
-        def credit_batch(payload: bytes) -> tuple[int, str | None]:
-            import orjson
-
-            try:
-                answer = orjson.loads(payload)
-                created, fund = int(answer["created"]), by_mark[answer["results"][0]["id"][:2]]
-            except (ValueError, KeyError, TypeError, IndexError):
-                return 0, "unreadable batch answer"
-            fund.created += created
-            return created, None if created == BATCH_SIZE else f"created {created} of {BATCH_SIZE}"
-
         sampler.start()
         try:
             if batched:
                 run = bench.measure(targets[0][0], label="gateway", method="POST", request_factory=make,
                                     concurrency=min(BATCH_WORKERS, args.concurrency), items_per_request=BATCH_SIZE,
-                                    check=credit_batch, cpu=bench.cpu_probe(cpu_groups))
+                                    check=_batch_check(BATCH_SIZE, lambda answer: by_mark[answer["results"][0]["id"][:2]]),
+                                    cpu=bench.cpu_probe(cpu_groups))
             else:
                 run = bench.measure(urls["gateway"], label="gateway", method="POST", ok_status=201, request_factory=make,
                                     check=credit, cpu=bench.cpu_probe(cpu_groups))

@@ -651,13 +651,16 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
                 " (SELECT indexdef LIKE '%NULLS NOT DISTINCT%' FROM pg_indexes WHERE indexname = 'uq_journal_entries_reverses'),"
                 " (SELECT proconfig FROM pg_proc WHERE proname = 'ledger_post_deposits')"))).one()
 
+    async def step_on(conn: Any, step: Any, revision: str) -> None:
+        def run(sync_conn: Any) -> None:
+            config = alembic_config("ledger", url)
+            config.attributes["connection"] = sync_conn
+            step(config, revision)
+        await conn.run_sync(run)
+
     async def move(step: Any, revision: str) -> None:
         async with engine.connect() as conn:
-            def run(sync_conn: Any) -> None:
-                config = alembic_config("ledger", url)
-                config.attributes["connection"] = sync_conn
-                step(config, revision)
-            await conn.run_sync(run)
+            await step_on(conn, step, revision)
             await conn.commit()
 
     try:
@@ -670,13 +673,8 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
                 " posted_at, receipt_no, entry_id, entry_line, request_hash, posted_by) VALUES (gen_random_uuid(),"
                 " gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 100, now(), current_date, now(), 1,"
                 " gen_random_uuid(), 3, '\\x00', 'test')"))
-
-            def refused(sync_conn: Any) -> None:
-                config = alembic_config("ledger", url)
-                config.attributes["connection"] = sync_conn
-                command.downgrade(config, "20261203_0007_set_based_keys")
             with pytest.raises(DBAPIError, match="revision 0008 cannot be undone"):
-                await conn.run_sync(refused)
+                await step_on(conn, command.downgrade, "20261203_0007_set_based_keys")
             await conn.rollback()
         await move(command.downgrade, "20261203_0007_set_based_keys")
         before = await shape()
