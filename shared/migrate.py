@@ -40,6 +40,15 @@ def alembic_config(process: str, url: str | None = None) -> Config:
     return config
 
 
+def function_of(revision: Path, name: str) -> str:
+    """The SQL function ``name`` as the revision file ``revision`` creates it (``CREATE [OR
+    REPLACE] FUNCTION`` up to its ``END $$``): a later revision's downgrade puts it back."""
+    source = revision.read_text()
+    start = source.rindex("CREATE", 0, source.index(f"FUNCTION {name}("))
+    end = source.index("END $$", start) + len("END $$")
+    return source[start:end]
+
+
 def run_env(metadata: MetaData) -> None:
     """Body of every ``env.py``: migrate on the given connection, or on a fresh engine."""
 

@@ -649,7 +649,10 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
                 "SELECT (SELECT pronargs FROM pg_proc WHERE proname = 'ledger_post_entry'),"
                 " (SELECT count(*) FROM information_schema.columns WHERE column_name IN ('entry_line', 'reverses_line')),"
                 " (SELECT indexdef LIKE '%NULLS NOT DISTINCT%' FROM pg_indexes WHERE indexname = 'uq_journal_entries_reverses'),"
-                " (SELECT proconfig FROM pg_proc WHERE proname = 'ledger_post_deposits')"))).one()
+                " (SELECT proconfig FROM pg_proc WHERE proname = 'ledger_post_deposits'),"
+                # where the deposits' postings are written: before the fund's lock (0009) or under it
+                " (SELECT strpos(prosrc, 'INSERT INTO postings') BETWEEN 1 AND strpos(prosrc, 'FOR UPDATE')"
+                "    FROM pg_proc WHERE proname = 'ledger_post_deposits')"))).one()
 
     async def step_on(conn: Any, step: Any, revision: str) -> None:
         def run(sync_conn: Any) -> None:
@@ -665,7 +668,10 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
 
     try:
         head = await shape()
-        assert head[:3] == (10, 2, True) and "enable_seqscan=off" in head[3]
+        assert head[:3] == (10, 2, True) and "enable_seqscan=off" in head[3] and head[4] is True
+        await move(command.downgrade, "20261203_0008_sync_entries")
+        sync_entries = await shape()
+        assert sync_entries[:4] == head[:4] and sync_entries[4] is False
         # With a deposit on line 3 of an entry (an entry of several deposits) the downgrade refuses.
         async with engine.connect() as conn:
             await conn.execute(text(
@@ -678,7 +684,7 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
             await conn.rollback()
         await move(command.downgrade, "20261203_0007_set_based_keys")
         before = await shape()
-        assert before[:3] == (9, 0, False) and "enable_seqscan=off" in before[3]
+        assert before[:3] == (9, 0, False) and "enable_seqscan=off" in before[3] and before[4] is False
         await move(command.downgrade, "20261122_0006_cheaper_checks")
         await move(command.upgrade, "head")
         assert await shape() == head

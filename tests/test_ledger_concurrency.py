@@ -260,6 +260,54 @@ async def test_a_deposit_committed_by_another_call_after_the_look_up_is_a_duplic
     assert balance["contributed_satang"] == 800 and balance["deposits"] == 2
 
 
+async def test_a_sync_writes_its_postings_before_it_waits_for_the_funds_lock(committed, tokens) -> None:
+    """Only the receipts, the deposits and the balances wait for the fund's lock: a sync waiting
+    for it has written its entry and postings already (it holds those tables for writing, and
+    not the deposits), and it was judged by the late window of the moment it arrived."""
+    fund, member_ids, collector = await _fund_with_members(committed, tokens, 2, 7800)
+    ledger = committed["clients"]["ledger"]
+    base = f"/v1/ledger/funds/{fund.id}"
+    headers = fund.as_(Role.collector, sub=collector)
+    # The ledger knows both members already (else the sync would ask the members service first).
+    warm = [{"id": str(uuid.uuid4()), "member_id": m, "amount_satang": 100, "collected_at": dt.datetime.now(BANGKOK).isoformat()}
+            for m in member_ids]
+    assert (await ledger.post(f"{base}/deposits/batch", headers=headers, json={"deposits": warm})).json()["created"] == 2
+    two_days_ago = (dt.datetime.now(BANGKOK) - dt.timedelta(days=2)).isoformat()
+    items = [{"id": str(uuid.uuid4()), "member_id": m, "amount_satang": 2500, "collected_at": two_days_ago} for m in member_ids]
+    engine = committed["engines"]["ledger"]
+    async with engine.connect() as other:
+        await other.begin()
+        # Holds the fund's lock, and narrows the late window to today only, committed below.
+        await other.execute(text("UPDATE ledger_funds SET late_window_days = 0 WHERE fund_id = :fund"), {"fund": fund.id})
+        request = asyncio.create_task(ledger.post(f"{base}/deposits/batch", headers=headers, json={"deposits": items}))
+        async with engine.connect() as watch:
+            waiting = None
+            for _ in range(200):
+                waiting = await watch.scalar(text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+                if waiting:
+                    break
+                await asyncio.sleep(0.05)
+            assert waiting, "the sync never waited on the fund's lock"
+            held = dict((await watch.execute(text(
+                "SELECT c.relname, string_agg(l.mode, ',') FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                " WHERE l.pid = :pid AND l.granted AND c.relkind = 'r' GROUP BY c.relname"), {"pid": waiting})).all())
+        assert "RowExclusiveLock" in held["postings"] and "RowExclusiveLock" in held["journal_entries"], held
+        assert "RowExclusiveLock" not in held.get("deposits", ""), held
+        await other.commit()
+    answer = await request
+    assert answer.status_code == 200 and answer.json()["created"] == 2, answer.text
+    assert [r["receipt_no"] for r in answer.json()["results"]] == [3, 4]
+    committee = fund.as_(Role.committee)
+    late = {**items[0], "id": str(uuid.uuid4())}
+    refused = (await ledger.post(f"{base}/deposits/batch", headers=headers, json={"deposits": [late]})).json()
+    assert refused["results"][0]["code"] == "deposit.too_late"  # the window of now applies to the next sync
+    trial = (await ledger.get(f"{base}/trial-balance", headers=committee)).json()
+    assert trial["balanced"]
+    balance = (await ledger.get(f"{base}/members/{member_ids[0]}/balance", headers=committee)).json()
+    assert balance["contributed_satang"] == 2600
+
+
 async def test_a_deposit_reversed_by_several_at_once_is_reversed_once(committed, tokens) -> None:
     """Eight bookkeepers reverse the same deposit of a shared entry at once, with other deposits of it."""
     fund, member_ids, collector = await _fund_with_members(committed, tokens, 3, 7600)

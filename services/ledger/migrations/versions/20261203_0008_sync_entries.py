@@ -39,6 +39,8 @@ from pathlib import Path
 
 from alembic import op
 
+from shared.migrate import function_of
+
 revision = '20261203_0008_sync_entries'
 down_revision = '20261203_0007_set_based_keys'
 branch_labels = None
@@ -228,12 +230,7 @@ END $$
 
 
 def _function_of(revision_file: str, name: str) -> str:
-    """The function ``name`` as an earlier revision wrote it (``CREATE [OR REPLACE] FUNCTION``),
-    for downgrade, read from that revision's file."""
-    source = Path(__file__).with_name(revision_file).read_text()
-    start = source.rindex("CREATE", 0, source.index(f"FUNCTION {name}("))
-    end = source.index("END $$", start) + len("END $$")
-    return source[start:end]
+    return function_of(Path(__file__).with_name(revision_file), name)
 
 
 def upgrade() -> None:
