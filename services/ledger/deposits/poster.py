@@ -35,7 +35,7 @@ import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -60,9 +60,8 @@ def _violated(exc: IntegrityError) -> str | None:
     return getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
 
 
-@dataclass(frozen=True)
-class Deposit:
-    """One deposit as the posting function takes it."""
+class Deposit(NamedTuple):
+    """One deposit as the posting function takes it (a tuple: a sync makes 500 of them)."""
 
     id: uuid.UUID
     member_id: uuid.UUID

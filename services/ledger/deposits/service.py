@@ -113,6 +113,21 @@ REFUSED = {
 }
 
 
+#: ``_own_collector`` for a caller who may post for any collector of the fund.
+_ANYONE = object()
+
+
+def _own_collector(principal: Principal) -> uuid.UUID | None | object:
+    """Whose money a caller may post: a collector only their own (None when their id is not one a
+    collector could have, so nothing is theirs), anyone else any collector's (``_ANYONE``)."""
+    if principal.role is not Role.collector:
+        return _ANYONE
+    try:
+        return uuid.UUID(principal.subject)
+    except ValueError:
+        return None
+
+
 async def post_deposits(
     *,
     directory: MembersDirectory,
@@ -125,6 +140,9 @@ async def post_deposits(
     """Judge and post deposits: what needs no database here, the rest in ``ledger_post_deposits``
     (one call for the whole request, shared with other requests of the fund; see ``poster``)."""
     now = utcnow()
+    latest = now + dt.timedelta(seconds=settings.clock_skew_seconds)
+    largest = settings.deposit_max_satang
+    own = _own_collector(principal)
     outcomes: list[Outcome] = []
     seen: set[uuid.UUID] = set()
     ready: list[Outcome] = []
@@ -133,11 +151,11 @@ async def post_deposits(
         outcome = Outcome(id=item.id, status="rejected", item=item)
         outcomes.append(outcome)
         collector_id = item.collector_id
-        if principal.role is Role.collector:
-            collector_id = collector_id or uuid.UUID(principal.subject)
-            if str(collector_id) != principal.subject:
+        if own is not _ANYONE:
+            if collector_id is not None and collector_id != own:
                 outcome.code = "deposit.not_own"
                 continue
+            collector_id = own
         if collector_id is None:
             outcome.code = "deposit.collector_required"
             continue
@@ -148,11 +166,11 @@ async def post_deposits(
         outcome.collector_id, outcome.business_date = collector_id, bangkok_date(item.collected_at)
         # A deposit already posted is a duplicate even if it would now be refused (the window
         # passed, the member resigned): the function looks for its id before any other check.
-        if item.amount_satang > settings.deposit_max_satang:
-            outcome.code, outcome.params = "deposit.too_large", {"max_satang": settings.deposit_max_satang}
+        if item.amount_satang > largest:
+            outcome.code, outcome.params = "deposit.too_large", {"max_satang": largest}
             held.append(outcome)
             continue
-        if item.collected_at > now + dt.timedelta(seconds=settings.clock_skew_seconds):
+        if item.collected_at > latest:
             outcome.code = "deposit.in_future"
             held.append(outcome)
             continue
