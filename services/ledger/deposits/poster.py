@@ -8,8 +8,8 @@ ledger process keeps one queue per fund: whatever arrived while the fund's previ
 flight goes into the next call, in arrival order, up to ``max_items`` deposits, and each request
 gets back its own rows. This is group commit done by the application. Nothing waits on a timer:
 a lone deposit is posted at once. ``in_flight`` calls per fund may be under way at once (2 by
-default), so the next call can judge its deposits and wait at PostgreSQL on the fund's lock
-while the one before posts. Two such calls are ordered by the lock; a deposit of the first that
+default), so the next call can judge its deposits and write their entries and postings, then
+wait at PostgreSQL on the fund's lock, while the one before posts its receipts and balances. Two such calls are ordered by the lock; a deposit of the first that
 the second looked for before the first committed fails the second's insert on its key, and the
 second is made again (then that deposit is a duplicate).
 

@@ -4,8 +4,8 @@ Each deposit debits the collector's cash in hand and credits the member's contri
 gets the fund's next receipt number, and is recorded under the phone's id: posting the same id
 with the same content again is a duplicate (nothing counted twice), with other content a conflict.
 Checks that need no database (amounts, the phone's clock, who may post for whom) run first; every
-other check and the posting itself are one call to ``ledger_post_deposits`` (the posting under
-the fund's lock), shared with the fund's other requests of the moment (``poster``).
+other check and the posting itself are one call to ``ledger_post_deposits`` (receipts, deposits
+and balances under the fund's lock), shared with the fund's other requests of the moment (``poster``).
 """
 
 from __future__ import annotations
