@@ -298,6 +298,13 @@ async def test_a_sync_is_one_entry_per_collector_and_day_and_each_deposit_is_rev
     assert [await balance(books, m) for m in range(3)] == [400, 0, 700]
     cash = (await books.get("/accounts", kind="collector_cash")).json()
     assert [a["balance_satang"] for a in cash] == [400 + 700]
+    # The reversed deposit no longer counts as collected, nor as one of its member's deposits.
+    [day] = (await books.get("/reports/collections", date=NOW.date().isoformat())).json()
+    assert (day["deposits"], day["collected_satang"], day["cash_in_hand_satang"]) == (2, 400, 1100)
+    member_1 = (await books.get(f"/members/{books.member_ids[1]}/balance")).json()
+    assert (member_1["contributed_satang"], member_1["deposits"], member_1["last_deposit_at"]) == (0, 0, None)
+    months = (await books.get("/reports/deposits-by-month", **{"from": yesterday.date().isoformat(), "to": NOW.date().isoformat()})).json()
+    assert (months["deposits"], months["amount_satang"]) == (3, 1100)
     # Member 0 has two lines in one entry: a statement one line a page still shows each once.
     lines, cursor = [], None
     while True:
@@ -590,6 +597,22 @@ async def test_statement_pages_newest_first(books: Books) -> None:
     assert seen == [500, 400, 300, 200, 100]
     assert page["balance_satang"] == 1500
     assert [line["receipt_no"] for line in (await books.get(f"/members/{books.member_ids[0]}/statement")).json()["lines"]] == [5, 4, 3, 2, 1]
+
+
+async def test_a_statement_cursor_from_before_the_upgrade_goes_on_where_it_was(books: Books) -> None:
+    """Before revision 0008 a statement cursor was (posted_at, entry) of an entry of one deposit;
+    a phone holding one across the upgrade continues after that entry, and a broken one is a 400."""
+    from shared.pagination import encode_cursor
+
+    for amount in (100, 200, 300):
+        await books.post("/deposits", books.deposit(amount=amount), books.collector_headers)
+    path = f"/members/{books.member_ids[0]}/statement"
+    newest = (await books.get(path, limit=1)).json()["lines"][0]
+    old_cursor = encode_cursor(dt.datetime.fromisoformat(newest["posted_at"]).isoformat(), newest["entry_id"])
+    rest = (await books.get(path, cursor=old_cursor)).json()
+    assert [line["amount_satang"] for line in rest["lines"]] == [200, 100]
+    broken = await books.get(path, cursor=encode_cursor("yesterday", newest["entry_id"]))
+    assert broken.status_code == 400 and broken.json()["code"] == "request.cursor_invalid"
 
 
 async def test_who_may_read_and_post(books: Books) -> None:

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ledger.models import IdempotencyRecord, LedgerFund
+from services.ledger.models import IdempotencyRecord, JournalEntry, LedgerFund
 from shared.errors import Conflict, SajjaError, register_messages
 
 register_messages(
@@ -50,6 +50,15 @@ async def lock_fund(session: AsyncSession, fund_id: uuid.UUID) -> LedgerFund:
     )
     assert fund is not None, "ensure_fund first"
     return fund
+
+
+def reverses(entry_id: Any, line: Any = None) -> ColumnElement[bool]:
+    """Journal entries that reverse ``entry_id`` whole or, when given, its ``line`` (values or
+    columns: a deposit is reversed by either; join on the fund as well)."""
+    lines = JournalEntry.reverses_line.is_(None)
+    if line is not None:
+        lines = lines | (JournalEntry.reverses_line == line)
+    return (JournalEntry.reverses_entry_id == entry_id) & lines
 
 
 class Reversed(NamedTuple):

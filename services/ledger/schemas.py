@@ -162,7 +162,7 @@ class TrialBalance(BaseModel):
 class MemberBalance(BaseModel):
     member_id: uuid.UUID
     contributed_satang: int = Field(description="Everything the member has contributed, net of reversals")
-    deposits: int
+    deposits: int = Field(description="Deposits that stand (a reversed one is left out)")
     last_deposit_at: dt.datetime | None
 
 
@@ -222,7 +222,7 @@ class Holdings(BaseModel):
 
 class DepositMonth(BaseModel):
     month: str = Field(description="YYYY-MM (Bangkok business dates)")
-    deposits: int
+    deposits: int = Field(description="Deposits that stand (a reversed one is left out)")
     amount_satang: int
 
 
@@ -238,8 +238,8 @@ class DepositsByMonth(BaseModel):
 class CollectorDay(BaseModel):
     collector_id: uuid.UUID
     business_date: dt.date
-    deposits: int
-    collected_satang: int
+    deposits: int = Field(description="Deposits that stand (a reversed one is left out)")
+    collected_satang: int = Field(description="Their total: a reversed deposit's cash went back out of cash in hand")
     handed_over_satang: int
     difference_satang: int = Field(description="Collected minus handed over on that day")
     cash_in_hand_satang: int = Field(description="The collector's cash-in-hand balance now")

@@ -20,6 +20,7 @@ from services.ledger.posting import (
     remember,
     replay,
     request_hash,
+    reverses,
 )
 from services.ledger.schemas import MovementOut
 from shared.auth import Principal
@@ -304,8 +305,5 @@ async def reverse_deposit(
 
 async def _reversal_of(session: AsyncSession, fund_id: uuid.UUID, entry_id: uuid.UUID, line: int | None = None) -> uuid.UUID | None:
     """The entry that reversed ``entry_id`` whole or, when given, its ``line``."""
-    lines = JournalEntry.reverses_line.is_(None)
-    if line is not None:
-        lines = lines | (JournalEntry.reverses_line == line)
     return await session.scalar(select(JournalEntry.id).where(
-        JournalEntry.fund_id == fund_id, JournalEntry.reverses_entry_id == entry_id, lines).limit(1))
+        JournalEntry.fund_id == fund_id, reverses(entry_id, line)).limit(1))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import extract, func, select, tuple_
+from sqlalchemy import ColumnElement, exists, extract, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from services.ledger.models import (
     Movement,
     Posting,
 )
+from services.ledger.posting import reverses
 from services.ledger.schemas import (
     AccountIn,
     AccountOut,
@@ -70,6 +72,11 @@ async def trial_balance(session: AsyncSession, fund_id: uuid.UUID) -> TrialBalan
     )
 
 
+def _standing() -> ColumnElement[bool]:
+    """A deposit that stands: not reversed (on its own, or with its whole entry)."""
+    return ~exists().where(JournalEntry.fund_id == Deposit.fund_id, reverses(Deposit.entry_id, Deposit.entry_line))
+
+
 async def member_balance(session: AsyncSession, fund_id: uuid.UUID, member_id: uuid.UUID) -> MemberBalance:
     row = (await session.execute(
         select(Account.balance_satang)
@@ -77,9 +84,27 @@ async def member_balance(session: AsyncSession, fund_id: uuid.UUID, member_id: u
         .where(LedgerMember.fund_id == fund_id, LedgerMember.member_id == member_id)
     )).first()
     count, last = (await session.execute(
-        select(func.count(), func.max(Deposit.collected_at)).where(Deposit.fund_id == fund_id, Deposit.member_id == member_id)
+        select(func.count(), func.max(Deposit.collected_at))
+        .where(Deposit.fund_id == fund_id, Deposit.member_id == member_id, _standing())
     )).one()
     return MemberBalance(member_id=member_id, contributed_satang=-(row[0] if row else 0), deposits=count, last_deposit_at=last)
+
+
+#: Below every line of an entry (lines count from 1): pages go newest first, so a key with it
+#: continues after the whole entry.
+_BELOW_ANY_LINE = 0
+
+
+def _statement_key(cursor: str | None) -> tuple[Any, ...] | None:
+    """Where a statement page starts: after (posted_at, entry, line). A cursor handed out before
+    revision 0008 names (posted_at, entry) of an entry of one deposit, and continues after that
+    whole entry, so a phone paging across the upgrade goes on where it was."""
+    try:
+        return after_key(cursor, dt.datetime.fromisoformat, uuid.UUID, int)
+    except SajjaError:
+        earlier = after_key(cursor, dt.datetime.fromisoformat, uuid.UUID)  # else the same 400
+        assert earlier is not None
+        return (*earlier, _BELOW_ANY_LINE)
 
 
 async def statement(
@@ -103,7 +128,7 @@ async def statement(
                    & (Deposit.entry_id == Posting.entry_id) & (Deposit.entry_line == Posting.line))
         .where(Posting.fund_id == fund_id, Posting.account_id == account_id)
     )
-    key = after_key(cursor, dt.datetime.fromisoformat, uuid.UUID, int)
+    key = _statement_key(cursor)
     if key is not None:
         query = query.where(tuple_(posted_at, Posting.entry_id, Posting.line) < key)
     rows = (await session.execute(query.order_by(
@@ -144,7 +169,7 @@ async def collector_days(
     collected = {
         c: (n, s) for c, n, s in (await session.execute(
             select(Deposit.collector_id, func.count(), func.sum(Deposit.amount_satang))
-            .where(Deposit.fund_id == fund_id, Deposit.business_date == day,
+            .where(Deposit.fund_id == fund_id, Deposit.business_date == day, _standing(),
                    *([Deposit.collector_id == collector_id] if collector_id else []))
             .group_by(Deposit.collector_id)
         )).all()
@@ -245,7 +270,7 @@ async def deposits_by_month(session: AsyncSession, fund_id: uuid.UUID, start: dt
     year, month = extract("year", Deposit.business_date), extract("month", Deposit.business_date)
     rows = (await session.execute(
         select(year, month, func.count(), func.sum(Deposit.amount_satang))
-        .where(Deposit.fund_id == fund_id, Deposit.business_date >= start, Deposit.business_date <= end)
+        .where(Deposit.fund_id == fund_id, Deposit.business_date >= start, Deposit.business_date <= end, _standing())
         .group_by(year, month).order_by(year, month)
     )).all()
     months = [DepositMonth(month=f"{int(y)}-{int(m):02d}", deposits=n, amount_satang=int(total)) for y, m, n, total in rows]
