@@ -30,7 +30,7 @@ from gateway.openapi import OpenApiMerger
 from gateway.proxy import TRANSPORT_ERRORS, Forwarder
 from gateway.settings import GatewaySettings
 from shared import worker
-from shared.app import BEARER_SCHEME
+from shared.app import BEARER_SCHEME, freeze_heap
 from shared.auth import TokenVerifier, current_principal
 from shared.db import Database
 from shared.errors import install_error_handlers
@@ -125,6 +125,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging("gateway", settings.log_level)
         owned = await start_gateway(app)
+        freeze_heap()
         try:
             yield
         finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -152,21 +151,22 @@ def test_servers_keep_idle_connections_longer_than_clients(monkeypatch: pytest.M
     """``sajja serve`` keeps an idle connection open well past the time a Sajja client gives it up."""
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
-    monkeypatch.setattr(gc, "freeze", lambda: None)
     cli.serve("ledger", "127.0.0.1", free_port(), 1)
     assert seen["timeout_keep_alive"] == SERVER_KEEP_ALIVE_SECONDS
     assert CLIENT_IDLE_SECONDS * 2 <= SERVER_KEEP_ALIVE_SECONDS
 
 
-@pytest.mark.parametrize("name", ["gateway", "ledger"])
-def test_a_served_process_moves_what_it_imported_out_of_the_collectors_reach(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``sajja serve`` freezes the heap (``gc.freeze``) once the app's modules are imported and
-    before uvicorn starts: a full collection no longer walks the libraries' objects per request."""
+async def test_a_service_freezes_its_heap_once_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each service's lifespan (so each uvicorn worker) freezes the heap (``gc.freeze``) once
+    its startup is done, before it serves: a full collection no longer walks those objects."""
+    from services.ledger.app import create_app
+
     events: list[str] = []
-    monkeypatch.setattr(gc, "freeze", lambda: events.append(f"freeze, app imported: {cli.APPS[name].partition(':')[0] in sys.modules}"))
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: events.append("serve"))
-    cli.serve(name, "127.0.0.1", free_port(), 1)
-    assert events == ["freeze, app imported: True", "serve"]
+    app = create_app(LedgerSettings(members_url="http://127.0.0.1:9"))
+    monkeypatch.setattr(gc, "freeze", lambda: events.append(f"freeze, started: {hasattr(app.state, 'directory')}"))
+    async with app.router.lifespan_context(app):
+        events.append("serving")
+    assert events == ["freeze, started: True", "serving"]
 
 
 async def test_clients_close_idle_connections_themselves() -> None:

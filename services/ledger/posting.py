@@ -1,9 +1,11 @@
 """Posting money: the fund's posting lock, balanced entries, and idempotent requests.
 
 Every money-moving request of a fund takes the fund's row lock (``ledger_funds ... FOR UPDATE``)
-before it posts. That orders all postings of one fund, so receipts have no gaps, balances have
-no lost updates, checks like the administration cap see a settled ledger, and two requests
-cannot deadlock on account rows. Funds do not wait for each other.
+before it moves a balance. That orders the fund's receipts and balance updates, so receipts have
+no gaps, balances have no lost updates, checks like the administration cap see a settled ledger,
+and two requests cannot deadlock on account rows. (A deposit sync writes its entries and
+postings, new rows that wait on nobody, just before it takes the lock: migration 0009.) Funds do
+not wait for each other.
 """
 
 from __future__ import annotations

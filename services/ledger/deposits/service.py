@@ -118,14 +118,16 @@ _ANYONE = object()
 
 
 def _own_collector(principal: Principal) -> uuid.UUID | None | object:
-    """Whose money a caller may post: a collector only their own (None when their id is not one a
-    collector could have, so nothing is theirs), anyone else any collector's (``_ANYONE``)."""
+    """Whose money a caller may post: a collector only their own (None when their id is not a
+    user id as the gateway writes them, so nothing is theirs), anyone else any collector's
+    (``_ANYONE``)."""
     if principal.role is not Role.collector:
         return _ANYONE
     try:
-        return uuid.UUID(principal.subject)
+        own = uuid.UUID(principal.subject)
     except ValueError:
         return None
+    return own if str(own) == principal.subject else None
 
 
 async def post_deposits(

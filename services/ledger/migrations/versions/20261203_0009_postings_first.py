@@ -10,8 +10,9 @@ lock: the journal entries, their postings, the statement check of the postings (
 deposits, the balances and the receipt counter. Only the last three need it:
 
 - the entries and their postings are new rows under new keys (``uuidv7()`` entry ids): writing
-  them waits on nobody and takes no lock another call could want, and the statement-level
-  trigger on postings checks them when that statement ends;
+  them waits on no other posting call (the postings' keys are checked as a set, revision 0007,
+  so no row of another table is locked), and the statement-level trigger on postings checks
+  them when that statement ends;
 - the deposits need their receipt numbers and posting times (taken after the lock, so that they
   follow commit order, which the feed relies on), the balances are the rows other postings of
   the fund update under the same lock, and the counter is the lock's row.
@@ -22,7 +23,11 @@ call), and writes the entries and postings, all before ``FOR UPDATE``; under the
 the deposits, updates the balances (summed per account before the lock) and the counter. The
 call is still one statement of its own transaction: a failure anywhere (a deposit another call
 committed in between fails on the deposits' key, and the service calls again) undoes the
-entries and postings with the rest. An entry's ``posted_at`` is now when its postings were
+entries and postings with the rest. One new wait: a call waiting for the fund's lock now holds
+``postings`` and ``journal_entries`` for writing, so a schema change that locks either table
+whole (``CREATE INDEX`` without ``CONCURRENTLY``, most ``ALTER TABLE``) queues behind it, and a
+posting that holds the lock then queues behind the schema change; PostgreSQL finds the cycle and
+cancels one of them. Run such changes with ``CONCURRENTLY`` or a ``lock_timeout``. An entry's ``posted_at`` is now when its postings were
 written, a moment before its deposits' own times (statements show a deposit line at its
 deposit's time, revision 0008).
 
@@ -143,6 +148,9 @@ BEGIN
            v_accounts, v_deltas, v_created
       FROM judged j LEFT JOIN placed p ON p.ord = j.ord;
     SELECT f.receipt_seq INTO v_seq FROM ledger_funds f WHERE f.fund_id = p_fund FOR UPDATE;
+    IF NOT FOUND THEN  -- funds are never deleted; if one were, nothing of this call is kept
+        RAISE EXCEPTION 'fund % has no ledger', p_fund USING ERRCODE = 'foreign_key_violation';
+    END IF;
     v_now := clock_timestamp();  -- after the lock: posting times follow commit order
     RETURN QUERY
     -- Under the lock: the deposits with their receipts and times, the balances, the counter.
