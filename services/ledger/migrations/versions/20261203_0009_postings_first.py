@@ -22,14 +22,14 @@ without the lock (a change of the window committed while a call runs applies fro
 call), and writes the entries and postings, all before ``FOR UPDATE``; under the lock it inserts
 the deposits, updates the balances (summed per account before the lock) and the counter. The
 call is still one statement of its own transaction: a failure anywhere (a deposit another call
-committed in between fails on the deposits' key, and the service calls again) undoes the
-entries and postings with the rest. One new wait: a call waiting for the fund's lock now holds
+committed in between fails on the deposits' key, and the service calls again) undoes the entries
+and postings with the rest. One new wait: a call waiting for the fund's lock now holds
 ``postings`` and ``journal_entries`` for writing, so a schema change that locks either table
 whole (``CREATE INDEX`` without ``CONCURRENTLY``, most ``ALTER TABLE``) queues behind it, and a
 posting that holds the lock then queues behind the schema change; PostgreSQL finds the cycle and
-cancels one of them. Run such changes with ``CONCURRENTLY`` or a ``lock_timeout``. An entry's ``posted_at`` is now when its postings were
-written, a moment before its deposits' own times (statements show a deposit line at its
-deposit's time, revision 0008).
+cancels one of them. Run such changes with ``CONCURRENTLY`` or a ``lock_timeout``. An entry's
+``posted_at`` is now when its postings were written, a moment before its deposits' own times
+(statements show a deposit line at its deposit's time, revision 0008).
 
 Measured with pgbench on the posting call (500 deposits a call, 4 clients, one fund of 2,000
 members, alternating in one run): 25,900-27,500 -> 31,550-37,550 deposits a second.
