@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -682,7 +683,7 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
     from alembic import command
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from shared.migrate import alembic_config, migrate
+    from shared.migrate import alembic_config, function_of, migrate
 
     url = await migrate("ledger", pg_url, db_name="sajja_ledger_roundtrip")
     engine = create_async_engine(url)
@@ -694,9 +695,13 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
                 " (SELECT count(*) FROM information_schema.columns WHERE column_name IN ('entry_line', 'reverses_line')),"
                 " (SELECT indexdef LIKE '%NULLS NOT DISTINCT%' FROM pg_indexes WHERE indexname = 'uq_journal_entries_reverses'),"
                 " (SELECT proconfig FROM pg_proc WHERE proname = 'ledger_post_deposits'),"
-                # where the deposits' postings are written: before the fund's lock (0009) or under it
-                " (SELECT strpos(prosrc, 'INSERT INTO postings') BETWEEN 1 AND strpos(prosrc, 'FOR UPDATE')"
-                "    FROM pg_proc WHERE proname = 'ledger_post_deposits')"))).one()
+                " (SELECT prosrc FROM pg_proc WHERE proname = 'ledger_post_deposits')"))).one()
+
+    def post_deposits_of(revision_file: str) -> str:
+        """The body of ``ledger_post_deposits`` as a revision file writes it (what ``prosrc`` holds)."""
+        created = function_of(Path(alembic_config("ledger").get_main_option("script_location")) / "versions" / revision_file,
+                              "ledger_post_deposits")
+        return created[created.index("AS $$") + len("AS $$"):-len("$$")]
 
     async def step_on(conn: Any, step: Any, revision: str) -> None:
         def run(sync_conn: Any) -> None:
@@ -712,10 +717,11 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
 
     try:
         head = await shape()
-        assert head[:3] == (10, 2, True) and "enable_seqscan=off" in head[3] and head[4] is True
+        assert head[:3] == (10, 2, True) and "enable_seqscan=off" in head[3]
+        assert head[4] == post_deposits_of("20261203_0009_postings_first.py")
         await move(command.downgrade, "20261203_0008_sync_entries")
         sync_entries = await shape()
-        assert sync_entries[:4] == head[:4] and sync_entries[4] is False
+        assert sync_entries[:4] == head[:4] and sync_entries[4] == post_deposits_of("20261203_0008_sync_entries.py")
         # With a deposit on line 3 of an entry (an entry of several deposits) the downgrade refuses.
         async with engine.connect() as conn:
             await conn.execute(text(
@@ -728,7 +734,8 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
             await conn.rollback()
         await move(command.downgrade, "20261203_0007_set_based_keys")
         before = await shape()
-        assert before[:3] == (9, 0, False) and "enable_seqscan=off" in before[3] and before[4] is False
+        assert before[:3] == (9, 0, False) and "enable_seqscan=off" in before[3]
+        assert before[4] == post_deposits_of("20261122_0005_deposit_checks.py")
         await move(command.downgrade, "20261122_0006_cheaper_checks")
         await move(command.upgrade, "head")
         assert await shape() == head
