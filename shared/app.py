@@ -77,9 +77,9 @@ def include_router(app: FastAPI, router: APIRouter) -> None:
 def freeze_heap() -> None:
     """Once a process has started (its modules imported, its app and resources made): move
     everything alive out of the garbage collector's reach (``gc.freeze``). Those objects live as
-    long as the process, and every older-generation collection walked them all again, which a
-    sync of 500 deposits (some 20,000 short-lived objects) sets off: the ledger's CPU per synced
-    deposit 26.0 -> 18.2 us in process, about 29 -> 20 us under ``make bench``'s batched sync.
+    long as the process, and every older-generation collection walked them all again, which the
+    short-lived objects of a 500-deposit sync set off: the ledger's CPU per synced deposit 26.0 ->
+    18.2 us in process, about 29 -> 20 us in probes of batched sync through the gateway.
     Called at the end of each app's lifespan startup, so every uvicorn worker does it."""
     gc.collect()
     gc.freeze()

@@ -1100,27 +1100,17 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
                 print(f"  single round {round_no} gateway with {args.phones} phones {run.items_per_second:9.1f} deposits/s"
                       f"  ok {run.ok}  errors {run.error_count}", flush=True)
             tables["single_many_phones"] = _deposit_rows({f"gateway, {args.phones} phones": peak})
-        if kind == "single":
-            # One fund's deposits are posted one call at a time (gapless receipts); an evening rush
-            # is many funds at once. The same requests, each to one of several funds at random.
-            spread_books = spread_books or [_ledger_setup(bench, n, SPREAD_MEMBERS) for n in range(1, SPREAD_FUNDS + 1)]
-            spread = []
-            for round_no in range(1, args.rounds + 1):
-                run = spread_run(spread_books)
-                spread.append(run)
-                print(f"  single round {round_no} gateway over {SPREAD_FUNDS} funds {run.items_per_second:9.1f} deposits/s"
-                      f"  ok {run.ok}  errors {run.error_count}", flush=True)
-            tables["single_spread"] = _deposit_rows({f"gateway, {SPREAD_FUNDS} funds": spread})
-        if kind == "batched":
-            # The evening rush: phones of several funds syncing at once (each fund's calls still
-            # one at a time under its lock). The same batches, each to one of the funds at random.
-            spread = []
-            for round_no in range(1, args.rounds + 1):
-                run = spread_run(spread_books, batched=True)
-                spread.append(run)
-                print(f"  batched round {round_no} gateway over {SPREAD_FUNDS} funds {run.items_per_second:9.1f} deposits/s"
-                      f"  ok {run.ok}  errors {run.error_count}", flush=True)
-            tables["batched_spread"] = _deposit_rows({f"gateway, {SPREAD_FUNDS} funds": spread})
+        # One fund's deposits are posted one call at a time (gapless receipts, its lock); an evening
+        # rush is phones of many funds at once. The same requests (single deposits, then syncs),
+        # each to one of several funds at random.
+        spread_books = spread_books or [_ledger_setup(bench, n, SPREAD_MEMBERS) for n in range(1, SPREAD_FUNDS + 1)]
+        spread = []
+        for round_no in range(1, args.rounds + 1):
+            run = spread_run(spread_books, batched=kind == "batched")
+            spread.append(run)
+            print(f"  {kind} round {round_no} gateway over {SPREAD_FUNDS} funds {run.items_per_second:9.1f} deposits/s"
+                  f"  ok {run.ok}  errors {run.error_count}", flush=True)
+        tables[f"{kind}_spread"] = _deposit_rows({f"gateway, {SPREAD_FUNDS} funds": spread})
 
     single, batched = tables["single"], tables["batched"]
     many = tables.get("single_many_phones", {})

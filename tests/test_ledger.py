@@ -76,6 +76,18 @@ async def balance(books: Books, member: int = 0) -> int:
     return (await books.get(f"/members/{books.member_ids[member]}/balance")).json()["contributed_satang"]
 
 
+async def statement_pages(books: Books, member: int, limit: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A member's whole statement read page by page, and its last page."""
+    lines: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = (await books.get(f"/members/{books.member_ids[member]}/statement", limit=limit,
+                                **({"cursor": cursor} if cursor else {}))).json()
+        lines += page["lines"]
+        if not (cursor := page["next_cursor"]):
+            return lines, page
+
+
 async def trial_balance_is_zero(books: Books) -> dict[str, Any]:
     trial = (await books.get("/trial-balance")).json()
     assert trial["balanced"] is True and trial["debit_total_satang"] == trial["credit_total_satang"]
@@ -307,13 +319,9 @@ async def test_a_sync_is_one_entry_per_collector_and_day_and_each_deposit_is_rev
     months = (await books.get("/reports/deposits-by-month", **{"from": yesterday.date().isoformat(), "to": NOW.date().isoformat()})).json()
     assert (months["deposits"], months["amount_satang"]) == (3, 1100)
     # Member 0 has two lines in one entry: a statement one line a page still shows each once.
-    lines, cursor = [], None
-    while True:
-        page = (await books.get(f"/members/{books.member_ids[0]}/statement", limit=1, **({"cursor": cursor} if cursor else {}))).json()
-        lines += [(line["kind"], line["amount_satang"], line["receipt_no"]) for line in page["lines"]]
-        if not (cursor := page["next_cursor"]):
-            break
-    assert lines == [("deposit", 300, receipts[2]), ("deposit", 100, receipts[0])]
+    lines, _ = await statement_pages(books, 0, limit=1)
+    assert [(line["kind"], line["amount_satang"], line["receipt_no"]) for line in lines] == [
+        ("deposit", 300, receipts[2]), ("deposit", 100, receipts[0])]
     statement = (await books.get(f"/members/{books.member_ids[1]}/statement")).json()
     assert [(line["kind"], line["amount_satang"], line["receipt_no"]) for line in statement["lines"]] == [
         ("reversal", -2000, None), ("deposit", 2000, receipts[1])]
@@ -590,15 +598,9 @@ async def test_administration_expense_is_capped_at_a_share_of_the_years_income(b
 async def test_statement_pages_newest_first(books: Books) -> None:
     for amount in (100, 200, 300, 400, 500):
         await books.post("/deposits", books.deposit(amount=amount), books.collector_headers)
-    seen, cursor = [], None
-    while True:
-        page = (await books.get(f"/members/{books.member_ids[0]}/statement", limit=2, **({"cursor": cursor} if cursor else {}))).json()
-        seen += [line["amount_satang"] for line in page["lines"]]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    assert seen == [500, 400, 300, 200, 100]
-    assert page["balance_satang"] == 1500
+    lines, last = await statement_pages(books, 0, limit=2)
+    assert [line["amount_satang"] for line in lines] == [500, 400, 300, 200, 100]
+    assert last["balance_satang"] == 1500
     assert [line["receipt_no"] for line in (await books.get(f"/members/{books.member_ids[0]}/statement")).json()["lines"]] == [5, 4, 3, 2, 1]
 
 

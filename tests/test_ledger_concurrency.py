@@ -215,6 +215,18 @@ async def test_concurrent_movements_on_two_funds_do_not_deadlock(committed, toke
         assert all(a["balance_satang"] >= 0 for a in trial["accounts"] if a["type"] in ("asset", "expense"))
 
 
+async def _waiting_on_a_lock(watch: Any) -> int:
+    """The backend of this database that waits on a lock (the request sent just before, queued
+    for the fund's lock another transaction holds), within 10 s."""
+    for _ in range(200):
+        waiting = await watch.scalar(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' LIMIT 1"))
+        if waiting:
+            return waiting
+        await asyncio.sleep(0.05)
+    raise AssertionError("the request never waited on the fund's lock")
+
+
 async def test_a_deposit_committed_by_another_call_after_the_look_up_is_a_duplicate(committed, tokens) -> None:
     """The posting function looks for a deposit's earlier posting before it takes the fund's lock.
     Here another transaction holds the lock with the same deposit posted: the request looks, finds
@@ -245,13 +257,7 @@ async def test_a_deposit_committed_by_another_call_after_the_look_up_is_a_duplic
         assert row.outcome == "created"
         request = asyncio.create_task(ledger.post(f"{base}/deposits", headers=headers, json=body))
         async with engine.connect() as watch:
-            for _ in range(200):
-                waiting = await watch.scalar(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
-                if waiting:
-                    break
-                await asyncio.sleep(0.05)
-        assert waiting, "the request never waited on the fund's lock"
+            await _waiting_on_a_lock(watch)
         await other.commit()
     answer = await request
     assert answer.status_code == 200 and answer.headers["idempotency-replayed"] == "true", answer.text
@@ -281,14 +287,7 @@ async def test_a_sync_writes_its_postings_before_it_waits_for_the_funds_lock(com
         await other.execute(text("UPDATE ledger_funds SET late_window_days = 0 WHERE fund_id = :fund"), {"fund": fund.id})
         request = asyncio.create_task(ledger.post(f"{base}/deposits/batch", headers=headers, json={"deposits": items}))
         async with engine.connect() as watch:
-            waiting = None
-            for _ in range(200):
-                waiting = await watch.scalar(text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
-                if waiting:
-                    break
-                await asyncio.sleep(0.05)
-            assert waiting, "the sync never waited on the fund's lock"
+            waiting = await _waiting_on_a_lock(watch)
             held = dict((await watch.execute(text(
                 "SELECT c.relname, string_agg(l.mode, ',') FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
                 " WHERE l.pid = :pid AND l.granted AND c.relkind = 'r' GROUP BY c.relname"), {"pid": waiting})).all())

@@ -159,10 +159,14 @@ class TrialBalance(BaseModel):
     balanced: bool
 
 
+#: What the reports count as deposits.
+STANDING_DEPOSITS = "Deposits that stand (a reversed one is left out)"
+
+
 class MemberBalance(BaseModel):
     member_id: uuid.UUID
     contributed_satang: int = Field(description="Everything the member has contributed, net of reversals")
-    deposits: int = Field(description="Deposits that stand (a reversed one is left out)")
+    deposits: int = Field(description=STANDING_DEPOSITS)
     last_deposit_at: dt.datetime | None
 
 
@@ -222,7 +226,7 @@ class Holdings(BaseModel):
 
 class DepositMonth(BaseModel):
     month: str = Field(description="YYYY-MM (Bangkok business dates)")
-    deposits: int = Field(description="Deposits that stand (a reversed one is left out)")
+    deposits: int = Field(description=STANDING_DEPOSITS)
     amount_satang: int
 
 
@@ -238,7 +242,7 @@ class DepositsByMonth(BaseModel):
 class CollectorDay(BaseModel):
     collector_id: uuid.UUID
     business_date: dt.date
-    deposits: int = Field(description="Deposits that stand (a reversed one is left out)")
+    deposits: int = Field(description=STANDING_DEPOSITS)
     collected_satang: int = Field(description="Their total: a reversed deposit's cash went back out of cash in hand")
     handed_over_satang: int
     difference_satang: int = Field(description="Collected minus handed over on that day")

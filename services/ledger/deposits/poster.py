@@ -1,7 +1,7 @@
 """Group posting: deposits that arrive together for one fund are posted in one call.
 
 Every deposit of a fund takes the fund's posting lock (receipts without gaps), so a fund's
-postings happen one after the other. Thirty phones posting one deposit each would make thirty
+deposits are posted one after the other. Thirty phones posting one deposit each would make thirty
 transactions queue on that lock, each holding it for a round trip and a WAL flush. One call of
 ``ledger_post_deposits`` with thirty deposits costs little more than a call with one. So the
 ledger process keeps one queue per fund: whatever arrived while the fund's previous call was in
@@ -9,9 +9,10 @@ flight goes into the next call, in arrival order, up to ``max_items`` deposits, 
 gets back its own rows. This is group commit done by the application. Nothing waits on a timer:
 a lone deposit is posted at once. ``in_flight`` calls per fund may be under way at once (2 by
 default), so the next call can judge its deposits and write their entries and postings, then
-wait at PostgreSQL on the fund's lock, while the one before posts its receipts and balances. Two such calls are ordered by the lock; a deposit of the first that
-the second looked for before the first committed fails the second's insert on its key, and the
-second is made again (then that deposit is a duplicate).
+wait at PostgreSQL on the fund's lock, while the one before posts its receipts and balances. Two
+such calls are ordered by the lock; a deposit of the first that the second looked for before the
+first committed fails the second's insert on its key, and the second is made again (then that
+deposit is a duplicate).
 
 Each call is one autocommitted statement (:meth:`shared.db.Database.autocommit`): the lock is
 taken and released inside PostgreSQL, never held while Python runs. Requests whose deposit ids
@@ -20,10 +21,7 @@ When a call fails on its data (an integrity or data error), its requests are pos
 one, so one request's bad data fails only that request; any other failure (the database down,
 the pool exhausted) fails the whole group at once, logged, rather than trying each request in
 turn. A call whose connection turned out dead is made once more on a fresh one (posting is
-idempotent: what the lost call committed comes back as duplicates). The function looks for
-earlier postings of its deposits before it takes the lock; when another call commits one of them
-in between, the insert fails on the deposits' key and the call is made again (it is then a
-duplicate). A request whose caller went
+idempotent: what the lost call committed comes back as duplicates). A request whose caller went
 away is still posted (its phone will send it again and be answered with the same receipt).
 """
 

@@ -113,16 +113,9 @@ REFUSED = {
 }
 
 
-#: ``_own_collector`` for a caller who may post for any collector of the fund.
-_ANYONE = object()
-
-
-def _own_collector(principal: Principal) -> uuid.UUID | None | object:
-    """Whose money a caller may post: a collector only their own (None when their id is not a
-    user id as the gateway writes them, so nothing is theirs), anyone else any collector's
-    (``_ANYONE``)."""
-    if principal.role is not Role.collector:
-        return _ANYONE
+def _own_collector(principal: Principal) -> uuid.UUID | None:
+    """A collector's own id, whose money alone they may post; None when their subject is not a
+    user id as the gateway writes them (then nothing is theirs)."""
     try:
         own = uuid.UUID(principal.subject)
     except ValueError:
@@ -144,7 +137,8 @@ async def post_deposits(
     now = utcnow()
     latest = now + dt.timedelta(seconds=settings.clock_skew_seconds)
     largest = settings.deposit_max_satang
-    own = _own_collector(principal)
+    own_only = principal.role is Role.collector
+    own = _own_collector(principal) if own_only else None
     outcomes: list[Outcome] = []
     seen: set[uuid.UUID] = set()
     ready: list[Outcome] = []
@@ -153,7 +147,7 @@ async def post_deposits(
         outcome = Outcome(id=item.id, status="rejected", item=item)
         outcomes.append(outcome)
         collector_id = item.collector_id
-        if own is not _ANYONE:
+        if own_only:
             if collector_id is not None and collector_id != own:
                 outcome.code = "deposit.not_own"
                 continue
