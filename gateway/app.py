@@ -213,7 +213,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         (RequestIdMiddleware, {}),
         (ServerTimeMiddleware, {}),
         # Compress for phones on slow networks; a body already encoded upstream is left as it is.
-        (GZipMiddleware, {"minimum_size": 1000}),
+        # zlib's own default level, not Starlette's 9: on a 500-deposit sync's answer (86 kB) 9
+        # cost 5.3 us a deposit and 6 cost 1.8, for 1% more bytes (15.2 against 15.1 kB).
+        (GZipMiddleware, {"minimum_size": 1000, "compresslevel": 6}),
         (BodyLimitMiddleware, {"max_bytes": settings.max_body_bytes,
                                "overrides": {suffix: settings.upload_max_bytes for suffix in UPLOAD_SUFFIXES}}),
     ]
