@@ -84,6 +84,17 @@ class Principal:
         """True for global roles and for fund roles bound to this very fund."""
         return self.is_global or (self.role in FUND_ROLES and self.fund_id == fund_id)
 
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        """The subject as a user id, as the gateway writes them (canonical, lower case); None for
+        any other subject (a grant system's client, a hand-made token), which then owns nothing
+        that is a user's (a collector's money, a collector's round)."""
+        try:
+            own = uuid.UUID(self.subject)
+        except ValueError:
+            return None
+        return own if str(own) == self.subject else None
+
 
 def _uuid_or_none(value: Any) -> uuid.UUID | None:
     if value in (None, ""):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -115,9 +116,30 @@ async def test_fund_admins_add_accounts_and_types_decide_negative_balances(books
     assert again.status_code == 409 and again.json()["code"] == "account.code_taken"
     by_committee = await books.post("/accounts", {"code": "1040", "name_th": "x", "name_en": "x", "type": "asset"})
     assert by_committee.status_code == 403
-    # An asset may not go below zero: paying more than the bank holds is refused before the database.
-    paid = await books.post("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 1, "paid_on": NOW.date().isoformat(), "memo": "x"})
-    assert paid.status_code == 422
+    # An asset may not go below zero: paying more than the fund's cash holds is refused before the
+    # database (with income enough that the administration cap is not the reason).
+    day = NOW.date().isoformat()
+    assert (await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": "donors", "amount_satang": 10_000,
+                                             "received_on": day})).status_code == 201
+    paid = await books.post("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 1_500, "paid_on": day,
+                                                         "paid_from": "fund_cash", "memo": "x"})
+    assert paid.status_code == 422 and paid.json()["code"] == "entry.balance_would_go_negative", paid.text
+    # The database holds the same rule: assets and expenses at or above zero, the other types at or
+    # below, any sign for an account that allows negatives.
+    loose = await books.post("/accounts", {"code": "3900", "name_th": "ปรับปรุง", "name_en": "Adjustments", "type": "equity",
+                                           "allow_negative": True}, books.admin)
+    assert loose.status_code == 201 and loose.json()["allow_negative"] is True
+    accounts = {a["code"]: a for a in (await books.get("/accounts")).json()}
+    income = next(a for a in accounts.values() if a["type"] == "income")
+    async with books.ledger._transport.app.state.db.sessionmaker() as session:
+        for account, balance, allowed in ((added.json(), -1, False), (income, 1, False), (loose.json(), 1, True),
+                                          (loose.json(), -1, True), (added.json(), 1, True)):
+            update = text("UPDATE accounts SET balance_satang = :b WHERE fund_id = :f AND id = :a")
+            refused = contextlib.nullcontext() if allowed else pytest.raises(DBAPIError, match="ck_accounts_balance_sign")
+            with refused:
+                async with session.begin_nested():
+                    await session.execute(update, {"b": balance, "f": books.id, "a": account["id"]})
+        await session.rollback()
 
 
 # --- 2. Append-only, balanced, reversible once ------------------------------------------------------
@@ -252,6 +274,26 @@ async def test_posting_reads_the_books_by_key_only(books: Books) -> None:
         await session.rollback()
 
 
+async def test_balances_are_read_without_adding_up_postings(books: Books) -> None:
+    """Account balances, a member's balance and the trial balance are kept on the accounts (O(1)):
+    reading them touches no posting, however long the fund's history."""
+    from services.ledger.reports import service as reports
+
+    for amount in (100, 200, 300):
+        assert (await books.post("/deposits", books.deposit(amount=amount), books.collector_headers)).status_code == 201
+    fund = uuid.UUID(books.id)
+    async with books.ledger._transport.app.state.db.sessionmaker() as session:
+        read = text("SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables WHERE relname = 'postings'")
+        before = await session.scalar(read)
+        mine = await reports.member_balance(session, fund, uuid.UUID(books.member_ids[0]))
+        trial = await reports.trial_balance(session, fund)
+        listed = await reports.accounts(session, fund, "member_contribution")
+        assert await session.scalar(read) == before, "a balance read scanned postings"
+        await session.rollback()
+    assert mine.contributed_satang == 600 and trial.balanced and trial.debit_total_satang == 600
+    assert [a.balance_satang for a in listed if a.balance_satang] == [-600]
+
+
 async def test_a_correction_is_one_linked_reversal(books: Books) -> None:
     body = {"id": str(uuid.uuid4()), "source": "donors", "amount_satang": 90_000, "received_on": "2026-10-01", "reference": "ผู้ใจบุญ"}
     gift = (await books.post("/co-funding", body)).json()
@@ -368,6 +410,22 @@ async def test_a_deposit_gets_a_receipt_and_replays_exactly(books: Books) -> Non
     assert member_view.status_code == 200 and member_view.json()["receipt_no"] == 1
     neighbour = await books.ledger.get(f"{books.base}/deposits/{body['id']}", headers=books.fund.as_(Role.member, member_id=books.member_ids[1]))
     assert neighbour.status_code == 403
+    # Another fund's people cannot tell a deposit that exists from one that does not.
+    elsewhere = str(uuid.uuid4())
+    for outsider in (books.fund.as_(Role.committee, fund_id=elsewhere), books.fund.as_(Role.collector, fund_id=elsewhere),
+                     books.fund.as_(Role.member, fund_id=elsewhere, member_id=books.member_ids[0])):
+        for deposit_id in (body["id"], str(uuid.uuid4())):
+            asked = await books.ledger.get(f"{books.base}/deposits/{deposit_id}", headers=outsider)
+            assert asked.status_code == 403, (outsider, asked.text)
+    assert (await books.get(f"/deposits/{uuid.uuid4()}")).status_code == 404
+    # Both times are kept: when the phone took the money (its business date) and when it was posted.
+    taken = NOW - dt.timedelta(days=2, hours=3)
+    late = books.deposit(member=1, amount=100, at=taken)
+    assert (await books.post("/deposits", late, books.collector_headers)).status_code == 201
+    stored = (await books.get(f"/deposits/{late['id']}")).json()
+    assert dt.datetime.fromisoformat(stored["collected_at"]) == taken
+    assert stored["business_date"] == taken.date().isoformat()
+    assert abs(dt.datetime.fromisoformat(stored["posted_at"]) - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
 
 
 async def test_a_synced_batch_reports_each_item_and_keeps_the_good_ones(books: Books) -> None:
@@ -401,7 +459,11 @@ async def test_a_synced_batch_reports_each_item_and_keeps_the_good_ones(books: B
     assert receipts == [2, 3, 4, 5], "sequential, no gaps, in the phone's order"
     again = (await books.post("/deposits/batch", {"deposits": items}, books.collector_headers)).json()
     assert (again["created"], again["duplicates"]) == (0, 5)
-    assert await balance(books, 0) + await balance(books, 1) + await balance(books, 2) == 100 + 100 + 200 + 100 + 50
+    # A sync may carry 500 deposits (501 is refused whole: test_bad_deposits_are_refused_with_problems).
+    full = [books.deposit(member=i % 3, amount=1) for i in range(500)]
+    synced = await books.post("/deposits/batch", {"deposits": full}, books.collector_headers)
+    assert synced.status_code == 200 and synced.json()["created"] == 500, synced.text[:300]
+    assert await balance(books, 0) + await balance(books, 1) + await balance(books, 2) == 100 + 100 + 200 + 100 + 50 + 500
     await trial_balance_is_zero(books)
 
 
@@ -502,10 +564,32 @@ async def test_cash_handover_and_the_collectors_day(books: Books) -> None:
     day = (await books.get("/reports/collections", date=NOW.date().isoformat())).json()
     assert day == [{"collector_id": books.collector, "business_date": NOW.date().isoformat(), "deposits": 3,
                     "collected_satang": 7500, "handed_over_satang": 7000, "difference_satang": 500, "cash_in_hand_satang": 500}]
-    own = await books.get("/reports/collections", books.collector_headers)
-    assert own.json()[0]["collected_satang"] == 7500
     cash = (await books.get("/accounts", kind="fund_cash")).json()[0]
     assert cash["balance_satang"] == 7000
+    # A second collector's day: the committee sees both, each collector only their own.
+    other = str(uuid.uuid4())
+    made = await books.members.post(f"/v1/members/funds/{books.id}/collectors", headers=books.fund.committee,
+                                    json={"user_id": other, "display_name": "อาสาสอง"})
+    assert made.status_code == 201, made.text
+    other_headers = books.fund.as_(Role.collector, sub=other)
+    assert (await books.post("/deposits", books.deposit(member=1, amount=2000), other_headers)).status_code == 201
+    both = (await books.get("/reports/collections")).json()
+    assert sorted((d["collector_id"], d["collected_satang"]) for d in both) == sorted([(books.collector, 7500), (other, 2000)])
+    own = (await books.get("/reports/collections", books.collector_headers)).json()
+    assert [(d["collector_id"], d["collected_satang"]) for d in own] == [(books.collector, 7500)]
+    assert [d["collector_id"] for d in (await books.get("/reports/collections", other_headers)).json()] == [other]
+    theirs = await books.get("/reports/collections", books.collector_headers, collector_id=other)
+    assert theirs.status_code == 403 and theirs.json()["code"] == "auth.out_of_scope"
+    # A collector's token whose subject is not a user id owns no day (it was a 500).
+    for odd in ("not-a-user", books.collector.upper()):
+        nobody = await books.get("/reports/collections", books.fund.as_(Role.collector, sub=odd))
+        assert nobody.status_code == 403 and nobody.json()["code"] == "auth.out_of_scope"
+    # A reversed handover was not handed over: the day shows the cash back in the collector's hand.
+    undone = await books.post(f"/entries/{handed.json()['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "นับเงินผิด"})
+    assert undone.status_code == 201, undone.text
+    day = (await books.get("/reports/collections", collector_id=books.collector, date=NOW.date().isoformat())).json()
+    assert [(d["handed_over_satang"], d["difference_satang"], d["cash_in_hand_satang"]) for d in day] == [(0, 7500, 7500)]
+    assert (await books.get("/accounts", kind="fund_cash")).json()[0]["balance_satang"] == 0
     await trial_balance_is_zero(books)
 
 
@@ -573,6 +657,14 @@ async def test_matching_what_co_funders_owe_against_what_they_sent(books: Books)
     # 1:1 capped at 365 baht a member: min(500, 365) + min(200, 365) = 565 baht.
     assert (lines["codi"]["due_satang"], lines["codi"]["received_satang"], lines["codi"]["outstanding_satang"]) == (56_500, 30_000, 26_500)
     assert lines["local_government"]["due_satang"] == 35_000
+    # Money recorded by mistake and reversed was not received: it is owed again.
+    wrong = await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": "codi", "amount_satang": 20_000,
+                                            "received_on": NOW.date().isoformat()})
+    assert wrong.status_code == 201, wrong.text
+    undone = await books.post(f"/entries/{wrong.json()['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "บันทึกซ้ำ"})
+    assert undone.status_code == 201, undone.text
+    codi = next(line for line in (await books.get("/reports/matching", year=year)).json()["lines"] if line["source"] == "codi")
+    assert (codi["received_satang"], codi["outstanding_satang"]) == (30_000, 26_500)
 
 
 # --- 8. Administration cap -------------------------------------------------------------------------------------------

@@ -46,3 +46,15 @@ async def ensure_member_reader(principal: Principal, fund_id: uuid.UUID, member_
             raise Forbidden("auth.out_of_scope")
         return
     await ensure_reader(principal, fund_id, directory)
+
+
+async def ensure_party(principal: Principal, fund_id: uuid.UUID, directory: MembersDirectory) -> None:
+    """Who may ask for one object of the fund at all (then each object says whose it is): the
+    fund's own members and collectors, and whoever may read its books. Checked before the object
+    is looked up, so an outsider cannot tell an object that exists (403) from one that does not
+    (404)."""
+    if principal.role in (Role.member, Role.collector):
+        if principal.fund_id != fund_id:
+            raise Forbidden("auth.out_of_scope")
+        return
+    await ensure_reader(principal, fund_id, directory)

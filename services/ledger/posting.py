@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, select, text
+from sqlalchemy import ColumnElement, exists, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,6 +61,13 @@ def reverses(entry_id: Any, line: Any = None) -> ColumnElement[bool]:
     if line is not None:
         lines = lines | (JournalEntry.reverses_line == line)
     return (JournalEntry.reverses_entry_id == entry_id) & lines
+
+
+def stands(fund_id: Any, entry_id: Any, line: Any = None) -> ColumnElement[bool]:
+    """Rows (a deposit, a movement) whose entry, or ``line`` of it, no journal entry of the fund
+    reverses: what still counts in a report. Their postings need no such test (a reversal's
+    postings cancel them)."""
+    return ~exists().where(JournalEntry.fund_id == fund_id, reverses(entry_id, line))
 
 
 class Reversed(NamedTuple):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, tuple_
 
 from services.ledger import deps
-from services.ledger.access import ensure_member_reader, ensure_poster, ensure_reader
+from services.ledger.access import ensure_member_reader, ensure_party, ensure_poster, ensure_reader
 from services.ledger.deposits import service
 from services.ledger.deposits.service import Outcome
 from services.ledger.models import Deposit
@@ -142,6 +142,7 @@ async def feed(
 @router.get("/{deposit_id}", response_model=DepositOut)
 async def get_deposit(fund_id: uuid.UUID, deposit_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
     """One deposit's receipt: for the member it belongs to, the collector who took it, and the books' readers."""
+    await ensure_party(principal, fund_id, deps.directory(request))
     row = await reports.deposit(session, fund_id, deposit_id)
     if not (principal.role is Role.collector and principal.fund_id == fund_id and str(row.collector_id) == principal.subject):
         await ensure_member_reader(principal, fund_id, row.member_id, deps.directory(request))

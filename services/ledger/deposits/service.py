@@ -113,16 +113,6 @@ REFUSED = {
 }
 
 
-def _own_collector(principal: Principal) -> uuid.UUID | None:
-    """A collector's own id, whose money alone they may post; None when their subject is not a
-    user id as the gateway writes them (then nothing is theirs)."""
-    try:
-        own = uuid.UUID(principal.subject)
-    except ValueError:
-        return None
-    return own if str(own) == principal.subject else None
-
-
 async def post_deposits(
     *,
     directory: MembersDirectory,
@@ -138,7 +128,7 @@ async def post_deposits(
     latest = now + dt.timedelta(seconds=settings.clock_skew_seconds)
     largest = settings.deposit_max_satang
     own_only = principal.role is Role.collector
-    own = _own_collector(principal) if own_only else None
+    own = principal.user_id if own_only else None  # whose money alone a collector may post
     outcomes: list[Outcome] = []
     seen: set[uuid.UUID] = set()
     ready: list[Outcome] = []

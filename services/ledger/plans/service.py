@@ -19,6 +19,7 @@ from services.ledger.models import (
     Movement,
     Posting,
 )
+from services.ledger.posting import stands
 from services.ledger.schemas import (
     MatchingLine,
     MatchingReport,
@@ -143,7 +144,7 @@ async def matching(session: AsyncSession, fund_id: uuid.UUID, year: int) -> Matc
     received = dict((await session.execute(
         select(Movement.source, func.sum(Movement.amount_satang))
         .where(Movement.fund_id == fund_id, Movement.kind == "co_funding", Movement.business_date >= start,
-               Movement.business_date <= end)
+               Movement.business_date <= end, stands(Movement.fund_id, Movement.entry_id))
         .group_by(Movement.source)
     )).all())
     rules = (await session.scalars(select(MatchingRule).where(MatchingRule.fund_id == fund_id).order_by(MatchingRule.source))).all()

@@ -128,9 +128,10 @@ async def collections(
     """Each collector's day: collected, handed over, the difference, and cash in hand. A collector
     sees only their own."""
     if principal.role is Role.collector and principal.fund_id == fund_id:
-        if collector_id is not None and str(collector_id) != principal.subject:
+        own = principal.user_id
+        if own is None or (collector_id is not None and collector_id != own):
             raise Forbidden("auth.out_of_scope")
-        collector_id = uuid.UUID(principal.subject)
+        collector_id = own
     else:
         await ensure_reader(principal, fund_id, deps.directory(request))
     return await service.collector_days(session, fund_id, day or bangkok_today(), collector_id)

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, extract, func, select, tuple_
+from sqlalchemy import ColumnElement, extract, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +21,7 @@ from services.ledger.models import (
     Movement,
     Posting,
 )
-from services.ledger.posting import reverses
+from services.ledger.posting import stands
 from services.ledger.schemas import (
     AccountIn,
     AccountOut,
@@ -74,7 +74,7 @@ async def trial_balance(session: AsyncSession, fund_id: uuid.UUID) -> TrialBalan
 
 def _standing() -> ColumnElement[bool]:
     """A deposit that stands: not reversed (on its own, or with its whole entry)."""
-    return ~exists().where(JournalEntry.fund_id == Deposit.fund_id, reverses(Deposit.entry_id, Deposit.entry_line))
+    return stands(Deposit.fund_id, Deposit.entry_id, Deposit.entry_line)
 
 
 async def member_balance(session: AsyncSession, fund_id: uuid.UUID, member_id: uuid.UUID) -> MemberBalance:
@@ -178,6 +178,7 @@ async def collector_days(
         c: s for c, s in (await session.execute(
             select(Movement.collector_id, func.sum(Movement.amount_satang))
             .where(Movement.fund_id == fund_id, Movement.kind == "handover", Movement.business_date == day,
+                   stands(Movement.fund_id, Movement.entry_id),
                    *([Movement.collector_id == collector_id] if collector_id else []))
             .group_by(Movement.collector_id)
         )).all()

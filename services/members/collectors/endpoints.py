@@ -63,9 +63,9 @@ async def my_round(
     limit: Limit = 200, cursor: Cursor = None,
 ) -> Response:
     """The calling collector's round, compact and paged, with an ETag (send If-None-Match)."""
-    if principal.role is not Role.collector:
+    if principal.role is not Role.collector or principal.user_id is None:
         raise NotFound("collector.not_found")
-    collector = await service.for_user(session, fund, uuid.UUID(principal.subject))
+    collector = await service.for_user(session, fund, principal.user_id)
     return await _round(request, session, collector, limit, cursor)
 
 
