@@ -354,6 +354,11 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
     ledger_tables = {t.name for t in LedgerBase.metadata.sorted_tables}
     statements: list[str] = []
     engine = committed["engines"]["ledger"]
+    ledger = committed["clients"]["ledger"]
+    # Every route of the ledger under a fund, so a new one cannot go unchecked.
+    routes = {(method, schema_path) for schema_path, operations in ledger._transport.app.openapi()["paths"].items()
+              if schema_path.startswith("/v1/ledger/funds/{fund_id}") for method in (m.upper() for m in operations)}
+    called: set[tuple[str, str]] = set()
 
     def capture(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
@@ -361,36 +366,68 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
     try:
         fund, member_ids, collector = await _fund_with_members(committed, tokens, 2, 7200)
-        ledger = committed["clients"]["ledger"]
         base = f"/v1/ledger/funds/{fund.id}"
         now = dt.datetime.now(BANGKOK)
+        today = now.date().isoformat()
         committee = fund.as_(Role.committee)
-        dep = await ledger.post(f"{base}/deposits", headers=fund.as_(Role.collector, sub=collector), json={
-            "id": str(uuid.uuid4()), "member_id": member_ids[0], "amount_satang": 5000, "collected_at": now.isoformat()})
-        await ledger.post(f"{base}/plans", headers=committee, json={"name": "วันละบาท", "period": "day", "amount_satang": 100, "effective_from": "2020-01-01"})
-        for path, body in (
-            ("/co-funding", {"id": str(uuid.uuid4()), "source": "codi", "amount_satang": 9000, "received_on": now.date().isoformat()}),
-            ("/handovers", {"id": str(uuid.uuid4()), "collector_id": collector, "amount_satang": 5000, "handed_over_on": now.date().isoformat()}),
-            ("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 100, "paid_on": now.date().isoformat(), "memo": "x"}),
-            (f"/deposits/{dep.json()['id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ทดสอบ"}),
+
+        async def call(method: str, route: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+            called.add((method, "/v1/ledger/funds/{fund_id}" + route))
+            answer = await ledger.request(method, base + path, json=body, headers=headers or committee)
+            assert answer.status_code in (200, 201), (method, path, answer.text)
+            return answer.json()
+
+        collector_headers = fund.as_(Role.collector, sub=collector)
+        deposit = lambda member: {"id": str(uuid.uuid4()), "member_id": member, "amount_satang": 5000,  # noqa: E731
+                                  "collected_at": now.isoformat()}
+        first = await call("POST", "/deposits", "/deposits", deposit(member_ids[0]), collector_headers)
+        await call("POST", "/deposits/batch", "/deposits/batch", {"deposits": [deposit(member_ids[1])]}, collector_headers)
+        await call("POST", "/plans", "/plans", {"name": "วันละบาท", "period": "day", "amount_satang": 100, "effective_from": "2020-01-01"})
+        await call("PUT", "/matching-rules", "/matching-rules", {"source": "codi", "ratio_bp": 10_000})
+        await call("PATCH", "/rules", "/rules", {"late_window_days": 8}, fund.as_(Role.fund_admin))
+        await call("POST", "/accounts", "/accounts", {"code": "1090", "name_th": "x", "name_en": "x", "type": "asset"},
+                   fund.as_(Role.fund_admin))
+        await call("POST", "/co-funding", "/co-funding", {"id": str(uuid.uuid4()), "source": "codi", "amount_satang": 90_000,
+                                                                 "received_on": today})
+        handed = await call("POST", "/handovers", "/handovers", {"id": str(uuid.uuid4()), "collector_id": collector,
+                                                       "amount_satang": 5000, "handed_over_on": today})
+        await call("POST", "/expenses/administration", "/expenses/administration",
+                   {"id": str(uuid.uuid4()), "amount_satang": 100, "paid_on": today, "memo": "x"})
+        await call("POST", "/payouts", "/payouts", {"id": str(uuid.uuid4()), "category": "death", "amount_satang": 1000,
+                                                   "paid_on": today}, committee)
+        await call("POST", "/entries/{entry_id}/reverse", f"/entries/{handed['entry_id']}/reverse",
+                   {"id": str(uuid.uuid4()), "reason": "ทดสอบ"})
+        await call("POST", "/deposits/{deposit_id}/reverse", f"/deposits/{first['id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ทดสอบ"})
+        member = member_ids[0]
+        for route, path in (
+            ("/deposits/feed", "/deposits/feed"), ("/deposits/{deposit_id}", f"/deposits/{first['id']}"),
+            ("/trial-balance", "/trial-balance"), ("/accounts", "/accounts"), ("/rules", "/rules"), ("/plans", "/plans"),
+            ("/members/{member_id}/statement", f"/members/{member}/statement"),
+            ("/members/{member_id}/balance", f"/members/{member}/balance"),
+            ("/members/{member_id}/standing", f"/members/{member}/standing"), ("/arrears", "/arrears"),
+            ("/reports/collections", "/reports/collections"), ("/reports/matching", f"/reports/matching?year={now.year}"),
+            ("/reports/sources", f"/reports/sources?from=2020-01-01&to={today}"), ("/reports/holdings", "/reports/holdings"),
+            ("/reports/deposits-by-month", f"/reports/deposits-by-month?from=2020-01-01&to={today}"),
+            ("/reports/member-contributions", f"/reports/member-contributions?from=2020-01-01&to={today}"),
         ):
-            assert (await ledger.post(base + path, headers=committee, json=body)).status_code in (201, 422)
-        for path in ("/trial-balance", f"/members/{member_ids[0]}/statement", f"/members/{member_ids[0]}/balance",
-                     f"/members/{member_ids[0]}/standing", "/arrears", "/reports/collections", "/accounts", "/rules",
-                     f"/reports/matching?year={now.year}", f"/reports/sources?from=2020-01-01&to={now.date()}"):
-            assert (await ledger.get(base + path, headers=committee)).status_code == 200, path
+            await call("GET", route, path)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    assert routes - called == set(), "routes this test does not call"
 
+    # A statement that reads or changes a ledger table names the fund as a value: fund_id compared
+    # with a parameter (or a list of them), or the fund passed to a posting function first. A
+    # fund_id in the select list, or in a join between two tables' fund_id, is not enough.
     table_pattern = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(\w+)", re.IGNORECASE)
+    by_fund = re.compile(r"\bfund_id\s*(?:=|IN)\s*(?:\(?\s*\$\d+|ANY\s*\(\s*\$\d+)|\bledger_post_\w+\(\s*\$1\b", re.IGNORECASE)
     checked = 0
     for statement in statements:
         touched = set(table_pattern.findall(statement)) & ledger_tables
         if not touched or statement.lstrip().upper().startswith(("INSERT", "SAVEPOINT", "RELEASE")):
             continue
         checked += 1
-        assert "fund_id" in statement, statement
-    assert checked > 20
+        assert by_fund.search(statement), statement
+    assert checked > 40
 
 
 async def test_concurrent_grant_approvals_never_exceed_the_envelope(pg_url: str, tokens: Tokens) -> None:
