@@ -148,6 +148,8 @@ async def test_fund_admins_add_accounts_and_types_decide_negative_balances(books
 async def test_entries_are_append_only_and_must_balance(books: Books) -> None:
     created = await books.post("/deposits", books.deposit(amount=500, collector_id=books.collector))
     assert created.status_code == 201, created.text
+    gift = {"id": str(uuid.uuid4()), "source": "donors", "amount_satang": 1_000, "received_on": NOW.date().isoformat()}
+    assert (await books.post("/co-funding", gift)).status_code == 201  # a movement
     entry = created.json()["entry_id"]
     app = books.ledger._transport.app
     async with app.state.db.sessionmaker() as session:
@@ -155,14 +157,18 @@ async def test_entries_are_append_only_and_must_balance(books: Books) -> None:
         await session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
         for statement in (
             "UPDATE journal_entries SET memo = 'x' WHERE id = :e",
+            "DELETE FROM journal_entries WHERE id = :e",
             "DELETE FROM postings WHERE entry_id = :e",
             "UPDATE postings SET amount_satang = 1 WHERE entry_id = :e",
             "DELETE FROM deposits WHERE entry_id = :e",
+            "UPDATE deposits SET amount_satang = 1 WHERE entry_id = :e",
             "TRUNCATE postings",
+            "UPDATE movements SET reference = 'x' WHERE fund_id = :f",
+            "DELETE FROM movements WHERE fund_id = :f",
         ):
             with pytest.raises(DBAPIError, match="append-only"):
                 async with session.begin_nested():
-                    await session.execute(text(statement), {"e": entry})
+                    await session.execute(text(statement), {"e": entry, "f": uuid.UUID(books.id)})
         cash = (await books.get("/accounts", kind="fund_cash")).json()[0]["id"]
         bank = (await books.get("/accounts", kind="bank")).json()[0]["id"]
         with pytest.raises(DBAPIError, match="does not balance"):
@@ -386,6 +392,29 @@ async def test_money_requests_replay_and_refuse_changed_bodies(books: Books) -> 
     assert other_caller.status_code == 409 and other_caller.json()["code"] == "movement.id_taken"
     bank = (await books.get("/accounts", kind="bank")).json()[0]
     assert bank["balance_satang"] == 5_500_000, "posted once"
+
+
+async def test_a_money_request_id_is_the_funds_own(service_client, tokens) -> None:
+    """The same client id in two funds is two requests: each fund posts its own."""
+    first, second = await make_books(service_client, tokens, 0), await make_books(service_client, tokens, 0)
+    body = {"id": str(uuid.uuid4()), "source": "codi", "amount_satang": 10_000, "received_on": NOW.date().isoformat()}
+    here, there = await first.post("/co-funding", body), await second.post("/co-funding", {**body, "amount_satang": 20_000})
+    assert (here.status_code, there.status_code) == (201, 201), there.text
+    assert here.json()["entry_id"] != there.json()["entry_id"]
+    assert [(await b.get("/accounts", kind="bank")).json()[0]["balance_satang"] for b in (first, second)] == [10_000, 20_000]
+
+
+def test_code_refuses_an_unbalanced_entry_before_the_database() -> None:
+    from services.ledger.posting import check_balanced
+    from shared.errors import SajjaError
+
+    a, b = uuid.uuid4(), uuid.uuid4()
+    check_balanced([(a, 100), (b, -100)])
+    check_balanced([(a, 100), (b, -60), (a, -40)])
+    for legs in ([], [(a, 100)], [(a, 100), (b, -99)], [(a, 0), (b, 0)], [(a, 100), (b, -100), (b, 0)]):
+        with pytest.raises(SajjaError) as refused:
+            check_balanced(legs)
+        assert (refused.value.code, refused.value.status_code) == ("entry.unbalanced", 422), legs
 
 
 # --- 4. Deposits -----------------------------------------------------------------------------------------
@@ -638,6 +667,37 @@ def test_standing_worked_examples(period, joined, as_of, amount, contributed, du
     assert (result.due_satang, result.paid_through) == (due, paid_through)
 
 
+@pytest.mark.parametrize(
+    ("joined", "contributed", "due", "paid_through", "behind"),
+    [
+        # 59 days of January and February at 1 baht, then March and April at 30 baht a month.
+        (dt.date(2026, 1, 1), 11_900, 11_900, dt.date(2026, 4, 30), 0),
+        (dt.date(2026, 1, 1), 14_900, 11_900, dt.date(2026, 5, 31), 0),  # a month ahead, under the plan in force
+        (dt.date(2026, 1, 1), 5_000, 11_900, dt.date(2026, 2, 19), 11),  # 50 days paid; 9 days and 2 months behind
+        (dt.date(2026, 1, 1), 8_000, 11_900, dt.date(2026, 2, 28), 2),  # the days paid, 2,100 short of two months
+        (dt.date(2026, 3, 10), 3_000, 6_000, dt.date(2026, 4, 9), 1),  # joined under the second plan only
+        (dt.date(2025, 12, 31), 0, 12_000, None, 62),
+    ],
+)
+def test_standing_when_the_fund_changed_its_plan(joined, contributed, due, paid_through, behind) -> None:
+    """Each plan is due in its own time: a change of plan neither forgives what was owed before
+    nor counts the old plan's savings as years paid ahead under the new one."""
+    from services.ledger.models import ContributionPlan
+    from services.ledger.plans.service import standing
+
+    daily = ContributionPlan(id=uuid.uuid4(), name="วันละบาท", period="day", amount_satang=100,
+                             effective_from=dt.date(2000, 1, 1), grace_periods=3)
+    monthly = ContributionPlan(id=uuid.uuid4(), name="เดือนละ 30", period="month", amount_satang=3000,
+                               effective_from=dt.date(2026, 3, 1), grace_periods=1)
+    later = ContributionPlan(id=uuid.uuid4(), name="future", period="year", amount_satang=36_500,
+                             effective_from=dt.date(2027, 1, 1), grace_periods=0)
+    result = standing(member_id=uuid.uuid4(), joined_on=joined, contributed=contributed, all_plans=[later, monthly, daily],
+                      as_of=dt.date(2026, 4, 15))
+    assert (result.due_satang, result.paid_through, result.periods_in_arrears) == (due, paid_through, behind)
+    assert result.arrears_satang == max(0, due - contributed) and result.plan.name == "เดือนละ 30"
+    assert result.in_arrears is (behind > 1)
+
+
 # --- 7. Co-funding and matching ---------------------------------------------------------------------------------
 
 
@@ -768,6 +828,8 @@ async def test_ban_songs_2019_income_by_source(service_client, tokens) -> None:
         ("local_government", 50_000_000, 15.78),
         ("donors", 34_820_000, 10.99),
     ]
+    backwards = await books.get("/reports/sources", **{"from": "2019-12-31", "to": "2019-01-01"})
+    assert backwards.status_code == 422 and backwards.json()["code"] == "report.range_invalid"
     await trial_balance_is_zero(books)
 
 

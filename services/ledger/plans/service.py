@@ -57,15 +57,6 @@ async def plans(session: AsyncSession, fund_id: uuid.UUID) -> list[ContributionP
     )).all())
 
 
-def plan_on(all_plans: list[ContributionPlan], day: dt.date) -> ContributionPlan | None:
-    """The plan in force on ``day``: the latest that started on or before it."""
-    current = None
-    for plan in all_plans:
-        if plan.effective_from <= day:
-            current = plan
-    return current
-
-
 def periods_between(start: dt.date, end: dt.date, period: str) -> int:
     """Periods that have begun from ``start`` up to and including ``end``."""
     if end < start:
@@ -90,21 +81,38 @@ def add_periods(start: dt.date, count: int, period: str) -> dt.date:
 def standing(
     *, member_id: uuid.UUID, joined_on: dt.date, contributed: int, all_plans: list[ContributionPlan], as_of: dt.date
 ) -> Standing:
-    """How far the member's contributions reach under the plan in force: paid through, and arrears."""
-    plan = plan_on(all_plans, as_of)
-    if plan is None:
+    """How far the member's contributions reach, and what they owe, under each plan in its time.
+
+    Each plan is due from when it took effect (or the member joined) until the next one took
+    effect; the one in force on ``as_of`` from its start on. Contributions pay the oldest periods
+    first, so the date paid through falls in the first plan with a period not paid; only under
+    the plan in force can it run past ``as_of`` (paid ahead). A period that had begun when the
+    plan changed is due in full under the plan it began under."""
+    ordered = sorted((p for p in all_plans if p.effective_from <= as_of), key=lambda p: p.effective_from)
+    if not ordered:
         return Standing(member_id=member_id, joined_on=joined_on, plan=None, contributed_satang=contributed, due_satang=0,
                         paid_through=None, periods_in_arrears=0, arrears_satang=0, in_arrears=False, as_of=as_of)
-    start = max(joined_on, plan.effective_from)
-    due_periods = periods_between(start, as_of, plan.period)
-    paid_periods = contributed // plan.amount_satang
-    paid_through = add_periods(start, paid_periods, plan.period) - dt.timedelta(days=1) if paid_periods else None
-    behind = max(0, due_periods - paid_periods)
+    current = ordered[-1]
+    remaining, due, behind, paid_through = contributed, 0, 0, None
+    for plan, following in zip(ordered, [*ordered[1:], None]):
+        start = max(joined_on, plan.effective_from)
+        last = as_of if following is None else following.effective_from - dt.timedelta(days=1)
+        if last < start:
+            continue  # the member joined after this plan gave way to the next
+        periods = periods_between(start, last, plan.period)
+        due += periods * plan.amount_satang
+        paid = remaining // plan.amount_satang if following is None else min(periods, remaining // plan.amount_satang)
+        if behind:
+            paid = 0  # an earlier period is still unpaid: nothing later is paid
+        remaining -= paid * plan.amount_satang
+        if paid:
+            through = add_periods(start, paid, plan.period) - dt.timedelta(days=1)
+            paid_through = through if following is None else min(through, last)
+        behind += max(0, periods - paid)
     return Standing(
-        member_id=member_id, joined_on=joined_on, plan=PlanOut.model_validate(plan), contributed_satang=contributed,
-        due_satang=due_periods * plan.amount_satang, paid_through=paid_through, periods_in_arrears=behind,
-        arrears_satang=max(0, due_periods * plan.amount_satang - contributed), in_arrears=behind > plan.grace_periods,
-        as_of=as_of,
+        member_id=member_id, joined_on=joined_on, plan=PlanOut.model_validate(current), contributed_satang=contributed,
+        due_satang=due, paid_through=paid_through, periods_in_arrears=behind,
+        arrears_satang=max(0, due - contributed), in_arrears=behind > current.grace_periods, as_of=as_of,
     )
 
 
