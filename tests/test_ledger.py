@@ -648,13 +648,27 @@ async def test_contribution_plan_standing_and_arrears(service_client, tokens) ->
     assert [s["member_id"] for s in later["items"]] == [books.member_ids[2], books.member_ids[1]]
     own = await books.get(f"/members/{books.member_ids[1]}/standing", books.fund.as_(Role.member, member_id=books.member_ids[1]))
     assert own.status_code == 200
+    # Standing on a past day (a benefit's event) counts only money collected by then, however
+    # late it was synced: member 0 paid today, member 2 now syncs what was collected 3 days ago.
+    assert (await books.post("/deposits", books.deposit(member=2, amount=300, at=NOW - dt.timedelta(days=3)),
+                             books.collector_headers)).status_code == 201
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    then = [(await books.get(f"/members/{books.member_ids[i]}/standing", as_of=yesterday)).json() for i in (0, 2)]
+    assert [(s["contributed_satang"], s["paid_through"], s["periods_in_arrears"]) for s in then] == [
+        (0, None, 9), (300, (joined + dt.timedelta(days=2)).isoformat(), 6)]
+    assert (await books.get(f"/members/{books.member_ids[0]}/standing")).json()["contributed_satang"] == 1000
+    past = (await books.get("/arrears", as_of=yesterday)).json()  # member 1's 700 came today too
+    assert [(s["member_id"], s["contributed_satang"]) for s in past["items"]] == [
+        *sorted((books.member_ids[i], 0) for i in (0, 1)), (books.member_ids[2], 300)]
 
 
 @pytest.mark.parametrize(
     ("period", "joined", "as_of", "amount", "contributed", "due", "paid_through"),
     [
-        ("month", dt.date(2026, 1, 31), dt.date(2026, 4, 15), 3000, 6000, 12000, dt.date(2026, 3, 30)),
-        ("year", dt.date(2024, 6, 1), dt.date(2026, 1, 1), 36500, 36500, 109500, dt.date(2025, 5, 31)),
+        # Calendar periods: every month (year) begun is due, and one paid covers it to its end.
+        ("month", dt.date(2026, 1, 31), dt.date(2026, 4, 15), 3000, 6000, 12000, dt.date(2026, 2, 28)),
+        ("year", dt.date(2024, 6, 1), dt.date(2026, 1, 1), 36500, 36500, 109500, dt.date(2024, 12, 31)),
+        ("month", dt.date(2026, 1, 15), dt.date(2026, 1, 20), 3000, 3000, 3000, dt.date(2026, 1, 31)),
         ("day", dt.date(2026, 1, 1), dt.date(2026, 1, 31), 100, 0, 3100, None),
     ],
 )
@@ -667,35 +681,53 @@ def test_standing_worked_examples(period, joined, as_of, amount, contributed, du
     assert (result.due_satang, result.paid_through) == (due, paid_through)
 
 
+def _plan(period: str, amount: int, start: dt.date, grace: int, name: str | None = None) -> Any:
+    from services.ledger.models import ContributionPlan
+
+    return ContributionPlan(id=uuid.uuid4(), name=name or f"{period} {amount}", period=period, amount_satang=amount,
+                            effective_from=start, grace_periods=grace)
+
+
 @pytest.mark.parametrize(
     ("joined", "contributed", "due", "paid_through", "behind"),
     [
         # 59 days of January and February at 1 baht, then March and April at 30 baht a month.
         (dt.date(2026, 1, 1), 11_900, 11_900, dt.date(2026, 4, 30), 0),
         (dt.date(2026, 1, 1), 14_900, 11_900, dt.date(2026, 5, 31), 0),  # a month ahead, under the plan in force
-        (dt.date(2026, 1, 1), 5_000, 11_900, dt.date(2026, 2, 19), 11),  # 50 days paid; 9 days and 2 months behind
+        # 50 days paid; 9 days (900 satang: one period of the plan in force) and two months behind
+        (dt.date(2026, 1, 1), 5_000, 11_900, dt.date(2026, 2, 19), 3),
         (dt.date(2026, 1, 1), 8_000, 11_900, dt.date(2026, 2, 28), 2),  # the days paid, 2,100 short of two months
-        (dt.date(2026, 3, 10), 3_000, 6_000, dt.date(2026, 4, 9), 1),  # joined under the second plan only
-        (dt.date(2025, 12, 31), 0, 12_000, None, 62),
+        (dt.date(2026, 3, 10), 3_000, 6_000, dt.date(2026, 3, 31), 1),  # joined under the second plan only
+        (dt.date(2025, 12, 31), 0, 12_000, None, 4),  # 60 days (two months' worth) and two months
     ],
 )
 def test_standing_when_the_fund_changed_its_plan(joined, contributed, due, paid_through, behind) -> None:
     """Each plan is due in its own time: a change of plan neither forgives what was owed before
     nor counts the old plan's savings as years paid ahead under the new one."""
-    from services.ledger.models import ContributionPlan
     from services.ledger.plans.service import standing
 
-    daily = ContributionPlan(id=uuid.uuid4(), name="วันละบาท", period="day", amount_satang=100,
-                             effective_from=dt.date(2000, 1, 1), grace_periods=3)
-    monthly = ContributionPlan(id=uuid.uuid4(), name="เดือนละ 30", period="month", amount_satang=3000,
-                               effective_from=dt.date(2026, 3, 1), grace_periods=1)
-    later = ContributionPlan(id=uuid.uuid4(), name="future", period="year", amount_satang=36_500,
-                             effective_from=dt.date(2027, 1, 1), grace_periods=0)
-    result = standing(member_id=uuid.uuid4(), joined_on=joined, contributed=contributed, all_plans=[later, monthly, daily],
-                      as_of=dt.date(2026, 4, 15))
+    plans = [_plan("year", 36_500, dt.date(2027, 1, 1), 0), _plan("month", 3000, dt.date(2026, 3, 1), 1, "เดือนละ 30"),
+             _plan("day", 100, dt.date(2000, 1, 1), 3)]
+    result = standing(member_id=uuid.uuid4(), joined_on=joined, contributed=contributed, all_plans=plans, as_of=dt.date(2026, 4, 15))
     assert (result.due_satang, result.paid_through, result.periods_in_arrears) == (due, paid_through, behind)
     assert result.arrears_satang == max(0, due - contributed) and result.plan.name == "เดือนละ 30"
     assert result.in_arrears is (behind > 1)
+
+
+@pytest.mark.parametrize(
+    ("contributed", "paid_through", "behind"),
+    [(6_500, dt.date(2026, 3, 5), 0), (7_000, dt.date(2026, 3, 10), 0), (3_000, dt.date(2026, 1, 31), 35)],
+)
+def test_a_plan_changed_within_a_period_leaves_no_day_due_twice(contributed, paid_through, behind) -> None:
+    """30 baht a month until 1 baht a day took effect on 10 February: February, begun, is due under
+    the monthly plan in full, and the daily plan takes over on 1 March."""
+    from services.ledger.plans.service import standing
+
+    plans = [_plan("month", 3000, dt.date(2000, 1, 1), 1), _plan("day", 100, dt.date(2026, 2, 10), 3)]
+    result = standing(member_id=uuid.uuid4(), joined_on=dt.date(2026, 1, 20), contributed=contributed, all_plans=plans,
+                      as_of=dt.date(2026, 3, 5))
+    assert result.due_satang == 2 * 3000 + 5 * 100
+    assert (result.paid_through, result.periods_in_arrears, result.in_arrears) == (paid_through, behind, behind > 3)
 
 
 # --- 7. Co-funding and matching ---------------------------------------------------------------------------------

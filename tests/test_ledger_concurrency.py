@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -353,7 +353,6 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
 
     ledger_tables = {t.name for t in LedgerBase.metadata.sorted_tables}
     statements: list[str] = []
-    engine = committed["engines"]["ledger"]
     ledger = committed["clients"]["ledger"]
     # Every route of the ledger under a fund, so a new one cannot go unchecked.
     routes = {(method, schema_path) for schema_path, operations in ledger._transport.app.openapi()["paths"].items()
@@ -363,7 +362,8 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
     def capture(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    # Every engine: the deposit poster's autocommit engine is one of its own (shared.db).
+    event.listen(Engine, "before_cursor_execute", capture)
     try:
         fund, member_ids, collector = await _fund_with_members(committed, tokens, 2, 7200)
         base = f"/v1/ledger/funds/{fund.id}"
@@ -412,7 +412,7 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
         ):
             await call("GET", route, path)
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+        event.remove(Engine, "before_cursor_execute", capture)
     assert routes - called == set(), "routes this test does not call"
 
     # A statement that reads or changes a ledger table names the fund as a value: fund_id compared
@@ -420,14 +420,16 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
     # fund_id in the select list, or in a join between two tables' fund_id, is not enough.
     table_pattern = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(\w+)", re.IGNORECASE)
     by_fund = re.compile(r"\bfund_id\s*(?:=|IN)\s*(?:\(?\s*\$\d+|ANY\s*\(\s*\$\d+)|\bledger_post_\w+\(\s*\$1\b", re.IGNORECASE)
-    checked = 0
+    posting_call = re.compile(r"\bledger_post_\w+\(")
+    checked, calls = 0, set()
     for statement in statements:
         touched = set(table_pattern.findall(statement)) & ledger_tables
-        if not touched or statement.lstrip().upper().startswith(("INSERT", "SAVEPOINT", "RELEASE")):
+        calls.update(re.findall(r"\b(ledger_post_\w+)\(", statement))
+        if not (touched or posting_call.search(statement)) or statement.lstrip().upper().startswith(("INSERT", "SAVEPOINT", "RELEASE")):
             continue
         checked += 1
         assert by_fund.search(statement), statement
-    assert checked > 40
+    assert checked > 40 and {"ledger_post_deposits", "ledger_post_entry"} <= calls, calls
 
 
 async def test_concurrent_grant_approvals_never_exceed_the_envelope(pg_url: str, tokens: Tokens) -> None:

@@ -58,7 +58,8 @@ async def plans(session: AsyncSession, fund_id: uuid.UUID) -> list[ContributionP
 
 
 def periods_between(start: dt.date, end: dt.date, period: str) -> int:
-    """Periods that have begun from ``start`` up to and including ``end``."""
+    """Calendar periods (days, months, years) from the one ``start`` falls in to the one ``end``
+    falls in, both counted: a plan is due for every period it has begun."""
     if end < start:
         return 0
     if period == "day":
@@ -68,14 +69,20 @@ def periods_between(start: dt.date, end: dt.date, period: str) -> int:
     return end.year - start.year + 1
 
 
-def add_periods(start: dt.date, count: int, period: str) -> dt.date:
-    """The first day after ``count`` periods from ``start``."""
+def period_end(start: dt.date, count: int, period: str) -> dt.date:
+    """The last day of the ``count``-th calendar period, counting the one ``start`` falls in as the
+    first (``count`` >= 1)."""
     if period == "day":
-        return start + dt.timedelta(days=count)
-    months = count if period == "month" else 12 * count
-    month_index = start.month - 1 + months
+        return start + dt.timedelta(days=count - 1)
+    if period == "year":
+        return dt.date(start.year + count - 1, 12, 31)
+    month_index = start.month - 1 + count - 1
     year, month = start.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def standing(
@@ -83,46 +90,73 @@ def standing(
 ) -> Standing:
     """How far the member's contributions reach, and what they owe, under each plan in its time.
 
-    Each plan is due from when it took effect (or the member joined) until the next one took
-    effect; the one in force on ``as_of`` from its start on. Contributions pay the oldest periods
-    first, so the date paid through falls in the first plan with a period not paid; only under
-    the plan in force can it run past ``as_of`` (paid ahead). A period that had begun when the
-    plan changed is due in full under the plan it began under."""
+    A plan is due for every calendar period (day, month, year) it has begun, from the one the
+    member joined in (or the plan took effect in) on. When the fund changes plans, the old one
+    runs to the end of the period the change falls in and the new one takes over the day after,
+    so no day is due twice. Contributions pay the oldest periods first: the date paid through is
+    the end of the last whole period paid, and only under the plan in force can it run past
+    ``as_of`` (paid ahead). Periods in arrears are counted in the plan in force: its own unpaid
+    periods, plus what earlier plans are still owed, in its periods, rounded up."""
     ordered = sorted((p for p in all_plans if p.effective_from <= as_of), key=lambda p: p.effective_from)
     if not ordered:
         return Standing(member_id=member_id, joined_on=joined_on, plan=None, contributed_satang=contributed, due_satang=0,
                         paid_through=None, periods_in_arrears=0, arrears_satang=0, in_arrears=False, as_of=as_of)
     current = ordered[-1]
-    remaining, due, behind, paid_through = contributed, 0, 0, None
+    remaining, due, owed_before, behind, paid_through = contributed, 0, 0, 0, None
+    taken_until = dt.date.min  # the last day an earlier plan covers
     for plan, following in zip(ordered, [*ordered[1:], None]):
-        start = max(joined_on, plan.effective_from)
-        last = as_of if following is None else following.effective_from - dt.timedelta(days=1)
-        if last < start:
-            continue  # the member joined after this plan gave way to the next
+        start = max(joined_on, plan.effective_from, taken_until + dt.timedelta(days=1))
+        last = as_of
+        if following is not None:
+            taken_until = period_end(following.effective_from - dt.timedelta(days=1), 1, plan.period)
+            last = min(as_of, taken_until)
         periods = periods_between(start, last, plan.period)
+        if not periods:
+            continue
         due += periods * plan.amount_satang
-        paid = remaining // plan.amount_satang if following is None else min(periods, remaining // plan.amount_satang)
-        if behind:
-            paid = 0  # an earlier period is still unpaid: nothing later is paid
+        paid = remaining // plan.amount_satang
+        if following is not None:
+            paid = min(periods, paid)
+        if owed_before or behind:
+            paid = 0  # an older period is still unpaid: nothing later is paid
         remaining -= paid * plan.amount_satang
         if paid:
-            through = add_periods(start, paid, plan.period) - dt.timedelta(days=1)
-            paid_through = through if following is None else min(through, last)
-        behind += max(0, periods - paid)
+            paid_through = period_end(start, paid, plan.period)
+        if following is not None:
+            owed_before += (periods - paid) * plan.amount_satang
+        else:
+            behind = max(0, periods - paid)
+    periods_behind = behind + _ceil_div(max(0, owed_before - remaining), current.amount_satang) if owed_before else behind
     return Standing(
         member_id=member_id, joined_on=joined_on, plan=PlanOut.model_validate(current), contributed_satang=contributed,
-        due_satang=due, paid_through=paid_through, periods_in_arrears=behind,
-        arrears_satang=max(0, due - contributed), in_arrears=behind > current.grace_periods, as_of=as_of,
+        due_satang=due, paid_through=paid_through, periods_in_arrears=periods_behind,
+        arrears_satang=max(0, due - contributed), in_arrears=periods_behind > current.grace_periods, as_of=as_of,
     )
 
 
-async def contributed_by_member(session: AsyncSession, fund_id: uuid.UUID, member_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+async def contributed_by_member(
+    session: AsyncSession, fund_id: uuid.UUID, member_ids: list[uuid.UUID], as_of: dt.date, today: dt.date
+) -> dict[uuid.UUID, int]:
+    """What each member had contributed by the end of ``as_of`` (their contribution account's
+    balance; for a past day, less what was posted for later days, so that money paid after an
+    event does not count towards it)."""
     rows = await session.execute(
         select(LedgerMember.member_id, Account.balance_satang)
         .join(Account, (Account.fund_id == LedgerMember.fund_id) & (Account.id == LedgerMember.account_id))
         .where(LedgerMember.fund_id == fund_id, LedgerMember.member_id.in_(member_ids))
     )
-    return {m: -b for m, b in rows}
+    contributed = {m: -b for m, b in rows}
+    if as_of < today and contributed:
+        later = await session.execute(
+            select(LedgerMember.member_id, func.sum(Posting.amount_satang))
+            .join(Posting, (Posting.fund_id == LedgerMember.fund_id) & (Posting.account_id == LedgerMember.account_id))
+            .where(LedgerMember.fund_id == fund_id, LedgerMember.member_id.in_(list(contributed)),
+                   Posting.business_date > as_of)
+            .group_by(LedgerMember.member_id)
+        )
+        for member_id, amount in later:
+            contributed[member_id] += int(amount)  # contributions are credits (negative)
+    return contributed
 
 
 async def set_matching_rule(session: AsyncSession, fund_id: uuid.UUID, source: str, ratio_bp: int, cap: int | None) -> MatchingRule:
