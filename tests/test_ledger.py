@@ -730,6 +730,34 @@ def test_a_plan_changed_within_a_period_leaves_no_day_due_twice(contributed, pai
     assert (result.paid_through, result.periods_in_arrears, result.in_arrears) == (paid_through, behind, behind > 3)
 
 
+@pytest.mark.parametrize(
+    ("plans", "joined", "as_of", "contributed", "expected"),
+    [
+        # 1 baht a day, then 30 a month from 15 April: the month plan takes over on 1 May, so no
+        # April day is due twice; on 30 April the daily plan still covers the member.
+        ([("day", 100, "2000-01-01", 3), ("month", 3000, "2026-04-15", 1)], "2026-04-01", "2026-04-30", 1400,
+         (3000, "2026-04-14", 16, True, "day")),
+        # A year, then months from March, then days from June: 2026 is the yearly plan's (begun),
+        # and the later plans take over in 2027; a member who paid the year owes nothing.
+        ([("year", 36_500, "2000-01-01", 0), ("month", 3000, "2026-03-01", 1), ("day", 100, "2026-06-01", 3)],
+         "2026-01-01", "2026-06-30", 36_500, (36_500, "2026-12-31", 0, False, "year")),
+        # 30 a month, then 1 a day from 10 February: February stays monthly; a member paid through
+        # January is one month behind on 15 February, within the monthly plan's grace.
+        ([("month", 3000, "2000-01-01", 1), ("day", 100, "2026-02-10", 3)], "2025-01-01", "2026-02-15", 39_000,
+         (42_000, "2026-01-31", 1, False, "month")),
+    ],
+)
+def test_standing_across_plan_changes(plans, joined, as_of, contributed, expected) -> None:
+    from services.ledger.plans.service import standing
+
+    day = dt.date.fromisoformat
+    result = standing(member_id=uuid.uuid4(), joined_on=day(joined), contributed=contributed, as_of=day(as_of),
+                      all_plans=[_plan(period, amount, day(start), grace) for period, amount, start, grace in plans])
+    due, paid_through, behind, in_arrears, period = expected
+    assert (result.due_satang, result.paid_through, result.periods_in_arrears, result.in_arrears, result.plan.period) == (
+        due, day(paid_through), behind, in_arrears, period)
+
+
 # --- 7. Co-funding and matching ---------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -81,8 +82,27 @@ def period_end(start: dt.date, count: int, period: str) -> dt.date:
     return dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+#: Calendar periods, shortest first: a boundary of a longer one is a boundary of each shorter one.
+PERIODS = ("day", "month", "year")
+
+
+def _windows(ordered: list[ContributionPlan]) -> list[tuple[ContributionPlan, dt.date, dt.date | None]]:
+    """Each plan with the days it covers, [begin, end): one plan for every day. A new plan takes
+    over at the first boundary, on or after its start, of the longer of its period and the old
+    plan's (so the old plan keeps every period it has begun, and the new one starts with a whole
+    period of its own); a plan overtaken before it took over covers nothing."""
+    windows = []
+    begin = ordered[0].effective_from
+    for plan, following in zip(ordered, [*ordered[1:], None]):
+        if following is None:
+            windows.append((plan, begin, None))
+            break
+        longer = max(plan.period, following.period, key=PERIODS.index)
+        end = max(begin, period_end(following.effective_from - dt.timedelta(days=1), 1, longer) + dt.timedelta(days=1))
+        if end > begin:
+            windows.append((plan, begin, end))
+        begin = end
+    return windows
 
 
 def standing(
@@ -90,73 +110,66 @@ def standing(
 ) -> Standing:
     """How far the member's contributions reach, and what they owe, under each plan in its time.
 
-    A plan is due for every calendar period (day, month, year) it has begun, from the one the
-    member joined in (or the plan took effect in) on. When the fund changes plans, the old one
-    runs to the end of the period the change falls in and the new one takes over the day after,
-    so no day is due twice. Contributions pay the oldest periods first: the date paid through is
-    the end of the last whole period paid, and only under the plan in force can it run past
-    ``as_of`` (paid ahead). Periods in arrears are counted in the plan in force: its own unpaid
-    periods, plus what earlier plans are still owed, in its periods, rounded up."""
+    Calendar periods (days, months, years). Each day falls under one plan (see ``_windows``), and
+    a plan is due for every period of it that has begun, from the one the member joined in. The
+    contributions (by the end of ``as_of``) pay the oldest periods first: the date paid through
+    is the end of the last whole period paid, past ``as_of`` only under the plan covering
+    ``as_of`` (paid ahead). What is still owed, in all, is counted in periods of that plan (the
+    shortfall over its amount, rounded up: a period begun and not wholly paid is behind), and
+    the member is in arrears when more periods are behind than its grace."""
     ordered = sorted((p for p in all_plans if p.effective_from <= as_of), key=lambda p: p.effective_from)
     if not ordered:
         return Standing(member_id=member_id, joined_on=joined_on, plan=None, contributed_satang=contributed, due_satang=0,
                         paid_through=None, periods_in_arrears=0, arrears_satang=0, in_arrears=False, as_of=as_of)
-    current = ordered[-1]
-    remaining, due, owed_before, behind, paid_through = contributed, 0, 0, 0, None
-    taken_until = dt.date.min  # the last day an earlier plan covers
-    for plan, following in zip(ordered, [*ordered[1:], None]):
-        start = max(joined_on, plan.effective_from, taken_until + dt.timedelta(days=1))
-        last = as_of
-        if following is not None:
-            taken_until = period_end(following.effective_from - dt.timedelta(days=1), 1, plan.period)
-            last = min(as_of, taken_until)
+    windows = [w for w in _windows(ordered) if w[1] <= as_of]
+    covering = windows[-1][0]
+    remaining, due, short, paid_through = contributed, 0, False, None
+    for plan, begin, end in windows:
+        start = max(joined_on, begin)
+        last = as_of if end is None else min(as_of, end - dt.timedelta(days=1))
         periods = periods_between(start, last, plan.period)
         if not periods:
             continue
         due += periods * plan.amount_satang
+        if short:
+            continue  # an older period is still unpaid: nothing later is paid
         paid = remaining // plan.amount_satang
-        if following is not None:
+        if plan is not covering:
             paid = min(periods, paid)
-        if owed_before or behind:
-            paid = 0  # an older period is still unpaid: nothing later is paid
         remaining -= paid * plan.amount_satang
         if paid:
             paid_through = period_end(start, paid, plan.period)
-        if following is not None:
-            owed_before += (periods - paid) * plan.amount_satang
-        else:
-            behind = max(0, periods - paid)
-    periods_behind = behind + _ceil_div(max(0, owed_before - remaining), current.amount_satang) if owed_before else behind
+            if end is not None:
+                paid_through = min(paid_through, end - dt.timedelta(days=1))
+        short = paid < periods
+    arrears = max(0, due - contributed)
+    behind = -(-arrears // covering.amount_satang)
     return Standing(
-        member_id=member_id, joined_on=joined_on, plan=PlanOut.model_validate(current), contributed_satang=contributed,
-        due_satang=due, paid_through=paid_through, periods_in_arrears=periods_behind,
-        arrears_satang=max(0, due - contributed), in_arrears=periods_behind > current.grace_periods, as_of=as_of,
+        member_id=member_id, joined_on=joined_on, plan=PlanOut.model_validate(covering), contributed_satang=contributed,
+        due_satang=due, paid_through=paid_through, periods_in_arrears=behind, arrears_satang=arrears,
+        in_arrears=behind > covering.grace_periods, as_of=as_of,
     )
 
 
 async def contributed_by_member(
     session: AsyncSession, fund_id: uuid.UUID, member_ids: list[uuid.UUID], as_of: dt.date, today: dt.date
 ) -> dict[uuid.UUID, int]:
-    """What each member had contributed by the end of ``as_of`` (their contribution account's
-    balance; for a past day, less what was posted for later days, so that money paid after an
-    event does not count towards it)."""
+    """What each member had contributed by the end of ``as_of``: their contribution account's
+    balance (kept on the account); for a past day, less what was posted for later days, in the
+    same statement (one snapshot), so that money paid after an event does not count towards it.
+    Only a past day reads the member's postings. A reversal counts on the day it was made."""
+    later: Any = 0
+    if as_of < today:
+        later = (select(func.coalesce(func.sum(Posting.amount_satang), 0))
+                 .where(Posting.fund_id == LedgerMember.fund_id, Posting.account_id == LedgerMember.account_id,
+                        Posting.business_date > as_of)
+                 .scalar_subquery())
     rows = await session.execute(
-        select(LedgerMember.member_id, Account.balance_satang)
+        select(LedgerMember.member_id, Account.balance_satang - later)
         .join(Account, (Account.fund_id == LedgerMember.fund_id) & (Account.id == LedgerMember.account_id))
         .where(LedgerMember.fund_id == fund_id, LedgerMember.member_id.in_(member_ids))
     )
-    contributed = {m: -b for m, b in rows}
-    if as_of < today and contributed:
-        later = await session.execute(
-            select(LedgerMember.member_id, func.sum(Posting.amount_satang))
-            .join(Posting, (Posting.fund_id == LedgerMember.fund_id) & (Posting.account_id == LedgerMember.account_id))
-            .where(LedgerMember.fund_id == fund_id, LedgerMember.member_id.in_(list(contributed)),
-                   Posting.business_date > as_of)
-            .group_by(LedgerMember.member_id)
-        )
-        for member_id, amount in later:
-            contributed[member_id] += int(amount)  # contributions are credits (negative)
-    return contributed
+    return {m: -int(b) for m, b in rows}  # contributions are credits (negative balances)
 
 
 async def set_matching_rule(session: AsyncSession, fund_id: uuid.UUID, source: str, ratio_bp: int, cap: int | None) -> MatchingRule:
