@@ -745,6 +745,13 @@ def test_a_plan_changed_within_a_period_leaves_no_day_due_twice(contributed, pai
         # January is one month behind on 15 February, within the monthly plan's grace.
         ([("month", 3000, "2000-01-01", 1), ("day", 100, "2026-02-10", 3)], "2025-01-01", "2026-02-15", 39_000,
          (42_000, "2026-01-31", 1, False, "month")),
+        # A yearly plan entered by mistake and corrected by a daily one the next day: the correction
+        # takes over from the daily plan before it, as if the mistake had not been made.
+        ([("day", 100, "2000-01-01", 3), ("year", 36_500, "2026-01-05", 0), ("day", 50, "2026-01-06", 3)],
+         "2025-01-01", "2026-06-30", 0, (36_500 + 500 + 176 * 50, None, 916, True, "day")),
+        # A change already decided ends the covering plan: paid ahead only to its last day.
+        ([("day", 100, "2000-01-01", 3), ("month", 3000, "2026-04-15", 1)], "2026-04-01", "2026-04-14", 100_000,
+         (1400, "2026-04-30", 0, False, "day")),
     ],
 )
 def test_standing_across_plan_changes(plans, joined, as_of, contributed, expected) -> None:
@@ -755,7 +762,17 @@ def test_standing_across_plan_changes(plans, joined, as_of, contributed, expecte
                       all_plans=[_plan(period, amount, day(start), grace) for period, amount, start, grace in plans])
     due, paid_through, behind, in_arrears, period = expected
     assert (result.due_satang, result.paid_through, result.periods_in_arrears, result.in_arrears, result.plan.period) == (
-        due, day(paid_through), behind, in_arrears, period)
+        due, paid_through and day(paid_through), behind, in_arrears, period)
+
+
+def test_standing_paid_past_the_calendar_does_not_fail() -> None:
+    """A plan of 1 satang a day and 30,000 baht paid: paid through the last day there is, not a 500
+    for the whole fund's arrears list."""
+    from services.ledger.plans.service import standing
+
+    result = standing(member_id=uuid.uuid4(), joined_on=dt.date(2026, 1, 1), contributed=3_000_000, as_of=dt.date(2026, 6, 30),
+                      all_plans=[_plan("day", 1, dt.date(2000, 1, 1), 0), _plan("year", 100, dt.date(9999, 6, 1), 0)])
+    assert result.paid_through.year == 9999 and result.periods_in_arrears == 0
 
 
 # --- 7. Co-funding and matching ---------------------------------------------------------------------------------

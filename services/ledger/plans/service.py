@@ -70,6 +70,15 @@ def periods_between(start: dt.date, end: dt.date, period: str) -> int:
     return end.year - start.year + 1
 
 
+def _period_end(start: dt.date, count: int, period: str) -> dt.date:
+    """``period_end``, or the last day there is when that is past the calendar (a plan's amount
+    of 1 satang and a large sum paid ahead, or dates near the year 9999)."""
+    try:
+        return period_end(start, count, period)
+    except (OverflowError, ValueError):
+        return dt.date.max
+
+
 def period_end(start: dt.date, count: int, period: str) -> dt.date:
     """The last day of the ``count``-th calendar period, counting the one ``start`` falls in as the
     first (``count`` >= 1)."""
@@ -88,21 +97,24 @@ PERIODS = ("day", "month", "year")
 
 def _windows(ordered: list[ContributionPlan]) -> list[tuple[ContributionPlan, dt.date, dt.date | None]]:
     """Each plan with the days it covers, [begin, end): one plan for every day. A new plan takes
-    over at the first boundary, on or after its start, of the longer of its period and the old
-    plan's (so the old plan keeps every period it has begun, and the new one starts with a whole
-    period of its own); a plan overtaken before it took over covers nothing."""
-    windows = []
-    begin = ordered[0].effective_from
-    for plan, following in zip(ordered, [*ordered[1:], None]):
-        if following is None:
-            windows.append((plan, begin, None))
-            break
-        longer = max(plan.period, following.period, key=PERIODS.index)
-        end = max(begin, period_end(following.effective_from - dt.timedelta(days=1), 1, longer) + dt.timedelta(days=1))
-        if end > begin:
-            windows.append((plan, begin, end))
-        begin = end
-    return windows
+    over from the plan covering the days before it at the first boundary, on or after its start,
+    of the longer of their two periods (so the old plan keeps every period it has begun, and the
+    new one starts with a whole period of its own). A plan overtaken before it took over covers
+    nothing, and the one after it takes over from the plan before it (a correction of a plan
+    entered by mistake applies as if the mistake had not been made)."""
+    taken: list[tuple[ContributionPlan, dt.date]] = [(ordered[0], ordered[0].effective_from)]
+    for plan in ordered[1:]:
+        while True:
+            before, since = taken[-1]
+            longer = max(before.period, plan.period, key=PERIODS.index)
+            last_before = _period_end(plan.effective_from - dt.timedelta(days=1), 1, longer)
+            start = last_before + dt.timedelta(days=1) if last_before < dt.date.max else dt.date.max
+            if start > since or len(taken) == 1:
+                break
+            taken.pop()  # overtaken before it took over
+        taken.append((plan, start))
+    ends: list[dt.date | None] = [since for _, since in taken[1:]]
+    return [(plan, since, end) for (plan, since), end in zip(taken, [*ends, None])]
 
 
 def standing(
@@ -117,11 +129,11 @@ def standing(
     ``as_of`` (paid ahead). What is still owed, in all, is counted in periods of that plan (the
     shortfall over its amount, rounded up: a period begun and not wholly paid is behind), and
     the member is in arrears when more periods are behind than its grace."""
-    ordered = sorted((p for p in all_plans if p.effective_from <= as_of), key=lambda p: p.effective_from)
-    if not ordered:
+    if not any(p.effective_from <= as_of for p in all_plans):
         return Standing(member_id=member_id, joined_on=joined_on, plan=None, contributed_satang=contributed, due_satang=0,
                         paid_through=None, periods_in_arrears=0, arrears_satang=0, in_arrears=False, as_of=as_of)
-    windows = [w for w in _windows(ordered) if w[1] <= as_of]
+    # Plans still to come too: a change already decided ends the covering plan's window.
+    windows = [w for w in _windows(sorted(all_plans, key=lambda p: p.effective_from)) if w[1] <= as_of]
     covering = windows[-1][0]
     remaining, due, short, paid_through = contributed, 0, False, None
     for plan, begin, end in windows:
@@ -138,7 +150,7 @@ def standing(
             paid = min(periods, paid)
         remaining -= paid * plan.amount_satang
         if paid:
-            paid_through = period_end(start, paid, plan.period)
+            paid_through = _period_end(start, paid, plan.period)
             if end is not None:
                 paid_through = min(paid_through, end - dt.timedelta(days=1))
         short = paid < periods
