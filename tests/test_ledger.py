@@ -652,6 +652,10 @@ async def test_contribution_plan_standing_and_arrears(service_client, tokens) ->
     # late it was synced: member 0 paid today, member 2 now syncs what was collected 3 days ago.
     assert (await books.post("/deposits", books.deposit(member=2, amount=300, at=NOW - dt.timedelta(days=3)),
                              books.collector_headers)).status_code == 201
+    # ...and a deposit collected then but found today not to be theirs, reversed today, never counts.
+    wrong = books.deposit(member=2, amount=200, at=NOW - dt.timedelta(days=3))
+    assert (await books.post("/deposits", wrong, books.collector_headers)).status_code == 201
+    assert (await books.post(f"/deposits/{wrong['id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ผิดคน"})).status_code == 201
     yesterday = (today - dt.timedelta(days=1)).isoformat()
     then = [(await books.get(f"/members/{books.member_ids[i]}/standing", as_of=yesterday)).json() for i in (0, 2)]
     assert [(s["contributed_satang"], s["paid_through"], s["periods_in_arrears"]) for s in then] == [

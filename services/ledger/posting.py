@@ -67,7 +67,8 @@ def stands(fund_id: Any, entry_id: Any, line: Any = None) -> ColumnElement[bool]
     """Rows (a deposit, a movement) whose entry, or ``line`` of it, no journal entry of the fund
     reverses: what still counts in a report. Their postings need no such test (a reversal's
     postings cancel them)."""
-    return ~exists().where(JournalEntry.fund_id == fund_id, reverses(entry_id, line))
+    # The reversing entry is the subquery's own row, even inside a query that reads journal_entries.
+    return ~exists().where(JournalEntry.fund_id == fund_id, reverses(entry_id, line)).correlate_except(JournalEntry)
 
 
 class Reversed(NamedTuple):

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ledger.models import (
     Account,
     ContributionPlan,
+    JournalEntry,
     LedgerMember,
     MatchingRule,
     Movement,
@@ -166,18 +167,24 @@ def standing(
 async def contributed_by_member(
     session: AsyncSession, fund_id: uuid.UUID, member_ids: list[uuid.UUID], as_of: dt.date, today: dt.date
 ) -> dict[uuid.UUID, int]:
-    """What each member had contributed by the end of ``as_of``: their contribution account's
-    balance (kept on the account); for a past day, less what was posted for later days, in the
-    same statement (one snapshot), so that money paid after an event does not count towards it.
-    Only a past day reads the member's postings. A reversal counts on the day it was made."""
-    later: Any = 0
-    if as_of < today:
-        later = (select(func.coalesce(func.sum(Posting.amount_satang), 0))
-                 .where(Posting.fund_id == LedgerMember.fund_id, Posting.account_id == LedgerMember.account_id,
-                        Posting.business_date > as_of)
-                 .scalar_subquery())
+    """What each member had contributed by the end of ``as_of``. Today (or later): their
+    contribution account's balance, kept on the account. A past day: their postings dated up to
+    that day that stand (neither a reversal nor reversed, whenever the reversal was made), so
+    money paid after an event, or a deposit later found not to be theirs, does not count towards
+    it; only a past day reads a member's postings."""
+    if as_of >= today:
+        contributed: Any = Account.balance_satang
+    else:
+        contributed = (
+            select(func.coalesce(func.sum(Posting.amount_satang), 0))
+            .join(JournalEntry, (JournalEntry.fund_id == Posting.fund_id) & (JournalEntry.id == Posting.entry_id))
+            .where(Posting.fund_id == LedgerMember.fund_id, Posting.account_id == LedgerMember.account_id,
+                   Posting.business_date <= as_of, JournalEntry.reverses_entry_id.is_(None),
+                   stands(Posting.fund_id, Posting.entry_id, Posting.line))
+            .scalar_subquery()
+        )
     rows = await session.execute(
-        select(LedgerMember.member_id, Account.balance_satang - later)
+        select(LedgerMember.member_id, contributed)
         .join(Account, (Account.fund_id == LedgerMember.fund_id) & (Account.id == LedgerMember.account_id))
         .where(LedgerMember.fund_id == fund_id, LedgerMember.member_id.in_(member_ids))
     )
