@@ -274,13 +274,13 @@ class PlanOut(BaseModel):
 class Standing(BaseModel):
     member_id: uuid.UUID
     joined_on: dt.date
-    plan: PlanOut | None
-    contributed_satang: int
-    due_satang: int
+    plan: PlanOut | None = Field(description="The plan covering as_of (a new plan takes over at its first whole period)")
+    contributed_satang: int = Field(description="Contributions that stand, collected by the end of as_of")
+    due_satang: int = Field(description="What every plan in its time asked for, up to as_of")
     paid_through: dt.date | None = Field(description="The last day the member's contributions cover")
-    periods_in_arrears: int
+    periods_in_arrears: int = Field(description="What is owed, in periods of the plan covering as_of, rounded up")
     arrears_satang: int
-    in_arrears: bool = Field(description="More periods in arrears than the plan's grace")
+    in_arrears: bool = Field(description="More periods in arrears than that plan's grace")
     as_of: dt.date
 
 
