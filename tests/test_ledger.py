@@ -439,6 +439,9 @@ async def test_a_deposit_gets_a_receipt_and_replays_exactly(books: Books) -> Non
     assert member_view.status_code == 200 and member_view.json()["receipt_no"] == 1
     neighbour = await books.ledger.get(f"{books.base}/deposits/{body['id']}", headers=books.fund.as_(Role.member, member_id=books.member_ids[1]))
     assert neighbour.status_code == 403
+    taker = await books.ledger.get(f"{books.base}/deposits/{body['id']}", headers=books.collector_headers)
+    other_collector = await books.ledger.get(f"{books.base}/deposits/{body['id']}", headers=books.fund.as_(Role.collector))
+    assert (taker.status_code, other_collector.status_code) == (200, 403)
     # Another fund's people cannot tell a deposit that exists from one that does not.
     elsewhere = str(uuid.uuid4())
     for outsider in (books.fund.as_(Role.committee, fund_id=elsewhere), books.fund.as_(Role.collector, fund_id=elsewhere),

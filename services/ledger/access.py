@@ -58,3 +58,12 @@ async def ensure_party(principal: Principal, fund_id: uuid.UUID, directory: Memb
             raise Forbidden("auth.out_of_scope")
         return
     await ensure_reader(principal, fund_id, directory)
+
+
+def ensure_own(principal: Principal, member_id: uuid.UUID, collector_id: uuid.UUID | None) -> None:
+    """After ``ensure_party``, for one object of a member (and the collector who took it): a member
+    may read only their own and a collector only what they took; the fund's readers, anything."""
+    if principal.role is Role.member and principal.member_id != member_id:
+        raise Forbidden("auth.out_of_scope")
+    if principal.role is Role.collector and principal.user_id != collector_id:
+        raise Forbidden()  # not one of the books' readers

@@ -64,9 +64,10 @@ def reverses(entry_id: Any, line: Any = None) -> ColumnElement[bool]:
 
 
 def stands(fund_id: Any, entry_id: Any, line: Any = None) -> ColumnElement[bool]:
-    """Rows (a deposit, a movement) whose entry, or ``line`` of it, no journal entry of the fund
-    reverses: what still counts in a report. Their postings need no such test (a reversal's
-    postings cancel them)."""
+    """Rows (a deposit, a movement, a posting) whose entry, or ``line`` of it, no journal entry of
+    the fund reverses: what still counts in a report. A sum of postings over all time needs no
+    such test (a reversal's postings cancel them); a sum up to a past day does, as the reversal
+    may be dated later."""
     # The reversing entry is the subquery's own row, even inside a query that reads journal_entries.
     return ~exists().where(JournalEntry.fund_id == fund_id, reverses(entry_id, line)).correlate_except(JournalEntry)
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, tuple_
 
 from services.ledger import deps
-from services.ledger.access import ensure_member_reader, ensure_party, ensure_poster, ensure_reader
+from services.ledger.access import ensure_own, ensure_party, ensure_poster, ensure_reader
 from services.ledger.deposits import service
 from services.ledger.deposits.service import Outcome
 from services.ledger.models import Deposit
@@ -27,7 +27,7 @@ from services.ledger.schemas import (
     DepositIn,
     DepositOut,
 )
-from shared.auth import CurrentPrincipal, Role
+from shared.auth import CurrentPrincipal
 from shared.db import DbSession
 from shared.errors import Conflict, SajjaError, request_language
 from shared.lean import LeanRoute
@@ -144,8 +144,7 @@ async def get_deposit(fund_id: uuid.UUID, deposit_id: uuid.UUID, request: Reques
     """One deposit's receipt: for the member it belongs to, the collector who took it, and the books' readers."""
     await ensure_party(principal, fund_id, deps.directory(request))
     row = await reports.deposit(session, fund_id, deposit_id)
-    if not (principal.role is Role.collector and principal.fund_id == fund_id and str(row.collector_id) == principal.subject):
-        await ensure_member_reader(principal, fund_id, row.member_id, deps.directory(request))
+    ensure_own(principal, row.member_id, row.collector_id)
     out = DepositOut(
         id=row.id, status="created", member_id=row.member_id, collector_id=row.collector_id, amount_satang=row.amount_satang,
         collected_at=row.collected_at, business_date=bangkok_date(row.collected_at), posted_at=row.posted_at,

@@ -58,9 +58,8 @@ async def member_standing(
     facts = await directory.members(fund_id, [member_id])
     if member_id not in facts:
         raise NotFound("deposit.member_unknown")
-    today = bangkok_today()
-    day = as_of or today
-    contributed = (await service.contributed_by_member(session, fund_id, [member_id], day, today)).get(member_id, 0)
+    day = as_of or bangkok_today()
+    contributed = (await service.contributed_by_member(session, fund_id, [member_id], day)).get(member_id, 0)
     return service.standing(
         member_id=member_id, joined_on=dt.date.fromisoformat(facts[member_id]["joined_on"]), contributed=contributed,
         all_plans=await service.plans(session, fund_id), as_of=day,
@@ -75,14 +74,13 @@ async def arrears(
     """Current members behind their plan by more than its grace, most behind first."""
     directory = deps.directory(request)
     await ensure_reader(principal, fund_id, directory)
-    today = bangkok_today()
-    day = as_of or today
+    day = as_of or bangkok_today()
     plans = await service.plans(session, fund_id)
     if not plans:
         # Nobody can be behind a plan the fund does not have: spare the members service the roll.
         return ArrearsPage(as_of=day, items=[])
     members = await directory.current_members(fund_id)
-    contributed = await service.contributed_by_member(session, fund_id, [uuid.UUID(m["member_id"]) for m in members], day, today)
+    contributed = await service.contributed_by_member(session, fund_id, [uuid.UUID(m["member_id"]) for m in members], day)
     standings = [
         service.standing(member_id=uuid.UUID(m["member_id"]), joined_on=dt.date.fromisoformat(m["joined_on"]),
                          contributed=contributed.get(uuid.UUID(m["member_id"]), 0), all_plans=plans, as_of=day)

@@ -31,6 +31,7 @@ from services.ledger.schemas import (
 )
 from shared.errors import Conflict, register_messages
 from shared.figures import BE_OFFSET
+from shared.timeutil import bangkok_today
 
 register_messages(
     {
@@ -72,24 +73,19 @@ def periods_between(start: dt.date, end: dt.date, period: str) -> int:
 
 
 def _period_end(start: dt.date, count: int, period: str) -> dt.date:
-    """``period_end``, or the last day there is when that is past the calendar (a plan's amount
-    of 1 satang and a large sum paid ahead, or dates near the year 9999)."""
+    """The last day of the ``count``-th calendar period, counting the one ``start`` falls in as the
+    first (``count`` >= 1); the last day there is when that is past the calendar (a plan of 1
+    satang and a large sum paid ahead, or dates near the year 9999)."""
     try:
-        return period_end(start, count, period)
+        if period == "day":
+            return start + dt.timedelta(days=count - 1)
+        if period == "year":
+            return dt.date(start.year + count - 1, 12, 31)
+        month_index = start.month - 1 + count - 1
+        year, month = start.year + month_index // 12, month_index % 12 + 1
+        return dt.date(year, month, calendar.monthrange(year, month)[1])
     except (OverflowError, ValueError):
         return dt.date.max
-
-
-def period_end(start: dt.date, count: int, period: str) -> dt.date:
-    """The last day of the ``count``-th calendar period, counting the one ``start`` falls in as the
-    first (``count`` >= 1)."""
-    if period == "day":
-        return start + dt.timedelta(days=count - 1)
-    if period == "year":
-        return dt.date(start.year + count - 1, 12, 31)
-    month_index = start.month - 1 + count - 1
-    year, month = start.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
 #: Calendar periods, shortest first: a boundary of a longer one is a boundary of each shorter one.
@@ -165,14 +161,14 @@ def standing(
 
 
 async def contributed_by_member(
-    session: AsyncSession, fund_id: uuid.UUID, member_ids: list[uuid.UUID], as_of: dt.date, today: dt.date
+    session: AsyncSession, fund_id: uuid.UUID, member_ids: list[uuid.UUID], as_of: dt.date
 ) -> dict[uuid.UUID, int]:
     """What each member had contributed by the end of ``as_of``. Today (or later): their
     contribution account's balance, kept on the account. A past day: their postings dated up to
     that day that stand (neither a reversal nor reversed, whenever the reversal was made), so
     money paid after an event, or a deposit later found not to be theirs, does not count towards
     it; only a past day reads a member's postings."""
-    if as_of >= today:
+    if as_of >= bangkok_today():
         contributed: Any = Account.balance_satang
     else:
         contributed = (
