@@ -80,8 +80,9 @@ async def start_gateway(app: FastAPI) -> list[Any]:
         phone, password = shown
         banner = "=" * 64
         print(
-            f"\n{banner}\n Sajja platform admin created (shown once, development only)\n"
-            f"   phone:    {phone}\n   password: {password}\n{banner}\n",
+            f"\n{banner}\n Sajja platform admin created with the development login (README)\n"
+            f"   phone:    {phone}\n   password: {password}\n"
+            f" Set SAJJA_BOOTSTRAP_ADMIN_PASSWORD before the first run to choose another.\n{banner}\n",
             flush=True,
         )
     if not hasattr(app.state, "forwarder"):

@@ -1,11 +1,9 @@
 """Forwarding ``/v1/<service>/...`` to the services, and the gateway's own calls to them.
 
 The one place the transport is chosen: :class:`shared.http1.Http1Client`, pooled keep-alive
-HTTP/1.1 with responses parsed by httptools. Measured on this 2-core machine (DESIGN.md section
-7): a FastAPI proxy over a default ``httpx.AsyncClient`` reached 142 req/s, over the
-httpx-aiohttp transport 657, over aiohttp directly 893, in front of a 1,200 req/s endpoint; the
-client of ``shared.http1`` costs a third of aiohttp's CPU per request. The forwarding path
-carries every deposit; ``make bench`` re-measures the overhead on every run.
+HTTP/1.1 with responses parsed by httptools, chosen because the forwarding path carries every
+deposit and general-purpose clients cost several times its CPU per request (docs/architecture.md,
+"Why these choices"); ``make bench`` measures the overhead on every run.
 
 What is forwarded: method, path and query as the caller encoded them, body, and the end-to-end
 headers; hop-by-hop headers are dropped, ``X-Request-ID`` and ``X-Forwarded-*`` set by the gateway.

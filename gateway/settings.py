@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from shared.settings import SERVICE_NAMES, SajjaSettings, service_settings_config
+from shared.settings import DEV_SECRET_PREFIX, SERVICE_NAMES, SajjaSettings, service_settings_config
+
+#: The first platform admin of a development system (``SAJJA_ENV=dev``, which listens on loopback
+#: only by default) when no bootstrap login is set: documented in the README so that a newcomer
+#: and ``make demo`` can sign in without reading logs. Refused outside development.
+DEV_ADMIN_PHONE = "0800000000"
+DEV_ADMIN_PASSWORD = f"{DEV_SECRET_PREFIX}sajja-admin"
 
 
 class GatewaySettings(SajjaSettings):
@@ -34,6 +40,12 @@ class GatewaySettings(SajjaSettings):
 
     bootstrap_admin_phone: str = ""
     bootstrap_admin_password: str = Field(default="", repr=False)
+
+    @model_validator(mode="after")
+    def _refuse_development_admin_password(self) -> "GatewaySettings":
+        if self.env != "dev" and self.bootstrap_admin_password.startswith(DEV_SECRET_PREFIX):
+            raise ValueError("refusing a development bootstrap admin password outside SAJJA_ENV=dev")
+        return self
 
     upstream_timeout_seconds: float = 15.0
     upstream_connect_timeout_seconds: float = 3.0

@@ -34,7 +34,7 @@ ACCESS_TOKEN_TYPE = "access"
 
 
 class Role(enum.StrEnum):
-    """Who a token speaks for (DESIGN.md section 5)."""
+    """Who a token speaks for."""
 
     member = "member"
     """A member of one fund (สมาชิก): sees their own data."""

@@ -180,6 +180,9 @@ class Supervisor:
             watchers = [asyncio.create_task(self.watch(c, env)) for c in self.children.values()]
             gateway = self.children["gateway"]
             say("sajja", f"Sajja is starting: API on http://{self.host}:{gateway.port} (docs at /docs). Ctrl-C stops.")
+            if os.environ.get("SAJJA_ENV", "dev") == "dev" and self.host not in ("127.0.0.1", "localhost", "::1"):
+                say("sajja", f"!!! SAJJA_ENV=dev on {self.host}: the development login and secrets are reachable "
+                             "from other machines; set SAJJA_ENV=production with real secrets for that")
             await self.stopping.wait()
             say("sajja", "stopping...")
             await self.stop_children()

@@ -90,7 +90,10 @@ class RunningSystem:
 
 
 @contextmanager
-def running_system(home: Path, *, extra_env: dict[str, str] | None = None, quiet: bool = True) -> Iterator[RunningSystem]:
+def running_system(home: Path, *, extra_env: dict[str, str] | None = None, quiet: bool = True,
+                   bootstrap: bool = True) -> Iterator[RunningSystem]:
+    """``sajja run`` on free ports. ``bootstrap=False`` leaves the first admin to the development
+    login, as a plain ``make run`` does."""
     base = free_port_block()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("SAJJA_")
@@ -99,12 +102,12 @@ def running_system(home: Path, *, extra_env: dict[str, str] | None = None, quiet
         {
             "SAJJA_HOME": str(home),
             "SAJJA_PORT": str(base),
-            "SAJJA_BOOTSTRAP_ADMIN_PHONE": ADMIN_PHONE,
-            "SAJJA_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "SAJJA_LOG_LEVEL": "WARNING",
             **(extra_env or {}),
         }
     )
+    if bootstrap:
+        env.update({"SAJJA_BOOTSTRAP_ADMIN_PHONE": ADMIN_PHONE, "SAJJA_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD})
     process = subprocess.Popen(
         [sys.executable, "-m", "shared.cli", "run"],
         env=env,

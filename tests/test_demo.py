@@ -1,12 +1,11 @@
-"""``make demo`` (tools/demo.py): the plan it makes from the seeds, and the whole demo loaded into
-the real system through the public API, after which the seed-000 table of ten funds is recomputed
-through the API and compared with ``seed_facts.json`` row by row."""
+"""``make demo`` (tools/demo.py): the plan it makes from the source documents' figures, and the whole demo loaded into
+the real system through the public API, after which the source table of ten funds is recomputed
+through the API and compared with ``tools/data/source_facts.json`` row by row."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import re
 import time
 from collections import Counter
@@ -25,12 +24,11 @@ from services.members.schemas import MemberFields
 from services.members.thai import normalize_national_id
 from tools import demo
 
-SEED_FACTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed_facts.json"
-FACTS = json.loads(SEED_FACTS.read_text(encoding="utf-8"))
+FACTS = demo.load_facts()
 SEED_ROWS = FACTS["funds_table"]["rows"]
 
 
-def test_each_population_gives_the_seeds_coverage_with_the_seeds_members() -> None:
+def test_each_population_gives_the_sources_coverage_with_the_sources_members() -> None:
     plans = demo.plan_funds(FACTS, 1.0)
     assert [p.name for p in plans] == [row[1] for row in SEED_ROWS]
     for plan, (_, _, _, founded_be, accumulated, members, pct) in zip(plans, SEED_ROWS, strict=True):
@@ -64,7 +62,7 @@ def test_the_rolls_are_valid_and_nobody_is_in_two_funds() -> None:
             assert fields.joined_on <= dt.date(2018, 12, 31)
 
 
-def test_a_years_contributions_add_up_to_the_seeds_figure() -> None:
+def test_a_years_contributions_add_up_to_the_sources_figure() -> None:
     total = int(Decimal(FACTS["ban_song"]["income_sources_2019"]["members"]) * 100)
     full = demo.yearly_contributions(total, 4_118)
     assert sum(full) == total and len(full) == 4_118
@@ -73,9 +71,11 @@ def test_a_years_contributions_add_up_to_the_seeds_figure() -> None:
     assert sum(few) == total and max(few) - min(few) <= 1
 
 
-def test_the_loader_needs_the_admins_password_and_a_sane_scale(capsys) -> None:
+def test_the_loader_needs_a_password_a_sane_scale_and_a_running_system(capsys) -> None:
     assert demo.main(["--url", "http://127.0.0.1:9", "--password", ""]) == 2
     assert "SAJJA_DEMO_PASSWORD" in capsys.readouterr().err
+    assert demo.main(["--url", "http://127.0.0.1:9"]) == 1, "the development login by default, and nothing listening"
+    assert "make run" in capsys.readouterr().err
     assert demo.main(["--url", "http://127.0.0.1:9", "--password", "x", "--scale", "2"]) == 2
     assert demo.main(["--url", "http://127.0.0.1:9", "--password", "x", "--user-password", "short"]) == 2
 
@@ -89,16 +89,24 @@ def _pdf_text(body: bytes) -> str:
 
 
 @pytest.mark.e2e
-def test_make_demo_reproduces_the_seed_000_table_through_the_api(tmp_path: Path) -> None:
+def test_make_demo_reproduces_the_source_table_through_the_api(tmp_path: Path) -> None:
     from gateway.dashboard.pdf import find_thai_font
-    from tests.system import ADMIN_PASSWORD, ADMIN_PHONE, running_system
+    from gateway.settings import DEV_ADMIN_PASSWORD as ADMIN_PASSWORD
+    from gateway.settings import DEV_ADMIN_PHONE as ADMIN_PHONE
+    from tests.system import running_system
 
-    with running_system(tmp_path / "home") as system:
+    # As on a new machine: `make run` with nothing set gives the documented development login,
+    # which `make demo` uses by default.
+    with running_system(tmp_path / "home", bootstrap=False) as system:
+        assert any(ADMIN_PASSWORD in line for line in system.lines), system.lines[-20:]
+        assert demo.main(["--url", system.url, "--password", "not-the-password"]) == 1
         started = time.perf_counter()
         loader = demo.Demo(url=system.url, phone=ADMIN_PHONE, password=ADMIN_PASSWORD, user_password="demo-password-1",
                            say=lambda line: print(line, flush=True))
         loaded = loader.run()
-        print(loader.summary(), f"\nloaded in {time.perf_counter() - started:.1f} s", flush=True)
+        summary = loader.summary()
+        print(summary, f"\nloaded in {time.perf_counter() - started:.1f} s", flush=True)
+        assert f"Dashboard: {system.url}/dashboard" in summary
 
         with httpx.Client(base_url=system.url, timeout=60) as client:
             token = client.post("/v1/auth/login", json={"phone": ADMIN_PHONE, "password": ADMIN_PASSWORD}).json()["access_token"]
@@ -121,7 +129,7 @@ def test_make_demo_reproduces_the_seed_000_table_through_the_api(tmp_path: Path)
             assert national["accumulated_satang"] == sum(int(Decimal(row[4]) * 100) for row in SEED_ROWS if row[4])
             assert national["funds"] == {"count": 10, "with_books": 6, "founded_year_be_first": 2549, "founded_year_be_last": 2554}
 
-            # Ban Song's 2019 income by source (seed 001), from the ledger the demo filled.
+            # Ban Song's 2019 income by source (the Ban Song case study), from the ledger the demo filled.
             ban_song = next(f for f in loaded.funds if f.tambon == "บ้านส้อง")
             committee = {"Authorization": "Bearer " + client.post("/v1/auth/login", json={
                 "phone": loaded.users["committee_a"].phone, "password": "demo-password-1"}).json()["access_token"]}
@@ -182,7 +190,7 @@ def test_make_demo_reproduces_the_seed_000_table_through_the_api(tmp_path: Path)
                 assert ban_song.name in _pdf_text(report.content) and "14,328,280.76" in _pdf_text(report.content)
 
         # Loading again changes nothing and says why.
-        again = demo.main(["--url", system.url, "--phone", ADMIN_PHONE, "--password", ADMIN_PASSWORD])
+        again = demo.main(["--url", system.url])  # `make demo` as is: the development login
         assert again == demo.EXIT_ALREADY_LOADED
         with httpx.Client(base_url=system.url, timeout=60) as client:
             funds = client.get("/v1/members/funds", headers=admin, params={"limit": 500}).json()["items"]

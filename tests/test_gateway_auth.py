@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from jose import jwt
@@ -19,6 +20,7 @@ from tests.helpers import (
     AUDIENCE,
     ISSUER,
     TEST_SECRET,
+    gateway_settings,
     login,
 )
 
@@ -289,19 +291,43 @@ async def test_admin_endpoints_need_a_token(gateway, path: str) -> None:
     assert r.headers["www-authenticate"].startswith("Bearer")
 
 
-async def test_development_generates_the_first_admin_password_and_prints_it_once(engines, capsys) -> None:
+async def test_development_gives_the_first_admin_the_documented_login_and_says_so_once(engines, capsys) -> None:
+    """`make run` on a new machine: the README's development login works without reading logs."""
     from gateway.app import start_gateway
+    from gateway.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_PHONE
 
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert DEV_ADMIN_PHONE in readme and DEV_ADMIN_PASSWORD in readme
     async with gateway_app(engines["gateway"], env="dev", bootstrap_admin_phone="", bootstrap_admin_password="") as (app, client):
         printed = capsys.readouterr().out
         assert "platform admin created" in printed
-        password = printed.split("password:")[1].split()[0]
-        pair = await login(client, "0800000000", password)
+        assert printed.split("password:")[1].split()[0] == DEV_ADMIN_PASSWORD
+        pair = await login(client, DEV_ADMIN_PHONE, DEV_ADMIN_PASSWORD)
         assert jwt.get_unverified_claims(pair["access_token"])["role"] == "platform_admin"
         owned = await start_gateway(app)  # a restart on the same data
         assert "platform admin created" not in capsys.readouterr().out
         for resource in owned:
             await resource.close()
+
+
+async def test_development_with_a_chosen_password_uses_it_and_prints_nothing(engines, capsys) -> None:
+    from gateway.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_PHONE
+
+    async with gateway_app(engines["gateway"], env="dev", bootstrap_admin_phone="",
+                           bootstrap_admin_password="chosen-admin-pass") as (_, client):
+        assert "chosen-admin-pass" not in capsys.readouterr().out
+        assert (await client.post("/v1/auth/login", json={"phone": DEV_ADMIN_PHONE, "password": DEV_ADMIN_PASSWORD})).status_code == 401
+        await login(client, DEV_ADMIN_PHONE, "chosen-admin-pass")
+
+
+def test_the_development_password_is_refused_outside_development() -> None:
+    from pydantic import ValidationError
+
+    from gateway.settings import DEV_ADMIN_PASSWORD
+
+    for env in ("test", "production"):
+        with pytest.raises(ValidationError, match="development bootstrap admin password"):
+            gateway_settings(env=env, bootstrap_admin_password=DEV_ADMIN_PASSWORD)
 
 
 async def test_production_without_bootstrap_credentials_creates_no_admin(engines) -> None:

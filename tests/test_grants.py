@@ -77,7 +77,7 @@ async def nakhon_fund(g: Grants, name: str = "กองทุนสวัสด�
 
 
 async def test_programs_have_fiscal_years_envelopes_and_splits(g: Grants) -> None:
-    # Seed 004: the national welfare budget of FY 2551, split 25% issue-based and 75% target areas.
+    # The Nakhon Si Thammarat 2008 document: the national welfare budget of FY 2551, split 25% issue-based and 75% target areas.
     program = await g.program(name="งบสวัสดิการชุมชน ปี 2551", allocation_splits=[
         {"name": "issue_based", "pct_bp": 2500}, {"name": "target_areas", "pct_bp": 7500}], per_fund_ceiling_satang=None)
     assert (program["fiscal_year_starts"], program["fiscal_year_ends"]) == ("2007-10-01", "2008-09-30")

@@ -878,13 +878,12 @@ async def test_who_may_read_and_post(books: Books) -> None:
 
 
 async def test_ban_songs_2019_income_by_source(service_client, tokens) -> None:
-    """Seed 001: members 1,312,175; local government 500,000; CODI 1,008,384; networks and donors
+    """The Ban Song case study: members 1,312,175; local government 500,000; CODI 1,008,384; networks and donors
     348,200 baht. Posted through the API, the report gives those amounts and 41.41, 15.78, 31.82
     and 10.99 percent."""
-    import json
-    import pathlib
+    from tools.demo import load_facts
 
-    facts = json.loads((pathlib.Path(__file__).parents[2] / "shared" / "data" / "seed_facts.json").read_text())
+    facts = load_facts()
     income = facts["ban_song"]["income_sources_2019"]
     baht = {k: int(v) for k, v in income.items() if k != "year_be"}
     books = await make_books(service_client, tokens, members_count=14)

@@ -5,13 +5,13 @@
 
 What it loads, all through the gateway with the same calls front ends make:
 
-- The ten funds of seed 000, in networks by province, with exactly the members, accumulated fund
-  and coverage of the seed's table: each roll is imported as a CSV (valid, made-up people with
+- The ten funds of the source table (``tools/data/source_facts.json``), in networks by province, with exactly the members, accumulated fund
+  and coverage of the source's table: each roll is imported as a CSV (valid, made-up people with
   national IDs unique across all funds), and each population is the one that gives the printed
-  percentage with those members (null where the seed has none). The seed gives each fund's
-  province and founding year only: the day is taken as 1 January (Ban Song: 1 May 2010, seed 001)
-  and the district as "ไม่ระบุ" (not stated) except Ban Song's (เวียงสระ, seed 001) and Chawang's.
-- Ban Song's 2019 income by source (seed 001): members' contributions of 1,312,175 baht as a
+  percentage with those members (null where the source has none). The source gives each fund's
+  province and founding year only: the day is taken as 1 January (Ban Song: 1 May 2010, from its case study)
+  and the district as "ไม่ระบุ" (not stated) except Ban Song's (เวียงสระ, from the case study) and Chawang's.
+- Ban Song's 2019 income by source (its case study): members' contributions of 1,312,175 baht as a
   year's deposits (committee posting them from the paper books, collector named), handed over to
   the bank month by month; local government 500,000, CODI 1,008,384 and donors 348,200 baht as
   co-funding. The fund's late-deposit window is widened to ten years for this.
@@ -22,19 +22,20 @@ What it loads, all through the gateway with the same calls front ends make:
 - Benefit claims in every state at Ban Song: paid (three, one with a medical certificate),
   submitted, under review, rejected, cancelled, and approved with its payout held by the reserve
   floor.
-- Nakhon Si Thammarat's 2008 grants (seed 004): the target-areas program of 5,304,672 baht for the
+- Nakhon Si Thammarat's 2008 grants (the province's 2008 plan): the target-areas program of 5,304,672 baht for the
   province with CODI's 55,000 baht per tambon fund as the ceiling, and the issue-based program of
   2,000,000 baht. Chawang applies to both: the first is screened by two grant officers, awarded in
   two tranches, the first disbursed (and posted to Chawang's ledger by the grants worker), the
   second waiting for a progress report; the second application is still being screened.
 - Then the accumulated fund: what each fund's ledger holds after all this is topped up to the
-  seed's figure by one opening balance (ยอดเงินกองทุนสะสมยกมา), posted as ``other`` co-funding dated
+  source's figure by one opening balance (ยอดเงินกองทุนสะสมยกมา), posted as ``other`` co-funding dated
   31 December of last year (Ban Song's 31 December 2018, before the 2019 figures). Funds with no
-  figure in the seed get no money at all, so their accumulated fund stays unknown (null), not 0.
+  figure in the source get no money at all, so their accumulated fund stays unknown (null), not 0.
 
-Admin credentials come from ``SAJJA_DEMO_PHONE`` (default 0800000000, the development bootstrap
-admin) and ``SAJJA_DEMO_PASSWORD`` (printed by the first ``make run``); the gateway from
-``SAJJA_DEMO_URL`` (default http://127.0.0.1:8000). Demo staff get one password,
+Admin credentials come from ``SAJJA_DEMO_PHONE`` and ``SAJJA_DEMO_PASSWORD``, by default the
+development login that ``make run`` gives its first admin (``gateway.settings.DEV_ADMIN_PHONE`` and
+``DEV_ADMIN_PASSWORD``, in the README); the gateway from ``SAJJA_DEMO_URL`` (default
+http://127.0.0.1:8000). Demo staff get one password,
 ``SAJJA_DEMO_USER_PASSWORD`` or a random one, printed at the end with their phones. The loader
 refuses, changing nothing, when any of the ten funds already exists: load it into a fresh system.
 """
@@ -63,17 +64,25 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from gateway.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_PHONE
 from services.members.thai import national_id_check_digit
 from shared.figures import BE_OFFSET, coverage_pct
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
-SEED_FACTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed_facts.json"
+#: The source documents' figures, kept in the repository as its own data (each part names its document).
+SOURCE_FACTS = Path(__file__).resolve().parent / "data" / "source_facts.json"
+
+
+def load_facts(path: Path = SOURCE_FACTS) -> dict[str, Any]:
+    """The figures the demo loads and the tests check against (``tools/data/source_facts.json``)."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
 B = 100  # satang per baht
 BATCH = 500
 EXIT_ALREADY_LOADED = 3
 UUID_IN_PATH = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
-#: Districts the sources give (seed 001 for Ban Song; Chawang's tambon is its district's seat).
+#: Districts the sources give (the Ban Song case study; Chawang's tambon is its district's seat).
 DISTRICTS = {"บ้านส้อง": "เวียงสระ", "ฉวาง": "ฉวาง"}
 UNSTATED = "ไม่ระบุ"
 
@@ -90,11 +99,15 @@ class DemoError(RuntimeError):
     pass
 
 
+class CannotLogIn(DemoError):
+    pass
+
+
 def log(message: str) -> None:
     print(message, flush=True)
 
 
-# --- The plan: what the seed says, as funds and people ------------------------------------------
+# --- The plan: what the source says, as funds and people ------------------------------------------
 
 
 def baht_to_satang(value: str | None) -> int | None:
@@ -235,7 +248,7 @@ class Api:
     def login(self, actor: Actor) -> None:
         answer = self.http.post("/v1/auth/login", json={"phone": actor.phone, "password": actor.password})
         if answer.status_code != 200:
-            raise DemoError(f"cannot log in as {actor.name} ({actor.phone}): {answer.status_code} {answer.text[:300]}")
+            raise CannotLogIn(f"cannot log in as {actor.name} ({actor.phone}): {answer.status_code} {answer.text[:300]}")
         actor.token = answer.json()["access_token"]
 
     def call(self, actor: Actor, method: str, path: str, *, expect: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
@@ -278,13 +291,13 @@ class Loaded:
 
 class Demo:
     def __init__(self, *, url: str, phone: str, password: str, scale: float = 1.0, user_password: str | None = None,
-                 facts_path: Path = SEED_FACTS, say: Callable[[str], None] = log) -> None:
+                 facts_path: Path = SOURCE_FACTS, say: Callable[[str], None] = log) -> None:
         self.api = Api(url)
         self.url = url.rstrip("/")
         self.admin = Actor(phone, password, "platform admin")
         self.scale = scale
         self.user_password = user_password or f"demo-{secrets.token_urlsafe(9)}"
-        self.facts = json.loads(facts_path.read_text(encoding="utf-8"))
+        self.facts = load_facts(facts_path)
         self.say = say
         self.today = dt.datetime.now(BANGKOK).date()
         self.loaded = Loaded(funds=plan_funds(self.facts, scale))
@@ -352,7 +365,7 @@ class Demo:
                 return
 
     def networks_and_funds(self) -> None:
-        self.step(f"networks and the ten funds of seed 000 (scale {self.scale:g})")
+        self.step(f"networks and the ten funds of the source table (scale {self.scale:g})")
         for province in sorted({f.province for f in self.loaded.funds}):
             network = self.api.call(self.admin, "POST", "/v1/members/networks", json={
                 "name_th": f"เครือข่ายกองทุนสวัสดิการชุมชนจังหวัด{province}", "province": province})
@@ -610,8 +623,8 @@ class Demo:
         self.wait_for("the grants worker to post the first tranche to Chawang's ledger", received)
 
     def opening_balances(self) -> None:
-        """Top each ledger up to the seed's accumulated fund with one opening balance."""
-        self.step("opening balances: each fund's books made to hold the seed's accumulated fund")
+        """Top each ledger up to the source's accumulated fund with one opening balance."""
+        self.step("opening balances: each fund's books made to hold the source's accumulated fund")
         last_year_end = dt.date(self.today.year - 1, 12, 31)
         for plan in self.loaded.funds:
             if plan.accumulated_satang is None:
@@ -621,7 +634,7 @@ class Demo:
             held = self.api.call(admin, "GET", path)["accumulated_satang"] or 0
             opening = plan.accumulated_satang - held
             if opening < 0:
-                raise DemoError(f"{plan.name} already holds {held} satang, more than the seed's {plan.accumulated_satang}")
+                raise DemoError(f"{plan.name} already holds {held} satang, more than the source's {plan.accumulated_satang}")
             if opening:
                 day = dt.date(2018, 12, 31) if plan.tambon == "บ้านส้อง" else last_year_end
                 self.api.call(admin, "POST", f"/v1/ledger/funds/{plan.id}/co-funding", json={
@@ -646,7 +659,7 @@ class Demo:
         lines += ["", "Where the time went (API calls):"]
         lines += [f"  {seconds:6.1f} s  {count:>5} x {kind}" for kind, (count, seconds) in slowest]
         if self.scale < 1:
-            lines += ["", f"Scale {self.scale:g}: member counts and coverage are not the seed's; money figures are."]
+            lines += ["", f"Scale {self.scale:g}: member counts and coverage are not the source's; money figures are."]
         return "\n".join(lines)
 
 
@@ -669,15 +682,15 @@ def tiny_png() -> bytes:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default=os.environ.get("SAJJA_DEMO_URL", "http://127.0.0.1:8000"))
-    parser.add_argument("--phone", default=os.environ.get("SAJJA_DEMO_PHONE", "0800000000"))
-    parser.add_argument("--password", default=os.environ.get("SAJJA_DEMO_PASSWORD"))
-    parser.add_argument("--scale", type=float, default=1.0, help="share of the seed's members to load (money stays exact)")
+    parser.add_argument("--phone", default=os.environ.get("SAJJA_DEMO_PHONE", DEV_ADMIN_PHONE))
+    parser.add_argument("--password", default=os.environ.get("SAJJA_DEMO_PASSWORD", DEV_ADMIN_PASSWORD))
+    parser.add_argument("--scale", type=float, default=1.0, help="share of the source's members to load (money stays exact)")
     parser.add_argument("--user-password", default=os.environ.get("SAJJA_DEMO_USER_PASSWORD"),
                         help="password for the demo's staff (at least 10 characters); random when not given")
     args = parser.parse_args(argv)
     if not args.password:
-        print("Set SAJJA_DEMO_PASSWORD to the platform admin's password (printed by the first `make run`),\n"
-              "and SAJJA_DEMO_PHONE if the admin's phone is not 0800000000.", file=sys.stderr)
+        print("SAJJA_DEMO_PASSWORD is empty: set it to the platform admin's password, or unset it for the "
+              "development login (README).", file=sys.stderr)
         return 2
     if not 0 < args.scale <= 1:
         print("--scale must be more than 0 and at most 1", file=sys.stderr)
@@ -691,6 +704,13 @@ def main(argv: list[str] | None = None) -> int:
     except AlreadyLoaded as exc:
         print(f"make demo: {exc}", file=sys.stderr)
         return EXIT_ALREADY_LOADED
+    except CannotLogIn as exc:
+        print(f"make demo: {exc}\nSet SAJJA_DEMO_PHONE and SAJJA_DEMO_PASSWORD to the platform admin's login "
+              "(the development login is in the README).", file=sys.stderr)
+        return 1
+    except httpx.ConnectError as exc:
+        print(f"make demo: no Sajja at {args.url} ({exc}); start it with `make run` in another terminal.", file=sys.stderr)
+        return 1
     except (DemoError, httpx.HTTPError) as exc:
         print(f"make demo failed: {exc}", file=sys.stderr)
         return 1

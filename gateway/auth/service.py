@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.keys import KeyRing
 from gateway.models import ApiClient, LoginFailure, RefreshToken, User
-from gateway.settings import GatewaySettings
+from gateway.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_PHONE, GatewaySettings
 from shared.auth import (
     ACCESS_TOKEN_TYPE,
     FUND_ROLES,
@@ -404,20 +404,21 @@ async def create_client(*, session: AsyncSession, data: Any) -> tuple[ApiClient,
 
 
 async def ensure_bootstrap_admin(session: AsyncSession, settings: GatewaySettings) -> tuple[str, str] | None:
-    """Create the first platform admin. Returns (phone, password) when a password was generated
-    and must be shown once; None otherwise."""
+    """Create the first platform admin from the bootstrap settings or, in development only, the
+    documented development login. Returns (phone, password) when the development login was used,
+    to be shown once; None otherwise."""
     exists = await session.scalar(select(User.id).where(User.role == Role.platform_admin.value).limit(1))
     if exists is not None:
         return None
     phone = settings.bootstrap_admin_phone
     password = settings.bootstrap_admin_password
-    generated = False
+    documented = False
     if not phone or not password:
         if settings.env != "dev":
             return None
-        phone = phone or "0800000000"
-        password = secrets.token_urlsafe(12)
-        generated = True
+        phone = phone or DEV_ADMIN_PHONE
+        documented = not password
+        password = password or DEV_ADMIN_PASSWORD
     session.add(
         User(
             id=uuid.uuid4(),
@@ -429,4 +430,4 @@ async def ensure_bootstrap_admin(session: AsyncSession, settings: GatewaySetting
         )
     )
     await session.flush()
-    return (phone, password) if generated else None
+    return (phone, password) if documented else None

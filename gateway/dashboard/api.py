@@ -103,7 +103,7 @@ async def funds_table(request: Request, principal: CurrentPrincipal,
                       province_name: Annotated[str | None, Query(alias="province", max_length=100)] = None,
                       network_id: uuid.UUID | None = None) -> Any:
     """Name, province, founded year (B.E.), accumulated fund, members and coverage of each fund the
-    caller may see, as seed 000's table of ten funds."""
+    caller may see, as the source table of ten funds prints them."""
     up = upstream(request)
     funds = await table_funds(up, principal, province_name, network_id)
     return {"rows": await figures.funds_table(up, funds)}

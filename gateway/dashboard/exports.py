@@ -86,7 +86,7 @@ async def income(up: Upstream, fund_id: uuid.UUID, period: figures.Period, fmt: 
 
 
 async def funds(up: Upstream, fund_list: list[dict[str, Any]], fmt: Format, title: str) -> Response:
-    """The funds table, as seed 000 prints it."""
+    """The funds table, as the source table of ten funds prints it."""
     rows = await figures.funds_table(up, fund_list)
     table = Table(
         title="ตารางกองทุน",

@@ -150,7 +150,7 @@ async def _given(value: Any) -> Any:
 
 
 def table_row(no: int, fund: dict[str, Any], summary: dict[str, Any], accumulated: int | None) -> dict[str, Any]:
-    """One row of the funds table (as seed 000 prints it)."""
+    """One row of the funds table (as the source table of ten funds prints it)."""
     return {
         "no": no, "fund_id": fund["id"], "name": fund["name"], "province": fund["province"],
         "founded_year_be": fund["founded_year_be"], "accumulated_satang": accumulated,

@@ -27,7 +27,7 @@ from shared.db import make_base
 
 Base = make_base()
 
-#: Ban Song's nine benefit categories (seed 001).
+#: Ban Song's nine benefit categories (the Ban Song case study).
 CATEGORIES = (
     "birth",
     "sickness_medical",

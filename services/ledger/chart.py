@@ -26,7 +26,7 @@ register_messages(
     }
 )
 
-#: Ban Song's nine benefit categories (seed 001); one expense account each.
+#: Ban Song's nine benefit categories (the Ban Song case study); one expense account each.
 BENEFIT_CATEGORIES = {
     "birth": ("สวัสดิการเกิด", "Birth"),
     "sickness_medical": ("สวัสดิการเจ็บป่วย", "Sickness and medical"),

@@ -39,7 +39,7 @@ register_messages(
 
 B = 100  # satang per baht
 
-#: Templates for Ban Song's nine categories (seed 001). A starting point only: each fund writes its
+#: Templates for Ban Song's nine categories (the Ban Song case study). A starting point only: each fund writes its
 #: own rules, and the documents insist they cannot be copied from one place to another.
 TEMPLATES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "birth": ("สวัสดิการเกิด", "Birth", {
