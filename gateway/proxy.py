@@ -3,7 +3,7 @@
 The one place the transport is chosen: :class:`shared.http1.Http1Client`, pooled keep-alive
 HTTP/1.1 with responses parsed by httptools, chosen because the forwarding path carries every
 deposit and general-purpose clients cost several times its CPU per request (docs/architecture.md,
-"Why these choices"); ``make bench`` measures the overhead on every run.
+"Why these choices"); ``make bench`` compares reads and deposits straight and through the gateway.
 
 What is forwarded: method, path and query as the caller encoded them, body, and the end-to-end
 headers; hop-by-hop headers are dropped, ``X-Request-ID`` and ``X-Forwarded-*`` set by the gateway.

@@ -81,8 +81,8 @@ class Database:
             if self._autocommit_engine is None:
                 # A pool of its own: in autocommit from the start, not pinged on checkout (the main
                 # pool pings each connection it lends: BEGIN, a ping and ROLLBACK with asyncpg,
-                # three round trips, measured as backends idle in transaction under make bench's
-                # load; the deposit poster makes a call again once when its connection was dead,
+                # three round trips per call, during which the backend sits idle in a
+                # transaction; the deposit poster makes a call again once when its connection was dead,
                 # which is safe because posting is idempotent). As many connections as the main
                 # pool's size and no overflow: a connection opened past the pool's size is closed
                 # after one call, and a new backend plans the posting afresh; a call waits for a

@@ -25,8 +25,8 @@ from shared.logs import request_id_var
 SERVER_KEEP_ALIVE_SECONDS = 75
 #: ...and how long a Sajja client keeps one before closing it itself: well under the server's, so a
 #: client never sends on a connection the server is closing at that very moment (the request is
-#: then lost to a reset: a 502 at the gateway, seen under ``make bench`` when 128 pooled
-#: connections went idle together and the server's 5 s ran out as the next request left).
+#: then lost to a reset: a 502 at the gateway, as when many pooled connections go idle together
+#: and the server's idle timeout runs out just as the next request leaves).
 CLIENT_IDLE_SECONDS = 30.0
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})

@@ -98,7 +98,7 @@ def attachment(filename: str) -> dict[str, str]:
 
 async def table_response(table: Table, fmt: Format, filename: str) -> Response:
     """The table as a download: ``<filename>.csv`` or ``.xlsx``, written off the event loop (a roll
-    of thousands of members takes a second of CPU)."""
+    of thousands of members is long enough CPU work to hold up every other request)."""
     if fmt == "xlsx":
         return Response(await asyncio.to_thread(to_xlsx, table), media_type=XLSX_TYPE, headers=attachment(f"{filename}.xlsx"))
     return Response(await asyncio.to_thread(to_csv, table), media_type="text/csv; charset=utf-8",

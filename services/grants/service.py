@@ -400,7 +400,7 @@ async def describe(session: AsyncSession, application: Application) -> Applicati
 
 async def describe_many(session: AsyncSession, applications: list[Application]) -> list[ApplicationOut]:
     """Applications with their reviews, tranches (and why a tranche is held) and program: one
-    query per kind of row, however many applications (a page of 50 made 200 queries before)."""
+    query per kind of row, however many applications (not one per application and kind)."""
     if not applications:
         return []
     ids = [a.id for a in applications]

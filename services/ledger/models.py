@@ -1,7 +1,8 @@
 """Tables the ledger service owns.
 
 Every table has ``fund_id`` first in its primary key and every query filters by it, so the ledger
-can be sharded by fund (Citus) without redesign; ``tests/test_ledger_schema.py`` checks it.
+can be sharded by fund (Citus) without redesign; a test checks it
+(``test_every_ledger_table_leads_its_primary_key_with_fund_id``).
 
 Amounts are ``BIGINT`` satang. A posting's amount is signed: debit positive, credit negative; an
 account's ``balance_satang`` is the sum of its postings, kept current in the posting transaction.
@@ -104,7 +105,7 @@ class JournalEntry(Base):
     __tablename__ = "journal_entries"
     # No other full index starting with fund_id: the look-ups of postings' entries must always
     # take the primary key (with a second index, a plan made while the table was small scanned
-    # every entry of the fund for each posting; see make bench's ledger section). An entry is
+    # every entry of the fund for each posting, ever slower as the fund grew). An entry is
     # reversed at most once, and so is each of its lines (a deposit of a collector's entry): NULL
     # line is the whole entry, NULLs not distinct; the unique index holds only reversals (partial).
     __table_args__ = (

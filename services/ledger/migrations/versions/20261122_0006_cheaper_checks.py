@@ -4,9 +4,8 @@ Revision ID: 20261122_0006_cheaper_checks
 Revises: 20261122_0005_deposit_checks
 Create Date: 2026-11-22 05:30:00
 
-Before, each posting queued a deferred check of its whole entry: a 500-deposit sync ran 1,500
-look-ups at COMMIT (about a third of PostgreSQL's time per deposit, measured with pgbench).
-Now:
+Before, each posting queued a deferred check of its whole entry: a sync ran look-ups at COMMIT
+in proportion to its postings, a large part of PostgreSQL's work per deposit. Now:
 
 - a statement-level trigger on postings checks, with the statement's new rows, that every entry
   they touch has two or more postings summing to zero when the statement ends (an entry's

@@ -5,14 +5,13 @@ Revises: 20261122_0006_cheaper_checks
 Create Date: 2026-12-03 08:00:00
 
 PostgreSQL checks a foreign key with one query per inserted row (and a share lock on the row it
-finds). A 500-deposit sync writes 1,000 postings, so 2,000 such queries: measured with pgbench
-on the posting function, dropping them took a batch from 13,300 to 19,600 deposits a second.
-Here the two keys of ``postings`` (its entry, its account, each within its fund) stay declared
+finds). A sync writes postings by the hundred, so twice as many such queries per sync, a large
+part of the posting function's time. Here the two keys of ``postings`` (its entry, its account, each within its fund) stay declared
 but ``NOT ENFORCED`` (PostgreSQL 18), and the statement-level trigger that already checks that
 the statement's entries balance also checks, with the statement's new rows as a set, that each
 posting's entry and account exist in its fund: one index probe per row inside one query (a
-LATERAL look-up, so a plan can never hash a whole table). Measured the same way, 13,300 ->
-17,800 a second.
+LATERAL look-up, so a plan can never hash a whole table), which keeps most of what dropping the
+per-row checks would save.
 
 What the keys also did was keep a referenced row from going away. Entries already cannot be
 changed or removed (append-only); accounts now cannot be removed, truncated, or given another
@@ -20,12 +19,11 @@ key (their balances and names still change). A row another transaction has inser
 committed is not seen, so a posting can never refer to one.
 
 The balance check of revision 0006 joined the statement's entries to postings; a connection that
-planned it while postings was small kept a plan that read the whole table on every statement
-(a probe with make bench's load generator on a new system: a fund's batches through the gateway
-slowed from 11,750 to 6,850 deposits a second within 40 s, postings read sequentially once per
-call). Every query here now looks up by key, and this function and
-the posting functions forbid sequential scans (``enable_seqscan = off`` for their own queries; no
-cost measured with pgbench).
+planned it while postings was small kept a plan that read the whole table on every statement,
+so on a new system each sync was slower than the one before as the fund's postings grew. Every
+query here now looks up by key, and this function and the posting functions forbid sequential
+scans (``enable_seqscan = off`` for their own queries, which costs nothing when every look-up is
+by key anyway).
 """
 
 from pathlib import Path

@@ -12,14 +12,12 @@ member's contribution on a line of its own (line 2 onwards), which the deposit n
 (``deposits.entry_line``). Every deposit keeps its own receipt number, posting time and member
 line, so statements, receipts and reports read the same; the books hold one entry row and one
 posting fewer per deposit, and the per-entry balance check runs once per entry instead of once
-per deposit. Measured with pgbench on the posting call (500 per call, 4 clients, one fund):
-16,200-17,400 -> 21,350-24,600 deposits a second.
+per deposit.
 
 ``ledger_post_deposits`` also judges the deposits (an earlier posting of the same id, the
 ledger's copy of member and collector) before it takes the fund's lock, so that one call's
 look-ups run while another call of the fund posts; only the late window (a setting of the fund's
-row) and the postings are left under the lock (pgbench as above, alternating in one run:
-19,700-23,400 -> 25,250-26,500). A deposit another call commits between the look-up and the lock
+row) and the postings are left under the lock. A deposit another call commits between the look-up and the lock
 fails the insert on the primary key; the service then calls again (``DepositPoster``), and it is
 a duplicate. The statement trigger looks up each new posting's entry once per entry instead of
 once per posting.
