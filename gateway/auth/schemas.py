@@ -5,17 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from shared.auth import Role
+from shared.schemas import ClosedModel
 from shared.validators import normalize_phone
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class LoginRequest(Strict):
+class LoginRequest(ClosedModel):
     phone: str = Field(max_length=20)
     password: str = Field(min_length=1, max_length=256)
 
@@ -29,11 +26,11 @@ class TokenPair(BaseModel):
     expires_in: int
 
 
-class RefreshRequest(Strict):
+class RefreshRequest(ClosedModel):
     refresh_token: str = Field(min_length=16, max_length=256)
 
 
-class ClientCredentialsRequest(Strict):
+class ClientCredentialsRequest(ClosedModel):
     grant_type: Literal["client_credentials"]
     client_id: str = Field(max_length=64)
     client_secret: str = Field(max_length=256)
@@ -47,7 +44,7 @@ class ClientToken(BaseModel):
     scope: str
 
 
-class CreateUserRequest(Strict):
+class CreateUserRequest(ClosedModel):
     phone: str = Field(max_length=20)
     password: str = Field(min_length=6, max_length=256, description="A password, or a PIN of 6 digits or more")
     display_name: str = Field(min_length=1, max_length=200)
@@ -82,7 +79,7 @@ class Me(BaseModel):
     user: UserOut | None = None
 
 
-class CreateClientRequest(Strict):
+class CreateClientRequest(ClosedModel):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(default_factory=list, max_length=50)
     fund_id: uuid.UUID | None = None

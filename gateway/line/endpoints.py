@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from gateway.auth.schemas import Strict
 from gateway.line import service
 from gateway.line.client import check_signature
 from gateway.models import LineLink
@@ -18,11 +17,12 @@ from gateway.proxy import bad_gateway
 from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
 from shared.errors import Forbidden, SajjaError
+from shared.schemas import ClosedModel
 
 router = APIRouter(tags=["line"])
 
 
-class LineLogin(Strict):
+class LineLogin(ClosedModel):
     id_token: str = Field(min_length=10, max_length=4096)
     nonce: str | None = Field(default=None, max_length=256)
 
@@ -31,7 +31,7 @@ class LineLinkIn(LineLogin):
     code: str = Field(min_length=6, max_length=16)
 
 
-class LinkCodeIn(Strict):
+class LinkCodeIn(ClosedModel):
     fund_id: uuid.UUID
     member_id: uuid.UUID
 
@@ -42,12 +42,12 @@ class LinkCodeOut(BaseModel):
     qr_svg: str = Field(description="The code as a QR image (SVG) to show on the committee's screen")
 
 
-class UnlinkIn(Strict):
+class UnlinkIn(ClosedModel):
     fund_id: uuid.UUID
     member_id: uuid.UUID
 
 
-class Preferences(Strict):
+class Preferences(ClosedModel):
     receipts: bool = True
     claims: bool = True
     arrears: bool = False
@@ -127,7 +127,7 @@ async def webhook(request: Request, session: DbSession) -> Response:
     return Response(status_code=200)
 
 
-class ReminderIn(Strict):
+class ReminderIn(ClosedModel):
     fund_id: uuid.UUID
 
 

@@ -15,9 +15,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from shared.errors import register_messages
+from shared.schemas import ClosedModel
 
 DocumentKind = Literal[
     "medical_certificate", "hospital_receipt", "death_certificate", "birth_certificate", "id_card",
@@ -26,16 +27,12 @@ DocumentKind = Literal[
 MEDICAL_DOCUMENTS = frozenset({"medical_certificate", "hospital_receipt"})
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Tier(Strict):
+class Tier(ClosedModel):
     min_years: int = Field(ge=0, le=100, description="Full years of membership on the event date")
     amount_satang: StrictInt = Field(gt=0)
 
 
-class AmountModel(Strict):
+class AmountModel(ClosedModel):
     model: Literal["fixed", "per_day", "tiered"]
     amount_satang: StrictInt | None = Field(default=None, gt=0, description="fixed")
     per_day_satang: StrictInt | None = Field(default=None, gt=0, description="per_day")
@@ -51,7 +48,7 @@ class AmountModel(Strict):
         return self
 
 
-class Rules(Strict):
+class Rules(ClosedModel):
     amount: AmountModel
     waiting_days: int = Field(default=0, ge=0, le=3650, description="Days after joining before a claim qualifies")
     min_age: int | None = Field(default=None, ge=0, le=130)

@@ -10,15 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from services.benefits.models import CATEGORIES
 from services.benefits.rules import Rules
+from shared.schemas import ClosedModel
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class BenefitIn(Strict):
+class BenefitIn(ClosedModel):
     code: str = Field(pattern=r"^[a-z0-9_\-]{2,64}$")
     category: Category
     name_th: str = Field(min_length=1, max_length=200)
@@ -27,7 +24,7 @@ class BenefitIn(Strict):
     rules: Rules
 
 
-class RulesIn(Strict):
+class RulesIn(ClosedModel):
     effective_from: dt.date
     rules: Rules
 
@@ -55,11 +52,11 @@ class Catalog(BaseModel):
     items: list[BenefitOut]
 
 
-class TemplateIn(Strict):
+class TemplateIn(ClosedModel):
     effective_from: dt.date
 
 
-class SettingsIn(Strict):
+class SettingsIn(ClosedModel):
     reserve_floor_satang: StrictInt | None = Field(default=None, ge=0)
     two_approvers_above_satang: StrictInt | None = Field(default=None, ge=0)
     paid_from: Literal["bank", "fund_cash"] | None = None
@@ -74,7 +71,7 @@ class SettingsOut(BaseModel):
     paid_from: str
 
 
-class ClaimIn(Strict):
+class ClaimIn(ClosedModel):
     id: uuid.UUID | None = Field(default=None, description="Client id: sending it again returns the same claim")
     member_id: uuid.UUID
     benefit_code: str = Field(max_length=64)
@@ -84,7 +81,7 @@ class ClaimIn(Strict):
     details: str | None = Field(default=None, max_length=2000)
 
 
-class CheckIn(Strict):
+class CheckIn(ClosedModel):
     member_id: uuid.UUID
     benefit_code: str = Field(max_length=64)
     event_date: dt.date
@@ -108,7 +105,7 @@ class Eligibility(BaseModel):
     qualifies_on: dt.date | None
 
 
-class ReasonIn(Strict):
+class ReasonIn(ClosedModel):
     reason: str = Field(min_length=3, max_length=500)
 
 

@@ -8,19 +8,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictInt, field_validator
 
+from shared.schemas import ClosedModel
+
 Grantor = Literal["codi", "state", "provincial_office", "local_government", "other"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class Split(Strict):
+class Split(ClosedModel):
     name: str = Field(min_length=1, max_length=64, description="e.g. issue_based, target_areas")
     pct_bp: int = Field(gt=0, le=10_000)
 
 
-class ProgramCreate(Strict):
+class ProgramCreate(ClosedModel):
     grantor: Grantor
     name: str = Field(min_length=1, max_length=300)
     fiscal_year_be: int = Field(ge=2500, le=2700, description="Thai fiscal year in B.E. (October to September)")
@@ -72,19 +70,19 @@ class ProgramPage(BaseModel):
     next_cursor: str | None
 
 
-class BudgetLine(Strict):
+class BudgetLine(ClosedModel):
     line: str = Field(min_length=1, max_length=64)
     description: str = Field(min_length=1, max_length=300)
     amount_satang: StrictInt = Field(gt=0)
 
 
-class DocumentRef(Strict):
+class DocumentRef(ClosedModel):
     title: str = Field(min_length=1, max_length=200)
     url: HttpUrl | None = None
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
-class ApplicationCreate(Strict):
+class ApplicationCreate(ClosedModel):
     fund_id: uuid.UUID
     split: str = Field(default="", max_length=64)
     title: str = Field(min_length=1, max_length=300)
@@ -93,7 +91,7 @@ class ApplicationCreate(Strict):
     documents: list[DocumentRef] = Field(default_factory=list, max_length=20)
 
 
-class ReviewIn(Strict):
+class ReviewIn(ClosedModel):
     score: int = Field(ge=0, le=100)
     recommendation: Literal["approve", "approve_in_part", "reject"]
     comment: str | None = Field(default=None, max_length=2000)
@@ -110,13 +108,13 @@ class ReviewOut(BaseModel):
     at: dt.datetime
 
 
-class TrancheIn(Strict):
+class TrancheIn(ClosedModel):
     amount_satang: StrictInt = Field(gt=0)
     due_on: dt.date
     requires_report: bool = False
 
 
-class DecisionIn(Strict):
+class DecisionIn(ClosedModel):
     decision: Literal["approve", "reject"]
     approved_satang: StrictInt | None = Field(default=None, gt=0, description="Less than requested: approved in part")
     note: str | None = Field(default=None, max_length=500)
@@ -165,17 +163,17 @@ class ApplicationPage(BaseModel):
     next_cursor: str | None
 
 
-class DisbursementIn(Strict):
+class DisbursementIn(ClosedModel):
     disbursed_on: dt.date
     reference: str = Field(min_length=1, max_length=200, description="The grantor's transfer reference")
 
 
-class UseLine(Strict):
+class UseLine(ClosedModel):
     line: str = Field(min_length=1, max_length=64)
     spent_satang: StrictInt = Field(ge=0)
 
 
-class UseReportIn(Strict):
+class UseReportIn(ClosedModel):
     lines: list[UseLine] = Field(min_length=1, max_length=50)
     narrative: str | None = Field(default=None, max_length=10_000)
 
@@ -200,7 +198,7 @@ class Reconciliation(BaseModel):
     spent_reported_satang: int
 
 
-class SubscriptionIn(Strict):
+class SubscriptionIn(ClosedModel):
     url: HttpUrl
     events: list[Literal["application.status_changed", "tranche.disbursed", "tranche.held"]] = Field(min_length=1)
     program_id: uuid.UUID | None = None

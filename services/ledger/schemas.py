@@ -8,18 +8,16 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
+from shared.schemas import ClosedModel
+
 Satang = StrictInt
 Source = Literal["local_government", "codi", "donors", "community_enterprise", "interest", "other"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 # --- Deposits ----------------------------------------------------------------------------------
 
 
-class DepositIn(Strict):
+class DepositIn(ClosedModel):
     id: uuid.UUID = Field(description="Made by the phone; sending it again is the same deposit")
     member_id: uuid.UUID
     amount_satang: Satang = Field(gt=0)
@@ -42,7 +40,7 @@ class DepositOut(BaseModel):
     entry_id: uuid.UUID
 
 
-class DepositBatchIn(Strict):
+class DepositBatchIn(ClosedModel):
     deposits: list[DepositIn] = Field(min_length=1, max_length=500)
 
 
@@ -66,7 +64,7 @@ class DepositBatchOut(BaseModel):
 # --- Other movements ---------------------------------------------------------------------------------
 
 
-class CoFundingIn(Strict):
+class CoFundingIn(ClosedModel):
     id: uuid.UUID
     source: Source
     amount_satang: Satang = Field(gt=0)
@@ -75,7 +73,7 @@ class CoFundingIn(Strict):
     into: Literal["bank", "fund_cash"] = "bank"
 
 
-class HandoverIn(Strict):
+class HandoverIn(ClosedModel):
     id: uuid.UUID
     collector_id: uuid.UUID
     amount_satang: Satang = Field(gt=0)
@@ -84,7 +82,7 @@ class HandoverIn(Strict):
     reference: str | None = Field(default=None, max_length=200)
 
 
-class ExpenseIn(Strict):
+class ExpenseIn(ClosedModel):
     id: uuid.UUID
     amount_satang: Satang = Field(gt=0)
     paid_on: dt.date
@@ -98,7 +96,7 @@ BenefitCategory = Literal[
 ]
 
 
-class PayoutIn(Strict):
+class PayoutIn(ClosedModel):
     id: uuid.UUID = Field(description="The claim's id: paying the same claim again is a replay, never a second payment")
     category: BenefitCategory
     amount_satang: Satang = Field(gt=0)
@@ -108,7 +106,7 @@ class PayoutIn(Strict):
     reserve_floor_satang: Satang | None = Field(default=None, ge=0, description="Refuse if cash and bank would fall below this")
 
 
-class ReversalIn(Strict):
+class ReversalIn(ClosedModel):
     id: uuid.UUID
     reason: str = Field(min_length=3, max_length=300)
 
@@ -128,7 +126,7 @@ class MovementOut(BaseModel):
 # --- Accounts and reads --------------------------------------------------------------------------
 
 
-class AccountIn(Strict):
+class AccountIn(ClosedModel):
     code: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z\-_.]{0,39}$")
     name_th: str = Field(min_length=1, max_length=200)
     name_en: str = Field(min_length=1, max_length=200)
@@ -252,7 +250,7 @@ class CollectorDay(BaseModel):
 # --- Plans, standing, matching -------------------------------------------------------------------------
 
 
-class PlanIn(Strict):
+class PlanIn(ClosedModel):
     name: str = Field(min_length=1, max_length=100, description="e.g. สัจจะวันละบาท")
     period: Literal["day", "month", "year"]
     amount_satang: Satang = Field(gt=0)
@@ -289,7 +287,7 @@ class ArrearsPage(BaseModel):
     items: list[Standing]
 
 
-class MatchingRuleIn(Strict):
+class MatchingRuleIn(ClosedModel):
     source: Source
     ratio_bp: int = Field(ge=0, le=100_000, description="10000 = one baht per member baht (1:1)")
     cap_per_member_year_satang: Satang | None = Field(default=None, gt=0)
@@ -312,7 +310,7 @@ class MatchingReport(BaseModel):
     lines: list[MatchingLine]
 
 
-class FundRulesIn(Strict):
+class FundRulesIn(ClosedModel):
     late_window_days: int | None = Field(default=None, ge=0, le=3650, description="Up to ten years, for a fund bringing its past books in")
     admin_cap_bp: int | None = Field(default=None, ge=0, le=10_000)
 

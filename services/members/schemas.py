@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from services.members import thai
 from shared.errors import register_field_messages
+from shared.schemas import ClosedModel
 from shared.validators import normalize_phone
 
 register_field_messages(
@@ -113,14 +114,10 @@ Village = Annotated[int | None, BeforeValidator(_village)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
 # --- Networks and funds -------------------------------------------------------------------------
 
 
-class NetworkCreate(Strict):
+class NetworkCreate(ClosedModel):
     name_th: str = Field(min_length=1, max_length=300)
     name_en: str | None = Field(default=None, max_length=300)
     province: str = Field(min_length=1, max_length=100)
@@ -137,7 +134,7 @@ class NetworkOut(BaseModel):
     province_code: str | None
 
 
-class FundCreate(Strict):
+class FundCreate(ClosedModel):
     name: str = Field(min_length=1, max_length=300, description="Thai name, e.g. กองทุนสวัสดิการชุมชนตำบลบ้านส้อง")
     name_en: str | None = Field(default=None, max_length=300)
     kind: Literal["tambon", "municipal"] = "tambon"
@@ -152,7 +149,7 @@ class FundCreate(Strict):
     network_id: uuid.UUID | None = None
 
 
-class FundUpdate(Strict):
+class FundUpdate(ClosedModel):
     name: str | None = Field(default=None, min_length=1, max_length=300)
     name_en: str | None = Field(default=None, max_length=300)
     province_code: str | None = Field(default=None, pattern=r"^\d{2}$")
@@ -215,7 +212,7 @@ class FundSummary(BaseModel):
 # --- Members -------------------------------------------------------------------------------------
 
 
-class BeneficiaryIn(Strict):
+class BeneficiaryIn(ClosedModel):
     name: str = Field(min_length=1, max_length=200)
     relationship: str = Field(min_length=1, max_length=50, description="e.g. คู่สมรส, บุตร, บิดา, มารดา")
     share_bp: int = Field(gt=0, le=10_000, description="Share in basis points (10000 = 100%)")
@@ -238,7 +235,7 @@ def _check_shares(beneficiaries: list[BeneficiaryIn]) -> list[BeneficiaryIn]:
     return beneficiaries
 
 
-class MemberFields(Strict):
+class MemberFields(ClosedModel):
     """What a registration says about a person; shared by the API and the roll import."""
 
     national_id: NationalId
@@ -275,7 +272,7 @@ class MemberCreate(MemberFields):
     _shares = field_validator("beneficiaries")(_check_shares)
 
 
-class MemberUpdate(Strict):
+class MemberUpdate(ClosedModel):
     title: OptionalText = Field(default=None, max_length=50)
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
     last_name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -286,13 +283,13 @@ class MemberUpdate(Strict):
     address: OptionalText = Field(default=None, max_length=300)
 
 
-class BeneficiariesIn(Strict):
+class BeneficiariesIn(ClosedModel):
     beneficiaries: list[BeneficiaryIn] = Field(max_length=10)
 
     _shares = field_validator("beneficiaries")(_check_shares)
 
 
-class StatusChange(Strict):
+class StatusChange(ClosedModel):
     status: Literal["active", "suspended", "resigned", "deceased"]
     effective_on: PastDate
     reason: str | None = Field(default=None, max_length=500)
@@ -308,7 +305,7 @@ class StatusChangeOut(BaseModel):
     recorded_at: dt.datetime
 
 
-class AnonymiseRequest(Strict):
+class AnonymiseRequest(ClosedModel):
     reason: str = Field(min_length=3, max_length=500, description="The member's request, as recorded")
 
 
@@ -372,7 +369,7 @@ class DuplicateInFund(BaseModel):
 # --- Collectors ---------------------------------------------------------------------------------
 
 
-class CollectorCreate(Strict):
+class CollectorCreate(ClosedModel):
     user_id: uuid.UUID = Field(description="The collector's gateway user (role collector in this fund)")
     display_name: str = Field(min_length=1, max_length=200)
     phone: Phone = None
@@ -382,7 +379,7 @@ class CollectorCreate(Strict):
     _villages = field_validator("villages")(_village_list)
 
 
-class RoundUpdate(Strict):
+class RoundUpdate(ClosedModel):
     villages: list[int] = Field(default_factory=list, max_length=99)
     member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=5000)
 
@@ -454,7 +451,7 @@ class MemberFacts(BaseModel):
     anonymised: bool
 
 
-class FactsRequest(Strict):
+class FactsRequest(ClosedModel):
     member_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -218,6 +219,17 @@ async def matching(session: AsyncSession, fund_id: uuid.UUID, year: int) -> Matc
         .group_by(Movement.source)
     )).all())
     rules = (await session.scalars(select(MatchingRule).where(MatchingRule.fund_id == fund_id).order_by(MatchingRule.source))).all()
+    return MatchingReport(fund_id=fund_id, year=year, year_be=year + BE_OFFSET, member_contributions_satang=sum(contributions),
+                          lines=match_due(contributions, rules, received))
+
+
+def match_due(contributions: Sequence[int], rules: Sequence[MatchingRule], received: Mapping[str, int | None]) -> list[MatchingLine]:
+    """The arithmetic of ``matching``: one line per rule, in the order given, with what its
+    co-funder owes for the year and what is still outstanding. ``contributions`` holds each
+    member's net contribution in the year, one number a member: nothing is owed for a net of zero
+    or less, and each member's share is rounded down to the satang and capped before the sum.
+    ``received`` is what each source sent (a source with no rule has no line; more than is due
+    leaves nothing outstanding, and no credit)."""
     lines = []
     for rule in rules:
         due = 0
@@ -230,4 +242,4 @@ async def matching(session: AsyncSession, fund_id: uuid.UUID, year: int) -> Matc
         lines.append(MatchingLine(source=rule.source, ratio_bp=rule.ratio_bp,
                                   cap_per_member_year_satang=rule.cap_per_member_year_satang,
                                   due_satang=due, received_satang=got, outstanding_satang=max(0, due - got)))
-    return MatchingReport(fund_id=fund_id, year=year, year_be=year + BE_OFFSET, member_contributions_satang=sum(contributions), lines=lines)
+    return lines
