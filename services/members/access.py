@@ -11,6 +11,12 @@
 | member            | their fund, read      | themself only                   |
 
 Anything a caller may not see is a 404, so ids cannot be probed across funds.
+
+Each check a route always makes is a dependency here, named for whom it admits, so a route's
+signature says who may call it: the fund in the path (``VisibleFund``), then the role
+(``FundWriter``, ``RollWriter``...), then the member or collector in the path (``VisibleMember``,
+``MemberForRollWriters``...), in that order, each step a 404 or a 403 as before. FastAPI solves a
+dependency once per request, so a chain looks the fund up once.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.members.models import Fund, Member
-from shared.auth import CurrentPrincipal, Principal, Role
+from services.members.collectors import service as collectors
+from services.members.models import Collector, Fund, Member
+from services.members.pii import WHOLE_ID_ROLES
+from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, NotFound, register_messages
 
@@ -42,6 +50,11 @@ register_messages(
 MEMBER_WRITERS = frozenset({Role.committee, Role.fund_admin, Role.platform_admin})
 FUND_WRITERS = frozenset({Role.fund_admin, Role.platform_admin})
 ROLL_READERS = frozenset({Role.committee, Role.fund_admin, Role.platform_admin, Role.service, Role.network_officer})
+#: Who reads a fund's list of collectors: its writers and the network's officers.
+COLLECTOR_READERS = MEMBER_WRITERS | {Role.network_officer}
+#: Who may register a fund: platform admins, and network officers (within their own network,
+#: which the request body names: checked in ``funds.service.create``).
+FUND_CREATORS = frozenset({Role.platform_admin, Role.network_officer})
 
 
 def may_see_fund(principal: Principal, fund: Fund) -> bool:
@@ -80,3 +93,135 @@ async def get_member(session: AsyncSession, principal: Principal, fund: Fund, me
     if principal.role is Role.member and principal.member_id == member.id:
         return member
     raise NotFound("member.not_found")
+
+
+async def signed_in(principal: CurrentPrincipal) -> Principal:
+    """Every signed-in caller: the route itself shows each only what they may see."""
+    return principal
+
+
+SignedIn = Annotated[Principal, Depends(signed_in)]
+PlatformAdmin = Annotated[Principal, Depends(require_roles(Role.platform_admin))]
+#: Other Sajja services (and platform admins), for ``/v1/members/internal``.
+ServiceCaller = Annotated[Principal, Depends(require_roles(Role.service))]
+
+
+async def fund_creator(principal: CurrentPrincipal) -> Principal:
+    """Platform admins and network officers (the fund's network is checked against the body)."""
+    ensure_role(principal, FUND_CREATORS)
+    return principal
+
+
+FundCreator = Annotated[Principal, Depends(fund_creator)]
+
+
+async def fund_writer(fund: VisibleFund, principal: CurrentPrincipal) -> Fund:
+    """The fund in the path, for its fund admins and platform admins (404 before 403)."""
+    ensure_role(principal, FUND_WRITERS)
+    return fund
+
+
+FundWriter = Annotated[Fund, Depends(fund_writer)]
+
+
+async def roll_writer(fund: VisibleFund, principal: CurrentPrincipal) -> Fund:
+    """The fund in the path, for those who change its roll: committee, fund admins, platform admins."""
+    ensure_role(principal, MEMBER_WRITERS)
+    return fund
+
+
+RollWriter = Annotated[Fund, Depends(roll_writer)]
+
+
+async def roll_reader(fund: VisibleFund, principal: CurrentPrincipal) -> Fund:
+    """The fund in the path, for those who read its whole roll (not members, not collectors)."""
+    ensure_role(principal, ROLL_READERS)
+    return fund
+
+
+RollReader = Annotated[Fund, Depends(roll_reader)]
+
+
+async def collector_reader(fund: VisibleFund, principal: CurrentPrincipal) -> Fund:
+    """The fund in the path, for those who list its collectors: its writers and network officers."""
+    ensure_role(principal, COLLECTOR_READERS)
+    return fund
+
+
+CollectorReader = Annotated[Fund, Depends(collector_reader)]
+
+
+async def valid_member(member_id: uuid.UUID, fund: VisibleFund, session: DbSession, principal: CurrentPrincipal) -> Member:
+    """The member in the path, of the fund in the path, if the caller may see them."""
+    return await get_member(session, principal, fund, member_id)
+
+
+VisibleMember = Annotated[Member, Depends(valid_member)]
+
+
+async def member_for_roll_writers(
+    member_id: uuid.UUID, fund: RollWriter, session: DbSession, principal: CurrentPrincipal
+) -> Member:
+    """The member in the path, for those who change the roll (the role is checked before the member
+    is looked up, as it always was)."""
+    return await get_member(session, principal, fund, member_id)
+
+
+MemberForRollWriters = Annotated[Member, Depends(member_for_roll_writers)]
+
+
+async def member_for_fund_writers(
+    member_id: uuid.UUID, fund: FundWriter, session: DbSession, principal: CurrentPrincipal
+) -> Member:
+    """The member in the path, for the fund's admins and platform admins (erasing personal data)."""
+    return await get_member(session, principal, fund, member_id)
+
+
+MemberForFundWriters = Annotated[Member, Depends(member_for_fund_writers)]
+
+
+async def member_for_id_readers(member: VisibleMember, principal: CurrentPrincipal) -> Member:
+    """The member in the path, for those who may read a whole national ID: the committee, fund
+    admins, platform admins, and the member themself (a 404 for whom they may not see, first)."""
+    if principal.role not in WHOLE_ID_ROLES and not (principal.role is Role.member and principal.member_id == member.id):
+        raise Forbidden()
+    return member
+
+
+MemberForIdReaders = Annotated[Member, Depends(member_for_id_readers)]
+
+
+async def valid_collector(collector_id: uuid.UUID, fund: VisibleFund, session: DbSession) -> Collector:
+    """The collector in the path, if they are the fund's."""
+    return await collectors.get(session, fund, collector_id)
+
+
+FundCollector = Annotated[Collector, Depends(valid_collector)]
+
+
+async def collector_for_roll_writers(collector_id: uuid.UUID, fund: RollWriter, session: DbSession) -> Collector:
+    """The fund's collector in the path, for those who change rounds (the role checked first)."""
+    return await collectors.get(session, fund, collector_id)
+
+
+CollectorForRollWriters = Annotated[Collector, Depends(collector_for_roll_writers)]
+
+
+async def round_reader(collector: FundCollector, principal: CurrentPrincipal) -> Collector:
+    """The fund's collector in the path, for the fund's staff and for that collector themself; a
+    404 for anyone else, as for a collector who does not exist."""
+    collectors.ensure_may_read_round(principal, collector)
+    return collector
+
+
+CollectorForRoundReaders = Annotated[Collector, Depends(round_reader)]
+
+
+async def collector_of_fund(fund: VisibleFund, session: DbSession, principal: CurrentPrincipal) -> Collector:
+    """The caller, as a collector of the fund in the path: 404 for anyone else."""
+    if principal.role is not Role.collector or principal.user_id is None:
+        raise NotFound("collector.not_found")
+    return await collectors.for_user(session, fund, principal.user_id)
+
+
+CollectorOfFund = Annotated[Collector, Depends(collector_of_fund)]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from services.members.access import ServiceCaller
 from services.members.collectors import service as collectors
 from services.members.models import CURRENT_STATUSES, Fund, Member
 from services.members.schemas import (
@@ -23,7 +24,6 @@ from services.members.schemas import (
     FactsRequest,
     MemberFacts,
 )
-from shared.auth import Principal, Role, require_roles
 from shared.db import DbSession
 from shared.errors import NotFound
 from shared.etag import cached_json
@@ -31,7 +31,6 @@ from shared.pagination import Cursor, Limit, after_key, split_page
 
 router = APIRouter(prefix="/v1/members/internal/funds/{fund_id}", tags=["internal"])
 
-Service = Annotated[Principal, Depends(require_roles(Role.service))]
 FACTS_MAX_AGE = 30
 
 
@@ -44,7 +43,7 @@ def to_facts(member: Member) -> MemberFacts:
 
 
 @router.get("/members/{member_id}/facts", response_model=MemberFacts)
-async def member_facts(fund_id: uuid.UUID, member_id: uuid.UUID, request: Request, session: DbSession, _: Service) -> Response:
+async def member_facts(fund_id: uuid.UUID, member_id: uuid.UUID, request: Request, session: DbSession, _: ServiceCaller) -> Response:
     """Status, dates, birth date and sex for eligibility; 404 when the member is not in this fund."""
     member = await session.get(Member, member_id)
     if member is None or member.fund_id != fund_id:
@@ -53,7 +52,7 @@ async def member_facts(fund_id: uuid.UUID, member_id: uuid.UUID, request: Reques
 
 
 @router.post("/members/facts", response_model=FactsBatch)
-async def member_facts_batch(fund_id: uuid.UUID, body: FactsRequest, session: DbSession, _: Service) -> Any:
+async def member_facts_batch(fund_id: uuid.UUID, body: FactsRequest, session: DbSession, _: ServiceCaller) -> Any:
     """Facts for up to 500 members at once (a collector's synced batch); unknown ids are listed."""
     rows = (await session.scalars(
         select(Member).where(Member.fund_id == fund_id, Member.id.in_(body.member_ids))
@@ -63,7 +62,7 @@ async def member_facts_batch(fund_id: uuid.UUID, body: FactsRequest, session: Db
 
 
 @router.get("/collectors/by-user/{user_id}", response_model=CollectorFacts)
-async def collector_facts(fund_id: uuid.UUID, user_id: uuid.UUID, request: Request, session: DbSession, _: Service) -> Response:
+async def collector_facts(fund_id: uuid.UUID, user_id: uuid.UUID, request: Request, session: DbSession, _: ServiceCaller) -> Response:
     """Whether this user is a collector of this fund; 404 when not."""
     fund = await session.get(Fund, fund_id)
     if fund is None:
@@ -83,7 +82,7 @@ class FundFacts(BaseModel):
 
 
 @router.get("", response_model=FundFacts)
-async def fund_facts(fund_id: uuid.UUID, request: Request, session: DbSession, _: Service) -> Response:
+async def fund_facts(fund_id: uuid.UUID, request: Request, session: DbSession, _: ServiceCaller) -> Response:
     """Whether the fund exists, and its status."""
     fund = await session.get(Fund, fund_id)
     if fund is None:
@@ -100,7 +99,7 @@ class MemberFactsPage(BaseModel):
 
 @router.get("/members", response_model=MemberFactsPage)
 async def current_members(
-    fund_id: uuid.UUID, session: DbSession, _: Service, limit: Limit = 500, cursor: Cursor = None
+    fund_id: uuid.UUID, session: DbSession, _: ServiceCaller, limit: Limit = 500, cursor: Cursor = None
 ) -> Any:
     """Every current (active or suspended) member of the fund, by id, for reports such as arrears."""
     query = select(Member).where(Member.fund_id == fund_id, Member.status.in_(CURRENT_STATUSES))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from services.members.access import FUND_WRITERS, VisibleFund, ensure_role
+from services.members.access import FundCreator, FundWriter, PlatformAdmin, SignedIn, VisibleFund
 from services.members.funds import service
 from services.members.schemas import (
     FundCreate,
@@ -17,13 +17,10 @@ from services.members.schemas import (
     NetworkCreate,
     NetworkOut,
 )
-from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db import DbSession
 from shared.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/v1/members", tags=["funds"])
-
-PlatformAdmin = Annotated[Principal, Depends(require_roles(Role.platform_admin))]
 
 
 @router.post("/networks", response_model=NetworkOut, status_code=201)
@@ -33,13 +30,13 @@ async def create_network(body: NetworkCreate, session: DbSession, _: PlatformAdm
 
 
 @router.post("/funds", response_model=FundOut, status_code=201)
-async def create_fund(body: FundCreate, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def create_fund(body: FundCreate, session: DbSession, principal: FundCreator) -> Any:
     """Register a fund (platform admins; network officers within their network)."""
     return service.to_out(await service.create(session=session, principal=principal, data=body))
 
 
 @router.get("/funds", response_model=FundPage)
-async def list_funds(session: DbSession, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None) -> Any:
+async def list_funds(session: DbSession, principal: SignedIn, limit: Limit = 50, cursor: Cursor = None) -> Any:
     """The funds the caller may see, by name."""
     rows, next_cursor = await service.list_visible(session=session, principal=principal, limit=limit, cursor=cursor)
     return FundPage(items=[service.to_out(f) for f in rows], next_cursor=next_cursor)
@@ -52,9 +49,8 @@ async def get_fund(fund: VisibleFund) -> Any:
 
 
 @router.patch("/funds/{fund_id}", response_model=FundOut)
-async def update_fund(body: FundUpdate, fund: VisibleFund, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def update_fund(body: FundUpdate, fund: FundWriter, session: DbSession) -> Any:
     """Change a fund's names, codes, population or status (its fund admins, platform admins)."""
-    ensure_role(principal, FUND_WRITERS)
     return service.to_out(await service.update(session=session, fund=fund, data=body))
 
 

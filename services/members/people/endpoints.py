@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
 from services.members.access import (
-    MEMBER_WRITERS,
-    ROLL_READERS,
-    VisibleFund,
-    ensure_role,
-    get_member,
+    MemberForFundWriters,
+    MemberForIdReaders,
+    MemberForRollWriters,
+    RollReader,
+    RollWriter,
+    VisibleMember,
 )
 from services.members.people import importer, service
-from services.members.pii import WHOLE_ID_ROLES, PiiVault
+from services.members.pii import PiiVault
 from services.members.roll_file import RollFileError, read_roll
 from services.members.schemas import (
     AnonymiseRequest,
@@ -32,9 +32,9 @@ from services.members.schemas import (
     StatusChangeOut,
 )
 from services.members.thai import format_national_id
-from shared.auth import CurrentPrincipal, Role
+from shared.auth import CurrentPrincipal
 from shared.db import DbSession
-from shared.errors import Forbidden, SajjaError, register_messages, request_language
+from shared.errors import SajjaError, register_messages, request_language
 from shared.pagination import Cursor, Limit
 
 register_messages(
@@ -72,8 +72,6 @@ register_messages(
 
 router = APIRouter(prefix="/v1/members/funds/{fund_id}/members", tags=["members"])
 
-MEMBER_READERS = ROLL_READERS | {Role.member}
-
 
 def _vault(request: Request) -> PiiVault:
     return request.app.state.pii
@@ -81,11 +79,10 @@ def _vault(request: Request) -> PiiVault:
 
 @router.post("", response_model=MemberOut, status_code=201)
 async def register_member(
-    body: MemberCreate, fund: VisibleFund, request: Request, session: DbSession, principal: CurrentPrincipal
+    body: MemberCreate, fund: RollWriter, request: Request, session: DbSession, principal: CurrentPrincipal
 ) -> Any:
     """Register a person in this fund (committee, fund admins). The national ID is checked, kept
     encrypted, and one person may belong to only one fund at a time."""
-    ensure_role(principal, MEMBER_WRITERS)
     member, beneficiaries = await service.register(
         session=session, vault=_vault(request), fund=fund, principal=principal, data=body,
         consent_version=request.app.state.settings.consent_version,
@@ -95,10 +92,9 @@ async def register_member(
 
 @router.get("", response_model=MemberPage)
 async def search_members(
-    fund: VisibleFund,
+    fund: RollReader,
     request: Request,
     session: DbSession,
-    principal: CurrentPrincipal,
     q: Annotated[str | None, Query(max_length=100, description="Name (partial), phone, or national ID (exact)")] = None,
     village: Annotated[int | None, Query(ge=1, le=99)] = None,
     status: Literal["active", "suspended", "resigned", "deceased"] | None = None,
@@ -106,7 +102,6 @@ async def search_members(
     cursor: Cursor = None,
 ) -> Any:
     """The roll, in Thai alphabetical order, searchable."""
-    ensure_role(principal, ROLL_READERS)
     rows, next_cursor = await service.search(
         session=session, vault=_vault(request), fund=fund, q=q, village=village, status=status, limit=limit, cursor=cursor
     )
@@ -115,7 +110,7 @@ async def search_members(
 
 @router.post("/import", response_model=ImportResult)
 async def import_members(
-    fund: VisibleFund,
+    fund: RollWriter,
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
@@ -125,7 +120,6 @@ async def import_members(
     """Import an existing roll: CSV (UTF-8, UTF-8 with BOM, TIS-620) or XLSX, as the request body or
     as the ``file`` field of a multipart form. Every row is validated and every bad row reported;
     valid rows are imported, idempotently."""
-    ensure_role(principal, MEMBER_WRITERS)
     if not consent_attested and not dry_run:
         raise SajjaError("import.consent_not_attested", status_code=422)
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower() or None
@@ -154,30 +148,21 @@ async def import_members(
 
 
 @router.get("/{member_id}", response_model=MemberOut)
-async def get_member_detail(member_id: uuid.UUID, fund: VisibleFund, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def get_member_detail(member: VisibleMember, session: DbSession) -> Any:
     """One member, with beneficiaries; members see only themselves. The national ID is masked."""
-    member = await get_member(session, principal, fund, member_id)
     return service.to_out(member, await service.beneficiaries_of(session, member))
 
 
 @router.patch("/{member_id}", response_model=MemberOut)
-async def update_member(
-    member_id: uuid.UUID, body: MemberUpdate, fund: VisibleFund, session: DbSession, principal: CurrentPrincipal
-) -> Any:
+async def update_member(body: MemberUpdate, member: MemberForRollWriters, session: DbSession) -> Any:
     """Correct names, phone or address (committee, fund admins)."""
-    ensure_role(principal, MEMBER_WRITERS)
-    member = await get_member(session, principal, fund, member_id)
     member = await service.update_member(session=session, member=member, data=body)
     return service.to_out(member, await service.beneficiaries_of(session, member))
 
 
 @router.put("/{member_id}/beneficiaries", response_model=list[BeneficiaryOut])
-async def set_beneficiaries(
-    member_id: uuid.UUID, body: BeneficiariesIn, fund: VisibleFund, session: DbSession, principal: CurrentPrincipal
-) -> Any:
+async def set_beneficiaries(body: BeneficiariesIn, member: MemberForRollWriters, session: DbSession) -> Any:
     """Replace who receives the member's death benefit; shares add up to 100%."""
-    ensure_role(principal, MEMBER_WRITERS)
-    member = await get_member(session, principal, fund, member_id)
     service.ensure_not_anonymised(member)
     rows = await service.replace_beneficiaries(session=session, member=member, beneficiaries=body.beneficiaries)
     return [BeneficiaryOut.model_validate(b) for b in rows]
@@ -185,26 +170,22 @@ async def set_beneficiaries(
 
 @router.post("/{member_id}/status", response_model=MemberOut)
 async def change_status(
-    member_id: uuid.UUID, body: StatusChange, fund: VisibleFund, session: DbSession, principal: CurrentPrincipal
+    body: StatusChange, member: MemberForRollWriters, session: DbSession, principal: CurrentPrincipal
 ) -> Any:
     """Suspend, reinstate, record a resignation or a death (committee, fund admins)."""
-    ensure_role(principal, MEMBER_WRITERS)
-    member = await get_member(session, principal, fund, member_id)
     member = await service.change_status(session=session, member=member, data=body, by=principal.subject)
     return service.to_out(member, await service.beneficiaries_of(session, member))
 
 
 @router.get("/{member_id}/status-history", response_model=list[StatusChangeOut])
-async def status_history(member_id: uuid.UUID, fund: VisibleFund, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def status_history(member: VisibleMember, session: DbSession) -> Any:
     """Every status the member has had, with dates, reasons and who recorded them."""
-    member = await get_member(session, principal, fund, member_id)
     return [StatusChangeOut.model_validate(c) for c in await service.status_history(session, member)]
 
 
 @router.get("/{member_id}/national-id", response_model=NationalIdOut)
 async def national_id(
-    member_id: uuid.UUID,
-    fund: VisibleFund,
+    member: MemberForIdReaders,
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
@@ -212,9 +193,6 @@ async def national_id(
 ) -> Any:
     """The whole national ID (committee, fund admins, the member themself); every read is logged
     with who, when and what for."""
-    member = await get_member(session, principal, fund, member_id)
-    if principal.role not in WHOLE_ID_ROLES and not (principal.role is Role.member and principal.member_id == member.id):
-        raise Forbidden()
     if not purpose or len(purpose.strip()) < 3:
         raise SajjaError("pii.purpose_required", status_code=422)
     number = await service.reveal_national_id(
@@ -226,9 +204,7 @@ async def national_id(
 
 @router.post("/{member_id}/anonymise", response_model=MemberOut)
 async def anonymise_member(
-    member_id: uuid.UUID, body: AnonymiseRequest, fund: VisibleFund, session: DbSession, principal: CurrentPrincipal
+    body: AnonymiseRequest, member: MemberForFundWriters, session: DbSession, principal: CurrentPrincipal
 ) -> Any:
     """Erase a resigned member's personal data at their request, keeping what the ledger needs."""
-    ensure_role(principal, frozenset({Role.fund_admin, Role.platform_admin}))
-    member = await get_member(session, principal, fund, member_id)
     return service.to_out(await service.anonymise(session=session, member=member, reason=body.reason, by=principal.subject))
