@@ -12,14 +12,17 @@ differs. It supports what hot endpoints need, and refuses anything else when the
 - path parameters typed ``uuid.UUID``;
 - one body parameter, a pydantic model;
 - the ``Request``;
-- the caller, ``CurrentPrincipal``.
+- the caller, ``CurrentPrincipal``;
+- a dependency (a service's access check) whose own parameters are among these: path ids and the
+  caller, solved as FastAPI solves it (in the order declared, its id refused before it is called).
 
 A valid JSON body is parsed and validated in one pass by pydantic-core (cheaper than
 ``json.loads`` then validation, which makes every object twice); a body read as FastAPI reads it
 (by its content type: strict, so no type is no JSON) takes FastAPI's way whenever that pass refuses it.
 Errors come in FastAPI's order and shape, so the problem+json is the same (a test compares the
-two on the same endpoint): a body that is not JSON first, then the caller (a bad token is a 401),
-then invalid path parameters and body together as one ``RequestValidationError``. The endpoint returns
+two on the same endpoint): a body that is not JSON first, then the caller (a bad token is a 401)
+and the dependencies (an access check's 403), then invalid path parameters and body together as
+one ``RequestValidationError``. The endpoint returns
 a ``Response``, or a pydantic model that is sent with the route's status code, encoded by
 pydantic itself.
 """
@@ -34,6 +37,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from fastapi import params
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.routing import APIRoute
@@ -102,6 +106,49 @@ def _fastapi_json(raw: bytes) -> Any:
         raise HTTPException(status_code=400, detail="There was an error parsing the body") from None
 
 
+class _Check(typing.NamedTuple):
+    """A dependency a lean route calls: its function, its path ids, and its caller's parameter."""
+
+    call: Callable[..., Coroutine[Any, Any, Any]]
+    path_names: list[str]
+    principal_name: str | None
+
+
+def _check(hint: Any, path: str) -> _Check | None:
+    """The dependency an ``Annotated[..., Depends(f)]`` declares, if a lean route can call it."""
+    if typing.get_origin(hint) is not typing.Annotated:
+        return None
+    depends = [m for m in typing.get_args(hint)[1:] if isinstance(m, params.Depends)]
+    if len(depends) != 1 or depends[0].dependency is None:
+        return None
+    call = depends[0].dependency
+    if not inspect.iscoroutinefunction(call):
+        raise TypeError(f"LeanRoute {path}: the dependency {call.__name__} must be async")
+    hints = typing.get_type_hints(call, include_extras=True)
+    path_names: list[str] = []
+    principal_name = None
+    for name in inspect.signature(call).parameters:
+        if hints.get(name) is uuid.UUID and f"{{{name}}}" in path:
+            path_names.append(name)
+        elif hints.get(name) == CurrentPrincipal:
+            principal_name = name
+        else:
+            raise TypeError(f"LeanRoute {path}: the dependency {call.__name__} takes {name!r}: only path ids and the caller")
+    return _Check(call, path_names, principal_name)
+
+
+def _path_ids(request: Request, names: list[str], into: dict[str, Any], errors: list[dict[str, Any]]) -> bool:
+    """The path ids as FastAPI validates them; False, with the errors added, when one is not an id."""
+    valid = True
+    for name in names:
+        try:
+            into[name] = _UUID.validate_python(request.path_params[name])
+        except ValidationError as exc:
+            errors += [{**e, "loc": ("path", name)} for e in exc.errors(include_url=False)]
+            valid = False
+    return valid
+
+
 class LeanRoute(APIRoute):
     """An ``APIRoute`` called by a plain handler; see the module's docstring."""
 
@@ -127,7 +174,9 @@ class LeanRoute(APIRoute):
         hints = typing.get_type_hints(endpoint, include_extras=True)
         path_names: list[str] = []
         body: tuple[str, type[BaseModel]] | None = None
-        request_name = principal_name = None
+        request_name = None
+        #: The caller and the dependencies, in the order FastAPI solves them (as declared).
+        dependencies: list[tuple[str, _Check | None]] = []
         for name in inspect.signature(endpoint).parameters:
             hint = hints.get(name)
             if hint is uuid.UUID and f"{{{name}}}" in self.path:
@@ -135,7 +184,9 @@ class LeanRoute(APIRoute):
             elif hint is Request:
                 request_name = name
             elif hint == CurrentPrincipal:
-                principal_name = name
+                dependencies.append((name, None))
+            elif (check := _check(hint, self.path)) is not None:
+                dependencies.append((name, check))
             elif body is None and isinstance(hint, type) and issubclass(hint, BaseModel):
                 if found := _strict_beyond_json(hint):
                     raise TypeError(f"LeanRoute {self.path}: {found} is strict beyond JSON's own types"
@@ -164,14 +215,17 @@ class LeanRoute(APIRoute):
                         parsed = body[1].model_validate_json(raw)
                     except ValidationError:
                         data = _fastapi_json(raw)
-            if principal_name is not None:
-                kwargs[principal_name] = await current_principal(request)
             errors: list[dict[str, Any]] = []
-            for name in path_names:
-                try:
-                    kwargs[name] = _UUID.validate_python(request.path_params[name])
-                except ValidationError as exc:
-                    errors += [{**e, "loc": ("path", name)} for e in exc.errors(include_url=False)]
+            for name, check in dependencies:
+                if check is None:
+                    kwargs[name] = await current_principal(request)
+                    continue
+                args: dict[str, Any] = {}
+                if check.principal_name is not None:
+                    args[check.principal_name] = await current_principal(request)
+                if _path_ids(request, check.path_names, args, errors):
+                    kwargs[name] = await check.call(**args)
+            _path_ids(request, path_names, kwargs, errors)
             if body is not None:
                 name, model = body
                 if parsed is not _MISSING:

@@ -9,13 +9,23 @@
 | network_officer   | no            | no          | their network's funds | yes, read only     |
 | service           | no            | yes         | yes                   | yes                |
 | platform_admin    | yes           | yes         | yes                   | yes                |
+
+What a route always checks is a dependency here, named for whom it admits, so the route's
+signature says who may call it. Each gives the route the fund's id from the path once it has
+admitted the caller (``fund_id: FundReader``); the route does not declare ``fund_id`` again, which
+would validate the path twice and report a bad id twice. What stays in a route's body depends on
+what the request names or on an object's state (whose deposit it is), and says so.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, NamedTuple
 
-from shared.auth import Principal, Role, ensure_fund_access
+from fastapi import Depends, Request
+
+from services.ledger import deps
+from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.errors import Forbidden
 from shared.members_client import MembersDirectory
 
@@ -67,3 +77,90 @@ def ensure_own(principal: Principal, member_id: uuid.UUID, collector_id: uuid.UU
         raise Forbidden("auth.out_of_scope")
     if principal.role is Role.collector and principal.user_id != collector_id:
         raise Forbidden()  # not one of the books' readers
+
+
+# --- As dependencies: the fund's id from the path, for the callers each is named for -----------------
+
+
+async def fund_poster(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """The fund's collectors, committee and fund admins, and platform admins: who post deposits.
+    (Its parameters are a path id and the caller only, so a lean route can call it too.)"""
+    ensure_poster(principal, fund_id)
+    return fund_id
+
+
+FundPoster = Annotated[uuid.UUID, Depends(fund_poster)]
+
+
+async def fund_bookkeeper(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """The fund's committee and fund admins, and global roles: who record other money."""
+    ensure_bookkeeper(principal, fund_id)
+    return fund_id
+
+
+FundBookkeeper = Annotated[uuid.UUID, Depends(fund_bookkeeper)]
+
+
+async def fund_admin(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """The fund's own fund admins, and global roles: its accounts and money rules."""
+    ensure_fund_access(principal, fund_id, roles=(Role.fund_admin,))
+    return fund_id
+
+
+FundAdmin = Annotated[uuid.UUID, Depends(fund_admin)]
+
+
+async def fund_actor(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """Anyone who acts in the fund (its members, collectors, committee, fund admins) and global roles."""
+    ensure_fund_access(principal, fund_id)
+    return fund_id
+
+
+FundActor = Annotated[uuid.UUID, Depends(fund_actor)]
+
+
+async def fund_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
+    """Who may read the fund's books: ``ensure_reader``."""
+    await ensure_reader(principal, fund_id, deps.directory(request))
+    return fund_id
+
+
+FundReader = Annotated[uuid.UUID, Depends(fund_reader)]
+
+
+async def fund_party(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
+    """Who may ask for one object of the fund at all: ``ensure_party`` (whose object it is, the
+    route checks once it has read it)."""
+    await ensure_party(principal, fund_id, deps.directory(request))
+    return fund_id
+
+
+FundParty = Annotated[uuid.UUID, Depends(fund_party)]
+
+
+async def fund_reader_or_collector(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
+    """The fund's own collectors (each then sees only their own day, which the route holds the
+    query to), and whoever may read the fund's books."""
+    if principal.role is Role.collector and principal.fund_id == fund_id:
+        return fund_id
+    await ensure_reader(principal, fund_id, deps.directory(request))
+    return fund_id
+
+
+FundReaderOrCollector = Annotated[uuid.UUID, Depends(fund_reader_or_collector)]
+
+
+class FundMember(NamedTuple):
+    fund_id: uuid.UUID
+    member_id: uuid.UUID
+
+
+async def member_reader(
+    fund_id: uuid.UUID, member_id: uuid.UUID, request: Request, principal: CurrentPrincipal
+) -> FundMember:
+    """The fund and member in the path, for that member and for whoever may read the fund's books."""
+    await ensure_member_reader(principal, fund_id, member_id, deps.directory(request))
+    return FundMember(fund_id, member_id)
+
+
+MemberReader = Annotated[FundMember, Depends(member_reader)]

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, tuple_
 
 from services.ledger import deps
-from services.ledger.access import ensure_own, ensure_party, ensure_poster, ensure_reader
+from services.ledger.access import FundParty, FundPoster, FundReader, ensure_own
 from services.ledger.deposits import service
 from services.ledger.deposits.service import Outcome
 from services.ledger.models import Deposit
@@ -51,10 +51,9 @@ def _out(outcome: Outcome) -> DepositOut:
 
 
 @posting_router.post("", response_model=DepositOut, status_code=201, responses={200: {"description": "A replay"}})
-async def post_deposit(fund_id: uuid.UUID, body: DepositIn, request: Request, principal: CurrentPrincipal) -> Any:
+async def post_deposit(fund_id: FundPoster, body: DepositIn, request: Request, principal: CurrentPrincipal) -> Any:
     """Post one deposit. The same ``id`` with the same content again is answered with the original
     receipt (200, ``Idempotency-Replayed: true``); with other content it is a 409."""
-    ensure_poster(principal, fund_id)
     [outcome] = await service.post_deposits(
         directory=deps.directory(request), poster=deps.poster(request), settings=deps.settings(request), fund_id=fund_id,
         principal=principal, items=[body],
@@ -71,10 +70,9 @@ async def post_deposit(fund_id: uuid.UUID, body: DepositIn, request: Request, pr
 
 
 @posting_router.post("/batch", response_model=DepositBatchOut)
-async def post_deposit_batch(fund_id: uuid.UUID, body: DepositBatchIn, request: Request, principal: CurrentPrincipal) -> Any:
+async def post_deposit_batch(fund_id: FundPoster, body: DepositBatchIn, request: Request, principal: CurrentPrincipal) -> Any:
     """A phone's day of offline deposits (up to 500): a result per item, ``created``, ``duplicate``
     or ``rejected`` with a reason; valid items are kept even when others are rejected."""
-    ensure_poster(principal, fund_id)
     outcomes = await service.post_deposits(
         directory=deps.directory(request), poster=deps.poster(request), settings=deps.settings(request), fund_id=fund_id,
         principal=principal, items=body.deposits,
@@ -116,12 +114,10 @@ class Feed(BaseModel):
 
 @router.get("/feed", response_model=Feed)
 async def feed(
-    fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
-    after: Cursor = None, since: dt.datetime | None = None, limit: Limit = 200,
+    fund_id: FundReader, session: DbSession, after: Cursor = None, since: dt.datetime | None = None, limit: Limit = 200,
 ) -> Any:
     """Deposits in the order they were posted, for notifiers (the gateway's LINE receipts); from a
     cursor, or from a moment when there is none yet."""
-    await ensure_reader(principal, fund_id, deps.directory(request))
     query = select(Deposit).where(Deposit.fund_id == fund_id)
     key = after_key(after, dt.datetime.fromisoformat, uuid.UUID)
     if key is not None:
@@ -140,10 +136,10 @@ async def feed(
 
 
 @router.get("/{deposit_id}", response_model=DepositOut)
-async def get_deposit(fund_id: uuid.UUID, deposit_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+async def get_deposit(fund_id: FundParty, deposit_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Response:
     """One deposit's receipt: for the member it belongs to, the collector who took it, and the books' readers."""
-    await ensure_party(principal, fund_id, deps.directory(request))
     row = await reports.deposit(session, fund_id, deposit_id)
+    # Whose deposit it is (its member, its collector) is known only once it has been read.
     ensure_own(principal, row.member_id, row.collector_id)
     out = DepositOut(
         id=row.id, status="created", member_id=row.member_id, collector_id=row.collector_id, amount_satang=row.amount_satang,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.ledger import deps
-from services.ledger.access import ensure_bookkeeper
+from services.ledger.access import FundBookkeeper
 from services.ledger.movements import service
 from services.ledger.posting import REPLAY_HEADER
 from services.ledger.schemas import (
@@ -32,52 +32,46 @@ def _answer(result: tuple[int, dict[str, Any], bool]) -> JSONResponse:
 
 
 @router.post("/co-funding", response_model=MovementOut, status_code=201)
-async def co_funding(fund_id: uuid.UUID, body: CoFundingIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def co_funding(fund_id: FundBookkeeper, body: CoFundingIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Money received from local government, CODI and the state, donors and networks, community enterprises."""
-    ensure_bookkeeper(principal, fund_id)
     return _answer(await service.co_funding(
         session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body))
 
 
 @router.post("/handovers", response_model=MovementOut, status_code=201)
-async def handover(fund_id: uuid.UUID, body: HandoverIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def handover(fund_id: FundBookkeeper, body: HandoverIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Cash a collector hands to the treasurer, from their cash in hand into fund cash or bank."""
-    ensure_bookkeeper(principal, fund_id)
     return _answer(await service.handover(
         session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body,
         ttl=deps.settings(request).member_facts_ttl_seconds))
 
 
 @router.post("/expenses/administration", response_model=MovementOut, status_code=201)
-async def admin_expense(fund_id: uuid.UUID, body: ExpenseIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def admin_expense(fund_id: FundBookkeeper, body: ExpenseIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """An administration expense, within the fund's cap (default 20% of the year's income)."""
-    ensure_bookkeeper(principal, fund_id)
     return _answer(await service.admin_expense(
         session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body))
 
 
 @router.post("/entries/{entry_id}/reverse", response_model=MovementOut, status_code=201)
-async def reverse(fund_id: uuid.UUID, entry_id: uuid.UUID, body: ReversalIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def reverse(fund_id: FundBookkeeper, entry_id: uuid.UUID, body: ReversalIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Undo an entry with a linked reversing entry; an entry is reversed at most once."""
-    ensure_bookkeeper(principal, fund_id)
     return _answer(await service.reverse(
         session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, entry_id=entry_id, data=body))
 
 
 @router.post("/deposits/{deposit_id}/reverse", response_model=MovementOut, status_code=201)
-async def reverse_deposit(fund_id: uuid.UUID, deposit_id: uuid.UUID, body: ReversalIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def reverse_deposit(fund_id: FundBookkeeper, deposit_id: uuid.UUID, body: ReversalIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Undo one deposit (a wrong member or amount): at most once, by an entry linked to the
     deposit's line of its collector's entry; the receipt stays, marked reversed in the statement."""
-    ensure_bookkeeper(principal, fund_id)
     return _answer(await service.reverse_deposit(
         session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, deposit_id=deposit_id,
         data=body))
 
 
 @router.post("/payouts", response_model=MovementOut, status_code=201)
-async def benefit_payout(fund_id: uuid.UUID, body: PayoutIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def benefit_payout(fund_id: FundBookkeeper, body: PayoutIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Pay an approved benefit claim (the benefits service, or the fund's bookkeepers); refused with
     409 ``payout.below_reserve`` when cash and bank would fall below the given reserve floor."""
-    ensure_bookkeeper(principal, fund_id)
     return _answer(await service.benefit_payout(
         session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body))

@@ -9,11 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from services.ledger import deps
-from services.ledger.access import (
-    ensure_bookkeeper,
-    ensure_member_reader,
-    ensure_reader,
-)
+from services.ledger.access import FundActor, FundBookkeeper, FundReader, MemberReader
 from services.ledger.chart import ensure_fund
 from services.ledger.plans import service
 from services.ledger.schemas import (
@@ -24,7 +20,6 @@ from services.ledger.schemas import (
     PlanOut,
     Standing,
 )
-from shared.auth import CurrentPrincipal, ensure_fund_access
 from shared.db import DbSession
 from shared.errors import NotFound
 from shared.timeutil import bangkok_today
@@ -33,28 +28,25 @@ router = APIRouter(prefix="/v1/ledger/funds/{fund_id}", tags=["plans"])
 
 
 @router.post("/plans", response_model=PlanOut, status_code=201)
-async def add_plan(fund_id: uuid.UUID, body: PlanIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def add_plan(fund_id: FundBookkeeper, body: PlanIn, request: Request, session: DbSession) -> Any:
     """A contribution plan from a date on (1 baht a day, 30 baht a month, 365 baht a year...)."""
-    ensure_bookkeeper(principal, fund_id)
     await ensure_fund(session, deps.directory(request), fund_id)
     return PlanOut.model_validate(await service.add_plan(session, fund_id, body))
 
 
 @router.get("/plans", response_model=list[PlanOut])
-async def list_plans(fund_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def list_plans(fund_id: FundActor, session: DbSession) -> Any:
     """The fund's plans, oldest first; every member and officer of the fund may read them."""
-    ensure_fund_access(principal, fund_id)
     return [PlanOut.model_validate(p) for p in await service.plans(session, fund_id)]
 
 
 @router.get("/members/{member_id}/standing", response_model=Standing)
 async def member_standing(
-    fund_id: uuid.UUID, member_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
-    as_of: Annotated[dt.date | None, Query()] = None,
+    member: MemberReader, request: Request, session: DbSession, as_of: Annotated[dt.date | None, Query()] = None,
 ) -> Any:
     """Paid through which date, how far in arrears (benefits use this for eligibility)."""
+    fund_id, member_id = member
     directory = deps.directory(request)
-    await ensure_member_reader(principal, fund_id, member_id, directory)
     facts = await directory.members(fund_id, [member_id])
     if member_id not in facts:
         raise NotFound("deposit.member_unknown")
@@ -68,12 +60,10 @@ async def member_standing(
 
 @router.get("/arrears", response_model=ArrearsPage)
 async def arrears(
-    fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
-    as_of: Annotated[dt.date | None, Query()] = None,
+    fund_id: FundReader, request: Request, session: DbSession, as_of: Annotated[dt.date | None, Query()] = None,
 ) -> Any:
     """Current members behind their plan by more than its grace, most behind first."""
     directory = deps.directory(request)
-    await ensure_reader(principal, fund_id, directory)
     day = as_of or bangkok_today()
     plans = await service.plans(session, fund_id)
     if not plans:
@@ -91,9 +81,8 @@ async def arrears(
 
 
 @router.put("/matching-rules", response_model=MatchingReport)
-async def set_matching_rule(fund_id: uuid.UUID, body: MatchingRuleIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def set_matching_rule(fund_id: FundBookkeeper, body: MatchingRuleIn, request: Request, session: DbSession) -> Any:
     """Set what a co-funder owes per member baht (e.g. 1:1, capped at 365 baht a member a year)."""
-    ensure_bookkeeper(principal, fund_id)
     await ensure_fund(session, deps.directory(request), fund_id)
     await service.set_matching_rule(session, fund_id, body.source, body.ratio_bp, body.cap_per_member_year_satang)
     return await service.matching(session, fund_id, bangkok_today().year)
@@ -101,9 +90,7 @@ async def set_matching_rule(fund_id: uuid.UUID, body: MatchingRuleIn, request: R
 
 @router.get("/reports/matching", response_model=MatchingReport)
 async def matching(
-    fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
-    year: Annotated[int, Query(ge=2000, le=2200)],
+    fund_id: FundReader, session: DbSession, year: Annotated[int, Query(ge=2000, le=2200)],
 ) -> Any:
     """For a calendar year: what each co-funder owes under its rule, received, and outstanding."""
-    await ensure_reader(principal, fund_id, deps.directory(request))
     return await service.matching(session, fund_id, year)
