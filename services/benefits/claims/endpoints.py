@@ -12,6 +12,14 @@ from pydantic import BaseModel
 from sqlalchemy import select, tuple_
 
 from services.benefits import deps
+from services.benefits.access import (
+    Claimant,
+    ClaimForStaff,
+    ClaimReader,
+    ClaimsStaff,
+    ClaimToChange,
+    VisibleClaim,
+)
 from services.benefits.claims import service
 from services.benefits.documents import attach
 from services.benefits.models import Claim, ClaimDocument, ClaimEvent
@@ -25,24 +33,18 @@ from services.benefits.schemas import (
     Eligibility,
     ReasonIn,
 )
-from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
+from shared.auth import CurrentPrincipal, Principal
 from shared.db import DbSession
 from shared.errors import NotFound, SajjaError, request_language
 from shared.pagination import Cursor, Limit, after_key, encode_cursor
 
 router = APIRouter(prefix="/v1/benefits/funds/{fund_id}/claims", tags=["claims"])
 
-STAFF_ROLES = tuple(service.STAFF)
-
-
-def _ensure_staff(principal: Principal, fund_id: uuid.UUID) -> None:
-    ensure_fund_access(principal, fund_id, roles=STAFF_ROLES)
-
 
 @router.post("/check", response_model=Eligibility)
-async def check(fund_id: uuid.UUID, body: CheckIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def check(fund_id: Claimant, body: CheckIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Would this claim qualify, for how much, and if not, why and from when? Nothing is written."""
-    ensure_fund_access(principal, fund_id)
+    # The body names the member: a member may ask only about themself.
     service.ensure_may_claim_for(principal, body.member_id)
     judgement, version, _ = await service.evaluate(
         session=session, directory=deps.directory(request), ledger=deps.ledger(request), fund_id=fund_id,
@@ -51,11 +53,10 @@ async def check(fund_id: uuid.UUID, body: CheckIn, request: Request, session: Db
 
 
 @router.post("", response_model=ClaimOut, status_code=201)
-async def submit(fund_id: uuid.UUID, body: ClaimIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def submit(fund_id: Claimant, body: ClaimIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Submit a claim (the member, or the committee on their behalf). One that does not qualify is
     refused with 422 ``claim.not_eligible`` and every reason; the same client ``id`` again returns
     the same claim."""
-    ensure_fund_access(principal, fund_id)
     claim, replayed = await service.submit(
         session=session, directory=deps.directory(request), ledger=deps.ledger(request), fund_id=fund_id,
         principal=principal, data=body, lang=request_language(request))
@@ -66,14 +67,11 @@ async def submit(fund_id: uuid.UUID, body: ClaimIn, request: Request, session: D
 
 @router.get("", response_model=ClaimPage)
 async def list_claims(
-    fund_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal,
+    fund_id: ClaimReader, session: DbSession, principal: CurrentPrincipal,
     status: Literal["submitted", "under_review", "approved", "rejected", "paid", "cancelled"] | None = None,
     member_id: uuid.UUID | None = None, limit: Limit = 50, cursor: Cursor = None,
 ) -> Any:
     """Claims, newest first: members see their own, the committee the fund's."""
-    ensure_fund_access(principal, fund_id)
-    if principal.role is Role.collector:
-        raise NotFound("claim.not_found")
     items, next_cursor = await service.listing(session, principal, fund_id, status, member_id, limit, cursor)
     return ClaimPage(items=items, next_cursor=next_cursor)
 
@@ -97,11 +95,9 @@ class Feed(BaseModel):
 
 @router.get("/feed", response_model=Feed)
 async def feed(
-    fund_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, after: Cursor = None,
-    since: dt.datetime | None = None, limit: Limit = 200,
+    fund_id: ClaimsStaff, session: DbSession, after: Cursor = None, since: dt.datetime | None = None, limit: Limit = 200,
 ) -> Any:
     """Claim events in order (decisions, payouts), for notifiers such as the gateway's LINE messages."""
-    _ensure_staff(principal, fund_id)
     query = (select(ClaimEvent, Claim).join(Claim, (Claim.fund_id == ClaimEvent.fund_id) & (Claim.id == ClaimEvent.claim_id))
              .where(ClaimEvent.fund_id == fund_id))
     key = after_key(after, dt.datetime.fromisoformat, uuid.UUID, int)
@@ -121,63 +117,54 @@ async def feed(
 
 
 @router.get("/{claim_id}", response_model=ClaimOut)
-async def get_claim(fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def get_claim(claim: VisibleClaim, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """A claim with its history, approvals and documents (medical ones for the committee only)."""
-    ensure_fund_access(principal, fund_id)
-    claim = await service.get_claim(session, principal, fund_id, claim_id)
     return await service.describe(session, principal, claim, request_language(request))
 
 
-async def _decide(request: Request, session: Any, principal: Principal, fund_id: uuid.UUID, claim_id: uuid.UUID, action: Any, **kw: Any) -> ClaimOut:
-    claim = await service.get_claim(session, principal, fund_id, claim_id, lock=True)
+async def _decide(request: Request, session: Any, principal: Principal, claim: Claim, action: Any, **kw: Any) -> ClaimOut:
     claim = await action(session=session, claim=claim, principal=principal, **kw)
     return await service.describe(session, principal, claim, request_language(request))
 
 
 @router.post("/{claim_id}/review", response_model=ClaimOut)
-async def review(fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def review(claim: ClaimForStaff, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """The committee takes the claim up."""
-    _ensure_staff(principal, fund_id)
-    return await _decide(request, session, principal, fund_id, claim_id, service.review)
+    return await _decide(request, session, principal, claim, service.review)
 
 
 @router.post("/{claim_id}/approve", response_model=ClaimOut)
-async def approve(fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def approve(claim: ClaimForStaff, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Approve: never by whoever submitted it; above the fund's threshold, two different approvers.
     Once approved, the payout worker pays it through the ledger."""
-    _ensure_staff(principal, fund_id)
-    return await _decide(request, session, principal, fund_id, claim_id, service.approve)
+    return await _decide(request, session, principal, claim, service.approve)
 
 
 @router.post("/{claim_id}/reject", response_model=ClaimOut)
-async def reject(fund_id: uuid.UUID, claim_id: uuid.UUID, body: ReasonIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def reject(claim: ClaimForStaff, body: ReasonIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Reject, with the reason the member will read."""
-    _ensure_staff(principal, fund_id)
-    return await _decide(request, session, principal, fund_id, claim_id, service.reject, reason=body.reason)
+    return await _decide(request, session, principal, claim, service.reject, reason=body.reason)
 
 
 @router.post("/{claim_id}/cancel", response_model=ClaimOut)
-async def cancel(fund_id: uuid.UUID, claim_id: uuid.UUID, body: ReasonIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def cancel(claim: ClaimToChange, body: ReasonIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Withdraw an open claim (its submitter or the committee), or cancel a held payout (the committee)."""
-    ensure_fund_access(principal, fund_id)
-    return await _decide(request, session, principal, fund_id, claim_id, service.cancel, reason=body.reason)
+    # Whether the caller is its submitter is the claim's to say: ``service.cancel`` checks it.
+    return await _decide(request, session, principal, claim, service.cancel, reason=body.reason)
 
 
 @router.post("/{claim_id}/release", response_model=ClaimOut)
-async def release(fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def release(claim: ClaimForStaff, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """The committee decides to pay a claim held by the reserve floor."""
-    _ensure_staff(principal, fund_id)
-    return await _decide(request, session, principal, fund_id, claim_id, service.release)
+    return await _decide(request, session, principal, claim, service.release)
 
 
 @router.post("/{claim_id}/documents", response_model=DocumentOut, status_code=201)
 async def upload(
-    fund_id: uuid.UUID, claim_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
+    claim: VisibleClaim, request: Request, session: DbSession, principal: CurrentPrincipal,
     kind: Annotated[DocumentKind, Query()],
 ) -> Any:
     """Attach a photo (JPEG, PNG) or PDF as the ``file`` field of a multipart form, or as the body."""
-    ensure_fund_access(principal, fund_id)
-    claim = await service.get_claim(session, principal, fund_id, claim_id)
     if claim.status not in service.OPEN:
         raise SajjaError("claim.transition", status_code=409, params={"status": claim.status, "action": "given documents"})
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -190,17 +177,16 @@ async def upload(
         data, filename = await upload_file.read(), upload_file.filename or filename
     else:
         data = await request.body()
-    document = await attach(session=session, store=deps.store(request), fund_id=fund_id, claim_id=claim_id, kind=kind,
+    document = await attach(session=session, store=deps.store(request), fund_id=claim.fund_id, claim_id=claim.id, kind=kind,
                             filename=filename, data=data, by=principal.subject)
     return DocumentOut.model_validate(document)
 
 
 @router.get("/{claim_id}/documents/{document_id}", response_class=Response)
-async def download(fund_id: uuid.UUID, claim_id: uuid.UUID, document_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+async def download(claim: VisibleClaim, document_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
     """The file, checked against its checksum. Medical documents are for the committee only."""
-    ensure_fund_access(principal, fund_id)
-    await service.get_claim(session, principal, fund_id, claim_id)
-    document = await session.get(ClaimDocument, (fund_id, claim_id, document_id))
+    document = await session.get(ClaimDocument, (claim.fund_id, claim.id, document_id))
+    # Whether a document is medical is the document's to say, once it has been read.
     if document is None or (document.is_medical and principal.role not in service.STAFF):
         raise NotFound("claim.not_found")
     return Response(await deps.store(request).get(document.sha256), media_type=document.content_type,

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from services.benefits import deps
+from services.benefits.access import ReportReader
 from services.benefits.reports import service
 from services.benefits.schemas import PaidReport, PendingReport
-from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.db import DbSession
 from shared.errors import SajjaError, register_messages
-from shared.members_client import MembersDirectory
 
 register_messages(
     {
@@ -26,28 +23,17 @@ register_messages(
 )
 
 router = APIRouter(prefix="/v1/benefits/funds/{fund_id}/reports", tags=["benefits"])
-READERS = (Role.committee, Role.fund_admin)
-
-
-async def ensure_report_reader(principal: Principal, fund_id: uuid.UUID, directory: MembersDirectory) -> None:
-    """The fund's committee and admins, global roles, and officers of the fund's network (these
-    reports are counts and sums, with no member named)."""
-    if principal.role is Role.network_officer:
-        await directory.ensure_in_network(principal.network_id, fund_id)
-        return
-    ensure_fund_access(principal, fund_id, roles=READERS)
 
 
 @router.get("/paid", response_model=PaidReport)
 async def paid(
-    fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
+    fund_id: ReportReader, session: DbSession,
     year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
     date_from: Annotated[dt.date | None, Query(alias="from")] = None,
     date_to: Annotated[dt.date | None, Query(alias="to")] = None,
 ) -> Any:
     """Benefits paid by category and month, and how many members they helped: in a calendar
     ``year``, or between the Bangkok dates ``from`` and ``to`` (inclusive)."""
-    await ensure_report_reader(principal, fund_id, deps.directory(request))
     if date_from is not None and date_to is not None and date_from <= date_to:
         return await service.paid(session, fund_id, date_from.year, start=date_from, end=date_to)
     if year is None or date_from is not None or date_to is not None:
@@ -56,7 +42,6 @@ async def paid(
 
 
 @router.get("/pending", response_model=PendingReport)
-async def pending(fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def pending(fund_id: ReportReader, session: DbSession) -> Any:
     """How long claims have waited, for a decision and for payout."""
-    await ensure_report_reader(principal, fund_id, deps.directory(request))
     return await service.pending(session, fund_id)

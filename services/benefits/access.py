@@ -1,0 +1,144 @@
+"""Who may touch a fund's benefits, as dependencies named for whom they admit.
+
+- the catalog and its rules: read by anyone acting in the fund, written by its fund admins;
+- the settings (reserve floor, two approvers): read by its committee and fund admins, written by
+  its fund admins;
+- claims: asked about and submitted by the fund's members (each for themself) and staff (committee,
+  fund admins); listed and read by anyone acting in the fund but its collectors (a member sees
+  their own); decided by its staff; withdrawn by whoever submitted them, or by its staff;
+- reports (counts and sums, no member named): its committee and fund admins, and officers of the
+  fund's network.
+
+Global roles (platform admins, other Sajja services) pass every fund check, as
+``shared.auth.ensure_fund_access`` has it; but a service neither asks about nor submits claims.
+
+Each dependency gives the route the fund's id from the path (or the claim in it) once it has
+admitted the caller, so a route's signature says who may call it and the route does not declare
+``fund_id`` again. A claim someone may not see is a 404, as one that does not exist. What a route
+still checks in its body depends on the request body (the member a claim is for) or on an object's
+state (a medical document, who submitted a claim), and says so.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.benefits import deps
+from services.benefits.claims import service as claims
+from services.benefits.models import Claim
+from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
+from shared.db import DbSession
+from shared.errors import Forbidden, NotFound
+from shared.members_client import MembersDirectory
+
+ADMINS = (Role.fund_admin,)
+COMMITTEE = (Role.committee, Role.fund_admin)
+#: Who decides claims (and reads their events): the fund's committee and admins, platform admins.
+STAFF_ROLES = tuple(claims.STAFF)
+#: Who may ask about or submit a claim: the member (for themself), and the fund's staff.
+CLAIMANTS = claims.STAFF | {Role.member}
+
+
+async def fund_actor(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """Anyone who acts in the fund (its members, collectors, committee, fund admins) and global roles."""
+    ensure_fund_access(principal, fund_id)
+    return fund_id
+
+
+FundActor = Annotated[uuid.UUID, Depends(fund_actor)]
+
+
+async def fund_admin(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """The fund's own fund admins, and global roles: its catalog, rules and settings."""
+    ensure_fund_access(principal, fund_id, roles=ADMINS)
+    return fund_id
+
+
+FundAdmin = Annotated[uuid.UUID, Depends(fund_admin)]
+
+
+async def fund_committee(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """The fund's committee and fund admins, and global roles."""
+    ensure_fund_access(principal, fund_id, roles=COMMITTEE)
+    return fund_id
+
+
+FundCommittee = Annotated[uuid.UUID, Depends(fund_committee)]
+
+
+async def claims_staff(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """Those who decide the fund's claims: its committee and fund admins, platform admins (and
+    services, as ``ensure_fund_access`` lets global roles through)."""
+    ensure_fund_access(principal, fund_id, roles=STAFF_ROLES)
+    return fund_id
+
+
+ClaimsStaff = Annotated[uuid.UUID, Depends(claims_staff)]
+
+
+async def claimant(fund_id: FundActor, principal: CurrentPrincipal) -> uuid.UUID:
+    """The fund's members and staff, who may ask about or submit a claim (a member only for
+    themself: the body names the member, so the route checks that)."""
+    if principal.role not in CLAIMANTS:
+        raise Forbidden()
+    return fund_id
+
+
+Claimant = Annotated[uuid.UUID, Depends(claimant)]
+
+
+async def claim_reader(fund_id: FundActor, principal: CurrentPrincipal) -> uuid.UUID:
+    """Who may list the fund's claims (members see their own): anyone acting in the fund but its
+    collectors, who get a 404 as for claims that do not exist."""
+    if principal.role is Role.collector:
+        raise NotFound("claim.not_found")
+    return fund_id
+
+
+ClaimReader = Annotated[uuid.UUID, Depends(claim_reader)]
+
+
+async def visible_claim(fund_id: FundActor, claim_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Claim:
+    """The claim in the path, of the fund in the path, if the caller may see it (its member, the
+    fund's staff, services): 404 otherwise."""
+    return await claims.get_claim(session, principal, fund_id, claim_id)
+
+
+VisibleClaim = Annotated[Claim, Depends(visible_claim)]
+
+
+async def claim_to_change(fund_id: FundActor, claim_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Claim:
+    """As ``VisibleClaim``, locked for the change the route makes."""
+    return await claims.get_claim(session, principal, fund_id, claim_id, lock=True)
+
+
+ClaimToChange = Annotated[Claim, Depends(claim_to_change)]
+
+
+async def claim_for_staff(fund_id: ClaimsStaff, claim_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Claim:
+    """The claim in the path, for those who decide it (the role is checked first), locked."""
+    return await claims.get_claim(session, principal, fund_id, claim_id, lock=True)
+
+
+ClaimForStaff = Annotated[Claim, Depends(claim_for_staff)]
+
+
+async def ensure_report_reader(principal: Principal, fund_id: uuid.UUID, directory: MembersDirectory) -> None:
+    """The fund's committee and admins, global roles, and officers of the fund's network (these
+    reports are counts and sums, with no member named)."""
+    if principal.role is Role.network_officer:
+        await directory.ensure_in_network(principal.network_id, fund_id)
+        return
+    ensure_fund_access(principal, fund_id, roles=COMMITTEE)
+
+
+async def report_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
+    """Who may read the fund's benefit reports: ``ensure_report_reader``."""
+    await ensure_report_reader(principal, fund_id, deps.directory(request))
+    return fund_id
+
+
+ReportReader = Annotated[uuid.UUID, Depends(report_reader)]
