@@ -11,6 +11,21 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, tuple_
 
 from services.grants import service
+from services.grants.access import (
+    ApplicationForReviewers,
+    ApplicationToChange,
+    Decider,
+    Disburser,
+    FundSummaryReader,
+    GrantOfficer,
+    OwnDelivery,
+    OwnSubscription,
+    ProgramForFundStaff,
+    RollupReader,
+    SignedIn,
+    VisibleApplication,
+    WebhookOwner,
+)
 from services.grants.models import (
     Application,
     Program,
@@ -41,9 +56,9 @@ from services.grants.schemas import (
     UseReportIn,
     UseReportOut,
 )
-from shared.auth import FUND_ROLES, CurrentPrincipal, Principal, Role
+from shared.auth import FUND_ROLES, Principal, Role
 from shared.db import DbSession
-from shared.errors import Forbidden, NotFound, SajjaError
+from shared.errors import Forbidden, SajjaError
 from shared.pagination import Cursor, Limit, after_key, split_page
 from shared.timeutil import utcnow
 
@@ -52,20 +67,14 @@ router = APIRouter(prefix="/v1/grants", tags=["grants"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-def _officer(principal: Principal) -> None:
-    if principal.role not in service.OFFICERS:
-        raise Forbidden()
-
-
 @router.post("/programs", response_model=ProgramOut, status_code=201)
-async def create_program(body: ProgramCreate, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def create_program(body: ProgramCreate, session: DbSession, principal: GrantOfficer) -> Any:
     """Open a program with its envelope, splits, ceiling and eligibility (grant officers)."""
-    _officer(principal)
     return service.program_out(await service.create_program(session, principal, body))
 
 
 @router.get("/programs", response_model=ProgramPage)
-async def list_programs(session: DbSession, principal: CurrentPrincipal, limit: Limit = 50, cursor: Cursor = None) -> Any:
+async def list_programs(session: DbSession, _: SignedIn, limit: Limit = 50, cursor: Cursor = None) -> Any:
     """Programs, newest fiscal year first; every signed-in caller may read them."""
     query = select(Program).order_by(Program.fiscal_year_be.desc(), Program.id).limit(limit + 1)
     key = after_key(cursor, int, uuid.UUID)
@@ -76,31 +85,31 @@ async def list_programs(session: DbSession, principal: CurrentPrincipal, limit: 
 
 
 @router.get("/programs/{program_id}", response_model=ProgramOut)
-async def get_program(program_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def get_program(program_id: uuid.UUID, session: DbSession, _: SignedIn) -> Any:
     return service.program_out(await service.get_program(session, program_id))
 
 
 @router.post("/programs/{program_id}/applications", response_model=ApplicationOut, status_code=201)
-async def create_application(program_id: uuid.UUID, body: ApplicationCreate, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def create_application(
+    program: ProgramForFundStaff, body: ApplicationCreate, request: Request, session: DbSession, principal: SignedIn
+) -> Any:
     """A fund's proposal with budget lines (its committee or fund admin); starts as a draft."""
-    program = await service.get_program(session, program_id)
     application = await service.create_application(session, request.app.state.directory, principal, program, body)
     return await service.describe(session, application)
 
 
 @router.get("/programs/{program_id}/applications", response_model=ApplicationPage)
 async def list_applications(
-    program_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, status: str | None = None,
+    program_id: uuid.UUID, session: DbSession, principal: SignedIn, status: str | None = None,
     province: str | None = None, limit: Limit = 50, cursor: Cursor = None,
 ) -> Any:
     """Applications to a program: officers see all, a network its funds', a fund only its own."""
     query = select(Application).where(Application.program_id == program_id)
+    # Every role may list; what each sees is filtered by who they are.
     if principal.role in FUND_ROLES:
         query = query.where(Application.fund_id == principal.fund_id)
     elif principal.role is Role.network_officer:
         query = query.where(Application.network_id == principal.network_id)
-    elif principal.role not in service.OFFICERS | {Role.integration, Role.service}:
-        raise Forbidden()
     if status:
         query = query.where(Application.status == status)
     if province:
@@ -113,22 +122,18 @@ async def list_applications(
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationOut)
-async def get_application(application_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
-    return await service.describe(session, await service.get_application(session, principal, application_id))
+async def get_application(application: VisibleApplication, session: DbSession) -> Any:
+    return await service.describe(session, application)
 
 
 @router.post("/applications/{application_id}/submit", response_model=ApplicationOut)
-async def submit(application_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
-    application = await service.get_application(session, principal, application_id, lock=True)
+async def submit(application: ApplicationToChange, session: DbSession, principal: SignedIn) -> Any:
     return await service.describe(session, await service.submit(session, principal, application))
 
 
 @router.post("/applications/{application_id}/reviews", response_model=ReviewOut)
-async def review(application_id: uuid.UUID, body: ReviewIn, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def review(application: ApplicationForReviewers, body: ReviewIn, session: DbSession, principal: SignedIn) -> Any:
     """A screening committee member's score and comment; never on their own fund's application."""
-    application = await session.get(Application, application_id, with_for_update=True)
-    if application is None:
-        raise NotFound("application.not_found")
     return ReviewOut.model_validate(await service.review(session, principal, application, body))
 
 
@@ -142,12 +147,12 @@ async def _idempotent(session: Any, principal: Principal, key: str | None, paylo
 
 
 @router.post("/applications/{application_id}/decision", response_model=ApplicationOut)
-async def decide(application_id: uuid.UUID, body: DecisionIn, session: DbSession, principal: CurrentPrincipal, key: IdempotencyKey = None) -> Any:
+async def decide(application_id: uuid.UUID, body: DecisionIn, session: DbSession, principal: Decider, key: IdempotencyKey = None) -> Any:
     """Approve (in full or in part, with tranches) or reject; by a grant officer or a grant system with
     scope ``grants:decide``. With an ``Idempotency-Key``, a repeated push is answered as the first."""
-    service.ensure_officer(principal, "grants:decide")
 
     async def work() -> tuple[int, dict[str, Any]]:
+        # Read (and locked) only when the push is not a replay, which is answered before.
         application = await service.get_application(session, principal, application_id, lock=True)
         application = await service.decide(session, principal, application, body)
         return 200, (await service.describe(session, application)).model_dump(mode="json")
@@ -157,14 +162,14 @@ async def decide(application_id: uuid.UUID, body: DecisionIn, session: DbSession
 
 @router.post("/applications/{application_id}/tranches/{tranche_id}/disbursement", response_model=TrancheOut)
 async def disburse(
-    application_id: uuid.UUID, tranche_id: uuid.UUID, body: DisbursementIn, session: DbSession, principal: CurrentPrincipal,
+    application_id: uuid.UUID, tranche_id: uuid.UUID, body: DisbursementIn, session: DbSession, principal: Disburser,
     key: IdempotencyKey = None,
 ) -> Any:
     """The grantor confirms a transfer (officer, or a grant system with scope ``grants:disburse``);
     it reaches the fund's ledger exactly once. A tranche whose report is missing or overdue is held."""
-    service.ensure_officer(principal, "grants:disburse")
 
     async def work() -> tuple[int, dict[str, Any]]:
+        # Read (and locked) only when the push is not a replay, which is answered before.
         application = await service.get_application(session, principal, application_id, lock=True)
         tranche = await service.disburse(session, principal, application, tranche_id, body.disbursed_on, body.reference)
         return 200, TrancheOut.model_validate(tranche).model_dump(mode="json")
@@ -174,26 +179,26 @@ async def disburse(
 
 
 @router.post("/applications/{application_id}/reports", response_model=UseReportOut, status_code=201)
-async def report_use(application_id: uuid.UUID, body: UseReportIn, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def report_use(application: ApplicationToChange, body: UseReportIn, session: DbSession, principal: SignedIn) -> Any:
     """The fund reports how it used the money, against its budget lines."""
-    application = await service.get_application(session, principal, application_id, lock=True)
     return UseReportOut.model_validate(await service.report_use(session, principal, application, body))
 
 
 @router.get("/applications/{application_id}/reconciliation", response_model=Reconciliation)
-async def reconciliation(application_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def reconciliation(application: VisibleApplication, session: DbSession) -> Any:
     """Awarded, disbursed by the grantor, received by the fund's ledger, and reported spent."""
-    return await service.reconciliation(session, await service.get_application(session, principal, application_id))
+    return await service.reconciliation(session, application)
 
 
 @router.get("/programs/{program_id}/matching", response_model=MatchingDue)
 async def matching_due(
-    program_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal,
+    program_id: uuid.UUID, request: Request, session: DbSession, principal: SignedIn,
     fund_id: uuid.UUID, year: Annotated[int, Query(ge=2000, le=2200)],
 ) -> Any:
     """For a matching program: what it owes a fund for a calendar year, from the members'
     contributions in the fund's ledger (ratio of each member's baht, capped per member)."""
     program = await service.get_program(session, program_id)
+    # The query names the fund: a fund's own people may ask only about their own.
     if principal.role in FUND_ROLES and principal.fund_id != fund_id:
         raise Forbidden("auth.out_of_scope")
     if program.matching_ratio_bp is None:
@@ -209,7 +214,7 @@ async def matching_due(
 
 
 @router.get("/reports/rollup", response_model=Rollup)
-async def rollup(session: DbSession, principal: CurrentPrincipal, program_id: uuid.UUID | None = None, province: str | None = None) -> Any:
+async def rollup(session: DbSession, principal: RollupReader, program_id: uuid.UUID | None = None, province: str | None = None) -> Any:
     """Applications and money by province and program: national for officers, a network's own for its officers."""
     disbursed = (select(Tranche.application_id, func.sum(Tranche.amount_satang).label("disbursed"))
                  .where(Tranche.status == "disbursed").group_by(Tranche.application_id).subquery())
@@ -225,8 +230,6 @@ async def rollup(session: DbSession, principal: CurrentPrincipal, program_id: uu
     )
     if principal.role is Role.network_officer:
         query = query.where(Application.network_id == principal.network_id)
-    elif principal.role not in service.OFFICERS:
-        raise Forbidden()
     if program_id:
         query = query.where(Program.id == program_id)
     if province:
@@ -238,18 +241,9 @@ async def rollup(session: DbSession, principal: CurrentPrincipal, program_id: uu
 
 
 @router.get("/funds/{fund_id}/summary", response_model=FundGrants)
-async def fund_summary(fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def fund_summary(fund_id: FundSummaryReader, session: DbSession) -> Any:
     """One fund's applications and money across programs: the fund itself, its network's officers,
     grant officers."""
-    if principal.role in FUND_ROLES:
-        if principal.fund_id != fund_id:
-            raise Forbidden("auth.out_of_scope")
-    elif principal.role is Role.network_officer:
-        fund = await request.app.state.directory.fund(fund_id)
-        if fund is None or fund.get("network_id") != str(principal.network_id):
-            raise Forbidden("auth.out_of_scope")
-    elif principal.role not in service.OFFICERS | {Role.service}:
-        raise Forbidden()
     mine = (Application.fund_id == fund_id, Application.status != "draft")
     by_status = dict((await session.execute(
         select(Application.status, func.count()).where(*mine).group_by(Application.status))).all())
@@ -267,15 +261,9 @@ async def fund_summary(fund_id: uuid.UUID, request: Request, session: DbSession,
     )
 
 
-def _webhook_owner(principal: Principal) -> None:
-    if principal.role not in service.OFFICERS | {Role.integration}:
-        raise Forbidden()
-
-
 @router.post("/webhooks", response_model=SubscriptionOut, status_code=201)
-async def subscribe(body: SubscriptionIn, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def subscribe(body: SubscriptionIn, session: DbSession, principal: WebhookOwner) -> Any:
     """Hear about status changes at ``url``; the secret that signs every delivery is shown once."""
-    _webhook_owner(principal)
     subscription = WebhookSubscription(id=uuid.uuid4(), owner=principal.subject, url=str(body.url), secret=secrets.token_urlsafe(32),
                                        events=list(body.events), program_id=body.program_id)
     session.add(subscription)
@@ -285,23 +273,16 @@ async def subscribe(body: SubscriptionIn, session: DbSession, principal: Current
 
 
 @router.get("/webhooks/{subscription_id}/deliveries", response_model=list[DeliveryOut])
-async def deliveries(subscription_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, limit: Limit = 50) -> Any:
+async def deliveries(subscription: OwnSubscription, session: DbSession, limit: Limit = 50) -> Any:
     """The delivery log of one subscription, newest first."""
-    subscription = await session.get(WebhookSubscription, subscription_id)
-    if subscription is None or (subscription.owner != principal.subject and principal.role not in service.OFFICERS):
-        raise NotFound("webhook.not_found")
-    rows = (await session.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+    rows = (await session.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
                                   .order_by(WebhookDelivery.created_at.desc()).limit(limit))).all()
     return [DeliveryOut.model_validate(d) for d in rows]
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/redeliver", response_model=DeliveryOut)
-async def redeliver(delivery_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def redeliver(delivery: OwnDelivery, session: DbSession) -> Any:
     """Send a delivery again (by hand), whatever became of it."""
-    delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
-    subscription = await session.get(WebhookSubscription, delivery.subscription_id) if delivery else None
-    if delivery is None or (subscription.owner != principal.subject and principal.role not in service.OFFICERS):
-        raise NotFound("webhook.not_found")
     delivery.status, delivery.next_attempt_at = "pending", utcnow()
     await session.flush()
     return DeliveryOut.model_validate(delivery)

@@ -228,6 +228,7 @@ def _ensure_status(application: Application, allowed: tuple[str, ...], action: s
 async def create_application(
     session: AsyncSession, directory: MembersDirectory, principal: Principal, program: Program, data: ApplicationCreate
 ) -> Application:
+    # The body names the fund: its staff only (the route admits only fund staff at all).
     ensure_fund_staff(principal, data.fund_id)
     if program.status != "open":
         raise Conflict("program.closed")
@@ -262,6 +263,7 @@ async def create_application(
 
 
 async def submit(session: AsyncSession, principal: Principal, application: Application) -> Application:
+    # Whose application it is, the application says: its own fund's staff submit it.
     ensure_fund_staff(principal, application.fund_id)
     _ensure_status(application, ("draft",), "submitted")
     application.submitted_at = utcnow()
@@ -270,8 +272,8 @@ async def submit(session: AsyncSession, principal: Principal, application: Appli
 
 
 async def review(session: AsyncSession, principal: Principal, application: Application, data: ReviewIn) -> Review:
-    if principal.role not in REVIEWERS:
-        raise Forbidden()
+    """A reviewer's score (the route admits only ``REVIEWERS``: ``access.ApplicationForReviewers``)."""
+    # Which fund the application is from, the application says: no one reviews their own fund's.
     if principal.fund_id is not None and principal.fund_id == application.fund_id:
         raise Forbidden("application.own_fund_review")
     _ensure_status(application, ("submitted", "screening"), "reviewed")
@@ -381,6 +383,7 @@ async def disburse(
 
 
 async def report_use(session: AsyncSession, principal: Principal, application: Application, data: UseReportIn) -> UseReport:
+    # Whose application it is, the application says: its own fund's staff report on it.
     ensure_fund_staff(principal, application.fund_id)
     _ensure_status(application, ("awarded", "closed"), "reported on")
     lines = {line["line"] for line in application.budget_lines}

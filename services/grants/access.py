@@ -1,0 +1,174 @@
+"""Who may call the grants routes, as dependencies named for whom they admit.
+
+- programs: read by every signed-in caller; opened by grant officers (and platform admins);
+- applications: drafted by a fund's committee and fund admins (for the fund the body names);
+  seen by officers, grant systems and services, by a fund's own people and by its network's
+  officers; reviewed by reviewers (never of their own fund); decided and disbursed by officers, or
+  by a grant system whose client holds ``grants:decide`` or ``grants:disburse``;
+- roll-ups: officers, and network officers (their network's);
+- a fund's summary: the fund's own people, its network's officers, officers, services;
+- webhooks: officers and grant systems subscribe; each reads and redelivers its own.
+
+An application, subscription or delivery the caller may not see is a 404, as one that does not
+exist. What a route still checks in its body depends on the request (the fund a body or a query
+names) or on the object (the application's own fund), and says so.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.grants import service
+from services.grants.models import Application, Program, WebhookDelivery, WebhookSubscription
+from shared.auth import FUND_ROLES, CurrentPrincipal, Principal, Role
+from shared.db import DbSession
+from shared.errors import Forbidden, NotFound
+
+#: Those who draft and submit a fund's applications and report on their use.
+FUND_STAFF = frozenset({Role.committee, Role.fund_admin, Role.platform_admin})
+ROLLUP_READERS = service.OFFICERS | {Role.network_officer}
+WEBHOOK_OWNERS = service.OFFICERS | {Role.integration}
+
+
+def _ensure(principal: Principal, roles: frozenset[Role]) -> None:
+    if principal.role not in roles:
+        raise Forbidden()
+
+
+async def signed_in(principal: CurrentPrincipal) -> Principal:
+    """Every signed-in caller (a route may still filter what each sees)."""
+    return principal
+
+
+SignedIn = Annotated[Principal, Depends(signed_in)]
+
+
+async def grant_officer(principal: CurrentPrincipal) -> Principal:
+    """Grant officers and platform admins."""
+    _ensure(principal, service.OFFICERS)
+    return principal
+
+
+GrantOfficer = Annotated[Principal, Depends(grant_officer)]
+
+
+async def decider(principal: CurrentPrincipal) -> Principal:
+    """Grant officers, or a grant system whose client holds ``grants:decide``."""
+    service.ensure_officer(principal, "grants:decide")
+    return principal
+
+
+Decider = Annotated[Principal, Depends(decider)]
+
+
+async def disburser(principal: CurrentPrincipal) -> Principal:
+    """Grant officers, or a grant system whose client holds ``grants:disburse``."""
+    service.ensure_officer(principal, "grants:disburse")
+    return principal
+
+
+Disburser = Annotated[Principal, Depends(disburser)]
+
+
+async def program_for_fund_staff(program_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Program:
+    """The program in the path (404 first, as programs are public), for a fund's committee and fund
+    admins and platform admins; which fund, the body says, and ``service.create_application``
+    holds it against the caller's own."""
+    program = await service.get_program(session, program_id)
+    if principal.role not in FUND_STAFF:
+        raise Forbidden("auth.out_of_scope")
+    return program
+
+
+ProgramForFundStaff = Annotated[Program, Depends(program_for_fund_staff)]
+
+
+async def visible_application(application_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Application:
+    """The application in the path, if the caller may see it (``service.may_see``)."""
+    return await service.get_application(session, principal, application_id)
+
+
+VisibleApplication = Annotated[Application, Depends(visible_application)]
+
+
+async def application_to_change(application_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Application:
+    """As ``VisibleApplication``, locked for the change the route makes."""
+    return await service.get_application(session, principal, application_id, lock=True)
+
+
+ApplicationToChange = Annotated[Application, Depends(application_to_change)]
+
+
+async def application_for_reviewers(application_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Application:
+    """The application in the path (any, so a reviewer outside its network may screen it), locked,
+    for reviewers: grant officers, network officers, committees and fund admins, platform admins.
+    (Never of their own fund: the application says which that is, so ``service.review`` checks.)"""
+    application = await session.get(Application, application_id, with_for_update=True)
+    if application is None:
+        raise NotFound("application.not_found")
+    _ensure(principal, service.REVIEWERS)
+    return application
+
+
+ApplicationForReviewers = Annotated[Application, Depends(application_for_reviewers)]
+
+
+async def rollup_reader(principal: CurrentPrincipal) -> Principal:
+    """Officers (the country) and network officers (their network)."""
+    _ensure(principal, ROLLUP_READERS)
+    return principal
+
+
+RollupReader = Annotated[Principal, Depends(rollup_reader)]
+
+
+async def fund_summary_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
+    """The fund in the path, for its own people, its network's officers, officers and services."""
+    if principal.role in FUND_ROLES:
+        if principal.fund_id != fund_id:
+            raise Forbidden("auth.out_of_scope")
+    elif principal.role is Role.network_officer:
+        fund = await request.app.state.directory.fund(fund_id)
+        if fund is None or fund.get("network_id") != str(principal.network_id):
+            raise Forbidden("auth.out_of_scope")
+    elif principal.role not in service.OFFICERS | {Role.service}:
+        raise Forbidden()
+    return fund_id
+
+
+FundSummaryReader = Annotated[uuid.UUID, Depends(fund_summary_reader)]
+
+
+async def webhook_owner(principal: CurrentPrincipal) -> Principal:
+    """Officers and grant systems, who subscribe to webhooks."""
+    _ensure(principal, WEBHOOK_OWNERS)
+    return principal
+
+
+WebhookOwner = Annotated[Principal, Depends(webhook_owner)]
+
+
+async def own_subscription(subscription_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> WebhookSubscription:
+    """The subscription in the path, for whoever made it, and officers."""
+    subscription = await session.get(WebhookSubscription, subscription_id)
+    if subscription is None or (subscription.owner != principal.subject and principal.role not in service.OFFICERS):
+        raise NotFound("webhook.not_found")
+    return subscription
+
+
+OwnSubscription = Annotated[WebhookSubscription, Depends(own_subscription)]
+
+
+async def own_delivery(delivery_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> WebhookDelivery:
+    """The delivery in the path, locked, for whoever made its subscription, and officers."""
+    delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    subscription = await session.get(WebhookSubscription, delivery.subscription_id) if delivery else None
+    if delivery is None or (subscription.owner != principal.subject and principal.role not in service.OFFICERS):
+        raise NotFound("webhook.not_found")
+    return delivery
+
+
+OwnDelivery = Annotated[WebhookDelivery, Depends(own_delivery)]
