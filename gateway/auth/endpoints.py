@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from gateway.access import PlatformAdmin, SignedIn, UserCreator
 from gateway.auth import service
 from gateway.auth.schemas import (
     ClientCreated,
@@ -25,13 +26,11 @@ from gateway.auth.schemas import (
     UserOut,
 )
 from gateway.models import User
-from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.auth import Role
 from shared.db import DbSession
 from shared.errors import SajjaError, problem_response
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
-
-PlatformAdmin = Annotated[Principal, Depends(require_roles(Role.platform_admin))]
 
 
 def _issuer(request: Request) -> service.TokenIssuer:
@@ -105,7 +104,7 @@ async def token(request: Request, session: DbSession) -> Any:
 
 
 @router.get("/me", response_model=Me)
-async def me(principal: CurrentPrincipal, session: DbSession) -> Any:
+async def me(principal: SignedIn, session: DbSession) -> Any:
     """Who the token speaks for."""
     user = None
     if principal.role not in (Role.service, Role.integration):
@@ -129,9 +128,10 @@ async def create_user(
     body: CreateUserRequest,
     request: Request,
     session: DbSession,
-    principal: Annotated[Principal, Depends(require_roles(Role.fund_admin))],
+    principal: UserCreator,
 ) -> Any:
-    """Create a user: platform admins create anyone; fund admins create roles in their fund."""
+    """Create a user: platform admins create anyone; fund admins create roles in their fund (the
+    fund and the role are in the body: ``service.create_user`` checks them)."""
     user = await service.create_user(
         session=session, creator=principal, data=body, member_exists=request.app.state.members_facts.member_exists
     )

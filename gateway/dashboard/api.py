@@ -4,7 +4,9 @@ country, the funds table, and downloads. Bearer tokens, as every ``/v1`` path.
 Each figure is read from its service with the caller's own token, so each service applies its
 own authorization and a refusal reaches the caller as the service's problem+json. Roll-ups are
 for platform admins (the country, any network or province) and network officers (their network,
-and the provinces of its funds).
+and the provinces of its funds). Each route's signature says who may call it
+(``gateway.access``); the roll-up functions check again for the web pages (``web.py``), whose
+caller comes from their cookie rather than from a dependency.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from gateway.access import (
+    NetworkRollupReader,
+    PlatformAdmin,
+    RollupReader,
+    SignedIn,
+    ensure_rollup_reader,
+)
 from gateway.dashboard import exports, figures
 from gateway.dashboard.schemas import FundDashboard, FundsTable, Rollup
 from gateway.dashboard.upstream import DashboardRoute, Upstream
@@ -34,36 +43,29 @@ def upstream(request: Request) -> Upstream:
     return Upstream(request, bearer_token(request))
 
 
-def ensure_rollup_reader(principal: Principal, network_id: uuid.UUID | None = None) -> None:
-    """Platform admins see every roll-up; a network officer their own network's."""
-    if principal.role is Role.platform_admin:
-        return
-    if principal.role is not Role.network_officer:
-        raise Forbidden()
-    if network_id is not None and network_id != principal.network_id:
-        raise Forbidden("auth.out_of_scope")
-
-
 async def national(up: Upstream, principal: Principal, period: figures.Period) -> dict[str, Any]:
+    # For the web page too, whose caller is not checked by a dependency (the route's is: PlatformAdmin).
     if principal.role is not Role.platform_admin:
         raise Forbidden()
     return await figures.rollup(up, await figures.visible_funds(up), period, {"kind": "national"})
 
 
 async def network(up: Upstream, principal: Principal, network_id: uuid.UUID, period: figures.Period) -> dict[str, Any]:
+    # For the web page too, whose caller is not checked by a dependency (the route's is: NetworkRollupReader).
     ensure_rollup_reader(principal, network_id)
     funds = await figures.visible_funds(up, network_id=network_id)
     return await figures.rollup(up, funds, period, {"kind": "network", "network_id": network_id})
 
 
 async def province(up: Upstream, principal: Principal, name: str, period: figures.Period) -> dict[str, Any]:
+    # For the web page too, whose caller is not checked by a dependency (the route's is: RollupReader).
     ensure_rollup_reader(principal)
     funds = await figures.visible_funds(up, province=name)
     return await figures.rollup(up, funds, period, {"kind": "province", "province": name})
 
 
 @router.get("/funds/{fund_id}", response_model=FundDashboard)
-async def fund_dashboard(fund_id: uuid.UUID, request: Request, _: CurrentPrincipal, date_from: DateFrom = None,
+async def fund_dashboard(fund_id: uuid.UUID, request: Request, _: SignedIn, date_from: DateFrom = None,
                          date_to: DateTo = None) -> Any:
     """Everything on one fund's dashboard: founded year (B.E.), accumulated fund, members and
     coverage, income by source and deposits by month over the period, benefits paid by category,
@@ -72,21 +74,21 @@ async def fund_dashboard(fund_id: uuid.UUID, request: Request, _: CurrentPrincip
 
 
 @router.get("/national", response_model=Rollup)
-async def national_rollup(request: Request, principal: CurrentPrincipal, date_from: DateFrom = None,
+async def national_rollup(request: Request, principal: PlatformAdmin, date_from: DateFrom = None,
                           date_to: DateTo = None) -> Any:
     """The country: every fund's figures summed, and the funds table (platform admins)."""
     return await national(upstream(request), principal, figures.Period.of(date_from, date_to))
 
 
 @router.get("/networks/{network_id}", response_model=Rollup)
-async def network_rollup(network_id: uuid.UUID, request: Request, principal: CurrentPrincipal, date_from: DateFrom = None,
+async def network_rollup(network_id: NetworkRollupReader, request: Request, principal: CurrentPrincipal, date_from: DateFrom = None,
                          date_to: DateTo = None) -> Any:
     """A provincial network's funds, summed, with the funds table."""
     return await network(upstream(request), principal, network_id, figures.Period.of(date_from, date_to))
 
 
 @router.get("/provinces/{province_name}", response_model=Rollup)
-async def province_rollup(province_name: str, request: Request, principal: CurrentPrincipal, date_from: DateFrom = None,
+async def province_rollup(province_name: str, request: Request, principal: RollupReader, date_from: DateFrom = None,
                           date_to: DateTo = None) -> Any:
     """The funds of a province (that the caller may see), summed, with the funds table."""
     return await province(upstream(request), principal, province_name, figures.Period.of(date_from, date_to))
@@ -94,12 +96,14 @@ async def province_rollup(province_name: str, request: Request, principal: Curre
 
 async def table_funds(up: Upstream, principal: Principal, province_name: str | None,
                       network_id: uuid.UUID | None) -> list[dict[str, Any]]:
+    # The query may name a network: a network officer's own only (and for the web page, whose
+    # caller is not checked by a dependency, the role too).
     ensure_rollup_reader(principal, network_id)
     return await figures.visible_funds(up, province=province_name, network_id=network_id)
 
 
 @router.get("/funds-table", response_model=FundsTable)
-async def funds_table(request: Request, principal: CurrentPrincipal,
+async def funds_table(request: Request, principal: RollupReader,
                       province_name: Annotated[str | None, Query(alias="province", max_length=100)] = None,
                       network_id: uuid.UUID | None = None) -> Any:
     """Name, province, founded year (B.E.), accumulated fund, members and coverage of each fund the
@@ -110,7 +114,7 @@ async def funds_table(request: Request, principal: CurrentPrincipal,
 
 
 @router.get("/exports/funds.{fmt}", response_class=Response)
-async def funds_export(fmt: Fmt, request: Request, principal: CurrentPrincipal,
+async def funds_export(fmt: Fmt, request: Request, principal: RollupReader,
                        province_name: Annotated[str | None, Query(alias="province", max_length=100)] = None,
                        network_id: uuid.UUID | None = None) -> Response:
     """The funds table as CSV or XLSX."""
@@ -120,19 +124,19 @@ async def funds_export(fmt: Fmt, request: Request, principal: CurrentPrincipal,
 
 
 @router.get("/funds/{fund_id}/exports/members.{fmt}", response_class=Response)
-async def members_export(fund_id: uuid.UUID, fmt: Fmt, request: Request, _: CurrentPrincipal) -> Response:
+async def members_export(fund_id: uuid.UUID, fmt: Fmt, request: Request, _: SignedIn) -> Response:
     """The member roll as CSV or XLSX (those who may read the roll)."""
     return await exports.members_roll(upstream(request), fund_id, fmt)
 
 
 @router.get("/funds/{fund_id}/members/{member_id}/exports/statement.{fmt}", response_class=Response)
-async def statement_export(fund_id: uuid.UUID, member_id: uuid.UUID, fmt: Fmt, request: Request, _: CurrentPrincipal) -> Response:
+async def statement_export(fund_id: uuid.UUID, member_id: uuid.UUID, fmt: Fmt, request: Request, _: SignedIn) -> Response:
     """A member's statement as CSV or XLSX (the member, the fund's staff)."""
     return await exports.statement(upstream(request), fund_id, member_id, fmt)
 
 
 @router.get("/funds/{fund_id}/exports/income.{fmt}", response_class=Response)
-async def income_export(fund_id: uuid.UUID, fmt: Fmt, request: Request, _: CurrentPrincipal, date_from: DateFrom = None,
+async def income_export(fund_id: uuid.UUID, fmt: Fmt, request: Request, _: SignedIn, date_from: DateFrom = None,
                         date_to: DateTo = None) -> Response:
     """Income by source over the period as CSV or XLSX."""
     return await exports.income(upstream(request), fund_id, figures.Period.of(date_from, date_to), fmt)
@@ -140,13 +144,13 @@ async def income_export(fund_id: uuid.UUID, fmt: Fmt, request: Request, _: Curre
 
 @router.get("/funds/{fund_id}/deposits/{deposit_id}/receipt.pdf", response_class=Response)
 async def receipt_pdf(fund_id: uuid.UUID, deposit_id: uuid.UUID, request: Request, session: DbSession,
-                      _: CurrentPrincipal) -> Response:
+                      _: SignedIn) -> Response:
     """A deposit's receipt as PDF, in Thai."""
     return await exports.receipt(upstream(request), session, fund_id, deposit_id)
 
 
 @router.get("/funds/{fund_id}/reports/monthly.pdf", response_class=Response)
-async def monthly_pdf(fund_id: uuid.UUID, request: Request, _: CurrentPrincipal,
+async def monthly_pdf(fund_id: uuid.UUID, request: Request, _: SignedIn,
                       month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (C.E.)")] = None) -> Response:
     """The monthly report for the committee meeting, as PDF, in Thai."""
     return await exports.monthly_report(upstream(request), fund_id, month)

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from gateway.access import FundCommittee, Member, SignedIn
 from gateway.line import service
 from gateway.line.client import check_signature
 from gateway.models import LineLink
 from gateway.proxy import bad_gateway
-from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
 from shared.errors import Forbidden, SajjaError
 from shared.schemas import ClosedModel
@@ -79,8 +79,10 @@ async def link_with_code(body: LineLinkIn, request: Request, session: DbSession)
 
 
 @router.post("/v1/auth/line/link-codes", response_model=LinkCodeOut, status_code=201)
-async def issue_link_code(body: LinkCodeIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def issue_link_code(body: LinkCodeIn, request: Request, session: DbSession, principal: SignedIn) -> Any:
     """The committee gives a member a one-time code (and QR) to link their LINE account."""
+    # Who may (the fund's committee and fund admins, platform admins) depends on the fund the body
+    # names, so ``service.issue_code`` checks it; after the member is looked up, as it always was.
     if not await request.app.state.members_facts.member_exists(body.fund_id, body.member_id):
         raise SajjaError("user.member_unknown", status_code=422)
     settings = request.app.state.settings
@@ -89,17 +91,16 @@ async def issue_link_code(body: LinkCodeIn, request: Request, session: DbSession
 
 
 @router.post("/v1/auth/line/unlink", status_code=204)
-async def unlink(body: UnlinkIn, session: DbSession, principal: CurrentPrincipal) -> Response:
+async def unlink(body: UnlinkIn, session: DbSession, principal: SignedIn) -> Response:
     """Unlink a member's LINE account (the member themself, or their fund's committee)."""
+    # The body names the member and the fund, so ``service.unlink`` decides who may.
     await service.unlink(session, principal, body.member_id, body.fund_id)
     return Response(status_code=204)
 
 
 @router.put("/v1/auth/line/preferences", response_model=Preferences)
-async def preferences(body: Preferences, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def preferences(body: Preferences, session: DbSession, principal: Member) -> Any:
     """What the member wants pushed to LINE: receipts, claim news, arrears reminders."""
-    if principal.role is not Role.member:
-        raise Forbidden()
     link = await session.scalar(select(LineLink).where(LineLink.member_id == principal.member_id))
     if link is None:
         raise SajjaError("line.not_linked", status_code=404)
@@ -136,10 +137,11 @@ class ReminderOut(BaseModel):
 
 
 @router.post("/v1/line/reminders/arrears", response_model=ReminderOut)
-async def remind_arrears(body: ReminderIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def remind_arrears(body: ReminderIn, request: Request, session: DbSession, principal: FundCommittee) -> Any:
     """The committee sends arrears reminders by LINE to members who asked for them. The arrears come
     from the ledger, read with the committee member's own token."""
-    if principal.role not in (Role.committee, Role.fund_admin) or principal.fund_id != body.fund_id:
+    # The body names the fund: their own only.
+    if principal.fund_id != body.fund_id:
         raise Forbidden("auth.out_of_scope")
     urls = request.app.state.forwarder.service_urls
     response = await request.app.state.internal_http.get(
