@@ -400,6 +400,31 @@ async def test_bad_input_is_problem_json_and_writes_nothing(welfare: Welfare) ->
     assert detail["documents"] == []
 
 
+@pytest.mark.parametrize("benefit", ["sickness_medical", "education"])  # per day, and a fixed amount
+async def test_an_end_before_the_start_is_422_naming_the_end_date_and_writes_nothing(welfare: Welfare, benefit: str) -> None:
+    start, end = (TODAY - dt.timedelta(days=3)).isoformat(), (TODAY - dt.timedelta(days=5)).isoformat()
+    body = {"member_id": welfare.member_ids[0], "benefit_code": benefit, "event_date": start, "event_end_date": end}
+    for path in ("claims", "claims/check"):
+        for lang, message in (("th", f"วันที่สิ้นสุดต้องไม่ก่อนวันที่เกิดเหตุ ({start})"),
+                              ("en", f"The end date must not be before the event date ({start})")):
+            sent = {**body, "id": str(uuid.uuid4())} if path == "claims" else body
+            response = await welfare.benefits.post(f"{welfare.base}/{path}", json=sent,
+                                                   headers={**welfare.committee, "Accept-Language": lang})
+            assert response.status_code == 422, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            problem = response.json()
+            assert problem["code"] == "request.validation_failed"
+            assert problem["errors"] == [{"field": "body.event_end_date", "code": "end_before_start", "message": message}]
+    same_day = await welfare.claim({**body, "event_end_date": start})
+    assert same_day.status_code == 201, same_day.text  # ending the day it began is a stay of one day
+    listed = (await welfare.benefits.get(f"{welfare.base}/claims", headers=welfare.committee)).json()["items"]
+    assert [c["id"] for c in listed] == [same_day.json()["id"]], "nothing was written for the refused bodies"
+    async with welfare.app().state.db.sessionmaker() as session:
+        rows = (await session.execute(text("SELECT event_date, event_end_date FROM claims WHERE fund_id = :fund"),
+                                      {"fund": welfare.fund.id})).all()
+    assert [(a.isoformat(), b.isoformat()) for a, b in rows] == [(start, start)]
+
+
 async def test_the_document_store_keeps_whole_files_by_their_hash(tmp_path) -> None:
     """Content-addressed, written whole (no temporary file left behind), and checked on reading:
     a file changed on disk is an error, never served as the member's document."""

@@ -114,6 +114,16 @@ register_messages(
             "th": ("ช่วงวันซ้ำ", "ช่วงวันที่ซ้อนกับคำขอเดิม ({other_from} ถึง {other_to})"),
             "en": ("Overlapping dates", "The dates overlap an earlier claim ({other_from} to {other_to})"),
         },
+        "eligibility.membership_too_short": {
+            "th": ("เป็นสมาชิกยังไม่ครบกำหนด",
+                   "สวัสดิการนี้ต้องเป็นสมาชิกครบ {min_years} ปีขึ้นไป จะมีสิทธิ์ตั้งแต่วันที่ {qualifies_on}"),
+            "en": ("Not a member long enough",
+                   "This benefit needs at least {min_years} full year(s) of membership; qualifies from {qualifies_on}"),
+        },
+        "eligibility.end_before_start": {
+            "th": ("วันที่สิ้นสุดก่อนวันเริ่ม", "วันที่สิ้นสุด ({event_end_date}) อยู่ก่อนวันที่เกิดเหตุ ({event_date})"),
+            "en": ("End before start", "The end date ({event_end_date}) is before the event date ({event_date})"),
+        },
         "eligibility.days_required": {
             "th": ("ต้องระบุจำนวนวัน", "สวัสดิการรายวันต้องระบุวันที่สิ้นสุดหรือจำนวนวัน"),
             "en": ("Days required", "A per-day benefit needs the end date or the number of days"),
@@ -161,16 +171,29 @@ class Judgement:
     qualifies_on: dt.date | None = None
 
 
-def years_between(start: dt.date, end: dt.date) -> int:
-    """Full years from ``start`` to ``end`` (birthdays and membership anniversaries)."""
-    return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
-
-
 def add_years(day: dt.date, years: int) -> dt.date:
+    """The day ``years`` full years after ``day``: a birthday or membership anniversary, the day an
+    age or a number of years of membership is reached.
+
+    One born (or joined) on 29 February reaches it on 1 March in a common year, not 28 February.
+    As we read the Civil and Commercial Code, an age counts from the day of birth (s. 16) and a
+    period in years whose last month has no matching day ends on that month's last day (s. 193/5):
+    the years are complete at the end of 28 February, so the age is reached on 1 March. It is also
+    the common practice, and no one is counted a year older before the whole year has passed.
+    ``years_between`` is defined by this function, so the day a member is told they will qualify
+    and the age or years of membership they are judged by cannot disagree.
+    """
     try:
         return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
+    except ValueError:  # 29 February in a common year
+        return dt.date(day.year + years, 3, 1)
+
+
+def years_between(start: dt.date, end: dt.date) -> int:
+    """Full years from ``start`` to ``end`` (an age, years of membership): the most years whose
+    ``add_years`` day is not after ``end``; negative when ``end`` is before ``start``."""
+    years = end.year - start.year
+    return years - 1 if add_years(start, years) > end else years
 
 
 def _overlaps(a_from: dt.date, a_to: dt.date, b_from: dt.date, b_to: dt.date) -> bool:
@@ -216,9 +239,19 @@ def judge(
     if rules.once_per_member and past:
         reasons.append(("eligibility.once_only", {}))
 
+    # An end before the start is refused at the API's edge (ClaimIn, CheckIn); this is the judge's
+    # own guard, so no caller can get a negative day count or a claim the database will refuse.
+    backwards = False
+    if event_end_date is not None and event_end_date < event_date:
+        backwards = True
+        reasons.append(("eligibility.end_before_start",
+                        {"event_date": event_date.isoformat(), "event_end_date": event_end_date.isoformat()}))
+
     # Days, for per-day benefits (hospital nights): from the dates or as given, capped.
     end = event_end_date or event_date
-    if rules.amount.model == "per_day":
+    if rules.amount.model == "per_day" and backwards:
+        days = 0
+    elif rules.amount.model == "per_day":
         if days is None and event_end_date is None:
             reasons.append(("eligibility.days_required", {}))
             days = 0
@@ -242,6 +275,14 @@ def judge(
         years = years_between(member.joined_on, event_date)
         fitting = [t for t in rules.amount.tiers if t.min_years <= years]
         amount = max(fitting, key=lambda t: t.min_years).amount_satang if fitting else 0
+        if not fitting:
+            # Short of the lowest tier: not a member long enough, told from when they will be
+            # (unless the waiting period, already told, ends on that day or later).
+            first = min(t.min_years for t in rules.amount.tiers)
+            on = add_years(member.joined_on, first)
+            if on > waiting_ends or event_date >= waiting_ends:
+                qualifies_on = max(qualifies_on or on, on)
+                reasons.append(("eligibility.membership_too_short", {"min_years": first, "qualifies_on": on.isoformat()}))
     else:
         payable = days or 0
         if rules.amount.max_days_per_event is not None:

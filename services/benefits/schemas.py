@@ -6,13 +6,34 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from services.benefits.models import CATEGORIES
 from services.benefits.rules import Rules
+from shared.errors import register_field_messages
 from shared.schemas import ClosedModel
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+
+register_field_messages(
+    {
+        "end_before_start": {
+            "th": "วันที่สิ้นสุดต้องไม่ก่อนวันที่เกิดเหตุ ({event_date})",
+            "en": "The end date must not be before the event date ({event_date})",
+        },
+    }
+)
+
+
+def _end_not_before_start(value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+    """``event_end_date`` on or after ``event_date``: a 422 naming the end date, before anything is
+    judged or written (the claims table refuses the range too, but only as a failed insert)."""
+    start = info.data.get("event_date")  # absent when the event date itself was invalid
+    if value is not None and start is not None and value < start:
+        raise PydanticCustomError("end_before_start", "The end date must not be before the event date ({event_date})",
+                                  {"event_date": start.isoformat()})
+    return value
 
 
 class BenefitIn(ClosedModel):
@@ -80,6 +101,8 @@ class ClaimIn(ClosedModel):
     days: int | None = Field(default=None, gt=0, le=366)
     details: str | None = Field(default=None, max_length=2000)
 
+    _end = field_validator("event_end_date")(_end_not_before_start)
+
 
 class CheckIn(ClosedModel):
     member_id: uuid.UUID
@@ -87,6 +110,8 @@ class CheckIn(ClosedModel):
     event_date: dt.date
     event_end_date: dt.date | None = None
     days: int | None = Field(default=None, gt=0, le=366)
+
+    _end = field_validator("event_end_date")(_end_not_before_start)
 
 
 class Reason(BaseModel):

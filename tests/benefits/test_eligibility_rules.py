@@ -129,14 +129,18 @@ CASES = [
         pays=1_000 * B),
     row("min age: born 29 February, a leap birthday", rules(min_age=60), member=who(birth_date=d("1964-02-29")),
         event="2024-02-28", refused="too_young", qualifies_on="2024-02-29"),
-    row("min age: born 29 February, the day it is told", rules(min_age=62), member=who(birth_date=d("1964-02-29")),
-        event="2026-02-27", refused="too_young", qualifies_on="2026-02-28"),
-    row("min age: born 29 February, on the day it was told", rules(min_age=62), member=who(birth_date=d("1964-02-29")),
-        event="2026-02-28", pays=1_000 * B, marks=pytest.mark.xfail(strict=True, reason=(
-            "qualifies_on comes from add_years (29 Feb -> 28 Feb) but the age from years_between, under which the "
-            "member turns 62 on 1 March: judged on the day it says they qualify, they are still too young"))),
-    row("min age: born 29 February, 1 March", rules(min_age=62), member=who(birth_date=d("1964-02-29")), event="2026-03-01",
-        pays=1_000 * B),
+    # In a common year one born on 29 February reaches an age on 1 March (rules.add_years says why).
+    row("min age: born 29 February, 27 February", rules(min_age=62), member=who(birth_date=d("1964-02-29")),
+        event="2026-02-27", refused="too_young", qualifies_on="2026-03-01",
+        params={"eligibility.too_young": {"min_age": 62, "qualifies_on": "2026-03-01"}}),
+    row("min age: born 29 February, 28 February", rules(min_age=62), member=who(birth_date=d("1964-02-29")),
+        event="2026-02-28", refused="too_young", qualifies_on="2026-03-01"),
+    row("min age: born 29 February, 1 March, the day it is told", rules(min_age=62), member=who(birth_date=d("1964-02-29")),
+        event="2026-03-01", pays=1_000 * B),
+    row("max age: born 29 February, 28 February", rules(max_age=61), member=who(birth_date=d("1964-02-29")),
+        event="2026-02-28", pays=1_000 * B),
+    row("max age: born 29 February, 1 March", rules(max_age=61), member=who(birth_date=d("1964-02-29")),
+        event="2026-03-01", refused="too_old"),
     row("max age: the day before turning 66", rules(max_age=65), event="2026-03-14", pays=1_000 * B),
     row("max age: turning 66", rules(max_age=65), event="2026-03-15", refused="too_old",
         params={"eligibility.too_old": {"max_age": 65}}),
@@ -202,12 +206,25 @@ CASES = [
         pays=500 * B),
     row("tiers: joined 29 February, the day before 28 February", rules(amount=tiered((0, 1_000), (2, 2_000))),
         member=who(joined_on=d("2024-02-29")), event="2026-02-27", pays=1_000 * B),
+    row("tiers: joined 29 February, 28 February", rules(amount=tiered((0, 1_000), (2, 2_000))),
+        member=who(joined_on=d("2024-02-29")), event="2026-02-28", pays=1_000 * B),
     row("tiers: joined 29 February, 1 March", rules(amount=tiered((0, 1_000), (2, 2_000))),
         member=who(joined_on=d("2024-02-29")), event="2026-03-01", pays=2_000 * B),
     row("tiers: short of the first tier", rules(amount=tiered((1, 1_000), (5, 2_000))), member=who(joined_on=d("2026-01-01")),
-        refused="waiting_period", qualifies_on="2027-01-01", marks=pytest.mark.xfail(strict=True, reason=(
-            "a member short of the lowest tier is refused as 'limit used up' (eligibility.amount_exhausted) with no "
-            "date; the nearest true reason the judge has is the waiting period, to the first tier's anniversary"))),
+        refused="membership_too_short", qualifies_on="2027-01-01",
+        params={"eligibility.membership_too_short": {"min_years": 1, "qualifies_on": "2027-01-01"}}),
+    row("tiers: short of the first tier, the day before it", rules(amount=tiered((1, 1_000), (5, 2_000))),
+        member=who(joined_on=d("2026-01-01")), event="2026-12-31", refused="membership_too_short", qualifies_on="2027-01-01"),
+    row("tiers: the first tier, to the day", rules(amount=tiered((1, 1_000), (5, 2_000))), member=who(joined_on=d("2026-01-01")),
+        event="2027-01-01", pays=1_000 * B),
+    row("tiers: short of the first tier, joined 29 February", rules(amount=tiered((2, 1_000))),
+        member=who(joined_on=d("2024-02-29")), event="2026-02-28", refused="membership_too_short", qualifies_on="2026-03-01"),
+    row("tiers: short of the first tier and waiting longer: the waiting is told", rules(amount=tiered((1, 1_000)), waiting_days=400),
+        member=who(joined_on=d("2026-01-01")), refused="waiting_period", qualifies_on="2027-02-05"),
+    row("tiers: short of the first tier, waiting less: both, the later day", rules(amount=tiered((1, 1_000)), waiting_days=180),
+        member=who(joined_on=d("2026-01-01")), refused=("waiting_period", "membership_too_short"), qualifies_on="2027-01-01"),
+    row("tiers: an event before joining: only the waiting is told", rules(amount=DEATH), member=who(joined_on=d("2026-06-16")),
+        refused="waiting_period", qualifies_on="2026-06-16"),
     # --- Per day (100 baht a night, at most 10 an event and 30 a year) -------------------------------------------------
     row("per day: from the dates, both counted", rules(amount=HOSPITAL), event="2026-06-01", end="2026-06-03",
         pays=300 * B, days_out=3),
@@ -217,9 +234,12 @@ CASES = [
         pays=200 * B, days_out=2),
     row("per day: neither days nor an end", rules(amount=HOSPITAL), refused="days_required", days_out=0),
     row("per day: an end before the start", rules(amount=HOSPITAL), event="2026-06-05", end="2026-06-03",
-        refused="days_required", days_out=0, marks=pytest.mark.xfail(strict=True, reason=(
-            "a stay ending before it starts counts -1 days and -100 baht, refused as 'limit used up'; nothing "
-            "(judge, ClaimIn, CheckIn) refuses the range, only the claims table's check constraint"))),
+        refused="end_before_start", days_out=0,
+        params={"eligibility.end_before_start": {"event_date": "2026-06-05", "event_end_date": "2026-06-03"}}),
+    row("per day: an end before the start, days given", rules(amount=HOSPITAL), event="2026-06-05", end="2026-06-04", days=2,
+        refused="end_before_start", days_out=0),
+    row("fixed: an end before the start", rules(), event="2026-06-05", end="2026-06-04", refused="end_before_start"),
+    row("fixed: an end on the start", rules(), event="2026-06-05", end="2026-06-05", pays=1_000 * B),
     row("per day: 10 nights, the most an event pays", rules(amount=HOSPITAL), event="2026-06-01", end="2026-06-10",
         pays=1_000 * B, days_out=10),
     row("per day: 11 nights, cut to 10", rules(amount=HOSPITAL), event="2026-06-01", end="2026-06-11", pays=1_000 * B,
@@ -279,6 +299,25 @@ def test_judge(case: Case) -> None:
         assert judgement.days == case.days_out
     missing = [p["documents"] for code, p in judgement.pending if code == "eligibility.documents_missing"]
     assert missing == ([case.missing] if case.missing else [])
+
+
+@pytest.mark.parametrize("years", [1, 2, 3, 4])
+def test_the_day_told_is_the_first_day_that_qualifies(years: int) -> None:
+    """Born or joined on any day of two leap cycles: judged on the day it says the member will
+    qualify (by age, or by years of membership for the first tier), they qualify, and the day
+    before they do not; so the date told and the age judged follow one rule for 29 February."""
+    def on(rule: Rules, member: MemberFacts, day: dt.date) -> Any:
+        return judge(rules=rule, member=member, event_date=day, event_end_date=None, days=None, past=[],
+                     applicant_is_member=False, documents=set())
+
+    by_age, by_tier = rules(min_age=60 + years), rules(amount=tiered((years, 1_000)))
+    for n in range(366 * 8):
+        start = d("2020-01-01") + dt.timedelta(days=n)
+        for rule, member in ((by_age, who(birth_date=start)), (by_tier, who(joined_on=start))):
+            told = on(rule, member, start).qualifies_on
+            assert told is not None, start
+            before, that_day = on(rule, member, told - dt.timedelta(days=1)), on(rule, member, told)
+            assert (before.eligible, that_day.eligible) == (False, True), (start, told)
 
 
 def test_every_rule_field_has_a_row() -> None:
