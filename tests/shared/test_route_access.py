@@ -63,7 +63,8 @@ PUBLIC = {
 #: The web dashboard's pages sign in by cookie, not by bearer token: ``gateway.dashboard.web.page``
 #: sends a caller without a session to the login form (a redirect, not a 401), and every figure on
 #: a page is read from its service with the caller's own token, so the service that owns it decides
-#: who may see it (as for ``/v1/dashboard``, whose routes declare ``gateway.access.SignedIn``).
+#: who may see it (as for ``/v1/dashboard``, whose routes declare ``gateway.access.SignedIn``); the
+#: roll-up pages also go through ``gateway.dashboard.api``'s roll-up functions, which check the role.
 COOKIE_PAGES = {
     ("gateway", "GET", "/dashboard"),
     ("gateway", "GET", "/dashboard/funds/{fund_id}"),
