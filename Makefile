@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m bench
 
 # Loads demo data into the running system (`make run` in another terminal) through the public API.
 demo: $(STAMP)

@@ -6,32 +6,26 @@
 - ``service_client(name)``: an httpx client on a service's ASGI app whose database work happens in
   an outer transaction rolled back after the test.
 - ``gateway``: the gateway app the same way, with its keyring, issuer and forwarder.
+
+Only fixtures live here; what they are built from (apps, tokens, funds) is in ``tests/support/``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from shared.auth import Role, TokenVerifier
+from shared.auth import TokenVerifier
 from services.benefits.documents import DocumentStore
-from shared.db import Database
 from shared.embedded_pg import EmbeddedPostgres
 from shared.migrate import migrate
 from shared.settings import PROCESS_NAMES
-from tests.helpers import (
-    AUDIENCE,
-    ISSUER,
-    TEST_KEY_SECRET,
-    TEST_SECRET,
-    Tokens,
-    gateway_settings,
-)
+from tests.support.apps import gateway_app, ledger_client, members_directory, rolled_back, service_app
+from tests.support.helpers import AUDIENCE, ISSUER, TEST_KEY_SECRET, Tokens
 
 
 @pytest.fixture(scope="session")
@@ -67,52 +61,6 @@ def tokens() -> Tokens:
     return Tokens(pem=pem, kid=key.kid, jwks={"keys": [key.public_jwk]})
 
 
-def _service_settings(name: str) -> Any:
-    from services.benefits.settings import BenefitsSettings
-    from services.grants.settings import GrantsSettings
-    from services.ledger.settings import LedgerSettings
-    from services.members.settings import MembersSettings
-
-    cls = {"members": MembersSettings, "ledger": LedgerSettings, "benefits": BenefitsSettings, "grants": GrantsSettings}[name]
-    secrets = {name: f"test-{name}-0123456789abcdef" for name in cls.secret_fields}
-    return cls(env="test", **{**secrets, "service_secret": TEST_SECRET})
-
-
-def _service_app(name: str) -> Any:
-    from shared.cli import APPS
-
-    module, _, attr = APPS[name].partition(":")
-    factory = getattr(__import__(module, fromlist=[attr]), attr)
-    return factory(_service_settings(name))
-
-
-@asynccontextmanager
-async def rolled_back(engine: AsyncEngine) -> AsyncIterator[Database]:
-    """A Database bound to one connection whose outer transaction is rolled back at the end."""
-    async with engine.connect() as conn:
-        transaction = await conn.begin()
-        try:
-            yield Database(conn)
-        finally:
-            await transaction.rollback()
-
-
-def members_directory(members: httpx.AsyncClient, tokens: Tokens) -> Any:
-    """The ledger's view of the members service: the real members app, called with a service token."""
-    from shared.members_client import MembersDirectory
-
-    http = httpx.AsyncClient(transport=members._transport, headers=tokens.headers(Role.service, sub="svc-ledger"))
-    return MembersDirectory(http, "http://members")
-
-
-def ledger_client(ledger: httpx.AsyncClient, tokens: Tokens) -> Any:
-    """Another service's view of the ledger: the real ledger app, called with a service token."""
-    from shared.ledger_client import LedgerClient
-
-    http = httpx.AsyncClient(transport=ledger._transport, headers=tokens.headers(Role.service, sub="svc-benefits"))
-    return LedgerClient(http, "http://ledger")
-
-
 @pytest.fixture
 async def service_client(
     engines: dict[str, AsyncEngine], tokens: Tokens, tmp_path_factory: pytest.TempPathFactory
@@ -125,7 +73,7 @@ async def service_client(
     async def make(name: str) -> httpx.AsyncClient:
         if name in made:
             return made[name]
-        app = _service_app(name)
+        app = service_app(name)
         cm = rolled_back(engines[name])
         app.state.db = await cm.__aenter__()
         app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=tokens.jwks)
@@ -149,26 +97,6 @@ async def service_client(
         await client.aclose()
         await http.aclose()
         await cm.__aexit__(None, None, None)
-
-
-@asynccontextmanager
-async def gateway_app(engine: AsyncEngine, **overrides: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-    """The gateway app on a rolled-back connection, started as its lifespan would."""
-    from gateway.app import create_app, start_gateway
-
-    app = create_app(gateway_settings(**overrides))
-    async with rolled_back(engine) as db:
-        app.state.db = db
-        owned = await start_gateway(app)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 50000)), base_url="http://gateway"
-        )
-        try:
-            yield app, client
-        finally:
-            await client.aclose()
-            for resource in owned:
-                await resource.close()
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from services.members.thai import national_id_check_digit
-from tests.fake_line import ThreadedFakeLine
-from tests.system import ADMIN_PASSWORD, ADMIN_PHONE, running_system
+from tests.fakes.line import ThreadedFakeLine
+from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, running_system
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ from services.benefits.payouts import pay_due
 from shared.auth import Role
 from shared.ledger_client import LedgerClient
 from shared.timeutil import BANGKOK
-from tests.helpers import Tokens
-from tests.test_members import make_fund, person
+from tests.support.factories import make_fund, person
+from tests.support.helpers import Tokens
 
 TODAY = dt.datetime.now(BANGKOK).date()
 B = 100

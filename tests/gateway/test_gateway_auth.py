@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 
 from gateway.models import RefreshToken, User
 from shared.auth import service_client_secret
-from tests.conftest import gateway_app
-from tests.helpers import (
+from tests.support.apps import gateway_app
+from tests.support.helpers import (
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     AUDIENCE,
@@ -296,7 +296,7 @@ async def test_development_gives_the_first_admin_the_documented_login_and_says_s
     from gateway.app import start_gateway
     from gateway.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_PHONE
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert DEV_ADMIN_PHONE in readme and DEV_ADMIN_PASSWORD in readme
     async with gateway_app(engines["gateway"], env="dev", bootstrap_admin_phone="", bootstrap_admin_password="") as (app, client):
         printed = capsys.readouterr().out

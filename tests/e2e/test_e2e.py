@@ -16,18 +16,10 @@ import pytest
 from jose import jwt
 
 from services.members.thai import national_id_check_digit
-from tests.system import ADMIN_PASSWORD, ADMIN_PHONE, running_system
+from tests.support.factories import E2E_FUND as FUND
+from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, running_system
 
 pytestmark = pytest.mark.e2e
-
-FUND = {
-    "name": "กองทุนสวัสดิการชุมชนตำบลฉวาง",
-    "province": "นครศรีธรรมราช",
-    "district": "ฉวาง",
-    "subdistrict": "ฉวาง",
-    "founded_on": "2011-06-01",
-    "population": 2775,
-}
 
 
 def _login(client: httpx.Client, phone: str, password: str) -> dict:

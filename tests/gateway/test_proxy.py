@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 
 from shared.http1 import BrokenAnswer, Unreachable
-from tests.conftest import gateway_app
-from tests.helpers import Tokens, free_port, serving
+from tests.support.apps import gateway_app
+from tests.support.helpers import Tokens, free_port, serving
 
 
 class Upstream:

@@ -93,7 +93,7 @@ def test_make_demo_reproduces_the_source_table_through_the_api(tmp_path: Path) -
     from gateway.dashboard.pdf import find_thai_font
     from gateway.settings import DEV_ADMIN_PASSWORD as ADMIN_PASSWORD
     from gateway.settings import DEV_ADMIN_PHONE as ADMIN_PHONE
-    from tests.system import running_system
+    from tests.support.system import running_system
 
     # As on a new machine: `make run` with nothing set gives the documented development login,
     # which `make demo` uses by default.

@@ -27,9 +27,9 @@ from shared.auth import Role, TokenVerifier
 from shared.db import Database
 from shared.migrate import migrate
 from shared.timeutil import BANGKOK
-from tests.conftest import _service_app, members_directory
-from tests.helpers import AUDIENCE, ISSUER, Tokens
-from tests.test_members import make_fund, person
+from tests.support.apps import members_directory, service_app
+from tests.support.factories import make_fund, person
+from tests.support.helpers import AUDIENCE, ISSUER, Tokens
 
 
 async def _committed_apps(pg_url: str, tokens: Tokens, *names: str) -> tuple[dict[str, Any], dict[str, httpx.AsyncClient]]:
@@ -40,7 +40,7 @@ async def _committed_apps(pg_url: str, tokens: Tokens, *names: str) -> tuple[dic
     engines = {name: create_async_engine(url, pool_size=12, max_overflow=0) for name, url in urls.items()}
     clients: dict[str, httpx.AsyncClient] = {}
     for name in names:
-        app = _service_app(name)
+        app = service_app(name)
         app.state.db = Database(engines[name])
         app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=tokens.jwks)
         app.state.http = httpx.AsyncClient()
@@ -434,7 +434,7 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
 
 async def test_concurrent_grant_approvals_never_exceed_the_envelope(pg_url: str, tokens: Tokens) -> None:
     """Ten applications of 55,000 baht approved at once against a 200,000 baht envelope: three fit."""
-    from tests.test_grants import NAKHON
+    from tests.support.factories import NAKHON
 
     engines, clients = await _committed_apps(pg_url, tokens, "grants")
     try:

@@ -30,7 +30,7 @@ from shared.http import (
 )
 from shared.migrate import PACKAGES
 from shared.settings import database_url_for
-from tests.helpers import AUDIENCE, ISSUER, TEST_SECRET, free_port, serving
+from tests.support.helpers import AUDIENCE, ISSUER, TEST_SECRET, free_port, serving
 
 
 def test_settings_fall_back_to_the_common_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,7 +172,8 @@ async def test_a_service_freezes_its_heap_once_started(monkeypatch: pytest.Monke
 
 async def test_the_gateway_freezes_its_heap_once_started(engines, monkeypatch: pytest.MonkeyPatch) -> None:
     from gateway.app import create_app
-    from tests.conftest import gateway_settings, rolled_back
+    from tests.support.apps import rolled_back
+    from tests.support.helpers import gateway_settings
 
     events: list[str] = []
     monkeypatch.setattr("gateway.app.configure_logging", lambda *args: None)

@@ -9,73 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from services.members.models import Member, PiiAccess
-from services.members.thai import national_id_check_digit
 from shared.auth import Role
-from tests.helpers import Tokens
-
-BAN_SONG = {
-    "name": "กองทุนสวัสดิการชุมชนเทศบาลตำบลบ้านส้อง",
-    "name_en": "Ban Song Municipality Community Welfare Fund",
-    "kind": "municipal",
-    "province": "สุราษฎร์ธานี",
-    "district": "เวียงสระ",
-    "subdistrict": "บ้านส้อง",
-    "province_code": "84",
-    "founded_on": "2010-05-01",
-    "population": 17539,
-}
-
-
-def national_id(n: int, first: str = "3") -> str:
-    first12 = first + f"{n:011d}"
-    return first12 + str(national_id_check_digit(first12))
-
-
-def person(n: int, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "national_id": national_id(n),
-        "title": "นาง",
-        "first_name": "สมศรี",
-        "last_name": f"ใจดี{n}",
-        "birth_date": "1960-03-15",
-        "sex": "female",
-        "phone": f"081{n:07d}",
-        "house_no": f"{n}/1",
-        "village": 3,
-        "joined_on": "2012-01-10",
-        "consent_given": True,
-    }
-    body.update(overrides)
-    return body
-
-
-class Fund:
-    """A fund in the members service and tokens for people in it."""
-
-    def __init__(self, client: Any, tokens: Tokens, data: dict[str, Any]) -> None:
-        self.client, self.tokens, self.data = client, tokens, data
-        self.id = data["id"]
-        self._subjects: dict[Role, str] = {}
-
-    def as_(self, role: Role, **claims: Any) -> dict[str, str]:
-        """A token for one person per role in this fund (the same ``sub`` every time)."""
-        if role in (Role.member, Role.collector, Role.committee, Role.fund_admin):
-            claims.setdefault("fund_id", self.id)
-        claims.setdefault("sub", self._subjects.setdefault(role, str(uuid.uuid4())))
-        return self.tokens.headers(role, **claims)
-
-    @property
-    def committee(self) -> dict[str, str]:
-        return self.as_(Role.committee)
-
-    async def register(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
-        return await self.client.post(f"/v1/members/funds/{self.id}/members", json=body, headers=headers or self.committee)
-
-
-async def make_fund(client: Any, tokens: Tokens, **overrides: Any) -> Fund:
-    response = await client.post("/v1/members/funds", json={**BAN_SONG, **overrides}, headers=tokens.headers())
-    assert response.status_code == 201, response.text
-    return Fund(client, tokens, response.json())
+from tests.support.factories import BAN_SONG, Fund, make_fund, national_id, person
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from shared.auth import CurrentPrincipal, Role, TokenVerifier
 from shared.errors import install_error_handlers
 from shared.lean import LeanRoute
 from shared.middleware import RequestIdMiddleware
-from tests.helpers import AUDIENCE, ISSUER, Tokens
+from tests.support.helpers import AUDIENCE, ISSUER, Tokens
 
 
 class Item(BaseModel):

@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 from gateway.line import service
 from gateway.models import LineLinkCode, LineOutbox
 from shared.auth import Principal, Role
-from tests.conftest import gateway_app
-from tests.fake_line import CHANNEL_ID, FakeLine
+from tests.fakes.line import CHANNEL_ID, FakeLine
+from tests.support.apps import gateway_app
 
 
 @pytest.fixture

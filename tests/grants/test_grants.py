@@ -17,12 +17,11 @@ from sqlalchemy import text
 from services.grants.worker import run_once, verify
 from shared.auth import Role
 from shared.timeutil import BANGKOK
-from tests.helpers import Tokens
-from tests.test_members import make_fund
+from tests.support.factories import NAKHON, make_fund
+from tests.support.helpers import Tokens
 
 TODAY = dt.datetime.now(BANGKOK).date()
 B = 100
-NAKHON = {"province": "นครศรีธรรมราช", "district": "ฉวาง", "subdistrict": "ฉวาง", "founded_on": "2008-06-01"}
 
 
 class Grants:
@@ -334,7 +333,7 @@ async def test_rollups_by_province_and_program_and_who_sees_what(g: Grants) -> N
 
 
 async def test_matching_programs_compute_what_is_due_from_the_ledger(g: Grants) -> None:
-    from tests.test_members import person
+    from tests.support.factories import person
 
     fund = await nakhon_fund(g)
     collector = str(uuid.uuid4())

@@ -60,8 +60,8 @@ import psutil
 
 from shared.http import CLIENT_IDLE_SECONDS
 from shared.http1 import Http1Client, UpstreamError, header_pairs
-from tests.system import ADMIN_PASSWORD, ADMIN_PHONE, RunningSystem, running_system
-from tests.test_e2e import FUND as E2E_FUND
+from tests.support.factories import E2E_FUND
+from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, RunningSystem, running_system
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "bench-results"
 REQUEST_TIMEOUT = 10.0
@@ -101,7 +101,7 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=_positive(int),
                         default=_env_number("SAJJA_BENCH_CONCURRENCY", 32, int),
                         help="concurrent requests in flight (env SAJJA_BENCH_CONCURRENCY, default 32)")
@@ -228,7 +228,7 @@ class Measurement:
     applied: int = 0
     #: Requests whose fate is unknown (timeouts, broken connections): they may have been applied.
     unknown: int = 0
-    #: What PostgreSQL's backends were doing while this ran (see tests/bench_pgbench.py).
+    #: What PostgreSQL's backends were doing while this ran (see bench/pgbench.py).
     activity: dict[str, Any] = field(default_factory=dict)
     #: Ledger runs: (deposits posted, calls of the posting function they took), warm-up included.
     grouping: tuple[int, int] | None = None
@@ -970,7 +970,7 @@ def _ledger_verify(bench: Bench, books: _Books) -> dict[str, Any]:
 def section_ledger(bench: Bench) -> dict[str, Any]:
     """Deposits per second, single and batched, straight at the ledger, through the gateway, and
     the ceiling pgbench reaches on the same SQL, alternating rounds in the same run."""
-    from tests import bench_pgbench as pgb
+    from bench import pgbench as pgb
 
     system, args = bench.system, bench.args
     books = _ledger_setup(bench)

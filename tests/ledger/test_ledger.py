@@ -14,58 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from shared.auth import Role
 from shared.timeutil import BANGKOK
-from tests.helpers import Tokens
-from tests.test_members import make_fund, person
-
-NOW = dt.datetime.now(BANGKOK).replace(microsecond=0)
-
-
-class Books:
-    """A fund with members and a collector, and shortcuts to its ledger."""
-
-    def __init__(self, ledger: Any, members: Any, tokens: Tokens, fund: Any) -> None:
-        self.ledger, self.members, self.tokens, self.fund = ledger, members, tokens, fund
-        self.id = fund.id
-        self.base = f"/v1/ledger/funds/{fund.id}"
-        self.member_ids: list[str] = []
-        self.collector = str(uuid.uuid4())
-
-    @property
-    def committee(self) -> dict[str, str]:
-        return self.fund.as_(Role.committee)
-
-    @property
-    def admin(self) -> dict[str, str]:
-        return self.fund.as_(Role.fund_admin)
-
-    @property
-    def collector_headers(self) -> dict[str, str]:
-        return self.fund.as_(Role.collector, sub=self.collector)
-
-    def deposit(self, member: int = 0, amount: int = 100, at: dt.datetime | None = None, **extra: Any) -> dict[str, Any]:
-        return {"id": str(uuid.uuid4()), "member_id": self.member_ids[member], "amount_satang": amount,
-                "collected_at": (at or NOW).isoformat(), **extra}
-
-    async def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
-        return await self.ledger.post(self.base + path, json=body, headers=headers or self.committee)
-
-    async def get(self, path: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
-        return await self.ledger.get(self.base + path, params=params, headers=headers or self.committee)
-
-
-async def make_books(service_client: Any, tokens: Tokens, members_count: int = 3) -> Books:
-    members = await service_client("members")
-    ledger = await service_client("ledger")
-    fund = await make_fund(members, tokens)
-    books = Books(ledger, members, tokens, fund)
-    for i in range(members_count):
-        created = await fund.register(person(500 + i, joined_on="2012-01-10"))
-        assert created.status_code == 201, created.text
-        books.member_ids.append(created.json()["id"])
-    collector = await members.post(f"/v1/members/funds/{fund.id}/collectors", headers=fund.committee,
-                                   json={"user_id": books.collector, "display_name": "อาสา"})
-    assert collector.status_code == 201
-    return books
+from tests.support.factories import NOW, Books, make_books, person
 
 
 @pytest.fixture

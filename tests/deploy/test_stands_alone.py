@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Folders a clone does not have (``.gitignore``) or that are not the project's text.
 SKIPPED_DIRS = {".git", ".venv", "venv", ".sajja", "__pycache__", ".pytest_cache", "node_modules", "build", "dist"}

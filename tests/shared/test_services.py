@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from shared.auth import Role
-from tests.helpers import Tokens
+from tests.support.helpers import Tokens
 
 BAN_SONG = {
     "name": "กองทุนสวัสดิการชุมชนเทศบาลตำบลบ้านส้อง",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared.http1 import BrokenAnswer, Http1Client, Unreachable
-from tests.helpers import free_port
+from tests.support.helpers import free_port
 
 Reply = Callable[[bytes], Any]  # request head -> bytes to send back (or a coroutine function's result)
 

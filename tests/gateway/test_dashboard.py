@@ -29,12 +29,11 @@ from pypdf import PdfReader
 from gateway.dashboard import charts, pdf, tables, thai
 from shared import figures
 from shared.auth import Role
-from tests.conftest import gateway_app
-from tests.helpers import ADMIN_PASSWORD, ADMIN_PHONE, Tokens, free_port, serving
-from tests.test_ledger import make_books
-from tests.test_members import make_fund
+from tests.support.apps import gateway_app
+from tests.support.factories import make_books, make_fund
+from tests.support.helpers import ADMIN_PASSWORD, ADMIN_PHONE, Tokens, free_port, serving
 
-RESULTS = Path(__file__).resolve().parents[1] / "bench-results"
+RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
 
 
 # --- Thai formatting -----------------------------------------------------------------------------------
@@ -546,9 +545,9 @@ def test_the_web_dashboard_in_headless_chromium_on_a_phone_screen(tmp_path: Path
     Each step waits for what a person would see, not for a fixed time."""
     from playwright.sync_api import sync_playwright
 
-    from tests.system import ADMIN_PASSWORD as E2E_PASSWORD
-    from tests.system import ADMIN_PHONE as E2E_PHONE
-    from tests.system import running_system
+    from tests.support.system import ADMIN_PASSWORD as E2E_PASSWORD
+    from tests.support.system import ADMIN_PHONE as E2E_PHONE
+    from tests.support.system import running_system
     from tools.demo import Demo
 
     with running_system(tmp_path / "home") as system:

@@ -14,7 +14,7 @@ import pytest
 from jose import jwt
 
 from shared.auth import Role
-from tests.helpers import Tokens, login
+from tests.support.helpers import Tokens, login
 
 
 def _b64(data: bytes) -> str:

@@ -1,0 +1,90 @@
+"""The processes' apps as the tests build them: a service or the gateway on a rolled-back connection,
+and the clients one service uses to call another.
+
+- ``service_app(name)``: a service's ASGI app with test settings (nothing started: the caller sets
+  ``app.state``, as ``tests/conftest.py``'s ``service_client`` fixture and the ledger's concurrency
+  tests do).
+- ``rolled_back(engine)``: a ``Database`` on one connection whose outer transaction is rolled back.
+- ``members_directory`` / ``ledger_client``: the ledger's and the other services' view of the
+  members service and the ledger, the real apps called with a service token.
+- ``gateway_app(engine, **settings)``: the gateway app started as its lifespan would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.auth import Role
+from shared.db import Database
+from tests.support.helpers import TEST_SECRET, Tokens, gateway_settings
+
+
+def service_settings(name: str) -> Any:
+    from services.benefits.settings import BenefitsSettings
+    from services.grants.settings import GrantsSettings
+    from services.ledger.settings import LedgerSettings
+    from services.members.settings import MembersSettings
+
+    cls = {"members": MembersSettings, "ledger": LedgerSettings, "benefits": BenefitsSettings, "grants": GrantsSettings}[name]
+    secrets = {name: f"test-{name}-0123456789abcdef" for name in cls.secret_fields}
+    return cls(env="test", **{**secrets, "service_secret": TEST_SECRET})
+
+
+def service_app(name: str) -> Any:
+    from shared.cli import APPS
+
+    module, _, attr = APPS[name].partition(":")
+    factory = getattr(__import__(module, fromlist=[attr]), attr)
+    return factory(service_settings(name))
+
+
+@asynccontextmanager
+async def rolled_back(engine: AsyncEngine) -> AsyncIterator[Database]:
+    """A Database bound to one connection whose outer transaction is rolled back at the end."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield Database(conn)
+        finally:
+            await transaction.rollback()
+
+
+def members_directory(members: httpx.AsyncClient, tokens: Tokens) -> Any:
+    """The ledger's view of the members service: the real members app, called with a service token."""
+    from shared.members_client import MembersDirectory
+
+    http = httpx.AsyncClient(transport=members._transport, headers=tokens.headers(Role.service, sub="svc-ledger"))
+    return MembersDirectory(http, "http://members")
+
+
+def ledger_client(ledger: httpx.AsyncClient, tokens: Tokens) -> Any:
+    """Another service's view of the ledger: the real ledger app, called with a service token."""
+    from shared.ledger_client import LedgerClient
+
+    http = httpx.AsyncClient(transport=ledger._transport, headers=tokens.headers(Role.service, sub="svc-benefits"))
+    return LedgerClient(http, "http://ledger")
+
+
+@asynccontextmanager
+async def gateway_app(engine: AsyncEngine, **overrides: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """The gateway app on a rolled-back connection, started as its lifespan would."""
+    from gateway.app import create_app, start_gateway
+
+    app = create_app(gateway_settings(**overrides))
+    async with rolled_back(engine) as db:
+        app.state.db = db
+        owned = await start_gateway(app)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 50000)), base_url="http://gateway"
+        )
+        try:
+            yield app, client
+        finally:
+            await client.aclose()
+            for resource in owned:
+                await resource.close()
