@@ -15,7 +15,10 @@ Sections (each a function taking a :class:`Bench`, run in order in the same syst
   what PostgreSQL's backends were waiting on, and a check that the fund's books balance and hold
   every deposit created.
 
-Each section prints a table and writes its figures to ``bench-results/<section>.json``.
+Each section prints a table and writes its figures to ``bench-results/<section>.json``. When every
+section has run with the default rounds or longer, the headline figures with the date and the
+machine go to ``bench-results/summary.json`` and ``summary.md`` (kept in the repository) and the
+README's table (``bench/summary.py``); a shorter or partial run writes ``smoke-summary.*`` only.
 
 The load generator is this process: ``concurrency`` workers, each with one keep-alive connection
 (a minimal HTTP/1.1 client of its own: it shares the cores with the servers), looping until a
@@ -58,6 +61,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
+from bench import summary
 from shared.http import CLIENT_IDLE_SECONDS
 from shared.http1 import Http1Client, UpstreamError, header_pairs
 from tests.support.factories import E2E_FUND
@@ -274,9 +278,9 @@ ResponseCheck = Callable[[bytes], tuple[int, str | None]]
 class _Caller:
     """The load generator's side of the wire: :class:`shared.http1.Http1Client`, the lean client the
     gateway forwards with. The generator shares the machine's cores with the servers it measures,
-    so its cost per request is kept small (aiohttp cost about 0.37 ms of CPU per request here,
-    py-spy, single deposits through the gateway: a sixth of what the whole system spent). Like a
-    phone, it asks for gzip (and unzips what comes compressed) and keeps its connections."""
+    so its cost per request is kept small (a general-purpose client such as aiohttp would take a
+    noticeable share of the CPU the figures are meant to measure). Like a phone, it asks for gzip
+    (and unzips what comes compressed) and keeps its connections."""
 
     def __init__(self, host: str, port: int, headers: dict[str, str], connections: int) -> None:
         self.host, self.port = host, port
@@ -698,9 +702,9 @@ def _bangkok_now() -> str:
 
 def _new_ids(count: int, mark: str = "") -> list[str]:
     """``count`` random version-4 ids as a phone makes them, their first characters replaced by
-    ``mark`` (hex, to tell whose a deposit is in an answer). Made from one ``os.urandom`` call:
-    ``uuid.uuid4()`` per deposit cost the load generator, which shares the two cores with the
-    system it measures, 2.3 us a deposit against 1.0."""
+    ``mark`` (hex, to tell whose a deposit is in an answer). Made from one ``os.urandom`` call
+    rather than ``uuid.uuid4()`` per deposit, which costs the load generator, sharing the cores
+    with the system it measures, several times as much."""
     raw = bytearray(os.urandom(16 * count))
     raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])  # version 4
     raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])  # RFC 4122 variant
@@ -985,9 +989,9 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
           f" ({in_use} in use); pgbench {pg.bin_dir / 'pgbench'}", flush=True)
     # Statistics as autovacuum would leave them after its first visit (naptime 60 s). Without this,
     # the ledger's pooled connections keep the plans they made while the tables were new and never
-    # analyzed: once, the foreign-key check of every posting (postings -> journal_entries) walked
-    # an index over all of the fund's entries, so each deposit cost more the more the fund had,
-    # seconds per batch within a minute. The figures would measure such an accident.
+    # analyzed: a plan made on an empty table may walk all of the fund's rows for every posting,
+    # so that each deposit costs more the more the fund has. The figures would measure such an
+    # accident.
     started = time.perf_counter()
     pgb.psql_rows(pg, "ANALYZE " + ", ".join(LEDGER_TABLES))
     print(f"  ANALYZE of the ledger's tables after warm-up ({time.perf_counter() - started:.1f} s), as autovacuum"
@@ -1253,6 +1257,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sajja bench: {os.cpu_count()} CPUs, sections {', '.join(chosen)}; {describe(args)}",
           flush=True)
     failed: list[str] = []
+    results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="sajja-bench-") as tmp:
         home = Path(tmp) / "home"
         started = time.monotonic()
@@ -1263,7 +1268,7 @@ def main(argv: list[str] | None = None) -> int:
                 for name in chosen:
                     print(f"\n== {name}", flush=True)
                     try:
-                        SECTIONS[name](bench)
+                        results[name] = SECTIONS[name](bench)
                     except (TimeoutError, BenchError, httpx.HTTPError, UpstreamError, OSError) as exc:
                         failed.append(name)
                         print(f"!! section {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
@@ -1276,6 +1281,13 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         print(f"\nbench FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1
+    written = summary.write(results)
+    if written.name == "summary.md":
+        print(f"\nsummary written to {written.relative_to(RESULTS_DIR.parent)} and .json, and its table to README.md:"
+              " commit the three when the machine was quiet")
+    else:
+        print(f"\nshorter rounds or fewer sections than the defaults: a smoke run, summary written to"
+              f" {written.relative_to(RESULTS_DIR.parent)} only (bench-results/summary.* and the README are left alone)")
     return 0
 
 
