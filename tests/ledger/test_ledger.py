@@ -561,7 +561,7 @@ async def test_cash_handover_and_the_collectors_day(books: Books) -> None:
     assert [d["collector_id"] for d in (await books.get("/reports/collections", other_headers)).json()] == [other]
     theirs = await books.get("/reports/collections", books.collector_headers, collector_id=other)
     assert theirs.status_code == 403 and theirs.json()["code"] == "auth.out_of_scope"
-    # A collector's token whose subject is not a user id owns no day (it was a 500).
+    # A collector's token whose subject is not a user id owns no day: a 403, not a server error.
     for odd in ("not-a-user", books.collector.upper()):
         nobody = await books.get("/reports/collections", books.fund.as_(Role.collector, sub=odd))
         assert nobody.status_code == 403 and nobody.json()["code"] == "auth.out_of_scope"

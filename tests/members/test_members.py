@@ -274,7 +274,7 @@ async def test_a_collectors_round_comes_compact_paged_and_with_an_etag(fund: Fun
     url = f"/v1/members/funds/{fund.id}/collectors/me/round"
     first = await members.get(url, params={"limit": 2}, headers=collector_headers)
     assert first.status_code == 200
-    # A collector's token whose subject is not a user id as the gateway writes them has no round (it was a 500).
+    # A collector's token whose subject is not a user id as the gateway writes them has no round: a 404, not a 500.
     for odd in ("not-a-user", user_id.upper()):
         none = await members.get(url, headers=fund.as_(Role.collector, sub=odd))
         assert none.status_code == 404 and none.json()["code"] == "collector.not_found"
