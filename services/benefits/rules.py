@@ -140,13 +140,35 @@ register_messages(
 )
 
 
+#: Changes that end membership at the end of their day: a member who died or resigned on the event
+#: date was a member that day (the death claim's event date is the date of death).
+ENDS_AFTER_ITS_DAY = frozenset({"deceased", "resigned"})
+
+
 @dataclass(frozen=True)
 class MemberFacts:
+    #: Today's status; the judge goes by ``status_on(event_date)``.
     status: str
     joined_on: dt.date
     birth_date: dt.date | None
     sex: str
     periods_in_arrears: int | None = None
+    #: ``(effective_on, status)`` of every change of status, oldest first, joining the first (the
+    #: members service's status history). Empty when not known: today's status is then taken for every day.
+    history: tuple[tuple[dt.date, str], ...] = ()
+
+    def status_on(self, day: dt.date) -> str | None:
+        """The member's status on ``day``: the last change effective on or before it, except that a
+        death or resignation effective on ``day`` itself leaves the status before it for that day.
+        None before the first change (an event before joining: the waiting period refuses it)."""
+        if not self.history:
+            return self.status
+        status = None
+        # Sorted by day only (a stable sort): changes of one day stay in the order recorded.
+        for effective_on, changed_to in sorted(self.history, key=lambda change: change[0]):
+            if effective_on < day or (effective_on == day and changed_to not in ENDS_AFTER_ITS_DAY):
+                status = changed_to
+        return status
 
 
 @dataclass(frozen=True)
@@ -218,7 +240,8 @@ def judge(
         reasons.append(("eligibility.applicant", {"who": "committee", "who_th": "คณะกรรมการ"}))
     if rules.who_may_apply == "member" and not applicant_is_member:
         reasons.append(("eligibility.applicant", {"who": "member", "who_th": "สมาชิกเอง"}))
-    if member.status not in ("active",):
+    status = member.status_on(event_date)
+    if status is not None and status != "active":
         reasons.append(("eligibility.member_not_current", {}))
     waiting_ends = member.joined_on + dt.timedelta(days=rules.waiting_days)
     if event_date < waiting_ends:

@@ -439,6 +439,11 @@ class ImportResult(BaseModel):
 # --- Facts for other services -------------------------------------------------------------------
 
 
+class StatusFact(BaseModel):
+    status: str
+    effective_on: dt.date
+
+
 class MemberFacts(BaseModel):
     member_id: uuid.UUID
     fund_id: uuid.UUID
@@ -449,6 +454,11 @@ class MemberFacts(BaseModel):
     birth_date: dt.date | None
     sex: str
     anonymised: bool
+    status_history: list[StatusFact] = Field(
+        default_factory=list,
+        description="Every change of status, oldest first (the first is joining), so a service can tell the "
+                    "status on any date; its last entry is status and status_since",
+    )
 
 
 class FactsRequest(ClosedModel):

@@ -177,6 +177,70 @@ async def test_contributions_in_arrears_block_a_benefit_that_checks_them(welfare
     assert [r["code"] for r in reasons] == ["eligibility.arrears"] and reasons[0]["params"]["periods"] >= 6
 
 
+# --- 3. The member's status on the event date, from the members service's status history ---------------------------
+
+
+async def record_status(welfare: Welfare, i: int, status: str, on: dt.date) -> None:
+    """A change of status recorded by the committee through the members API."""
+    response = await welfare.members.post(f"/v1/members/funds/{welfare.fund.id}/members/{welfare.member_ids[i]}/status",
+                                          headers=welfare.committee, json={"status": status, "effective_on": on.isoformat()})
+    assert response.status_code == 200 and response.json()["status"] == status, response.text
+
+
+async def check_on(welfare: Welfare, i: int, code: str, on: dt.date, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    check = await welfare.benefits.post(f"{welfare.base}/claims/check", headers=headers or welfare.committee,
+                                        json={"member_id": welfare.member_ids[i], "benefit_code": code, "event_date": on.isoformat()})
+    assert check.status_code == 200, check.text
+    return check.json()
+
+
+async def test_the_death_claim_of_a_member_recorded_as_deceased_qualifies(welfare: Welfare) -> None:
+    """The death is recorded first, then the committee files the claim with the date of death as the
+    event date: the member was a member that day (refused as not a current member before issue 18)."""
+    died = TODAY - dt.timedelta(days=5)
+    await record_status(welfare, 0, "deceased", died)
+    check = await check_on(welfare, 0, "death", died)
+    assert (check["eligible"], check["reasons"], check["amount_satang"]) == (True, [], 20_000 * B)
+    by_member = await check_on(welfare, 0, "death", died, welfare.member(0))
+    assert [r["code"] for r in by_member["reasons"]] == ["eligibility.applicant"], "the committee files it"
+    claim = await welfare.claim({"member_id": welfare.member_ids[0], "benefit_code": "death", "event_date": died.isoformat()})
+    assert claim.status_code == 201, claim.text
+    assert (claim.json()["amount_satang"], claim.json()["status"]) == (20_000 * B, "submitted")
+    # Other benefits: an event while alive still qualifies; one after the death does not.
+    assert (await check_on(welfare, 0, "education", died - dt.timedelta(days=1)))["eligible"] is True
+    after = await check_on(welfare, 0, "education", died + dt.timedelta(days=1))
+    assert [r["code"] for r in after["reasons"]] == ["eligibility.member_not_current"]
+
+
+async def test_a_claim_for_an_event_after_the_member_resigned_is_refused(welfare: Welfare) -> None:
+    resigned = TODAY - dt.timedelta(days=10)
+    await record_status(welfare, 1, "resigned", resigned)
+    day_after = {"member_id": welfare.member_ids[1], "benefit_code": "education", "event_date": (resigned + dt.timedelta(days=1)).isoformat()}
+    refused = await welfare.claim(day_after, {**welfare.committee, "Accept-Language": "en"})
+    assert refused.status_code == 422 and refused.json()["code"] == "claim.not_eligible"
+    assert [(r["code"], r["message"]) for r in refused.json()["reasons"]] == [
+        ("eligibility.member_not_current", "The member must be active on the event date")]
+    # A resignation takes effect at the end of its day: an event that day, or before, is covered.
+    assert (await check_on(welfare, 1, "education", resigned))["eligible"] is True
+    earlier = await welfare.claim({**day_after, "event_date": (resigned - dt.timedelta(days=1)).isoformat()})
+    assert earlier.status_code == 201, earlier.text
+
+
+async def test_an_event_while_suspended_is_judged_by_the_status_that_day(welfare: Welfare) -> None:
+    suspended, reinstated = TODAY - dt.timedelta(days=20), TODAY - dt.timedelta(days=10)
+    await record_status(welfare, 0, "suspended", suspended)
+    await record_status(welfare, 0, "active", reinstated)
+    for day, eligible in ((suspended - dt.timedelta(days=1), True), (suspended, False), (reinstated - dt.timedelta(days=1), False),
+                          (reinstated, True)):
+        check = await check_on(welfare, 0, "education", day)
+        assert (check["eligible"], [r["code"] for r in check["reasons"]]) == (
+            eligible, [] if eligible else ["eligibility.member_not_current"]), day
+    while_suspended = {"member_id": welfare.member_ids[0], "benefit_code": "education", "event_date": (suspended + dt.timedelta(days=5)).isoformat()}
+    refused = await welfare.claim(while_suspended)
+    assert refused.status_code == 422 and [r["code"] for r in refused.json()["reasons"]] == ["eligibility.member_not_current"]
+    assert (await welfare.claim({**while_suspended, "event_date": reinstated.isoformat()})).status_code == 201
+
+
 # --- 3 and 4. Claim life, documents, maker-checker ----------------------------------------------------------------
 
 

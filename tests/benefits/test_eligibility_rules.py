@@ -49,6 +49,13 @@ def who(**facts: Any) -> MemberFacts:
     return dataclasses.replace(MEMBER, **facts)
 
 
+def through(*changes: str, **facts: Any) -> MemberFacts:
+    """A member with this status history, each change ``"day status"``, oldest first: joined on the
+    first, today's status the last."""
+    history = tuple((d(day), status) for day, status in (change.split() for change in changes))
+    return who(status=history[-1][1], joined_on=history[0][0], history=history, **facts)
+
+
 def claimed(on: str, until: str | None = None, *, days: int | None = None, baht: int = 1_000) -> PastClaim:
     """An earlier claim of the same benefit that still counts."""
     return PastClaim(d(on), d(until) if until else None, days, baht * B)
@@ -98,15 +105,39 @@ CASES = [
     row("committee only: the committee applies", rules(who_may_apply="committee"), pays=1_000 * B),
     row("committee only: the member applies", rules(who_may_apply="committee"), by_member=True, refused="applicant",
         params={"eligibility.applicant": {"who": "committee", "who_th": "คณะกรรมการ"}}),
-    # --- Membership status -----------------------------------------------------------------------------------
+    # --- Membership status on the event date (no history known: today's status for every day) ----------------------
     row("suspended", rules(), member=who(status="suspended"), refused="member_not_current"),
     row("resigned", rules(), member=who(status="resigned"), refused="member_not_current"),
     row("deceased: any benefit but death", rules(amount=HOSPITAL), member=who(status="deceased"), end="2026-06-16",
         refused="member_not_current"),
+    # From the history: the last change on or before the event date, but a death or resignation that
+    # day leaves the member a member to the end of it.
     row("deceased on the event day: the death benefit", rules(amount=DEATH, once_per_member=True, who_may_apply="committee"),
-        member=who(status="deceased"), pays=10_000 * B, marks=pytest.mark.xfail(strict=True, reason=(
-            "judge sees the member's status today, not on the event date: once a member is recorded deceased "
-            "the death benefit is refused as 'not a current member' (MemberFacts has no status_since)"))),
+        member=through("2020-01-01 active", "2026-06-15 deceased"), pays=10_000 * B),
+    row("deceased on the event day: not applied for by the member", rules(amount=DEATH, who_may_apply="committee"),
+        member=through("2020-01-01 active", "2026-06-15 deceased"), by_member=True, refused="applicant"),
+    row("deceased the day before the event", rules(), member=through("2020-01-01 active", "2026-06-14 deceased"),
+        refused="member_not_current"),
+    row("resigned the day before the event", rules(), member=through("2020-01-01 active", "2026-06-14 resigned"),
+        refused="member_not_current"),
+    row("resigned on the event day: a member to its end", rules(), member=through("2020-01-01 active", "2026-06-15 resigned"),
+        pays=1_000 * B),
+    row("resigned after the event, claimed since", rules(), member=through("2020-01-01 active", "2026-06-20 resigned"),
+        pays=1_000 * B),
+    row("resigned, rejoined after the event: not a member that day", rules(),
+        member=through("2020-01-01 active", "2026-03-01 resigned", "2026-07-01 active"), refused="member_not_current"),
+    row("resigned, rejoined on the event day", rules(),
+        member=through("2020-01-01 active", "2026-03-01 resigned", "2026-06-15 active"), pays=1_000 * B),
+    row("suspended on the event day, reinstated since", rules(),
+        member=through("2020-01-01 active", "2026-06-01 suspended", "2026-06-20 active"), refused="member_not_current"),
+    row("suspended from the event day: takes effect that day", rules(),
+        member=through("2020-01-01 active", "2026-06-15 suspended", "2026-06-20 active"), refused="member_not_current"),
+    row("suspended, reinstated on the event day", rules(),
+        member=through("2020-01-01 active", "2026-06-01 suspended", "2026-06-15 active"), pays=1_000 * B),
+    row("suspended, suspended still when dying on the event day", rules(amount=DEATH, who_may_apply="committee"),
+        member=through("2020-01-01 active", "2026-06-01 suspended", "2026-06-15 deceased"), refused="member_not_current"),
+    row("an event before joining, with its history: only the waiting is told", rules(), member=through("2026-06-16 active"),
+        refused="waiting_period", qualifies_on="2026-06-16"),
     # --- Waiting period after joining (180 days from 1 January 2026: qualifies from 30 June) --------------------
     row("waiting: the day before it ends", rules(waiting_days=180), member=who(joined_on=d("2026-01-01")), event="2026-06-29",
         refused="waiting_period", qualifies_on="2026-06-30",

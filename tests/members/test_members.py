@@ -350,9 +350,17 @@ async def test_services_read_membership_facts(fund: Fund, members, tokens) -> No
     assert facts.status_code == 200
     assert facts.json() == {"member_id": member["id"], "fund_id": fund.id, "member_no": member["member_no"], "status": "active",
                             "status_since": "2012-01-10", "joined_on": "2012-01-10", "birth_date": "1960-03-15",
-                            "sex": "female", "anonymised": False}
+                            "sex": "female", "anonymised": False,
+                            "status_history": [{"status": "active", "effective_on": "2012-01-10"}]}
     assert "max-age=30" in facts.headers["cache-control"]
     assert (await members.get(url, headers={**service, "If-None-Match": facts.headers["etag"]})).status_code == 304
+    # A change of status is in the history, so the facts have a new ETag (services judge by the status on a date).
+    await members.post(f"/v1/members/funds/{fund.id}/members/{member['id']}/status", headers=fund.committee,
+                       json={"status": "suspended", "effective_on": "2020-02-01"})
+    changed = await members.get(url, headers={**service, "If-None-Match": facts.headers["etag"]})
+    assert changed.status_code == 200 and changed.headers["etag"] != facts.headers["etag"]
+    assert changed.json()["status_history"] == [{"status": "active", "effective_on": "2012-01-10"},
+                                                {"status": "suspended", "effective_on": "2020-02-01"}]
     wrong_fund = f"/v1/members/internal/funds/{uuid.uuid4()}/members/{member['id']}/facts"
     assert (await members.get(wrong_fund, headers=service)).status_code == 404
     assert (await members.get(url, headers=fund.committee)).status_code == 403

@@ -102,10 +102,12 @@ async def _member_facts(
     arrears = None
     if rules.max_periods_in_arrears is not None:
         arrears = (await ledger.standing(fund_id, member_id, event_date.isoformat()))["periods_in_arrears"]
+    # The status history, so the judge goes by the status on the event date, not today's.
+    history = tuple((dt.date.fromisoformat(c["effective_on"]), c["status"]) for c in facts.get("status_history") or ())
     return MemberFacts(
         status=facts["status"], joined_on=dt.date.fromisoformat(facts["joined_on"]),
         birth_date=dt.date.fromisoformat(facts["birth_date"]) if facts.get("birth_date") else None,
-        sex=facts["sex"], periods_in_arrears=arrears,
+        sex=facts["sex"], periods_in_arrears=arrears, history=history,
     )
 
 

@@ -1,28 +1,33 @@
 """``/v1/members/internal``: membership facts for other Sajja services (service tokens only).
 
-Fast and cacheable: one indexed read, an ETag, and ``Cache-Control: max-age=30`` so a service may
-keep the answer for half a minute (a status change reaches it within that).
+Fast and cacheable: indexed reads (the member, its status history), an ETag, and
+``Cache-Control: max-age=30`` so a service may keep the answer for half a minute (a status change
+reaches it within that). A member's facts carry the status history, so a status change changes the
+body and with it the ETag.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.members.access import ServiceCaller
 from services.members.collectors import service as collectors
-from services.members.models import CURRENT_STATUSES, Fund, Member
+from services.members.models import CURRENT_STATUSES, Fund, Member, MemberStatusChange
 from services.members.schemas import (
     CollectorFacts,
     FactsBatch,
     FactsRequest,
     MemberFacts,
+    StatusFact,
 )
 from shared.db import DbSession
 from shared.errors import NotFound
@@ -34,11 +39,29 @@ router = APIRouter(prefix="/v1/members/internal/funds/{fund_id}", tags=["interna
 FACTS_MAX_AGE = 30
 
 
-def to_facts(member: Member) -> MemberFacts:
+async def status_histories(session: AsyncSession, members: Sequence[Member]) -> dict[uuid.UUID, list[StatusFact]]:
+    """Each member's changes of status in the order recorded (one read for them all). An entry that
+    repeats the status before it (anonymisation notes the status it found) is left out."""
+    found: dict[uuid.UUID, list[StatusFact]] = {m.id: [] for m in members}
+    if not members:
+        return found
+    rows = await session.execute(
+        select(MemberStatusChange.member_id, MemberStatusChange.status, MemberStatusChange.effective_on)
+        .where(MemberStatusChange.member_id.in_(list(found)))
+        .order_by(MemberStatusChange.member_id, MemberStatusChange.id)
+    )
+    for member_id, status, effective_on in rows:
+        history = found[member_id]
+        if not history or history[-1].status != status:
+            history.append(StatusFact(status=status, effective_on=effective_on))
+    return found
+
+
+def to_facts(member: Member, history: list[StatusFact]) -> MemberFacts:
     return MemberFacts(
         member_id=member.id, fund_id=member.fund_id, member_no=member.member_no, status=member.status,
         status_since=member.status_since, joined_on=member.joined_on, birth_date=member.birth_date, sex=member.sex,
-        anonymised=member.anonymised_at is not None,
+        anonymised=member.anonymised_at is not None, status_history=history,
     )
 
 
@@ -48,7 +71,8 @@ async def member_facts(fund_id: uuid.UUID, member_id: uuid.UUID, request: Reques
     member = await session.get(Member, member_id)
     if member is None or member.fund_id != fund_id:
         raise NotFound("member.not_found")
-    return cached_json(request, to_facts(member), max_age=FACTS_MAX_AGE)
+    history = (await status_histories(session, [member]))[member.id]
+    return cached_json(request, to_facts(member, history), max_age=FACTS_MAX_AGE)
 
 
 @router.post("/members/facts", response_model=FactsBatch)
@@ -58,7 +82,8 @@ async def member_facts_batch(fund_id: uuid.UUID, body: FactsRequest, session: Db
         select(Member).where(Member.fund_id == fund_id, Member.id.in_(body.member_ids))
     )).all()
     found = {m.id for m in rows}
-    return FactsBatch(facts=[to_facts(m) for m in rows], missing=[i for i in dict.fromkeys(body.member_ids) if i not in found])
+    histories = await status_histories(session, rows)
+    return FactsBatch(facts=[to_facts(m, histories[m.id]) for m in rows], missing=[i for i in dict.fromkeys(body.member_ids) if i not in found])
 
 
 @router.get("/collectors/by-user/{user_id}", response_model=CollectorFacts)
@@ -107,4 +132,5 @@ async def current_members(
     if key is not None:
         query = query.where(Member.id > key[0])
     rows, next_cursor = split_page((await session.scalars(query.order_by(Member.id).limit(limit + 1))).all(), limit, lambda m: (m.id,))
-    return MemberFactsPage(items=[to_facts(m) for m in rows], next_cursor=next_cursor)
+    histories = await status_histories(session, rows)
+    return MemberFactsPage(items=[to_facts(m, histories[m.id]) for m in rows], next_cursor=next_cursor)
