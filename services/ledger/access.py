@@ -110,6 +110,25 @@ async def fund_admin(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UU
 FundAdmin = Annotated[uuid.UUID, Depends(fund_admin)]
 
 
+async def fund_signatory(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """The fund's own committee and fund admins, and no one else: who propose, confirm and withdraw
+    its administration expenses and reversals (maker-checker, docs/maker-checker.md). Platform
+    admins and services are not persons of the fund and may do none of it (403
+    ``proposal.persons_of_the_fund_only``): platform staff do not move a fund's money, and one
+    platform account would otherwise be maker and checker of every fund. That the checker is not
+    the maker, the proposal's own state decides (``services.ledger.proposals``)."""
+    if principal.role in (Role.platform_admin, Role.service):
+        raise Forbidden("proposal.persons_of_the_fund_only")
+    if principal.role not in BOOKKEEPERS:
+        raise Forbidden()
+    if principal.fund_id != fund_id:
+        raise Forbidden("auth.out_of_scope")
+    return fund_id
+
+
+FundSignatory = Annotated[uuid.UUID, Depends(fund_signatory)]
+
+
 async def fund_actor(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
     """Anyone who acts in the fund (its members, collectors, committee, fund admins) and global roles."""
     ensure_fund_access(principal, fund_id)

@@ -6,6 +6,7 @@ from services.ledger.deposits.endpoints import posting_router as deposit_posting
 from services.ledger.deposits.endpoints import router as deposits_router
 from services.ledger.movements.endpoints import router as movements_router
 from services.ledger.plans.endpoints import router as plans_router
+from services.ledger.proposals.endpoints import router as proposals_router
 from services.ledger.reports.endpoints import router as reports_router
 from services.ledger.settings import LedgerSettings
 from shared.app import create_service_app
@@ -28,7 +29,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         settings=settings,
         title="Sajja ledger",
         description="Double-entry savings and co-funding ledger per fund: deposits, receipts, co-funding, reports.",
-        routers=[deposit_posting_router, deposits_router, movements_router, reports_router, plans_router],
+        routers=[deposit_posting_router, deposits_router, movements_router, proposals_router, reports_router, plans_router],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )

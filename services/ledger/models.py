@@ -275,3 +275,51 @@ class MatchingRule(Base):
     #: 10000 = one baht per member baht.
     ratio_bp: Mapped[int] = mapped_column(Integer, nullable=False)
     cap_per_member_year_satang: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Proposal(Base):
+    """An administration expense or a reversal proposed by one person of the fund, posted only
+    when another confirms it (maker-checker, docs/maker-checker.md). Its id is the client's request
+    id and becomes the movement's. A trigger keeps it: never deleted, decided once, and a decision
+    changes only the decision's columns."""
+
+    __tablename__ = "money_proposals"
+    __table_args__ = (
+        CheckConstraint("kind IN ('admin_expense', 'entry_reversal', 'deposit_reversal')", name="kind_known"),
+        CheckConstraint("(kind = 'admin_expense') = (target_id IS NULL)", name="target_of_kind"),
+        CheckConstraint("amount_satang > 0", name="amount_positive"),
+        CheckConstraint(
+            "(status = 'proposed' AND decided_by IS NULL AND decided_at IS NULL AND entry_id IS NULL AND result IS NULL)"
+            " OR (status = 'confirmed' AND decided_by IS NOT NULL AND decided_by <> proposed_by AND decided_at IS NOT NULL"
+            " AND entry_id IS NOT NULL AND result IS NOT NULL)"
+            " OR (status = 'withdrawn' AND decided_by IS NOT NULL AND decided_at IS NOT NULL AND entry_id IS NULL"
+            " AND result IS NULL)",
+            name="status_consistent",
+        ),
+        Index("ix_money_proposals_status", "fund_id", "status", "proposed_at", "id"),
+    )
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    #: admin_expense, entry_reversal, deposit_reversal.
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: The entry or deposit to reverse; NULL for an expense.
+    target_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: The request body as proposed, and the hash of kind, target and body (a replay's test).
+    body: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    request_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    #: What would move, as judged when proposed (confirming judges again).
+    amount_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: Why: an expense's memo, a reversal's reason.
+    reason: Mapped[str] = mapped_column(String(300), nullable=False)
+    proposed_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    proposed_role: Mapped[str] = mapped_column(String(16), nullable=False)
+    proposed_at: Mapped[dt.datetime] = _now()
+    #: proposed, confirmed, withdrawn.
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_role: Mapped[str | None] = mapped_column(String(16))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Once confirmed: the entry posted, and the movement as answered then (replayed as is).
+    entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    result: Mapped[dict | None] = mapped_column(JSONB)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
@@ -121,6 +121,36 @@ class MovementOut(BaseModel):
     reference: str | None = None
     entry_id: uuid.UUID
     posted_at: dt.datetime
+
+
+ProposalKind = Literal["admin_expense", "entry_reversal", "deposit_reversal"]
+ProposalStatus = Literal["proposed", "confirmed", "withdrawn"]
+
+
+class ProposalOut(BaseModel):
+    """An administration expense or a reversal one person of the fund proposed: posted only when
+    another confirms it (docs/maker-checker.md)."""
+
+    id: uuid.UUID = Field(description="The request's id; the movement's id once confirmed")
+    kind: ProposalKind
+    status: ProposalStatus
+    amount_satang: int = Field(description="What would move, as judged when proposed (confirming judges again)")
+    reason: str = Field(description="An expense's memo, a reversal's reason")
+    reverses_entry_id: uuid.UUID | None = None
+    reverses_deposit_id: uuid.UUID | None = None
+    request: dict[str, Any] = Field(description="The body as proposed")
+    proposed_by: str
+    proposed_role: str
+    proposed_at: dt.datetime
+    decided_by: str | None = Field(default=None, description="Who confirmed or withdrew it")
+    decided_role: str | None = None
+    decided_at: dt.datetime | None = None
+    movement: MovementOut | None = Field(default=None, description="What confirming posted")
+
+
+class ProposalPage(BaseModel):
+    items: list[ProposalOut]
+    next_cursor: str | None
 
 
 # --- Accounts and reads --------------------------------------------------------------------------

@@ -252,12 +252,13 @@ async def test_balances_are_read_without_adding_up_postings(books: Books) -> Non
 async def test_a_correction_is_one_linked_reversal(books: Books) -> None:
     body = {"id": str(uuid.uuid4()), "source": "donors", "amount_satang": 90_000, "received_on": "2026-10-01", "reference": "ผู้ใจบุญ"}
     gift = (await books.post("/co-funding", body)).json()
-    reversal = await books.post(f"/entries/{gift['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "บันทึกผิดกองทุน"})
-    assert reversal.status_code == 201, reversal.text
-    assert reversal.json()["kind"] == "reversal" and reversal.json()["amount_satang"] == 90_000
+    reversal = await books.post_confirmed(f"/entries/{gift['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "บันทึกผิดกองทุน"})
+    assert reversal.status_code == 200, reversal.text
+    posted = reversal.json()["movement"]
+    assert posted["kind"] == "reversal" and posted["amount_satang"] == 90_000
     twice = await books.post(f"/entries/{gift['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "อีกครั้ง"})
     assert twice.status_code == 409 and twice.json()["code"] == "entry.already_reversed"
-    of_reversal = await books.post(f"/entries/{reversal.json()['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ย้อน"})
+    of_reversal = await books.post(f"/entries/{posted['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ย้อน"})
     assert of_reversal.status_code == 409 and of_reversal.json()["code"] == "entry.is_reversal"
     bank = (await books.get("/accounts", kind="bank")).json()[0]
     assert bank["balance_satang"] == 0
@@ -292,10 +293,10 @@ async def test_a_sync_is_one_entry_per_collector_and_day_and_each_deposit_is_rev
     whole = await books.post(f"/entries/{today_entry}/reverse", {"id": str(uuid.uuid4()), "reason": "ผิดทั้งชุด"})
     assert whole.status_code == 409 and whole.json()["code"] == "entry.holds_deposits"
     fix = {"id": str(uuid.uuid4()), "reason": "บันทึกผิดคน"}
-    undone = await books.post(f"/deposits/{items[1]['id']}/reverse", fix)
-    assert undone.status_code == 201, undone.text
-    assert undone.json()["kind"] == "reversal" and undone.json()["amount_satang"] == 2000
-    replay = await books.post(f"/deposits/{items[1]['id']}/reverse", fix)
+    undone = await books.post_confirmed(f"/deposits/{items[1]['id']}/reverse", fix)
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["movement"]["kind"] == "reversal" and undone.json()["movement"]["amount_satang"] == 2000
+    replay = await books.post(f"/deposits/{items[1]['id']}/reverse", fix)  # the proposal, as it stands: confirmed
     assert replay.status_code == 200 and replay.json() == undone.json()
     twice = await books.post(f"/deposits/{items[1]['id']}/reverse", {"id": str(uuid.uuid4()), "reason": "อีกครั้ง"})
     assert twice.status_code == 409 and twice.json()["code"] == "deposit.already_reversed"
@@ -566,8 +567,8 @@ async def test_cash_handover_and_the_collectors_day(books: Books) -> None:
         nobody = await books.get("/reports/collections", books.fund.as_(Role.collector, sub=odd))
         assert nobody.status_code == 403 and nobody.json()["code"] == "auth.out_of_scope"
     # A reversed handover was not handed over: the day shows the cash back in the collector's hand.
-    undone = await books.post(f"/entries/{handed.json()['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "นับเงินผิด"})
-    assert undone.status_code == 201, undone.text
+    undone = await books.post_confirmed(f"/entries/{handed.json()['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "นับเงินผิด"})
+    assert undone.status_code == 200, undone.text
     day = (await books.get("/reports/collections", collector_id=books.collector, date=NOW.date().isoformat())).json()
     assert [(d["handed_over_satang"], d["difference_satang"], d["cash_in_hand_satang"]) for d in day] == [(0, 7500, 7500)]
     assert (await books.get("/accounts", kind="fund_cash")).json()[0]["balance_satang"] == 0
@@ -607,7 +608,7 @@ async def test_contribution_plan_standing_and_arrears(service_client, tokens) ->
     # ...and a deposit collected then but found today not to be theirs, reversed today, never counts.
     wrong = books.deposit(member=2, amount=200, at=NOW - dt.timedelta(days=3))
     assert (await books.post("/deposits", wrong, books.collector_headers)).status_code == 201
-    assert (await books.post(f"/deposits/{wrong['id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ผิดคน"})).status_code == 201
+    assert (await books.post_confirmed(f"/deposits/{wrong['id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ผิดคน"})).status_code == 200
     yesterday = (today - dt.timedelta(days=1)).isoformat()
     then = [(await books.get(f"/members/{books.member_ids[i]}/standing", as_of=yesterday)).json() for i in (0, 2)]
     assert [(s["contributed_satang"], s["paid_through"], s["periods_in_arrears"]) for s in then] == [
@@ -754,8 +755,8 @@ async def test_matching_what_co_funders_owe_against_what_they_sent(books: Books)
     wrong = await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": "codi", "amount_satang": 20_000,
                                             "received_on": NOW.date().isoformat()})
     assert wrong.status_code == 201, wrong.text
-    undone = await books.post(f"/entries/{wrong.json()['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "บันทึกซ้ำ"})
-    assert undone.status_code == 201, undone.text
+    undone = await books.post_confirmed(f"/entries/{wrong.json()['entry_id']}/reverse", {"id": str(uuid.uuid4()), "reason": "บันทึกซ้ำ"})
+    assert undone.status_code == 200, undone.text
     codi = next(line for line in (await books.get("/reports/matching", year=year)).json()["lines"] if line["source"] == "codi")
     assert (codi["received_satang"], codi["outstanding_satang"]) == (30_000, 26_500)
 
@@ -767,13 +768,13 @@ async def test_administration_expense_is_capped_at_a_share_of_the_years_income(b
     day = NOW.date().isoformat()
     await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": "donors", "amount_satang": 90_000, "received_on": day})
     await books.post("/deposits", books.deposit(amount=10_000), books.collector_headers)
-    ok = await books.post("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 15_000, "paid_on": day, "memo": "ค่าเครื่องเขียน"})
-    assert ok.status_code == 201, ok.text
+    ok = await books.post_confirmed("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 15_000, "paid_on": day, "memo": "ค่าเครื่องเขียน"})
+    assert ok.status_code == 200, ok.text
     over = await books.post("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 5_001, "paid_on": day, "memo": "ค่าเดินทาง"})
     assert over.status_code == 422 and over.json()["code"] == "expense.admin_cap_exceeded"
     assert "5000" in over.json()["detail"]
     await books.ledger.patch(f"{books.base}/rules", json={"admin_cap_bp": 3000}, headers=books.admin)
-    assert (await books.post("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 5_001, "paid_on": day, "memo": "ค่าเดินทาง"})).status_code == 201
+    assert (await books.post_confirmed("/expenses/administration", {"id": str(uuid.uuid4()), "amount_satang": 5_001, "paid_on": day, "memo": "ค่าเดินทาง"})).status_code == 200
     await trial_balance_is_zero(books)
 
 
@@ -883,7 +884,9 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
                 " (SELECT count(*) FROM information_schema.columns WHERE column_name IN ('entry_line', 'reverses_line')),"
                 " (SELECT indexdef LIKE '%NULLS NOT DISTINCT%' FROM pg_indexes WHERE indexname = 'uq_journal_entries_reverses'),"
                 " (SELECT proconfig FROM pg_proc WHERE proname = 'ledger_post_deposits'),"
-                " (SELECT prosrc FROM pg_proc WHERE proname = 'ledger_post_deposits')"))).one()
+                " (SELECT prosrc FROM pg_proc WHERE proname = 'ledger_post_deposits'),"
+                " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('money_proposals'))"
+                " + (SELECT count(*) FROM pg_proc WHERE proname = 'ledger_proposal_decided_once')"))).one()
 
     def post_deposits_of(revision_file: str) -> str:
         """The body of ``ledger_post_deposits`` as a revision file writes it (what ``prosrc`` holds)."""
@@ -907,6 +910,9 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
         head = await shape()
         assert head[:3] == (10, 2, True) and "enable_seqscan=off" in head[3]
         assert head[4] == post_deposits_of("20261203_0009_postings_first.py")
+        assert head[5] == 3, "money_proposals' two triggers and their function"
+        await move(command.downgrade, "20261203_0009_postings_first")
+        assert (await shape())[:5] == head[:5] and (await shape())[5] == 0
         await move(command.downgrade, "20261203_0008_sync_entries")
         sync_entries = await shape()
         assert sync_entries[:4] == head[:4] and sync_entries[4] == post_deposits_of("20261203_0008_sync_entries.py")

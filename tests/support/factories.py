@@ -7,7 +7,8 @@ particulars from the source documents.
 - ``person(n)``: a member's registration body with a valid national ID made from ``n``.
 - ``make_fund`` -> ``Fund``: a fund in the members service, with a token for each role in it.
 - ``add_collector``: a collector of a fund.
-- ``make_books`` -> ``Books``: a fund with members and a collector, and shortcuts to its ledger.
+- ``make_books`` -> ``Books``: a fund with members and a collector, and shortcuts to its ledger (a
+  second committee member, ``checker``, confirms what ``committee`` proposes: ``post_confirmed``).
 """
 
 from __future__ import annotations
@@ -115,10 +116,16 @@ class Books:
         self.base = f"/v1/ledger/funds/{fund.id}"
         self.member_ids: list[str] = []
         self.collector = str(uuid.uuid4())
+        self.checker_id = str(uuid.uuid4())
 
     @property
     def committee(self) -> dict[str, str]:
         return self.fund.as_(Role.committee)
+
+    @property
+    def checker(self) -> dict[str, str]:
+        """A second committee member of the fund: confirms what ``committee`` proposes (maker-checker)."""
+        return self.fund.as_(Role.committee, sub=self.checker_id)
 
     @property
     def admin(self) -> dict[str, str]:
@@ -134,6 +141,15 @@ class Books:
 
     async def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
         return await self.ledger.post(self.base + path, json=body, headers=headers or self.committee)
+
+    async def post_confirmed(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+        """An expense or a reversal proposed (by ``headers``, the committee by default) and, when the
+        proposal is accepted (202), confirmed by the checker: the confirmation's answer (200, the
+        movement under ``movement``), or the proposal's refusal."""
+        proposed = await self.post(path, body, headers)
+        if proposed.status_code != 202:
+            return proposed
+        return await self.post(f"/proposals/{proposed.json()['id']}/confirm", None, self.checker)
 
     async def get(self, path: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
         return await self.ledger.get(self.base + path, params=params, headers=headers or self.committee)

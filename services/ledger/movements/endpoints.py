@@ -1,8 +1,8 @@
-"""Co-funding, cash handovers, administration expenses and reversals: idempotent by ``id``."""
+"""Co-funding, cash handovers and benefit payouts: idempotent by ``id``. Administration expenses and
+reversals are proposed and confirmed by two persons of the fund: ``services.ledger.proposals``."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,11 +14,9 @@ from services.ledger.movements import service
 from services.ledger.posting import REPLAY_HEADER
 from services.ledger.schemas import (
     CoFundingIn,
-    ExpenseIn,
     HandoverIn,
     MovementOut,
     PayoutIn,
-    ReversalIn,
 )
 from shared.auth import CurrentPrincipal
 from shared.db import DbSession
@@ -44,29 +42,6 @@ async def handover(fund_id: FundBookkeeper, body: HandoverIn, request: Request, 
     return _answer(await service.handover(
         session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body,
         ttl=deps.settings(request).member_facts_ttl_seconds))
-
-
-@router.post("/expenses/administration", response_model=MovementOut, status_code=201)
-async def admin_expense(fund_id: FundBookkeeper, body: ExpenseIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
-    """An administration expense, within the fund's cap (default 20% of the year's income)."""
-    return _answer(await service.admin_expense(
-        session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body))
-
-
-@router.post("/entries/{entry_id}/reverse", response_model=MovementOut, status_code=201)
-async def reverse(fund_id: FundBookkeeper, entry_id: uuid.UUID, body: ReversalIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
-    """Undo an entry with a linked reversing entry; an entry is reversed at most once."""
-    return _answer(await service.reverse(
-        session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, entry_id=entry_id, data=body))
-
-
-@router.post("/deposits/{deposit_id}/reverse", response_model=MovementOut, status_code=201)
-async def reverse_deposit(fund_id: FundBookkeeper, deposit_id: uuid.UUID, body: ReversalIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
-    """Undo one deposit (a wrong member or amount): at most once, by an entry linked to the
-    deposit's line of its collector's entry; the receipt stays, marked reversed in the statement."""
-    return _answer(await service.reverse_deposit(
-        session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, deposit_id=deposit_id,
-        data=body))
 
 
 @router.post("/payouts", response_model=MovementOut, status_code=201)

@@ -1,5 +1,7 @@
 """Money that moves other than deposits: co-funding received, cash handed over, administration
-expenses (within the fund's cap), and reversals. Each is idempotent by its client ``id``."""
+expenses (within the fund's cap), and reversals. Each is idempotent by its client ``id``.
+Expenses and reversals are planned here and posted when a second person of the fund confirms
+them (``services.ledger.proposals``)."""
 
 from __future__ import annotations
 
@@ -127,21 +129,33 @@ async def record(
     earlier = await replay(session, fund_id=fund_id, caller=principal.subject, key=key, payload_hash=fingerprint)
     if earlier is not None:
         return earlier.status_code, earlier.response, True
+    await ensure_movement_id_free(session, fund_id, movement_id)
+    body = await post_movement(session, fund_id=fund_id, fund=fund, by=principal.subject, plan=plan)
+    await remember(session, fund_id=fund_id, caller=principal.subject, key=key, payload_hash=fingerprint,
+                   status_code=201, response=body)
+    return 201, body, False
+
+
+async def ensure_movement_id_free(session: AsyncSession, fund_id: uuid.UUID, movement_id: uuid.UUID) -> None:
     if await session.get(Movement, (fund_id, movement_id)) is not None:
         raise Conflict("movement.id_taken", params={"id": str(movement_id)})
+
+
+async def post_movement(
+    session: AsyncSession, *, fund_id: uuid.UUID, fund: LedgerFund, by: str, plan: Plan
+) -> dict[str, Any]:
+    """Judge ``plan`` against the books now (under the fund's lock) and post it; the movement as
+    answered. Anything it refuses raises before a row is written."""
     movement, legs, memo, reverses = await plan(fund)
     await ensure_balances_allow(session, fund_id, legs)
     entry_id, posted_at = await post_entry(
         session, fund_id=fund_id, kind=movement.kind, business_date=movement.business_date, legs=legs,
-        by=principal.subject, memo=memo, reverses=reverses,
+        by=by, memo=memo, reverses=reverses,
     )
     movement.entry_id = entry_id
     session.add(movement)
     await session.flush()
-    body = to_out(movement, posted_at).model_dump(mode="json")
-    await remember(session, fund_id=fund_id, caller=principal.subject, key=key, payload_hash=fingerprint,
-                   status_code=201, response=body)
-    return 201, body, False
+    return to_out(movement, posted_at).model_dump(mode="json")
 
 
 def _movement(fund_id: uuid.UUID, movement_id: uuid.UUID, kind: str, amount: int, date: dt.date, by: str, **extra: Any) -> Movement:
@@ -221,12 +235,14 @@ async def year_income(session: AsyncSession, fund_id: uuid.UUID, year: int) -> i
     return -await _sum_postings(session, fund_id, ("income", "member_contribution"), dt.date(year, 1, 1), dt.date(year, 12, 31))
 
 
-async def admin_expense(
-    *, session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID, principal: Principal, data: Any
-) -> tuple[int, dict[str, Any], bool]:
+# Administration expenses and reversals are proposed by one person of the fund and posted when
+# another confirms (``services.ledger.proposals``): what each posts is planned here, judged when
+# proposed and again, under the fund's lock, when confirmed.
+
+
+def admin_expense(*, session: AsyncSession, fund_id: uuid.UUID, data: Any, by: str) -> Plan:
     """An administration expense, refused when the year's administration would pass the fund's cap
     (default 20% of the calendar year's income)."""
-    await ensure_fund(session, directory, fund_id)
 
     async def plan(fund: LedgerFund) -> Planned:
         year = data.paid_on.year
@@ -238,20 +254,16 @@ async def admin_expense(
                 "year": year, "cap_pct": f"{fund.admin_cap_bp / 100:g}", "available_satang": max(0, cap - spent)})
         expense = await account_of_kind(session, fund_id, "admin_expense")
         paid_from = await account_of_kind(session, fund_id, data.paid_from)
-        movement = _movement(fund_id, data.id, "admin_expense", data.amount_satang, data.paid_on, principal.subject,
+        movement = _movement(fund_id, data.id, "admin_expense", data.amount_satang, data.paid_on, by,
                              reference=data.memo[:200])
         return movement, [(expense.id, data.amount_satang), (paid_from.id, -data.amount_satang)], data.memo, None
 
-    return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
-                        payload=data.model_dump(mode="json"), plan=plan)
+    return plan
 
 
-async def reverse(
-    *, session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID, principal: Principal, entry_id: uuid.UUID, data: Any
-) -> tuple[int, dict[str, Any], bool]:
+def reverse(*, session: AsyncSession, fund_id: uuid.UUID, entry_id: uuid.UUID, data: Any, by: str) -> Plan:
     """Correct a mistake with an entry that undoes another, at most once per entry. An entry of
     deposits is not reversed whole (it may hold many members' money): see ``reverse_deposit``."""
-    await ensure_fund(session, directory, fund_id)
 
     async def plan(fund: LedgerFund) -> Planned:
         original = await session.get(JournalEntry, (fund_id, entry_id))
@@ -267,21 +279,15 @@ async def reverse(
             Posting.fund_id == fund_id, Posting.entry_id == entry_id).order_by(Posting.line))).all()
         legs = [(p.account_id, -p.amount_satang) for p in postings]
         amount = sum(p.amount_satang for p in postings if p.amount_satang > 0)
-        movement = _movement(fund_id, data.id, "reversal", amount, bangkok_today(), principal.subject,
-                             reference=f"reverses {entry_id}")
+        movement = _movement(fund_id, data.id, "reversal", amount, bangkok_today(), by, reference=f"reverses {entry_id}")
         return movement, legs, data.reason, Reversed(entry_id)
 
-    return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
-                        payload={"entry_id": str(entry_id), **data.model_dump(mode="json")}, plan=plan)
+    return plan
 
 
-async def reverse_deposit(
-    *, session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID, principal: Principal, deposit_id: uuid.UUID,
-    data: Any,
-) -> tuple[int, dict[str, Any], bool]:
+def reverse_deposit(*, session: AsyncSession, fund_id: uuid.UUID, deposit_id: uuid.UUID, data: Any, by: str) -> Plan:
     """Undo one deposit, at most once: its member's contribution debited back and its collector's
     cash in hand credited, by an entry naming the deposit's entry and line."""
-    await ensure_fund(session, directory, fund_id)
 
     async def plan(fund: LedgerFund) -> Planned:
         deposit = await session.get(Deposit, (fund_id, deposit_id))
@@ -295,12 +301,11 @@ async def reverse_deposit(
             Posting.line.in_((1, deposit.entry_line))))).all())
         # line 1 is the collector's cash in hand, the deposit's own line its member's contribution
         legs = [(accounts[deposit.entry_line], deposit.amount_satang), (accounts[1], -deposit.amount_satang)]
-        movement = _movement(fund_id, data.id, "reversal", deposit.amount_satang, bangkok_today(), principal.subject,
+        movement = _movement(fund_id, data.id, "reversal", deposit.amount_satang, bangkok_today(), by,
                              reference=f"reverses receipt {deposit.receipt_no}")
         return movement, legs, data.reason, Reversed(deposit.entry_id, deposit.entry_line)
 
-    return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
-                        payload={"deposit_id": str(deposit_id), **data.model_dump(mode="json")}, plan=plan)
+    return plan
 
 
 async def _reversal_of(session: AsyncSession, fund_id: uuid.UUID, entry_id: uuid.UUID, line: int | None = None) -> uuid.UUID | None:
