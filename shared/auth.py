@@ -54,11 +54,12 @@ class Role(enum.StrEnum):
     platform_admin = "platform_admin"
     """Operates the platform: every fund, every user."""
     service = "service"
-    """Another Sajja service calling with a service token."""
+    """Another Sajja service calling with a service token: it passes no fund check by itself, and
+    asks only what ``shared.service_calls`` grants its ``service:<name>`` scope."""
 
 
 FUND_ROLES = frozenset({Role.member, Role.collector, Role.committee, Role.fund_admin})
-GLOBAL_ROLES = frozenset({Role.platform_admin, Role.service})
+GLOBAL_ROLES = frozenset({Role.platform_admin})
 
 
 @dataclass(frozen=True, slots=True)

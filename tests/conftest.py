@@ -79,13 +79,13 @@ async def service_client(
         app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=tokens.jwks)
         app.state.http = httpx.AsyncClient()
         if name in ("ledger", "benefits"):
-            app.state.directory = members_directory(await make("members"), tokens)
+            app.state.directory = members_directory(await make("members"), tokens, name)
         if name in ("benefits", "grants"):
-            app.state.ledger = ledger_client(await make("ledger"), tokens)
+            app.state.ledger = ledger_client(await make("ledger"), tokens, name)
         if name == "benefits":
             app.state.documents = DocumentStore(tmp_path_factory.mktemp("documents"), 1024 * 1024)
         if name == "grants":
-            app.state.directory = members_directory(await make("members"), tokens)
+            app.state.directory = members_directory(await make("members"), tokens, name)
             app.state.webhook_http = httpx.AsyncClient(timeout=5)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
         stack.append((cm, client, app.state.http))

@@ -9,8 +9,9 @@
 - reports (counts and sums, no member named): its committee and fund admins, and officers of the
   fund's network.
 
-Global roles (platform admins, other Sajja services) pass every fund check, as
-``shared.auth.ensure_fund_access`` has it; but a service neither asks about nor submits claims.
+Platform admins pass every fund check, as ``shared.auth.ensure_fund_access`` has it. Other Sajja
+services pass none by their role: the gateway's LINE notifier reads the claim feed, as
+``shared.service_calls`` grants it (``benefits.claim_feed``), and no service does more here.
 
 Each dependency gives the route the fund's id from the path (or the claim in it) once it has
 admitted the caller, so a route's signature says who may call it and the route does not declare
@@ -33,6 +34,7 @@ from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.db import DbSession
 from shared.errors import Forbidden, NotFound
 from shared.members_client import MembersDirectory
+from shared.service_calls import admits_services, ensure_service_may
 
 ADMINS = (Role.fund_admin,)
 COMMITTEE = (Role.committee, Role.fund_admin)
@@ -70,13 +72,25 @@ FundCommittee = Annotated[uuid.UUID, Depends(fund_committee)]
 
 
 async def claims_staff(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
-    """Those who decide the fund's claims: its committee and fund admins, platform admins (and
-    services, as ``ensure_fund_access`` lets global roles through)."""
+    """Those who decide the fund's claims: its committee and fund admins, platform admins."""
     ensure_fund_access(principal, fund_id, roles=STAFF_ROLES)
     return fund_id
 
 
 ClaimsStaff = Annotated[uuid.UUID, Depends(claims_staff)]
+
+
+@admits_services("benefits.claim_feed")
+async def claim_feed_reader(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """Those who decide the fund's claims, and the gateway's LINE notifier (``benefits.claim_feed``)."""
+    if principal.role is Role.service:
+        ensure_service_may(principal, "benefits.claim_feed")
+        return fund_id
+    ensure_fund_access(principal, fund_id, roles=STAFF_ROLES)
+    return fund_id
+
+
+ClaimFeedReader = Annotated[uuid.UUID, Depends(claim_feed_reader)]
 
 
 async def claimant(fund_id: FundActor, principal: CurrentPrincipal) -> uuid.UUID:
@@ -103,7 +117,7 @@ ClaimReader = Annotated[uuid.UUID, Depends(claim_reader)]
 
 async def visible_claim(fund_id: FundActor, claim_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Claim:
     """The claim in the path, of the fund in the path, if the caller may see it (its member, the
-    fund's staff, services): 404 otherwise."""
+    fund's staff): 404 otherwise."""
     return await claims.get_claim(session, principal, fund_id, claim_id)
 
 

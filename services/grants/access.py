@@ -2,12 +2,15 @@
 
 - programs: read by every signed-in caller; opened by grant officers (and platform admins);
 - applications: drafted by a fund's committee and fund admins (for the fund the body names);
-  seen by officers, grant systems and services, by a fund's own people and by its network's
+  seen by officers and grant systems, by a fund's own people and by its network's
   officers; reviewed by reviewers (never of their own fund); decided and disbursed by officers, or
   by a grant system whose client holds ``grants:decide`` or ``grants:disburse``;
 - roll-ups: officers, and network officers (their network's);
-- a fund's summary: the fund's own people, its network's officers, officers, services;
+- a fund's summary: the fund's own people, its network's officers, officers;
 - webhooks: officers and grant systems subscribe; each reads and redelivers its own.
+
+No other Sajja service asks anything of grants (docs/service-calls.md), so a service token is
+admitted by no route here.
 
 An application, subscription or delivery the caller may not see is a 404, as one that does not
 exist. What a route still checks in its body depends on the request (the fund a body or a query
@@ -126,7 +129,7 @@ RollupReader = Annotated[Principal, Depends(rollup_reader)]
 
 
 async def fund_summary_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
-    """The fund in the path, for its own people, its network's officers, officers and services."""
+    """The fund in the path, for its own people, its network's officers and officers."""
     if principal.role in FUND_ROLES:
         if principal.fund_id != fund_id:
             raise Forbidden("auth.out_of_scope")
@@ -134,7 +137,7 @@ async def fund_summary_reader(fund_id: uuid.UUID, request: Request, principal: C
         fund = await request.app.state.directory.fund(fund_id)
         if fund is None or fund.get("network_id") != str(principal.network_id):
             raise Forbidden("auth.out_of_scope")
-    elif principal.role not in service.OFFICERS | {Role.service}:
+    elif principal.role not in service.OFFICERS:
         raise Forbidden()
     return fund_id
 

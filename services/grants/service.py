@@ -164,7 +164,7 @@ async def get_program(session: AsyncSession, program_id: uuid.UUID, *, lock: boo
 
 
 def may_see(principal: Principal, application: Application) -> bool:
-    if principal.role in OFFICERS or principal.role in (Role.service, Role.integration):
+    if principal.role in OFFICERS or principal.role is Role.integration:
         return True
     if principal.role in FUND_ROLES:
         return principal.fund_id == application.fund_id

@@ -7,8 +7,15 @@
 | fund_admin        | yes           | yes         | yes                   | yes                |
 | member            | no            | no          | no                    | their own          |
 | network_officer   | no            | no          | their network's funds | yes, read only     |
-| service           | no            | yes         | yes                   | yes                |
-| platform_admin    | yes           | yes         | yes                   | yes                |
+| platform_admin    | yes           | yes (*)     | yes                   | yes                |
+
+(*) Benefit payouts are the exception: the benefits service alone posts them, for an approved
+claim (``PayoutPoster``); every person gets 403, platform admins included.
+
+Other Sajja services pass no fund check by their role: each is admitted only where
+``shared.service_calls`` grants its ``service:<name>`` scope the route's permission (benefits:
+payouts, a member's standing; grants: co-funding, members' contributions; the gateway: the
+deposit feed). See docs/service-calls.md.
 
 What a route always checks is a dependency here, named for whom it admits, so the route's
 signature says who may call it. Each gives the route the fund's id from the path once it has
@@ -28,6 +35,7 @@ from services.ledger import deps
 from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.errors import Forbidden
 from shared.members_client import MembersDirectory
+from shared.service_calls import admits_services, ensure_service_may
 
 POSTERS = (Role.collector, Role.committee, Role.fund_admin)
 BOOKKEEPERS = (Role.committee, Role.fund_admin)
@@ -101,6 +109,33 @@ async def fund_bookkeeper(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uu
 FundBookkeeper = Annotated[uuid.UUID, Depends(fund_bookkeeper)]
 
 
+@admits_services("ledger.payout")
+async def payout_poster(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """The benefits service alone, paying a claim it approved (``ledger.payout``): no person, not
+    even a platform admin, pays a benefit without a claim; another service's token gets 403 too."""
+    if principal.role is not Role.service:
+        raise Forbidden()
+    ensure_service_may(principal, "ledger.payout")
+    return fund_id
+
+
+PayoutPoster = Annotated[uuid.UUID, Depends(payout_poster)]
+
+
+@admits_services("ledger.co_funding")
+async def co_funding_recorder(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """The fund's committee and fund admins, platform admins, and the grants service, which posts
+    each disbursed tranche (``ledger.co_funding``)."""
+    if principal.role is Role.service:
+        ensure_service_may(principal, "ledger.co_funding")
+    else:
+        ensure_bookkeeper(principal, fund_id)
+    return fund_id
+
+
+CoFundingRecorder = Annotated[uuid.UUID, Depends(co_funding_recorder)]
+
+
 async def fund_admin(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
     """The fund's own fund admins, and global roles: its accounts and money rules."""
     ensure_fund_access(principal, fund_id, roles=(Role.fund_admin,))
@@ -147,6 +182,33 @@ async def fund_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPr
 FundReader = Annotated[uuid.UUID, Depends(fund_reader)]
 
 
+@admits_services("ledger.deposit_feed")
+async def deposit_feed_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
+    """Whoever may read the fund's books, and the gateway's LINE notifier (``ledger.deposit_feed``)."""
+    if principal.role is Role.service:
+        ensure_service_may(principal, "ledger.deposit_feed")
+        return fund_id
+    await ensure_reader(principal, fund_id, deps.directory(request))
+    return fund_id
+
+
+DepositFeedReader = Annotated[uuid.UUID, Depends(deposit_feed_reader)]
+
+
+@admits_services("ledger.member_contributions")
+async def contributions_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
+    """Whoever may read the fund's books, and the grants service, which computes matching from it
+    (``ledger.member_contributions``)."""
+    if principal.role is Role.service:
+        ensure_service_may(principal, "ledger.member_contributions")
+        return fund_id
+    await ensure_reader(principal, fund_id, deps.directory(request))
+    return fund_id
+
+
+ContributionsReader = Annotated[uuid.UUID, Depends(contributions_reader)]
+
+
 async def fund_party(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
     """Who may ask for one object of the fund at all: ``ensure_party`` (whose object it is, the
     route checks once it has read it)."""
@@ -183,3 +245,19 @@ async def member_reader(
 
 
 MemberReader = Annotated[FundMember, Depends(member_reader)]
+
+
+@admits_services("ledger.standing")
+async def standing_reader(
+    fund_id: uuid.UUID, member_id: uuid.UUID, request: Request, principal: CurrentPrincipal
+) -> FundMember:
+    """The fund and member in the path, for ``member_reader``'s callers and the benefits service,
+    which judges claims by it (``ledger.standing``)."""
+    if principal.role is Role.service:
+        ensure_service_may(principal, "ledger.standing")
+        return FundMember(fund_id, member_id)
+    await ensure_member_reader(principal, fund_id, member_id, deps.directory(request))
+    return FundMember(fund_id, member_id)
+
+
+StandingReader = Annotated[FundMember, Depends(standing_reader)]

@@ -3,14 +3,17 @@
 | caller            | funds                 | members                         |
 |-------------------|-----------------------|---------------------------------|
 | platform_admin    | all, write            | all, write                      |
-| service           | all, read             | all, read (facts)               |
+| service           | facts, as granted     | facts, as granted               |
 | network_officer   | their network, read   | their network's funds, read     |
 | fund_admin        | their fund, write     | their fund, write               |
 | committee         | their fund, read      | their fund, write               |
 | collector         | their fund, read      | their round only                |
 | member            | their fund, read      | themself only                   |
 
-Anything a caller may not see is a 404, so ids cannot be probed across funds.
+Anything a caller may not see is a 404, so ids cannot be probed across funds. Another Sajja
+service reads only the facts ``shared.service_calls`` grants its ``service:<name>`` scope (a
+fund's, a member's, a collector's, a fund's current members), each route naming its permission;
+its role passes no fund check (docs/service-calls.md).
 
 Each check a route always makes is a dependency here, named for whom it admits, so a route's
 signature says who may call it: the fund in the path (``VisibleFund``), then the role
@@ -33,6 +36,7 @@ from services.members.pii import WHOLE_ID_ROLES
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, NotFound, register_messages
+from shared.service_calls import ServiceMay
 
 register_messages(
     {
@@ -49,7 +53,7 @@ register_messages(
 
 MEMBER_WRITERS = frozenset({Role.committee, Role.fund_admin, Role.platform_admin})
 FUND_WRITERS = frozenset({Role.fund_admin, Role.platform_admin})
-ROLL_READERS = frozenset({Role.committee, Role.fund_admin, Role.platform_admin, Role.service, Role.network_officer})
+ROLL_READERS = frozenset({Role.committee, Role.fund_admin, Role.platform_admin, Role.network_officer})
 #: Who reads a fund's list of collectors: its writers and the network's officers.
 COLLECTOR_READERS = MEMBER_WRITERS | {Role.network_officer}
 #: Who may register a fund: platform admins, and network officers (within their own network,
@@ -102,8 +106,16 @@ async def signed_in(principal: CurrentPrincipal) -> Principal:
 
 SignedIn = Annotated[Principal, Depends(signed_in)]
 PlatformAdmin = Annotated[Principal, Depends(require_roles(Role.platform_admin))]
-#: Other Sajja services (and platform admins), for ``/v1/members/internal``.
-ServiceCaller = Annotated[Principal, Depends(require_roles(Role.service))]
+# ``/v1/members/internal``: the services ``shared.service_calls`` grants each permission, and
+# platform admins.
+#: A member's facts, alone or in a batch (``members.member_facts``).
+ServiceCaller = Annotated[Principal, Depends(ServiceMay("members.member_facts", Role.platform_admin))]
+#: Whether a fund exists, its network and status (``members.fund_facts``).
+FundFactsReader = Annotated[Principal, Depends(ServiceMay("members.fund_facts", Role.platform_admin))]
+#: Whether a user is a collector of the fund (``members.collector_facts``).
+CollectorFactsReader = Annotated[Principal, Depends(ServiceMay("members.collector_facts", Role.platform_admin))]
+#: Every current member of the fund (``members.current_members``).
+CurrentMembersReader = Annotated[Principal, Depends(ServiceMay("members.current_members", Role.platform_admin))]
 
 
 async def fund_creator(principal: CurrentPrincipal) -> Principal:

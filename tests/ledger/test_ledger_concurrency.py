@@ -421,7 +421,7 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
                              {"id": str(uuid.uuid4()), "amount_satang": 100, "paid_on": today, "memo": "x"})
         await call("POST", "/proposals/{proposal_id}/confirm", f"/proposals/{expense['id']}/confirm", None, checker)
         await call("POST", "/payouts", "/payouts", {"id": str(uuid.uuid4()), "category": "death", "amount_satang": 1000,
-                                                   "paid_on": today}, committee)
+                                                   "paid_on": today}, tokens.service("benefits"))
         reversal = await call("POST", "/entries/{entry_id}/reverse", f"/entries/{handed['entry_id']}/reverse",
                               {"id": str(uuid.uuid4()), "reason": "ทดสอบ"})
         await call("POST", "/proposals/{proposal_id}/confirm", f"/proposals/{reversal['id']}/confirm", None, checker)

@@ -344,7 +344,7 @@ async def test_summary_reproduces_ban_songs_coverage(fund: Fund, members) -> Non
 
 async def test_services_read_membership_facts(fund: Fund, members, tokens) -> None:
     member = (await fund.register(person(80))).json()
-    service = tokens.headers(Role.service, sub="svc-benefits")
+    service, ledger = tokens.service("benefits"), tokens.service("ledger")
     url = f"/v1/members/internal/funds/{fund.id}/members/{member['id']}/facts"
     facts = await members.get(url, headers=service)
     assert facts.status_code == 200
@@ -370,9 +370,9 @@ async def test_services_read_membership_facts(fund: Fund, members, tokens) -> No
     user_id = str(uuid.uuid4())
     await members.post(f"/v1/members/funds/{fund.id}/collectors", headers=fund.committee,
                        json={"user_id": user_id, "display_name": "อาสา"})
-    belongs = await members.get(f"/v1/members/internal/funds/{fund.id}/collectors/by-user/{user_id}", headers=service)
+    belongs = await members.get(f"/v1/members/internal/funds/{fund.id}/collectors/by-user/{user_id}", headers=ledger)
     assert belongs.status_code == 200 and belongs.json()["is_active"] is True
-    stranger = await members.get(f"/v1/members/internal/funds/{fund.id}/collectors/by-user/{uuid.uuid4()}", headers=service)
+    stranger = await members.get(f"/v1/members/internal/funds/{fund.id}/collectors/by-user/{uuid.uuid4()}", headers=ledger)
     assert stranger.status_code == 404
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import Role
 from shared.db import Database
 from tests.support.helpers import TEST_SECRET, Tokens, gateway_settings
 
@@ -54,19 +53,21 @@ async def rolled_back(engine: AsyncEngine) -> AsyncIterator[Database]:
             await transaction.rollback()
 
 
-def members_directory(members: httpx.AsyncClient, tokens: Tokens) -> Any:
-    """The ledger's view of the members service: the real members app, called with a service token."""
+def members_directory(members: httpx.AsyncClient, tokens: Tokens, caller: str = "ledger") -> Any:
+    """A service's view of the members service (the ledger's, unless ``caller`` names another): the
+    real members app, called with that service's token."""
     from shared.members_client import MembersDirectory
 
-    http = httpx.AsyncClient(transport=members._transport, headers=tokens.headers(Role.service, sub="svc-ledger"))
+    http = httpx.AsyncClient(transport=members._transport, headers=tokens.service(caller))
     return MembersDirectory(http, "http://members")
 
 
-def ledger_client(ledger: httpx.AsyncClient, tokens: Tokens) -> Any:
-    """Another service's view of the ledger: the real ledger app, called with a service token."""
+def ledger_client(ledger: httpx.AsyncClient, tokens: Tokens, caller: str = "benefits") -> Any:
+    """Another service's view of the ledger (the benefits service's, unless ``caller`` names
+    another): the real ledger app, called with that service's token."""
     from shared.ledger_client import LedgerClient
 
-    http = httpx.AsyncClient(transport=ledger._transport, headers=tokens.headers(Role.service, sub="svc-benefits"))
+    http = httpx.AsyncClient(transport=ledger._transport, headers=tokens.service(caller))
     return LedgerClient(http, "http://ledger")
 
 

@@ -56,6 +56,10 @@ class Tokens:
     def headers(self, role: Role | str = Role.platform_admin, **overrides: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.mint(role, **overrides)}"}
 
+    def service(self, name: str) -> dict[str, str]:
+        """Headers with the token the gateway gives the ``name`` service (or its own, ``gateway``)."""
+        return self.headers(Role.service, sub=f"svc-{name}", scope=f"service:{name}")
+
 
 def gateway_settings(**overrides: Any) -> Any:
     from gateway.settings import GatewaySettings

@@ -13,10 +13,10 @@ from sqlalchemy import select, tuple_
 
 from services.benefits import deps
 from services.benefits.access import (
+    ClaimFeedReader,
     Claimant,
     ClaimForStaff,
     ClaimReader,
-    ClaimsStaff,
     ClaimToChange,
     VisibleClaim,
 )
@@ -95,7 +95,7 @@ class Feed(BaseModel):
 
 @router.get("/feed", response_model=Feed)
 async def feed(
-    fund_id: ClaimsStaff, session: DbSession, after: Cursor = None, since: dt.datetime | None = None, limit: Limit = 200,
+    fund_id: ClaimFeedReader, session: DbSession, after: Cursor = None, since: dt.datetime | None = None, limit: Limit = 200,
 ) -> Any:
     """Claim events in order (decisions, payouts), for notifiers such as the gateway's LINE messages."""
     query = (select(ClaimEvent, Claim).join(Claim, (Claim.fund_id == ClaimEvent.fund_id) & (Claim.id == ClaimEvent.claim_id))

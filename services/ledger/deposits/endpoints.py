@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, tuple_
 
 from services.ledger import deps
-from services.ledger.access import FundParty, FundPoster, FundReader, ensure_own
+from services.ledger.access import DepositFeedReader, FundParty, FundPoster, ensure_own
 from services.ledger.deposits import service
 from services.ledger.deposits.service import Outcome
 from services.ledger.models import Deposit
@@ -114,7 +114,7 @@ class Feed(BaseModel):
 
 @router.get("/feed", response_model=Feed)
 async def feed(
-    fund_id: FundReader, session: DbSession, after: Cursor = None, since: dt.datetime | None = None, limit: Limit = 200,
+    fund_id: DepositFeedReader, session: DbSession, after: Cursor = None, since: dt.datetime | None = None, limit: Limit = 200,
 ) -> Any:
     """Deposits in the order they were posted, for notifiers (the gateway's LINE receipts); from a
     cursor, or from a moment when there is none yet."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.ledger import deps
-from services.ledger.access import FundBookkeeper
+from services.ledger.access import CoFundingRecorder, FundBookkeeper, PayoutPoster
 from services.ledger.movements import service
 from services.ledger.posting import REPLAY_HEADER
 from services.ledger.schemas import (
@@ -30,7 +30,7 @@ def _answer(result: tuple[int, dict[str, Any], bool]) -> JSONResponse:
 
 
 @router.post("/co-funding", response_model=MovementOut, status_code=201)
-async def co_funding(fund_id: FundBookkeeper, body: CoFundingIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+async def co_funding(fund_id: CoFundingRecorder, body: CoFundingIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Money received from local government, CODI and the state, donors and networks, community enterprises."""
     return _answer(await service.co_funding(
         session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body))
@@ -45,8 +45,10 @@ async def handover(fund_id: FundBookkeeper, body: HandoverIn, request: Request, 
 
 
 @router.post("/payouts", response_model=MovementOut, status_code=201)
-async def benefit_payout(fund_id: FundBookkeeper, body: PayoutIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
-    """Pay an approved benefit claim (the benefits service, or the fund's bookkeepers); refused with
-    409 ``payout.below_reserve`` when cash and bank would fall below the given reserve floor."""
+async def benefit_payout(fund_id: PayoutPoster, body: PayoutIn, request: Request, session: DbSession, principal: CurrentPrincipal) -> Any:
+    """Pay a benefit claim the benefits service approved: that service alone may (every person gets
+    403). Refused with 409 ``payout.below_reserve`` when cash and bank would fall below the reserve
+    floor it sends. The claim's id is the key: a payout of the claim again, with the same amount and
+    category, is answered with the first answer whatever its date, account, reference or floor."""
     return _answer(await service.benefit_payout(
         session=session, directory=deps.directory(request), fund_id=fund_id, principal=principal, data=body))

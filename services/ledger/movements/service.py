@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.chart import account_of_kind, collector_cash_account, ensure_fund
-from services.ledger.models import Account, Deposit, JournalEntry, LedgerFund, Movement, Posting
+from services.ledger.models import Account, Deposit, IdempotencyRecord, JournalEntry, LedgerFund, Movement, Posting
 from services.ledger.posting import (
     Reversed,
     lock_fund,
@@ -196,12 +196,26 @@ async def handover(
                         payload=data.model_dump(mode="json"), plan=plan)
 
 
+#: What identifies a payout: a payout of the same claim is the same payout if these agree.
+PAYOUT_IDENTITY = ("id", "category", "amount_satang")
+
+
 async def benefit_payout(
     *, session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID, principal: Principal, data: Any
 ) -> tuple[int, dict[str, Any], bool]:
     """Pay an approved benefit claim: benefit expense of its category, out of bank or cash. The
-    claim id is the key, so a retry after a lost answer never pays twice."""
+    claim id is the key, so a retry after a lost answer never pays twice.
+
+    A payout is recognised again by (fund, claim id), whoever posted it first, and compared only on
+    what identifies it (``PAYOUT_IDENTITY``): the benefits worker sends the day it sends and the
+    fund's current settings, so a retry after midnight or after a change of settings differs in
+    ``paid_on``, ``paid_from``, ``reference`` or the floor, and gets the first answer all the same
+    (before the floor is judged again). Another amount or category is 409."""
     await ensure_fund(session, directory, fund_id)
+    await lock_fund(session, fund_id)  # held to the end of the transaction; ``record`` takes it again
+    paid = await session.get(Movement, (fund_id, data.id), populate_existing=True)
+    if paid is not None:
+        return await _payout_replay(session, fund_id, paid, data)
 
     async def plan(fund: LedgerFund) -> Planned:
         if data.reserve_floor_satang is not None:
@@ -216,8 +230,23 @@ async def benefit_payout(
                              source=data.category, reference=data.reference)
         return movement, [(expense.id, data.amount_satang), (paid_from.id, -data.amount_satang)], data.reference, None
 
+    identity = data.model_dump(mode="json", include=set(PAYOUT_IDENTITY))
     return await record(session=session, fund_id=fund_id, principal=principal, movement_id=data.id,
-                        payload=data.model_dump(mode="json"), plan=plan)
+                        payload=identity, plan=plan)
+
+
+async def _payout_replay(session: AsyncSession, fund_id: uuid.UUID, paid: Movement, data: Any) -> tuple[int, dict[str, Any], bool]:
+    """The first answer for a claim already paid, if this payout is the same one; 409 if not."""
+    if paid.kind != "benefit_payout":
+        raise Conflict("movement.id_taken", params={"id": str(paid.id)})
+    if (paid.amount_satang, paid.source) != (data.amount_satang, data.category):
+        raise Conflict("idempotency.key_reused", params={"key": f"movement:{paid.id}"})
+    first = await session.get(IdempotencyRecord, (fund_id, paid.created_by, f"movement:{paid.id}"))
+    if first is not None:
+        return first.status_code, first.response, True
+    posted_at = await session.scalar(select(JournalEntry.posted_at).where(
+        JournalEntry.fund_id == fund_id, JournalEntry.id == paid.entry_id))
+    return 201, to_out(paid, posted_at).model_dump(mode="json"), True
 
 
 async def _sum_postings(session: AsyncSession, fund_id: uuid.UUID, kinds: tuple[str, ...], start: dt.date, end: dt.date) -> int:

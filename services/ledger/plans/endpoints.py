@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from services.ledger import deps
-from services.ledger.access import FundActor, FundBookkeeper, FundReader, MemberReader
+from services.ledger.access import FundActor, FundBookkeeper, FundReader, StandingReader
 from services.ledger.chart import ensure_fund
 from services.ledger.plans import service
 from services.ledger.schemas import (
@@ -42,7 +42,7 @@ async def list_plans(fund_id: FundActor, session: DbSession) -> Any:
 
 @router.get("/members/{member_id}/standing", response_model=Standing)
 async def member_standing(
-    member: MemberReader, request: Request, session: DbSession, as_of: Annotated[dt.date | None, Query()] = None,
+    member: StandingReader, request: Request, session: DbSession, as_of: Annotated[dt.date | None, Query()] = None,
 ) -> Any:
     """Paid through which date, how far in arrears (benefits use this for eligibility)."""
     fund_id, member_id = member

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from services.ledger import deps
-from services.ledger.access import FundAdmin, FundReader, FundReaderOrCollector, MemberReader
+from services.ledger.access import ContributionsReader, FundAdmin, FundReader, FundReaderOrCollector, MemberReader
 from services.ledger.chart import ensure_fund
 from services.ledger.models import LedgerFund
 from services.ledger.reports import service
@@ -100,7 +100,7 @@ async def deposits_by_month(
 
 @router.get("/reports/member-contributions", response_model=MemberContributions)
 async def member_contributions(
-    fund_id: FundReader, session: DbSession,
+    fund_id: ContributionsReader, session: DbSession,
     date_from: Annotated[dt.date, Query(alias="from")], date_to: Annotated[dt.date, Query(alias="to")],
 ) -> Any:
     """Each member's contributions in a date range: what matching co-funders owe is computed from it."""

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.members.access import ServiceCaller
+from services.members.access import CollectorFactsReader, CurrentMembersReader, FundFactsReader, ServiceCaller
 from services.members.collectors import service as collectors
 from services.members.models import CURRENT_STATUSES, Fund, Member, MemberStatusChange
 from services.members.schemas import (
@@ -87,7 +87,7 @@ async def member_facts_batch(fund_id: uuid.UUID, body: FactsRequest, session: Db
 
 
 @router.get("/collectors/by-user/{user_id}", response_model=CollectorFacts)
-async def collector_facts(fund_id: uuid.UUID, user_id: uuid.UUID, request: Request, session: DbSession, _: ServiceCaller) -> Response:
+async def collector_facts(fund_id: uuid.UUID, user_id: uuid.UUID, request: Request, session: DbSession, _: CollectorFactsReader) -> Response:
     """Whether this user is a collector of this fund; 404 when not."""
     fund = await session.get(Fund, fund_id)
     if fund is None:
@@ -107,7 +107,7 @@ class FundFacts(BaseModel):
 
 
 @router.get("", response_model=FundFacts)
-async def fund_facts(fund_id: uuid.UUID, request: Request, session: DbSession, _: ServiceCaller) -> Response:
+async def fund_facts(fund_id: uuid.UUID, request: Request, session: DbSession, _: FundFactsReader) -> Response:
     """Whether the fund exists, and its status."""
     fund = await session.get(Fund, fund_id)
     if fund is None:
@@ -124,7 +124,7 @@ class MemberFactsPage(BaseModel):
 
 @router.get("/members", response_model=MemberFactsPage)
 async def current_members(
-    fund_id: uuid.UUID, session: DbSession, _: ServiceCaller, limit: Limit = 500, cursor: Cursor = None
+    fund_id: uuid.UUID, session: DbSession, _: CurrentMembersReader, limit: Limit = 500, cursor: Cursor = None
 ) -> Any:
     """Every current (active or suspended) member of the fund, by id, for reports such as arrears."""
     query = select(Member).where(Member.fund_id == fund_id, Member.status.in_(CURRENT_STATUSES))
