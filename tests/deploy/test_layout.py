@@ -2,7 +2,8 @@
 
 Tests live in a folder named after what they test (``tests/gateway/``, ``tests/members/``,
 ``tests/ledger/``, ``tests/benefits/``, ``tests/grants/``, ``tests/shared/``; ``tests/e2e/`` for
-the real processes, ``tests/deploy/`` for the repository and its deployment), never directly in
+the real processes, ``tests/deploy/`` for the repository and its deployment, ``tests/authz/`` for
+who may call every route of every process), never directly in
 ``tests/``. What they share (apps, tokens, funds, members, books, the running system) is in
 ``tests/support/``, the fakes in ``tests/fakes/``, fixtures in ``tests/conftest.py``: no module of
 the tests or of ``bench/`` imports a ``test_*`` module or a ``conftest``.
@@ -84,8 +85,9 @@ def test_the_check_finds_imports_of_test_files_and_nothing_else(source: str, lea
 
 def test_the_folders_mirror_the_tree() -> None:
     """A test folder is named after a package of the repository (``gateway``, ``shared``, a service
-    under ``services/``), or is ``e2e`` (the real processes) or ``deploy`` (the repository itself)."""
+    under ``services/``), or is ``e2e`` (the real processes), ``deploy`` (the repository itself) or
+    ``authz`` (the authorization matrix: every route of the five processes)."""
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} | {p.parent.name for p in ROOT.glob("services/*/__init__.py")}
-    allowed = (packages - {"tests", "bench"}) | {"e2e", "deploy"}
+    allowed = (packages - {"tests", "bench"}) | {"e2e", "deploy", "authz"}
     folders = {p.parent.relative_to(TESTS).parts[0] for p in TESTS.rglob("test_*.py") if p.parent != TESTS}
     assert folders <= allowed, sorted(folders - allowed)

@@ -1,0 +1,242 @@
+"""Who may call a route, as named policies: what a human reviews instead of thousands of cells.
+
+A policy gives each principal of ``tests/authz/principals.py`` an expected answer:
+
+- ``allow``: admitted (the answer is not 401, 403 or 404: what the route then does with the body
+  is its own business, a 409 or a 422 included);
+- ``401``: no token; ``403``: refused; ``404``: refused as if the object did not exist;
+- ``login``: a web page sends a caller without a session to the login form.
+
+A policy names whom it admits; everyone else gets ``default`` (403), but those in ``not_found``
+(404: the object is hidden from them). The doc line says who, and why, in words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tests.authz.principals import KEYS
+
+OUTCOMES = ("allow", "401", "403", "404", "login")
+
+# --- Groups of principals ---------------------------------------------------------------------
+
+MEMBER, MEMBER_OTHER = "member", "member_other"
+COLLECTOR, COLLECTOR_OTHER = "collector", "collector_other"
+COMMITTEE, FUND_ADMIN = "committee", "fund_admin"
+NETWORK, NETWORK_OTHER = "network_officer", "network_officer_other"
+GRANT_OFFICER, PLATFORM = "grant_officer", "platform_admin"
+
+#: Fund A's people (the fund whose objects fill the paths).
+A_PEOPLE = frozenset({MEMBER, MEMBER_OTHER, COLLECTOR, COLLECTOR_OTHER, COMMITTEE, FUND_ADMIN})
+A_STAFF = frozenset({COMMITTEE, FUND_ADMIN})
+A_MEMBERS = frozenset({MEMBER, MEMBER_OTHER})
+A_COLLECTORS = frozenset({COLLECTOR, COLLECTOR_OTHER})
+#: Another fund's people.
+B_PEOPLE = frozenset({"member_b", "collector_b", "committee_b", "fund_admin_b"})
+B_STAFF = frozenset({"committee_b", "fund_admin_b"})
+INTEGRATIONS = frozenset(k for k in KEYS if k.startswith("integration"))
+SERVICES = frozenset(k for k in KEYS if k.startswith("service_"))
+SIGNED_IN = frozenset(KEYS) - {"anonymous"}
+#: Everyone but fund A's people and the officers of A's network: who may not see fund A at all.
+OUTSIDERS = SIGNED_IN - A_PEOPLE - {NETWORK, PLATFORM}
+
+
+def service(*names: str) -> frozenset[str]:
+    """The service tokens of these services."""
+    return frozenset(f"service_{name}" for name in names)
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    doc: str
+    allow: frozenset[str]
+    not_found: frozenset[str] = frozenset()
+    default: str = "403"
+    #: What a caller without a token gets.
+    anonymous: str = "401"
+    #: Exceptions, principal -> outcome, said in ``doc``.
+    special: dict[str, str] = field(default_factory=dict)
+    #: Callers outside fund A (another fund's people, another network's officers, grant officers
+    #: and systems, services) who see fund A's objects here, as they should (a grant system reads
+    #: every application): their refusal may tell that an object exists, their answer may show it.
+    #: Any other caller outside fund A is refused as for an object that does not exist, and
+    #: admitted to nothing of fund A's.
+    sees: frozenset[str] = frozenset()
+
+    def expected(self, principal: str) -> str:
+        if principal in self.special:
+            return self.special[principal]
+        if principal == "anonymous":
+            return self.anonymous
+        if principal in self.allow:
+            return "allow"
+        if principal in self.not_found:
+            return "404"
+        return self.default
+
+    def row(self) -> dict[str, str]:
+        return {key: self.expected(key) for key in KEYS}
+
+
+def _policies(*made: Policy) -> dict[str, Policy]:
+    return {p.name: p for p in made}
+
+
+#: In fund A's members service, fund A is hidden (404 ``fund.not_found``) from everyone who may not
+#: see it; a member or collector the caller may not see is a 404 too.
+MEMBERS_HIDDEN = OUTSIDERS
+
+POLICIES: dict[str, Policy] = _policies(
+    # --- Open, signed in, platform ----------------------------------------------------------------
+    Policy("public", "Anyone, with or without a token: the body carries the credential, or there is "
+           "nothing to protect (health, keys, the API's description, the login form).",
+           allow=SIGNED_IN, anonymous="allow"),
+    Policy("signed_in", "Every signed-in caller; what each sees is filtered to what they may see.", allow=SIGNED_IN),
+    Policy("platform_admin", "Platform admins only.", allow=frozenset({PLATFORM})),
+    # --- Members: funds and the roll ----------------------------------------------------------
+    Policy("fund_creator", "Platform admins, and a network's officers for a fund in their own network (the "
+           "body names the network).", allow=frozenset({PLATFORM, NETWORK})),
+    Policy("fund_viewer", "The fund's own people, its network's officers and platform admins; the fund is "
+           "hidden (404) from everyone else.", allow=A_PEOPLE | {NETWORK, PLATFORM}, not_found=MEMBERS_HIDDEN),
+    Policy("fund_writer", "The fund's admins and platform admins; its other people and its network's "
+           "officers are refused; hidden from the rest.", allow=frozenset({FUND_ADMIN, PLATFORM}), not_found=MEMBERS_HIDDEN),
+    Policy("roll_writer", "The fund's committee and admins, and platform admins (the roll, members' records, "
+           "collectors and rounds); hidden from outsiders.", allow=A_STAFF | {PLATFORM}, not_found=MEMBERS_HIDDEN),
+    Policy("roll_reader", "The fund's committee and admins, its network's officers, platform admins.",
+           allow=A_STAFF | {NETWORK, PLATFORM}, not_found=MEMBERS_HIDDEN),
+    Policy("member_viewer", "The member themself, and the roll's readers; another member or a collector is told "
+           "there is no such member (404).", allow=A_STAFF | {MEMBER, NETWORK, PLATFORM},
+           not_found=MEMBERS_HIDDEN | {MEMBER_OTHER} | A_COLLECTORS),
+    Policy("national_id_reader", "The member themself, the fund's committee and admins, platform admins (every "
+           "read logged); a network officer, who sees the member, is refused.",
+           allow=A_STAFF | {MEMBER, PLATFORM}, not_found=MEMBERS_HIDDEN | {MEMBER_OTHER} | A_COLLECTORS),
+    Policy("member_eraser", "The fund's admins and platform admins (erasing a resigned member's data).",
+           allow=frozenset({FUND_ADMIN, PLATFORM}), not_found=MEMBERS_HIDDEN),
+    Policy("collector_reader", "The fund's committee and admins, its network's officers, platform admins.",
+           allow=A_STAFF | {NETWORK, PLATFORM}, not_found=MEMBERS_HIDDEN),
+    Policy("own_round", "A collector of the fund, for their own round; anyone else is told there is no such "
+           "collector (404).", allow=A_COLLECTORS, not_found=SIGNED_IN - A_COLLECTORS),
+    Policy("round_reader", "The collector themself, the fund's committee and admins, its network's officers, "
+           "platform admins; anyone else of the fund is told there is no such collector (404).",
+           allow=A_STAFF | {COLLECTOR, NETWORK, PLATFORM}, not_found=MEMBERS_HIDDEN | A_MEMBERS | {COLLECTOR_OTHER}),
+    # --- Services' internal routes ------------------------------------------------------------
+    Policy("member_facts", "The services the service-call table grants members.member_facts (gateway, ledger, "
+           "benefits), and platform admins.", allow=service("gateway", "ledger", "benefits") | {PLATFORM}, sees=service("gateway", "ledger", "benefits")),
+    Policy("collector_facts", "The ledger service (members.collector_facts), and platform admins.",
+           allow=service("ledger") | {PLATFORM}, sees=service("ledger")),
+    Policy("fund_facts", "The services granted members.fund_facts (ledger, benefits, grants), and platform admins.",
+           allow=service("ledger", "benefits", "grants") | {PLATFORM}, sees=service("ledger", "benefits", "grants")),
+    Policy("current_members", "The ledger service (members.current_members), and platform admins.",
+           allow=service("ledger") | {PLATFORM}, sees=service("ledger")),
+    # --- Ledger ---------------------------------------------------------------------------------
+    Policy("deposit_poster", "The fund's collectors (their own money: naming another collector is a 422), "
+           "committee and admins, and platform admins.", allow=A_COLLECTORS | A_STAFF | {PLATFORM}),
+    Policy("bookkeeper", "The fund's committee and admins, and platform admins.", allow=A_STAFF | {PLATFORM}),
+    Policy("co_funding_recorder", "The fund's committee and admins, platform admins, and the grants service "
+           "(ledger.co_funding: a grant tranche reaching the fund).", allow=A_STAFF | {PLATFORM} | service("grants"), sees=service("grants")),
+    Policy("payout_service", "The benefits service alone (ledger.payout); every person is refused, platform "
+           "admins too: a payout is an approved claim's.", allow=service("benefits"), sees=service("benefits")),
+    Policy("signatory", "Two persons of the fund: its committee and admins propose and confirm or withdraw "
+           "(no platform admin: money moves by the fund's own people).", allow=A_STAFF),
+    Policy("second_signatory", "Another person of the fund than the proposer: the world's proposal is the "
+           "committee member's, so only the fund admin may confirm it (403 proposal.confirm_own).",
+           allow=frozenset({FUND_ADMIN})),
+    Policy("books_reader", "The fund's committee and admins, its network's officers, platform admins.",
+           allow=A_STAFF | {NETWORK, PLATFORM}),
+    Policy("deposit_feed_reader", "The books' readers, and the gateway service (ledger.deposit_feed, for LINE "
+           "receipts).", allow=A_STAFF | {NETWORK, PLATFORM} | service("gateway"), sees=service("gateway")),
+    Policy("contributions_reader", "The books' readers, and the grants service (ledger.member_contributions, "
+           "for matching grants).", allow=A_STAFF | {NETWORK, PLATFORM} | service("grants"), sees=service("grants")),
+    Policy("collections_reader", "The books' readers, and the fund's collectors (each sees their own day).",
+           allow=A_STAFF | A_COLLECTORS | {NETWORK, PLATFORM}),
+    Policy("fund_admin", "The fund's admins and platform admins.", allow=frozenset({FUND_ADMIN, PLATFORM})),
+    Policy("fund_actor", "Anyone acting in the fund (members, collectors, committee, admins), platform admins.",
+           allow=A_PEOPLE | {PLATFORM}),
+    Policy("member_books_reader", "The member themself, and the books' readers.",
+           allow=A_STAFF | {MEMBER, NETWORK, PLATFORM}),
+    Policy("standing_reader", "The member themself, the books' readers, and the benefits service (ledger.standing, "
+           "judging a claim).", allow=A_STAFF | {MEMBER, NETWORK, PLATFORM} | service("benefits"), sees=service("benefits")),
+    Policy("deposit_reader", "The deposit's member, the collector who took it, and the books' readers; the "
+           "fund's other members and collectors are refused.", allow=A_STAFF | {MEMBER, COLLECTOR, NETWORK, PLATFORM}),
+    # --- Benefits ---------------------------------------------------------------------------------
+    Policy("fund_committee", "The fund's committee and admins, and platform admins.", allow=A_STAFF | {PLATFORM}),
+    Policy("claimant", "The member for themself (the body names the member), the fund's committee and admins, "
+           "platform admins.", allow=A_STAFF | {MEMBER, PLATFORM}),
+    Policy("claims_lister", "The fund's members (their own claims), committee and admins, platform admins; its "
+           "collectors are told there are none (404).", allow=A_STAFF | A_MEMBERS | {PLATFORM}, not_found=A_COLLECTORS),
+    Policy("claim_feed_reader", "The fund's committee and admins, platform admins, and the gateway service "
+           "(benefits.claim_feed, for LINE notices).", allow=A_STAFF | {PLATFORM} | service("gateway"), sees=service("gateway")),
+    Policy("claim_viewer", "The claim's member, the fund's committee and admins, platform admins; the fund's "
+           "other members and its collectors are told there is no such claim (404).",
+           allow=A_STAFF | {MEMBER, PLATFORM}, not_found=frozenset({MEMBER_OTHER}) | A_COLLECTORS),
+    Policy("report_reader", "The fund's committee and admins, its network's officers, platform admins (counts "
+           "and sums, no member named).", allow=A_STAFF | {NETWORK, PLATFORM}),
+    # --- Grants ---------------------------------------------------------------------------------
+    Policy("grant_officer", "Grant officers and platform admins.", allow=frozenset({GRANT_OFFICER, PLATFORM})),
+    Policy("applicant", "The fund's committee and admins (for their own fund: the body names it), platform "
+           "admins.", allow=A_STAFF | {PLATFORM}),
+    Policy("application_viewer", "The fund's people, its network's officers, grant officers, platform admins and "
+           "grant systems; hidden (404) from other funds, other networks and services.",
+           allow=A_PEOPLE | INTEGRATIONS | {NETWORK, GRANT_OFFICER, PLATFORM},
+           not_found=B_PEOPLE | SERVICES | {NETWORK_OTHER}, sees=INTEGRATIONS | {GRANT_OFFICER}),
+    Policy("application_staff", "The application's fund's committee and admins, platform admins; who sees it "
+           "but is not its fund's staff is refused, who does not is told it does not exist.",
+           allow=A_STAFF | {PLATFORM}, not_found=B_PEOPLE | SERVICES | {NETWORK_OTHER},
+           sees=INTEGRATIONS | {GRANT_OFFICER}),
+    Policy("applications_lister", "Every signed-in caller, each seeing the applications they may see: a fund's "
+           "people their fund's, a network's officers their network's, grant officers and systems all.",
+           allow=SIGNED_IN, sees=INTEGRATIONS | {GRANT_OFFICER}),
+    Policy("reviewer", "Reviewers (grant officers, network officers, other funds' committees and admins, "
+           "platform admins), never of the application's own fund.",
+           allow=B_STAFF | {NETWORK, NETWORK_OTHER, GRANT_OFFICER, PLATFORM},
+           sees=INTEGRATIONS | B_STAFF | {NETWORK_OTHER, GRANT_OFFICER}),
+    Policy("decider", "Grant officers and platform admins, and a grant system holding grants:decide.",
+           allow=frozenset({GRANT_OFFICER, PLATFORM, "integration_decide"}), sees=INTEGRATIONS | {GRANT_OFFICER}),
+    Policy("disburser", "Grant officers and platform admins, and a grant system holding grants:disburse.",
+           allow=frozenset({GRANT_OFFICER, PLATFORM, "integration_disburse"}), sees=INTEGRATIONS | {GRANT_OFFICER}),
+    Policy("rollup_reader", "Network officers (their network's applications), grant officers, platform admins.",
+           allow=frozenset({NETWORK, NETWORK_OTHER, GRANT_OFFICER, PLATFORM})),
+    Policy("fund_summary_reader", "The fund's people, its network's officers, grant officers, platform admins.",
+           allow=A_PEOPLE | {NETWORK, GRANT_OFFICER, PLATFORM}, sees=frozenset({GRANT_OFFICER})),
+    Policy("webhook_owner", "Grant officers, platform admins and grant systems.",
+           allow=INTEGRATIONS | {GRANT_OFFICER, PLATFORM}, sees=INTEGRATIONS | {GRANT_OFFICER}),
+    Policy("own_webhook", "The subscription's owner (the integration client that made it), grant officers and "
+           "platform admins; anyone else is told there is no such subscription (404).",
+           allow=frozenset({"integration", GRANT_OFFICER, PLATFORM}),
+           not_found=SIGNED_IN - {"integration", GRANT_OFFICER, PLATFORM}, sees=INTEGRATIONS | {GRANT_OFFICER}),
+    # --- Gateway --------------------------------------------------------------------------------
+    Policy("user_creator", "Fund admins (in their own fund: the body names it) and platform admins.",
+           allow=frozenset({FUND_ADMIN, PLATFORM})),
+    Policy("fund_dashboard", "Who reads the fund's books: its committee and admins, its network's officers, "
+           "platform admins (each figure is read with the caller's token; the members service hides the fund "
+           "from outsiders, the ledger refuses its members and collectors).",
+           allow=A_STAFF | {NETWORK, PLATFORM}, not_found=OUTSIDERS),
+    Policy("statement_export", "The member themself and the books' readers (the members service hides the member "
+           "from the fund's other members and collectors, and the fund from outsiders).",
+           allow=A_STAFF | {MEMBER, NETWORK, PLATFORM}, not_found=OUTSIDERS | {MEMBER_OTHER} | A_COLLECTORS),
+    Policy("receipt", "The deposit's member, the collector who took it, and the books' readers (the fund is "
+           "hidden from outsiders).", allow=A_STAFF | {MEMBER, COLLECTOR, NETWORK, PLATFORM}, not_found=OUTSIDERS),
+    Policy("national_rollup", "Platform admins.", allow=frozenset({PLATFORM})),
+    Policy("network_rollup", "The network's officers and platform admins.", allow=frozenset({NETWORK, PLATFORM})),
+    Policy("rollup", "Network officers (their network's funds) and platform admins.",
+           allow=frozenset({NETWORK, NETWORK_OTHER, PLATFORM})),
+    Policy("line_link_issuer", "The member's fund's committee and admins (the body names the fund), platform "
+           "admins.", allow=A_STAFF | {PLATFORM}),
+    Policy("line_unlinker", "The member themself, their fund's committee and admins, platform admins.",
+           allow=A_STAFF | {MEMBER, PLATFORM}),
+    Policy("line_member", "A member, for their own LINE link (a member with none gets 404 line.not_linked).",
+           allow=frozenset({MEMBER}), special={MEMBER_OTHER: "404", "member_b": "404"}),
+    Policy("dashboard_home", "Whoever has a page of their own (a fund's people, a network's officers, platform "
+           "admins) is sent to it; grant officers, grant systems and services have none (403).",
+           allow=A_PEOPLE | B_PEOPLE | {NETWORK, NETWORK_OTHER, PLATFORM}),
+    Policy("arrears_reminder", "The fund's committee and admins (the body names the fund; no platform admin).",
+           allow=A_STAFF),
+)
+
+
+def web(policy: Policy) -> Policy:
+    """The same policy as a web page: no session sends the caller to the login form."""
+    return Policy(policy.name + "/web", policy.doc, policy.allow, policy.not_found, policy.default, "login",
+                  policy.special, policy.sees)
