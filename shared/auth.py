@@ -79,9 +79,6 @@ class Principal:
     def is_global(self) -> bool:
         return self.role in GLOBAL_ROLES
 
-    def has_scope(self, scope: str) -> bool:
-        return self.is_global or scope in self.scopes
-
     def may_act_in_fund(self, fund_id: uuid.UUID) -> bool:
         """True for global roles and for fund roles bound to this very fund."""
         return self.is_global or (self.role in FUND_ROLES and self.fund_id == fund_id)

@@ -1,16 +1,17 @@
 """Who may touch a fund's ledger.
 
-| caller            | post deposits | other money | read the fund's books | a member's balance |
-|-------------------|---------------|-------------|-----------------------|--------------------|
-| collector         | their own     | no          | their own day         | no                 |
-| committee         | yes           | yes         | yes                   | yes                |
-| fund_admin        | yes           | yes         | yes                   | yes                |
-| member            | no            | no          | no                    | their own          |
-| network_officer   | no            | no          | their network's funds | yes, read only     |
-| platform_admin    | yes           | yes (*)     | yes                   | yes                |
+| caller            | post deposits | co-funding, handovers | expenses, reversals (**) | read the fund's books | a member's balance |
+|-------------------|---------------|-----------------------|--------------------------|-----------------------|--------------------|
+| collector         | their own     | no                    | no                       | their own day         | no                 |
+| committee         | yes           | yes                   | propose / confirm        | yes                   | yes                |
+| fund_admin        | yes           | yes                   | propose / confirm        | yes                   | yes                |
+| member            | no            | no                    | no                       | no                    | their own          |
+| network_officer   | no            | no                    | no                       | their network's funds | yes, read only     |
+| platform_admin    | yes           | yes                   | no                       | yes                   | yes                |
 
-(*) Benefit payouts are the exception: the benefits service alone posts them, for an approved
-claim (``PayoutPoster``); every person gets 403, platform admins included.
+Benefit payouts: the benefits service alone posts them, for an approved claim
+(``PayoutPoster``); every person gets 403, platform admins included.
+(**) Proposed by one person of the fund, confirmed by another (``FundSignatory``, maker-checker).
 
 Other Sajja services pass no fund check by their role: each is admitted only where
 ``shared.service_calls`` grants its ``service:<name>`` scope the route's permission (benefits:
@@ -27,6 +28,7 @@ what the request names or on an object's state (whose deposit it is), and says s
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, NamedTuple
 
 from fastapi import Depends, Request
@@ -182,31 +184,25 @@ async def fund_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPr
 FundReader = Annotated[uuid.UUID, Depends(fund_reader)]
 
 
-@admits_services("ledger.deposit_feed")
-async def deposit_feed_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
-    """Whoever may read the fund's books, and the gateway's LINE notifier (``ledger.deposit_feed``)."""
-    if principal.role is Role.service:
-        ensure_service_may(principal, "ledger.deposit_feed")
+def fund_reader_or_service(permission: str) -> Callable[..., Awaitable[uuid.UUID]]:
+    """Whoever may read the fund's books, and the services granted ``permission`` (which read
+    what they need of it for their own work, and nothing else of the fund)."""
+
+    @admits_services(permission)
+    async def reader_or_service(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
+        if principal.role is Role.service:
+            ensure_service_may(principal, permission)
+            return fund_id
+        await ensure_reader(principal, fund_id, deps.directory(request))
         return fund_id
-    await ensure_reader(principal, fund_id, deps.directory(request))
-    return fund_id
+
+    return reader_or_service
 
 
-DepositFeedReader = Annotated[uuid.UUID, Depends(deposit_feed_reader)]
-
-
-@admits_services("ledger.member_contributions")
-async def contributions_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
-    """Whoever may read the fund's books, and the grants service, which computes matching from it
-    (``ledger.member_contributions``)."""
-    if principal.role is Role.service:
-        ensure_service_may(principal, "ledger.member_contributions")
-        return fund_id
-    await ensure_reader(principal, fund_id, deps.directory(request))
-    return fund_id
-
-
-ContributionsReader = Annotated[uuid.UUID, Depends(contributions_reader)]
+#: The deposit feed: the fund's readers, and the gateway's LINE notifier (receipts to members).
+DepositFeedReader = Annotated[uuid.UUID, Depends(fund_reader_or_service("ledger.deposit_feed"))]
+#: Members' contributions: the fund's readers, and the grants service, which computes matching from them.
+ContributionsReader = Annotated[uuid.UUID, Depends(fund_reader_or_service("ledger.member_contributions"))]
 
 
 async def fund_party(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:

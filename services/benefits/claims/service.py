@@ -217,7 +217,7 @@ async def get_claim(session: AsyncSession, principal: Principal, fund_id: uuid.U
         raise NotFound("claim.not_found")
     if principal.role is Role.member and principal.member_id != claim.member_id:
         raise NotFound("claim.not_found")
-    if principal.role not in STAFF | {Role.member, Role.service}:
+    if principal.role not in STAFF | {Role.member}:
         raise NotFound("claim.not_found")
     return claim
 
