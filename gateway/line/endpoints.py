@@ -82,7 +82,9 @@ async def link_with_code(body: LineLinkIn, request: Request, session: DbSession)
 async def issue_link_code(body: LinkCodeIn, request: Request, session: DbSession, principal: SignedIn) -> Any:
     """The committee gives a member a one-time code (and QR) to link their LINE account."""
     # Who may (the fund's committee and fund admins, platform admins) depends on the fund the body
-    # names, so ``service.issue_code`` checks it; after the member is looked up, as it always was.
+    # names, so it is checked here; before the member is looked up, so that nobody else can tell
+    # from the answer (403, or 422 user.member_unknown) whether a member exists in a fund.
+    service.ensure_code_issuer(principal, body.fund_id)
     if not await request.app.state.members_facts.member_exists(body.fund_id, body.member_id):
         raise SajjaError("user.member_unknown", status_code=422)
     settings = request.app.state.settings

@@ -49,10 +49,15 @@ def qr_svg(text: str) -> str:
     return segno.make(text, error="m").svg_inline(scale=4)
 
 
-async def issue_code(session: AsyncSession, principal: Principal, fund_id: uuid.UUID, member_id: uuid.UUID, ttl: int) -> tuple[str, dt.datetime]:
-    """A one-time code for one member, made by the committee of the member's fund."""
+def ensure_code_issuer(principal: Principal, fund_id: uuid.UUID) -> None:
+    """The fund's committee and fund admins, and platform admins, issue its members' link codes."""
     if principal.role is not Role.platform_admin and (principal.role not in (Role.committee, Role.fund_admin) or principal.fund_id != fund_id):
         raise Forbidden("auth.out_of_scope")
+
+
+async def issue_code(session: AsyncSession, principal: Principal, fund_id: uuid.UUID, member_id: uuid.UUID, ttl: int) -> tuple[str, dt.datetime]:
+    """A one-time code for one member, made by the committee of the member's fund."""
+    ensure_code_issuer(principal, fund_id)
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     expires_at = utcnow() + dt.timedelta(seconds=ttl)
     session.add(LineLinkCode(code_hash=code_hash(code), fund_id=fund_id, member_id=member_id, created_by=principal.subject,

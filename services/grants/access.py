@@ -6,7 +6,8 @@
   officers; reviewed by reviewers (never of their own fund); decided and disbursed by officers, or
   by a grant system whose client holds ``grants:decide`` or ``grants:disburse``;
 - roll-ups: officers, and network officers (their network's);
-- a fund's summary: the fund's own people, its network's officers, officers;
+- a fund's summary, and what a matching program owes it: the fund's own people, its network's
+  officers, officers;
 - webhooks: officers and grant systems subscribe; each reads and redelivers its own.
 
 No other Sajja service asks anything of grants (docs/service-calls.md), so a service token is
@@ -42,7 +43,10 @@ def _ensure(principal: Principal, roles: frozenset[Role]) -> None:
 
 
 async def signed_in(principal: CurrentPrincipal) -> Principal:
-    """Every signed-in caller (a route may still filter what each sees)."""
+    """Every signed-in person and grant system (a route may still filter what each sees); not
+    another Sajja service, which asks nothing of grants."""
+    if principal.role is Role.service:
+        raise Forbidden()
     return principal
 
 
@@ -108,11 +112,13 @@ ApplicationToChange = Annotated[Application, Depends(application_to_change)]
 async def application_for_reviewers(application_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Application:
     """The application in the path (any, so a reviewer outside its network may screen it), locked,
     for reviewers: grant officers, network officers, committees and fund admins, platform admins.
-    (Never of their own fund: the application says which that is, so ``service.review`` checks.)"""
+    (Never of their own fund: the application says which that is, so ``service.review`` checks.)
+    The role first: whoever may review no application is refused alike for one that exists and
+    one that does not, so they cannot tell which ids are applications."""
+    _ensure(principal, service.REVIEWERS)
     application = await session.get(Application, application_id, with_for_update=True)
     if application is None:
         raise NotFound("application.not_found")
-    _ensure(principal, service.REVIEWERS)
     return application
 
 
@@ -129,7 +135,8 @@ RollupReader = Annotated[Principal, Depends(rollup_reader)]
 
 
 async def fund_summary_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
-    """The fund in the path, for its own people, its network's officers and officers."""
+    """The fund in the path (or, for what a matching program owes it, the query), for its own
+    people, its network's officers and officers."""
     if principal.role in FUND_ROLES:
         if principal.fund_id != fund_id:
             raise Forbidden("auth.out_of_scope")

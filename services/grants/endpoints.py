@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from typing import Annotated, Any
 
@@ -31,7 +30,6 @@ from services.grants.models import (
     Program,
     Tranche,
     WebhookDelivery,
-    WebhookSubscription,
 )
 from services.grants.schemas import (
     ApplicationCreate,
@@ -58,7 +56,7 @@ from services.grants.schemas import (
 )
 from shared.auth import FUND_ROLES, Principal, Role
 from shared.db import DbSession
-from shared.errors import Forbidden, SajjaError
+from shared.errors import SajjaError
 from shared.pagination import Cursor, Limit, after_key, split_page
 from shared.timeutil import utcnow
 
@@ -192,15 +190,14 @@ async def reconciliation(application: VisibleApplication, session: DbSession) ->
 
 @router.get("/programs/{program_id}/matching", response_model=MatchingDue)
 async def matching_due(
-    program_id: uuid.UUID, request: Request, session: DbSession, principal: SignedIn,
-    fund_id: uuid.UUID, year: Annotated[int, Query(ge=2000, le=2200)],
+    program_id: uuid.UUID, request: Request, session: DbSession, fund_id: FundSummaryReader,
+    year: Annotated[int, Query(ge=2000, le=2200)],
 ) -> Any:
     """For a matching program: what it owes a fund for a calendar year, from the members'
-    contributions in the fund's ledger (ratio of each member's baht, capped per member)."""
+    contributions in the fund's ledger (ratio of each member's baht, capped per member). For who
+    may read the fund's grant figures (the fund in the query): the grants service reads the
+    contributions with its own token, so whom it admits here is whom the figure reaches."""
     program = await service.get_program(session, program_id)
-    # The query names the fund: a fund's own people may ask only about their own.
-    if principal.role in FUND_ROLES and principal.fund_id != fund_id:
-        raise Forbidden("auth.out_of_scope")
     if program.matching_ratio_bp is None:
         raise SajjaError("program.not_matching", status_code=422)
     per_member = await request.app.state.ledger.member_contributions(fund_id, f"{year}-01-01", f"{year}-12-31")
@@ -262,12 +259,11 @@ async def fund_summary(fund_id: FundSummaryReader, session: DbSession) -> Any:
 
 
 @router.post("/webhooks", response_model=SubscriptionOut, status_code=201)
-async def subscribe(body: SubscriptionIn, session: DbSession, principal: WebhookOwner) -> Any:
-    """Hear about status changes at ``url``; the secret that signs every delivery is shown once."""
-    subscription = WebhookSubscription(id=uuid.uuid4(), owner=principal.subject, url=str(body.url), secret=secrets.token_urlsafe(32),
-                                       events=list(body.events), program_id=body.program_id)
-    session.add(subscription)
-    await session.flush()
+async def subscribe(body: SubscriptionIn, request: Request, session: DbSession, principal: WebhookOwner) -> Any:
+    """Hear about status changes at ``url``; the secret that signs every delivery is shown once.
+    The target must be https and public (``shared.outbound``: a 422 on ``url``); the events heard
+    are those of programs the caller may see."""
+    subscription = await service.subscribe(session, principal, body, request.app.state.webhook_targets)
     return SubscriptionOut(id=subscription.id, url=subscription.url, events=subscription.events, program_id=subscription.program_id,
                            secret=subscription.secret)
 
