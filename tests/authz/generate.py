@@ -102,11 +102,13 @@ def document() -> str:
         "- →login: a web page without a session sends the browser to the login form (a web page refuses",
         "  with an HTML page of the same status, not problem+json).",
         "",
-        "An object of another fund named under one's own fund's path (fund B's member under fund A) is",
-        "answered as an object that does not exist, and a refused request writes nothing: the matrix",
-        "counts the rows every database's tables gained, changed or lost during each refused request.",
-        "The one write a refusal makes on purpose is a failed login's record (`/v1/auth/login`,",
-        "`/dashboard/login`), which the rate limit counts.",
+        "A caller outside fund A (another fund's people, another network's officers, grant officers and",
+        "systems, services) is shown nothing of fund A's where a route admits them (a list, a roll-up),",
+        "but where a policy says they see it. An object of another fund named under one's own fund's path",
+        "(fund B's member under fund A) is answered as an object that does not exist. A refused request",
+        "writes nothing: the matrix counts the rows every database's tables gained, changed or lost",
+        "during each refused request that is not a GET. (A public route refuses nobody: a failed login",
+        "is recorded on purpose, for the rate limit.)",
         "",
         "Routes of the services are called on the service and, for a sample, through the gateway, which",
         "forwards `/v1/<service>/...` unchanged and answers the same.",
@@ -131,6 +133,9 @@ def document() -> str:
         for outcome in ("allow", "404", "403", "401", "login"):
             if outcome in refused:
                 lines.append(f"- {SYMBOLS[outcome]}: {', '.join(refused[outcome])}")
+        if policy.sees:
+            lines.append("- outside fund A, and shown its objects here, as they should be: "
+                         + ", ".join(f"`{p.key}`" for p in PRINCIPALS if p.key in policy.sees))
         lines.append("")
     lines += ["## The whole matrix", "", "Columns in the order of the callers above.", "",
               "| process | method | path | " + " | ".join(_short(p.key) for p in PRINCIPALS) + " |",

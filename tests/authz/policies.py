@@ -185,9 +185,11 @@ POLICIES: dict[str, Policy] = _policies(
            "but is not its fund's staff is refused, who does not is told it does not exist.",
            allow=A_STAFF | {PLATFORM}, not_found=B_PEOPLE | SERVICES | {NETWORK_OTHER},
            sees=INTEGRATIONS | {GRANT_OFFICER}),
-    Policy("applications_lister", "Every signed-in caller, each seeing the applications they may see: a fund's "
-           "people their fund's, a network's officers their network's, grant officers and systems all.",
-           allow=SIGNED_IN, sees=INTEGRATIONS | {GRANT_OFFICER}),
+    Policy("grants_reader", "Every signed-in person and grant system; not another Sajja service, which asks "
+           "nothing of grants (docs/service-calls.md).", allow=SIGNED_IN - SERVICES),
+    Policy("applications_lister", "Every signed-in person and grant system, each seeing the applications they may "
+           "see: a fund's people their fund's, a network's officers their network's, grant officers and systems "
+           "all; not another Sajja service.", allow=SIGNED_IN - SERVICES, sees=INTEGRATIONS | {GRANT_OFFICER}),
     Policy("reviewer", "Reviewers (grant officers, network officers, other funds' committees and admins, "
            "platform admins), never of the application's own fund.",
            allow=B_STAFF | {NETWORK, NETWORK_OTHER, GRANT_OFFICER, PLATFORM},
