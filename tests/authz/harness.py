@@ -82,7 +82,10 @@ class System:
     @asynccontextmanager
     async def isolated(self) -> AsyncIterator[dict[str, dict[str, int]]]:
         """A savepoint on every database for the block, rolled back after it; yields a dict that
-        holds, once the block is done, the rows each database's tables gained, changed or lost.
+        holds, once the block is done, what the block left written: per database, the tables whose
+        rows it inserted, updated or deleted, with how many, for those whose content differs at the
+        end (PostgreSQL counts writes a request rolled back itself too: for a table it counted, its
+        rows are compared as they are and once the savepoint is rolled back, as they were).
 
         The savepoint is PostgreSQL's own, under SQLAlchemy's feet (the sessions' savepoints nest
         inside it and are all closed when a request is answered): a request costs two round trips
@@ -95,21 +98,20 @@ class System:
             await driver.execute("SAVEPOINT authz_request")
             return await self._writes(driver)
 
-        async def end(driver: Any) -> dict[str, int]:
-            counts = await self._writes(driver)
+        async def end(driver: Any, counted_before: dict[str, int]) -> dict[str, int]:
+            counted = {t: k - counted_before.get(t, 0) for t, k in (await self._writes(driver)).items()
+                       if k != counted_before.get(t, 0)}
+            after = {t: await _content(driver, t) for t in counted}
             await driver.execute("ROLLBACK TO SAVEPOINT authz_request; RELEASE SAVEPOINT authz_request")
-            return counts
+            return {t: n for t, n in counted.items() if await _content(driver, t) != after[t]}
 
         names = list(drivers)
         before = dict(zip(names, await asyncio.gather(*(begin(drivers[n]) for n in names))))
         try:
             yield written
         finally:
-            after = dict(zip(names, await asyncio.gather(*(end(drivers[n]) for n in names))))
-            for name in names:
-                changed = {t: k - before[name].get(t, 0) for t, k in after[name].items() if k != before[name].get(t, 0)}
-                if changed:
-                    written[name] = changed
+            left = await asyncio.gather(*(end(drivers[n], before[n]) for n in names))
+            written.update({name: tables for name, tables in zip(names, left) if tables})
             for obj, state in saved:
                 for attr, value in state.items():
                     object.__setattr__(obj, attr, value)
@@ -144,6 +146,11 @@ class Serialized:
             return
         async with self.lock:
             await self.app(scope, receive, send)
+
+
+async def _content(driver: Any, table: str) -> str:
+    """A digest of every row of ``table`` (the world's tables are small)."""
+    return await driver.fetchval(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} AS t")
 
 
 def _state(obj: Any) -> dict[str, Any]:

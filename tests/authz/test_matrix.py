@@ -7,8 +7,9 @@ For each route and caller:
 - the answer is the expected one: admitted (not 401, 403 or 404, and no server error), or refused
   with the expected 401, 403 or 404 as ``application/problem+json`` with a ``code`` (a web page
   refuses with an HTML page, and sends a caller without a session to the login form);
-- a refused request wrote nothing, in any database (rows gained, changed or lost, counted by
-  PostgreSQL during the request);
+- a request refused (a 4xx: for who asks, or for what they ask) that is not a GET left nothing
+  written in any database (PostgreSQL counts the rows each request inserts, updates and deletes,
+  and a table it counted is compared as the request left it and as it was);
 - a caller outside fund A (another fund's people, another network's officer, grant officers and
   systems, services) refused on fund A's objects gets what they get for ids of nothing: the same
   status and code, so a refusal does not tell that another fund's object exists; admitted (to a
@@ -22,6 +23,7 @@ every caller the route admits; and each service route answers the same through t
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -60,6 +62,8 @@ def _check(route: Route, policy: Policy, principal: str, answer: Answer, anonymo
         return None
     if answer.outcome != expected:
         return f"expected {expected}, got {answer}"
+    if answer.status >= 400 and answer.written:
+        return f"refused ({answer.status} {answer.code}), but left written {answer.written}"
     if expected == "allow":
         if answer.status >= 500:
             return f"admitted, but a server error: {answer}"
@@ -71,8 +75,6 @@ def _check(route: Route, policy: Policy, principal: str, answer: Answer, anonymo
             return f"a web page refused with {answer.content_type}, not an HTML page: {answer}"
     elif not answer.is_problem:
         return f"refused without problem+json and a code: {answer}"
-    if answer.written:
-        return f"refused, but wrote {answer.written}"
     return None
 
 
@@ -155,3 +157,18 @@ async def test_the_gateway_forwards_the_services_answer(world: World, route: Rou
         if (forwarded.status, forwarded.code) != (direct.status, direct.code):
             wrong.append(f"{principal}: {forwarded} through the gateway, {direct} from the service")
     assert not wrong, f"{route.id}:\n  " + "\n  ".join(wrong)
+
+
+async def test_the_write_check_sees_what_a_request_leaves_and_nothing_else(world: World) -> None:
+    """The check itself: a row a request leaves changed is seen, one it changed and rolled back
+    itself is not, and the world is as it was after either."""
+    driver = (await world.system._drivers())["grants"]
+    name = await driver.fetchval("SELECT name FROM programs WHERE id = $1", uuid.UUID(world.ids["program"]))
+    async with world.system.isolated() as kept:
+        await driver.execute("UPDATE programs SET name = name || ' (changed)'")
+    async with world.system.isolated() as undone:
+        await driver.execute("SAVEPOINT inner_work; UPDATE programs SET name = name || ' (changed)'; "
+                             "ROLLBACK TO SAVEPOINT inner_work; RELEASE SAVEPOINT inner_work")
+    assert set(kept) == {"grants"} and "programs" in kept["grants"]
+    assert undone == {}
+    assert await driver.fetchval("SELECT name FROM programs WHERE id = $1", uuid.UUID(world.ids["program"])) == name
