@@ -198,8 +198,9 @@ POLICIES: dict[str, Policy] = _policies(
            allow=frozenset({GRANT_OFFICER, PLATFORM, "integration_decide"}), sees=INTEGRATIONS | {GRANT_OFFICER}),
     Policy("disburser", "Grant officers and platform admins, and a grant system holding grants:disburse.",
            allow=frozenset({GRANT_OFFICER, PLATFORM, "integration_disburse"}), sees=INTEGRATIONS | {GRANT_OFFICER}),
-    Policy("rollup_reader", "Network officers (their network's applications), grant officers, platform admins.",
-           allow=frozenset({NETWORK, NETWORK_OTHER, GRANT_OFFICER, PLATFORM})),
+    Policy("rollup_reader", "Network officers (their network's applications), grant officers (the country's), "
+           "platform admins.", allow=frozenset({NETWORK, NETWORK_OTHER, GRANT_OFFICER, PLATFORM}),
+           sees=frozenset({GRANT_OFFICER})),
     Policy("fund_summary_reader", "The fund's people, its network's officers, grant officers, platform admins.",
            allow=A_PEOPLE | {NETWORK, GRANT_OFFICER, PLATFORM}, sees=frozenset({GRANT_OFFICER})),
     Policy("webhook_owner", "Grant officers, platform admins and grant systems.",

@@ -89,10 +89,11 @@ class World:
         return header.split(" ", 1)[1] if header else None
 
     def secrets(self, side: str) -> dict[str, str]:
-        """What shows a fund's objects in an answer: their ids, and the fund's name."""
+        """What shows a fund's objects in an answer: their ids, the fund's name and its province
+        (fund A and fund B are in different provinces)."""
         made = {name: value for name, value in self.ids.items()
                 if name.partition(":")[2].split("-")[-1].rstrip("12") == side}
-        made["name"] = FUNDS[side]["name"]
+        made.update({"name": FUNDS[side]["name"], "province": FUNDS[side]["province"]})
         return made
 
     def params(self, side: str) -> dict[str, str]:
