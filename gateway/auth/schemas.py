@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from shared.auth import Role
-from shared.schemas import ClosedModel
+from shared.schemas import ClosedModel, SingleLineText
 from shared.validators import normalize_phone
 
 
@@ -47,7 +47,7 @@ class ClientToken(BaseModel):
 class CreateUserRequest(ClosedModel):
     phone: str = Field(max_length=20)
     password: str = Field(min_length=6, max_length=256, description="A password, or a PIN of 6 digits or more")
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: SingleLineText = Field(min_length=1, max_length=200)
     role: Role
     fund_id: uuid.UUID | None = None
     network_id: uuid.UUID | None = None
@@ -80,8 +80,8 @@ class Me(BaseModel):
 
 
 class CreateClientRequest(ClosedModel):
-    name: str = Field(min_length=1, max_length=200)
-    scopes: list[str] = Field(default_factory=list, max_length=50)
+    name: SingleLineText = Field(min_length=1, max_length=200)
+    scopes: list[SingleLineText] = Field(default_factory=list, max_length=50)
     fund_id: uuid.UUID | None = None
     network_id: uuid.UUID | None = None
 

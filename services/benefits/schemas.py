@@ -12,7 +12,7 @@ from pydantic_core import PydanticCustomError
 from services.benefits.models import CATEGORIES
 from services.benefits.rules import Rules
 from shared.errors import register_field_messages
-from shared.schemas import ClosedModel
+from shared.schemas import ClosedModel, MultiLineText, OptionalMultiLineText, SingleLineText
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 
@@ -39,8 +39,8 @@ def _end_not_before_start(value: dt.date | None, info: ValidationInfo) -> dt.dat
 class BenefitIn(ClosedModel):
     code: str = Field(pattern=r"^[a-z0-9_\-]{2,64}$")
     category: Category
-    name_th: str = Field(min_length=1, max_length=200)
-    name_en: str = Field(min_length=1, max_length=200)
+    name_th: SingleLineText = Field(min_length=1, max_length=200)
+    name_en: SingleLineText = Field(min_length=1, max_length=200)
     effective_from: dt.date
     rules: Rules
 
@@ -95,18 +95,18 @@ class SettingsOut(BaseModel):
 class ClaimIn(ClosedModel):
     id: uuid.UUID | None = Field(default=None, description="Client id: sending it again returns the same claim")
     member_id: uuid.UUID
-    benefit_code: str = Field(max_length=64)
+    benefit_code: SingleLineText = Field(max_length=64)
     event_date: dt.date
     event_end_date: dt.date | None = None
     days: int | None = Field(default=None, gt=0, le=366)
-    details: str | None = Field(default=None, max_length=2000)
+    details: OptionalMultiLineText = Field(default=None, max_length=2000)
 
     _end = field_validator("event_end_date")(_end_not_before_start)
 
 
 class CheckIn(ClosedModel):
     member_id: uuid.UUID
-    benefit_code: str = Field(max_length=64)
+    benefit_code: SingleLineText = Field(max_length=64)
     event_date: dt.date
     event_end_date: dt.date | None = None
     days: int | None = Field(default=None, gt=0, le=366)
@@ -131,7 +131,7 @@ class Eligibility(BaseModel):
 
 
 class ReasonIn(ClosedModel):
-    reason: str = Field(min_length=3, max_length=500)
+    reason: MultiLineText = Field(min_length=3, max_length=500)
 
 
 class ClaimEventOut(BaseModel):

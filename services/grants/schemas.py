@@ -8,24 +8,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictInt, field_validator
 
-from shared.schemas import ClosedModel
+from shared.schemas import ClosedModel, OptionalMultiLineText, SingleLineText
 
 Grantor = Literal["codi", "state", "provincial_office", "local_government", "other"]
 
 
 class Split(ClosedModel):
-    name: str = Field(min_length=1, max_length=64, description="e.g. issue_based, target_areas")
+    name: SingleLineText = Field(min_length=1, max_length=64, description="e.g. issue_based, target_areas")
     pct_bp: int = Field(gt=0, le=10_000)
 
 
 class ProgramCreate(ClosedModel):
     grantor: Grantor
-    name: str = Field(min_length=1, max_length=300)
+    name: SingleLineText = Field(min_length=1, max_length=300)
     fiscal_year_be: int = Field(ge=2500, le=2700, description="Thai fiscal year in B.E. (October to September)")
     envelope_satang: StrictInt = Field(ge=0, le=10**15)
     per_fund_ceiling_satang: StrictInt | None = Field(default=None, gt=0, le=10**15)
     allocation_splits: list[Split] = Field(default_factory=list, max_length=10)
-    eligible_provinces: list[str] = Field(default_factory=list, max_length=80)
+    eligible_provinces: list[SingleLineText] = Field(default_factory=list, max_length=80)
     min_fund_age_years: int = Field(default=0, ge=0, le=100)
     matching_ratio_bp: int | None = Field(default=None, gt=0, le=100_000)
     matching_cap_per_member_satang: StrictInt | None = Field(default=None, gt=0)
@@ -71,22 +71,22 @@ class ProgramPage(BaseModel):
 
 
 class BudgetLine(ClosedModel):
-    line: str = Field(min_length=1, max_length=64)
-    description: str = Field(min_length=1, max_length=300)
+    line: SingleLineText = Field(min_length=1, max_length=64)
+    description: SingleLineText = Field(min_length=1, max_length=300)
     amount_satang: StrictInt = Field(gt=0)
 
 
 class DocumentRef(ClosedModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: SingleLineText = Field(min_length=1, max_length=200)
     url: HttpUrl | None = None
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 class ApplicationCreate(ClosedModel):
     fund_id: uuid.UUID
-    split: str = Field(default="", max_length=64)
-    title: str = Field(min_length=1, max_length=300)
-    summary: str | None = Field(default=None, max_length=10_000)
+    split: SingleLineText = Field(default="", max_length=64)
+    title: SingleLineText = Field(min_length=1, max_length=300)
+    summary: OptionalMultiLineText = Field(default=None, max_length=10_000)
     budget_lines: list[BudgetLine] = Field(min_length=1, max_length=50)
     documents: list[DocumentRef] = Field(default_factory=list, max_length=20)
 
@@ -94,7 +94,7 @@ class ApplicationCreate(ClosedModel):
 class ReviewIn(ClosedModel):
     score: int = Field(ge=0, le=100)
     recommendation: Literal["approve", "approve_in_part", "reject"]
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: OptionalMultiLineText = Field(default=None, max_length=2000)
 
 
 class ReviewOut(BaseModel):
@@ -117,7 +117,7 @@ class TrancheIn(ClosedModel):
 class DecisionIn(ClosedModel):
     decision: Literal["approve", "reject"]
     approved_satang: StrictInt | None = Field(default=None, gt=0, description="Less than requested: approved in part")
-    note: str | None = Field(default=None, max_length=500)
+    note: OptionalMultiLineText = Field(default=None, max_length=500)
     tranches: list[TrancheIn] = Field(default_factory=list, max_length=12)
 
 
@@ -165,17 +165,17 @@ class ApplicationPage(BaseModel):
 
 class DisbursementIn(ClosedModel):
     disbursed_on: dt.date
-    reference: str = Field(min_length=1, max_length=200, description="The grantor's transfer reference")
+    reference: SingleLineText = Field(min_length=1, max_length=200, description="The grantor's transfer reference")
 
 
 class UseLine(ClosedModel):
-    line: str = Field(min_length=1, max_length=64)
+    line: SingleLineText = Field(min_length=1, max_length=64)
     spent_satang: StrictInt = Field(ge=0)
 
 
 class UseReportIn(ClosedModel):
     lines: list[UseLine] = Field(min_length=1, max_length=50)
-    narrative: str | None = Field(default=None, max_length=10_000)
+    narrative: OptionalMultiLineText = Field(default=None, max_length=10_000)
 
 
 class UseReportOut(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
-from shared.schemas import ClosedModel
+from shared.schemas import ClosedModel, MultiLineText, OptionalSingleLineText, SingleLineText
 
 Satang = StrictInt
 Source = Literal["local_government", "codi", "donors", "community_enterprise", "interest", "other"]
@@ -69,7 +69,7 @@ class CoFundingIn(ClosedModel):
     source: Source
     amount_satang: Satang = Field(gt=0)
     received_on: dt.date
-    reference: str | None = Field(default=None, max_length=200)
+    reference: OptionalSingleLineText = Field(default=None, max_length=200)
     into: Literal["bank", "fund_cash"] = "bank"
 
 
@@ -79,7 +79,7 @@ class HandoverIn(ClosedModel):
     amount_satang: Satang = Field(gt=0)
     handed_over_on: dt.date
     into: Literal["fund_cash", "bank"] = "fund_cash"
-    reference: str | None = Field(default=None, max_length=200)
+    reference: OptionalSingleLineText = Field(default=None, max_length=200)
 
 
 class ExpenseIn(ClosedModel):
@@ -87,7 +87,7 @@ class ExpenseIn(ClosedModel):
     amount_satang: Satang = Field(gt=0)
     paid_on: dt.date
     paid_from: Literal["fund_cash", "bank"] = "bank"
-    memo: str = Field(min_length=1, max_length=300)
+    memo: SingleLineText = Field(min_length=1, max_length=300)
 
 
 BenefitCategory = Literal[
@@ -102,13 +102,13 @@ class PayoutIn(ClosedModel):
     amount_satang: Satang = Field(gt=0)
     paid_on: dt.date
     paid_from: Literal["bank", "fund_cash"] = "bank"
-    reference: str | None = Field(default=None, max_length=200)
+    reference: OptionalSingleLineText = Field(default=None, max_length=200)
     reserve_floor_satang: Satang | None = Field(default=None, ge=0, description="Refuse if cash and bank would fall below this")
 
 
 class ReversalIn(ClosedModel):
     id: uuid.UUID
-    reason: str = Field(min_length=3, max_length=300)
+    reason: MultiLineText = Field(min_length=3, max_length=300)
 
 
 class MovementOut(BaseModel):
@@ -158,8 +158,8 @@ class ProposalPage(BaseModel):
 
 class AccountIn(ClosedModel):
     code: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z\-_.]{0,39}$")
-    name_th: str = Field(min_length=1, max_length=200)
-    name_en: str = Field(min_length=1, max_length=200)
+    name_th: SingleLineText = Field(min_length=1, max_length=200)
+    name_en: SingleLineText = Field(min_length=1, max_length=200)
     type: Literal["asset", "liability", "equity", "income", "expense"]
     allow_negative: bool = False
 
@@ -281,7 +281,7 @@ class CollectorDay(BaseModel):
 
 
 class PlanIn(ClosedModel):
-    name: str = Field(min_length=1, max_length=100, description="e.g. สัจจะวันละบาท")
+    name: SingleLineText = Field(min_length=1, max_length=100, description="e.g. สัจจะวันละบาท")
     period: Literal["day", "month", "year"]
     amount_satang: Satang = Field(gt=0)
     effective_from: dt.date

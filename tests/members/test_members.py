@@ -131,6 +131,35 @@ async def test_messages_in_english_on_request(fund: Fund, members) -> None:
     assert thai.json()["errors"][0]["message"].startswith("เลขประจำตัวประชาชนไม่ถูกต้อง")
 
 
+@pytest.mark.parametrize(("field", "char"), [("first_name", "\x07"), ("last_name", "\x1b"), ("address", "\x1b")])
+async def test_a_control_character_in_a_name_is_a_422_naming_the_field(fund: Fund, members, field: str, char: str) -> None:
+    body = person(6, **{field: f"สม{char}ศรี"})
+    thai = await fund.register(body)
+    english = await members.post(f"/v1/members/funds/{fund.id}/members", json=body, headers={**fund.committee, "Accept-Language": "en"})
+    code = f"U+{ord(char):04X}"
+    assert (thai.status_code, english.status_code) == (422, 422)
+    assert thai.json()["errors"] == [{"field": f"body.{field}", "code": "text_control_character",
+                                      "message": f"มีอักขระควบคุม ({code}) ซึ่งใช้ในช่องนี้ไม่ได้"}]
+    assert english.json()["errors"] == [{"field": f"body.{field}", "code": "text_control_character",
+                                         "message": f"Contains a control character ({code}) this field does not take"}]
+    assert (await members.get(f"/v1/members/funds/{fund.id}/members", headers=fund.committee)).json()["items"] == []
+
+
+async def test_a_control_character_is_refused_in_fund_names_and_updates_but_a_reason_may_have_lines(fund: Fund, members, tokens) -> None:
+    named = await members.post("/v1/members/funds", json={**BAN_SONG, "name": "กองทุน\x07ตำบล"}, headers=tokens.headers())
+    assert [(e["field"], e["code"]) for e in named.json()["errors"]] == [("body.name", "text_control_character")]
+    member = (await fund.register(person(7, first_name='=HYPERLINK("http://x","y")'))).json()
+    assert member["first_name"] == '=HYPERLINK("http://x","y")', "a formula is text: exports write it as text"
+    base = f"/v1/members/funds/{fund.id}/members/{member['id']}"
+    renamed = await members.patch(base, json={"last_name": "ใจ\x1bดี"}, headers=fund.committee)
+    assert [(e["field"], e["code"]) for e in renamed.json()["errors"]] == [("body.last_name", "text_control_character")]
+    change = {"status": "suspended", "effective_on": "2026-01-31"}
+    escaped = await members.post(f"{base}/status", json={**change, "reason": "ค้าง\x1bชำระ"}, headers=fund.committee)
+    assert [(e["field"], e["code"]) for e in escaped.json()["errors"]] == [("body.reason", "text_control_character")]
+    lines = await members.post(f"{base}/status", json={**change, "reason": "ค้างชำระ\nตามมติที่ประชุม"}, headers=fund.committee)
+    assert lines.status_code == 200, lines.text
+
+
 async def test_status_changes_follow_the_rules(fund: Fund, members) -> None:
     member = (await fund.register(person(8))).json()
     url = f"/v1/members/funds/{fund.id}/members/{member['id']}/status"
