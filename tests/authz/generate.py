@@ -116,8 +116,13 @@ def document() -> str:
         "",
     ]
     for app in APPS:
-        lines += [f"## {PROCESS_TITLES[app]}", "", "| method | path | policy | who is admitted |", "|---|---|---|---|"]
-        for route in (r for r in ordered_routes() if r.app == app):
+        routes = [r for r in ordered_routes() if r.app == app]
+        lines += [f"## {PROCESS_TITLES[app]}", ""]
+        for name in dict.fromkeys(ROUTE_POLICIES[r] for r in sorted(routes, key=lambda r: ROUTE_POLICIES[r])):
+            count = sum(1 for r in routes if ROUTE_POLICIES[r] == name)
+            lines.append(f"- **{name}** ({count} route{'s' if count > 1 else ''}): {POLICIES[name].doc}")
+        lines += ["", "| method | path | policy | who is admitted |", "|---|---|---|---|"]
+        for route in routes:
             policy = policy_of(route)
             lines.append(f"| {route.method} | `{route.path}` | [{policy.name}](#{ROUTE_POLICIES[route]}) | {_who(policy)} |")
         lines.append("")
