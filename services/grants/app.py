@@ -10,6 +10,7 @@ from shared.app import create_service_app
 from shared.http import no_cookies
 from shared.ledger_client import LedgerClient
 from shared.members_client import MembersDirectory
+from shared.outbound import TargetPolicy
 from shared.worker import start, stop
 
 
@@ -25,13 +26,14 @@ def create_app(settings: GrantsSettings | None = None) -> FastAPI:
             app.state.webhook_http = httpx.AsyncClient(timeout=10, follow_redirects=False, cookies=no_cookies())
         if settings.worker_interval_seconds > 0:
             app.state.worker = start(settings.worker_interval_seconds, name="grants worker",
-                                     one_pass=lambda: run_once(app.state.db, app.state.ledger, app.state.webhook_http))
+                                     one_pass=lambda: run_once(app.state.db, app.state.ledger, app.state.webhook_http,
+                                                               targets=app.state.webhook_targets))
 
     async def on_shutdown(app: FastAPI) -> None:
         await stop(getattr(app.state, "worker", None))
         await app.state.webhook_http.aclose()
 
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="Sajja grants",
         description="Grant programs, applications, screening, awards in tranches, disbursements to fund ledgers, webhooks.",
@@ -39,3 +41,6 @@ def create_app(settings: GrantsSettings | None = None) -> FastAPI:
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )
+    # Which webhook targets subscriptions and deliveries may reach (tests replace it).
+    app.state.webhook_targets = TargetPolicy.from_settings(settings.env, settings.webhook_allowed_hosts)
+    return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from typing import Annotated, Any
 
@@ -31,7 +30,6 @@ from services.grants.models import (
     Program,
     Tranche,
     WebhookDelivery,
-    WebhookSubscription,
 )
 from services.grants.schemas import (
     ApplicationCreate,
@@ -261,12 +259,11 @@ async def fund_summary(fund_id: FundSummaryReader, session: DbSession) -> Any:
 
 
 @router.post("/webhooks", response_model=SubscriptionOut, status_code=201)
-async def subscribe(body: SubscriptionIn, session: DbSession, principal: WebhookOwner) -> Any:
-    """Hear about status changes at ``url``; the secret that signs every delivery is shown once."""
-    subscription = WebhookSubscription(id=uuid.uuid4(), owner=principal.subject, url=str(body.url), secret=secrets.token_urlsafe(32),
-                                       events=list(body.events), program_id=body.program_id)
-    session.add(subscription)
-    await session.flush()
+async def subscribe(body: SubscriptionIn, request: Request, session: DbSession, principal: WebhookOwner) -> Any:
+    """Hear about status changes at ``url``; the secret that signs every delivery is shown once.
+    The target must be https and public (``shared.outbound``: a 422 on ``url``); the events heard
+    are those of programs the caller may see."""
+    subscription = await service.subscribe(session, principal, body, request.app.state.webhook_targets)
     return SubscriptionOut(id=subscription.id, url=subscription.url, events=subscription.events, program_id=subscription.program_id,
                            secret=subscription.secret)
 

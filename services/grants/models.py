@@ -176,12 +176,20 @@ class Idempotency(Base):
 
 
 class WebhookSubscription(Base):
-    """Where a grant system wants to hear about status changes, and the secret to sign with."""
+    """Where a grant system wants to hear about status changes, and the secret to sign with.
+
+    The owner's role and scope are kept as its token said when it subscribed: a subscription
+    outlives the token, and what it hears is what that owner may see (``service.may_see_program``)."""
 
     __tablename__ = "webhook_subscriptions"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     owner: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: None for a subscription made before owners' scopes were kept: it hears nothing.
+    owner_role: Mapped[str | None] = mapped_column(String(32))
+    owner_fund_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    owner_network_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    owner_scopes: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False, default=list, server_default="{}")
     url: Mapped[str] = mapped_column(String(500), nullable=False)
     secret: Mapped[str] = mapped_column(String(128), nullable=False)
     events: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 import uuid
 from collections import defaultdict
 from typing import Any
 
 import orjson
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +36,7 @@ from services.grants.schemas import (
     ReviewIn,
     ReviewOut,
     SplitOut,
+    SubscriptionIn,
     TrancheIn,
     TrancheOut,
     UseReportIn,
@@ -42,6 +45,7 @@ from shared.auth import FUND_ROLES, Principal, Role
 from shared.errors import Conflict, Forbidden, NotFound, SajjaError, register_messages
 from shared.figures import BE_OFFSET
 from shared.members_client import MembersDirectory
+from shared.outbound import TargetPolicy, TargetRefused
 from shared.timeutil import bangkok_today, utcnow
 
 register_messages(
@@ -173,6 +177,25 @@ def may_see(principal: Principal, application: Application) -> bool:
     return False
 
 
+def may_see_program(owner: Principal, program: Program, application: Application | None = None) -> bool:
+    """Whether ``owner`` may see ``program`` (and, for an event about one of its applications, that
+    application): the one rule webhook events are filtered by, when written and again when sent.
+
+    Today officers see every program, and so do grant systems' clients (clients carry no grantor
+    yet: issue 19 point 1 narrows this to the client's grantor and programs, here); a client whose
+    token binds it to a fund or a network hears only of that fund's, or that network's, applications."""
+    if owner.role in OFFICERS:
+        return True
+    if owner.role is not Role.integration:
+        return False
+    if application is not None:
+        if owner.fund_id is not None and owner.fund_id != application.fund_id:
+            return False
+        if owner.network_id is not None and owner.network_id != application.network_id:
+            return False
+    return True
+
+
 async def get_application(session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, lock: bool = False) -> Application:
     application = await session.get(Application, application_id, with_for_update=lock, populate_existing=lock)
     if application is None or not may_see(principal, application):
@@ -199,12 +222,47 @@ def ensure_officer(principal: Principal, scope: str) -> None:
 # --- Events for grant systems (an outbox in the same transaction) -----------------------------------------
 
 
-async def emit(session: AsyncSession, event: str, payload: dict[str, Any], program_id: uuid.UUID) -> None:
+async def subscribe(session: AsyncSession, principal: Principal, data: SubscriptionIn, targets: TargetPolicy) -> WebhookSubscription:
+    """A subscription of ``principal`` (who is kept with it, as its token says), to a target the
+    policy lets through (a 422 on ``url`` otherwise) and a program it may see (404 otherwise)."""
+    try:
+        await targets.check(str(data.url))
+    except TargetRefused as refused:
+        raise RequestValidationError([refused.field_error(("body", "url"))]) from None
+    if data.program_id is not None and not may_see_program(principal, await get_program(session, data.program_id)):
+        raise NotFound("program.not_found")
+    subscription = WebhookSubscription(
+        id=uuid.uuid4(), owner=principal.subject, url=str(data.url), secret=secrets.token_urlsafe(32), events=list(data.events),
+        program_id=data.program_id, owner_role=principal.role.value, owner_fund_id=principal.fund_id,
+        owner_network_id=principal.network_id, owner_scopes=sorted(principal.scopes))
+    session.add(subscription)
+    await session.flush()
+    return subscription
+
+
+def subscription_owner(subscription: WebhookSubscription) -> Principal | None:
+    """The subscription's owner as it subscribed; None for one made before owners were kept."""
+    if subscription.owner_role is None:
+        return None
+    return Principal(subject=subscription.owner, role=Role(subscription.owner_role), fund_id=subscription.owner_fund_id,
+                     network_id=subscription.owner_network_id, scopes=frozenset(subscription.owner_scopes))
+
+
+def may_hear(subscription: WebhookSubscription, program: Program, application: Application) -> bool:
+    owner = subscription_owner(subscription)
+    return owner is not None and may_see_program(owner, program, application)
+
+
+async def emit(session: AsyncSession, event: str, payload: dict[str, Any], application: Application) -> None:
+    """Write the event's deliveries, one for each subscription to it whose owner may see it."""
+    program = await get_program(session, application.program_id)
     subscriptions = (await session.scalars(select(WebhookSubscription).where(
         WebhookSubscription.is_active, WebhookSubscription.events.contains([event]),
-        (WebhookSubscription.program_id.is_(None)) | (WebhookSubscription.program_id == program_id)))).all()
+        (WebhookSubscription.program_id.is_(None)) | (WebhookSubscription.program_id == program.id)))).all()
     body = {"event": event, "occurred_at": utcnow().isoformat(), "data": orjson.loads(orjson.dumps(payload, default=str))}
     for subscription in subscriptions:
+        if not may_hear(subscription, program, application):
+            continue
         session.add(WebhookDelivery(id=uuid.uuid4(), subscription_id=subscription.id, event=event, payload=body,
                                     status="pending", next_attempt_at=utcnow()))
 
@@ -214,7 +272,7 @@ async def _status(session: AsyncSession, application: Application, status: str) 
     await session.flush()
     await emit(session, "application.status_changed", {
         "application_id": application.id, "program_id": application.program_id, "fund_id": application.fund_id,
-        "from": before, "to": status, "approved_satang": application.approved_satang}, application.program_id)
+        "from": before, "to": status, "approved_satang": application.approved_satang}, application)
 
 
 def _ensure_status(application: Application, allowed: tuple[str, ...], action: str) -> None:
@@ -369,14 +427,14 @@ async def disburse(
     program = await get_program(session, application.program_id)
     reason = hold_reason(tranche, tranches, await reports_of(session, application.id), program.report_due_days, bangkok_today())
     if reason:
-        await emit(session, "tranche.held", {"application_id": application.id, "tranche_id": tranche.id, "reason": reason}, program.id)
+        await emit(session, "tranche.held", {"application_id": application.id, "tranche_id": tranche.id, "reason": reason}, application)
         raise Conflict("tranche.held", params={"reason": reason})
     tranche.status, tranche.disbursed_on, tranche.grantor_reference = "disbursed", disbursed_on, reference
     tranche.confirmed_by, tranche.ledger_status, tranche.next_attempt_at = principal.subject, "pending", utcnow()
     await session.flush()
     await emit(session, "tranche.disbursed", {
         "application_id": application.id, "tranche_id": tranche.id, "fund_id": application.fund_id, "seq": tranche.seq,
-        "amount_satang": tranche.amount_satang, "disbursed_on": disbursed_on, "reference": reference}, program.id)
+        "amount_satang": tranche.amount_satang, "disbursed_on": disbursed_on, "reference": reference}, application)
     if all(t.status == "disbursed" for t in tranches):
         await _status(session, application, "closed")
     return tranche

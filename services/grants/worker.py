@@ -9,6 +9,11 @@ delivery id, so a receiver can drop a repeat, and a signature over a timestamp a
 
 A receiver checks the HMAC in constant time and refuses a timestamp more than five minutes old,
 so a captured delivery cannot be replayed later.
+
+Before each delivery the target is checked again (``shared.outbound``: https, every address its
+name resolves to now is public) and the request goes to the address that was checked, following no
+redirect; a refused target fails the delivery with the rule that refused it and nothing of what it
+would have answered. A delivery whose subscription's owner may not see the event is not sent.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import hashlib
 import hmac
 import logging
 import time
+import uuid
 
 import httpx
 import orjson
@@ -31,9 +37,11 @@ from services.grants.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from services.grants.service import LEDGER_SOURCE
+from services.grants.service import LEDGER_SOURCE, may_hear
+from shared import outbound
 from shared.db import Database
 from shared.ledger_client import LedgerClient
+from shared.outbound import TargetPolicy, TargetRefused
 from shared.timeutil import utcnow
 
 log = logging.getLogger("sajja.grants.worker")
@@ -96,30 +104,53 @@ async def post_one_tranche(db: Database, ledger: LedgerClient) -> bool:
             return True
 
 
-async def deliver_one(db: Database, http: httpx.AsyncClient) -> bool:
+async def deliver_one(db: Database, http: httpx.AsyncClient, targets: TargetPolicy) -> bool:
     async with db.sessionmaker() as session:
         async with session.begin():
             delivery = await session.scalar(select(WebhookDelivery).where(_due(WebhookDelivery, WebhookDelivery.status, "pending"))
                                             .order_by(WebhookDelivery.next_attempt_at).limit(1).with_for_update(skip_locked=True))
             if delivery is None:
                 return False
-            await _deliver(session, http, delivery)
+            await _deliver(session, http, targets, delivery)
             return True
 
 
-async def _deliver(session: AsyncSession, http: httpx.AsyncClient, delivery: WebhookDelivery) -> None:
+async def _visible(session: AsyncSession, subscription: WebhookSubscription, delivery: WebhookDelivery) -> bool:
+    """Whether the subscription's owner may see the delivery's event (again at delivery: a delivery
+    written before, or sent again by hand, is held to today's rule)."""
+    application_id = (delivery.payload.get("data") or {}).get("application_id")
+    application = await session.get(Application, uuid.UUID(str(application_id))) if application_id else None
+    program = await session.get(Program, application.program_id) if application is not None else None
+    return program is not None and may_hear(subscription, program, application)
+
+
+async def _deliver(session: AsyncSession, http: httpx.AsyncClient, targets: TargetPolicy, delivery: WebhookDelivery) -> None:
     subscription = await session.get(WebhookSubscription, delivery.subscription_id)
+    delivery.attempts += 1
+    if not await _visible(session, subscription, delivery):
+        delivery.status, delivery.last_status_code, delivery.last_error = "failed", None, "not visible to the subscription's owner"
+        return
+    try:
+        target = await targets.check(subscription.url)
+    except TargetRefused as refused:
+        # Nothing was sent, so there is no answer to show, and none of an earlier attempt either.
+        delivery.last_status_code, delivery.last_error = None, f"target refused: {refused}"
+        if refused.code != outbound.UNRESOLVABLE or delivery.attempts >= MAX_WEBHOOK_ATTEMPTS:
+            delivery.status = "failed"
+        else:
+            delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
+        return
     body = orjson.dumps({"id": str(delivery.id), **delivery.payload})
     timestamp = int(time.time())
-    delivery.attempts += 1
     try:
-        response = await http.post(subscription.url, content=body, headers={
+        status_code = await outbound.post(http, target, content=body, headers={
             "Content-Type": "application/json", "Sajja-Event": delivery.event, "Sajja-Delivery": str(delivery.id),
             "Sajja-Signature": sign(subscription.secret, timestamp, body)}, timeout=10)
-        delivery.last_status_code, delivery.last_error = response.status_code, None
-        ok = 200 <= response.status_code < 300
+        delivery.last_status_code = status_code
+        delivery.last_error = "redirect not followed" if 300 <= status_code < 400 else None
+        ok = 200 <= status_code < 300
     except httpx.HTTPError as exc:
-        delivery.last_error, ok = type(exc).__name__, False
+        delivery.last_status_code, delivery.last_error, ok = None, type(exc).__name__, False
     if ok:
         delivery.status, delivery.delivered_at = "delivered", utcnow()
     elif delivery.attempts >= MAX_WEBHOOK_ATTEMPTS:
@@ -128,11 +159,12 @@ async def _deliver(session: AsyncSession, http: httpx.AsyncClient, delivery: Web
         delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
 
 
-async def run_once(db: Database, ledger: LedgerClient, http: httpx.AsyncClient, limit: int = 50) -> int:
+async def run_once(db: Database, ledger: LedgerClient, http: httpx.AsyncClient, *, targets: TargetPolicy, limit: int = 50) -> int:
+    """One pass: due ledger postings, then due webhooks, each to a target ``targets`` lets through."""
     done = 0
     while done < limit and await post_one_tranche(db, ledger):
         done += 1
-    while done < 2 * limit and await deliver_one(db, http):
+    while done < 2 * limit and await deliver_one(db, http, targets):
         done += 1
     return done
 

@@ -57,7 +57,7 @@ class Grants:
 
     async def work(self) -> None:
         app = self.grants._transport.app
-        await run_once(app.state.db, app.state.ledger, app.state.webhook_http)
+        await run_once(app.state.db, app.state.ledger, app.state.webhook_http, targets=app.state.webhook_targets)
 
 
 @pytest.fixture
