@@ -21,6 +21,7 @@ SOURCES: dict[str, tuple[str, str]] = {
     "members": ("เงินสัจจะสมาชิก", "Members' contributions"),
     "local_government": ("องค์กรปกครองส่วนท้องถิ่น", "Local government"),
     "codi": ("รัฐ (พอช.)", "State through CODI"),
+    "provincial_office": ("สำนักงานพัฒนาสังคมฯ จังหวัด (พมจ.)", "Provincial office"),
     "donors": ("ผู้บริจาคและเครือข่าย", "Donors and networks"),
     "community_enterprise": ("วิสาหกิจชุมชน", "Community enterprises"),
     "interest": ("ดอกเบี้ย", "Interest"),

@@ -43,6 +43,7 @@ BENEFIT_CATEGORIES = {
 INCOME_SOURCES = {
     "local_government": ("4200", "เงินสมทบจากองค์กรปกครองส่วนท้องถิ่น", "Local government co-funding"),
     "codi": ("4300", "เงินสมทบจากรัฐ (พอช.)", "State co-funding through CODI"),
+    "provincial_office": ("4350", "เงินสนับสนุนจากสำนักงานพัฒนาสังคมฯ จังหวัด (พมจ.)", "Provincial office co-funding"),
     "donors": ("4400", "เงินบริจาคและเครือข่าย", "Donors and networks"),
     "community_enterprise": ("4500", "ส่วนแบ่งจากวิสาหกิจชุมชน", "Community enterprise share"),
     "interest": ("4600", "ดอกเบี้ยรับ", "Interest"),

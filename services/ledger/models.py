@@ -40,7 +40,7 @@ Base = make_base()
 
 ACCOUNT_TYPES = ("asset", "liability", "equity", "income", "expense")
 #: Where income comes from (the co-funding legs and more).
-SOURCES = ("members", "local_government", "codi", "donors", "community_enterprise", "interest", "other")
+SOURCES = ("members", "local_government", "codi", "provincial_office", "donors", "community_enterprise", "interest", "other")
 
 
 def _now() -> Mapped[dt.datetime]:

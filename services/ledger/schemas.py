@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 from shared.schemas import ClosedModel, MultiLineText, OptionalSingleLineText, SingleLineText
 
 Satang = StrictInt
-Source = Literal["local_government", "codi", "donors", "community_enterprise", "interest", "other"]
+Source = Literal["local_government", "codi", "provincial_office", "donors", "community_enterprise", "interest", "other"]
 
 
 # --- Deposits ----------------------------------------------------------------------------------
