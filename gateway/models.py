@@ -47,6 +47,8 @@ class User(Base):
     fund_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     network_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     member_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: For a grant officer: the grantor (in the grants service) they act for.
+    grantor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = _now()
@@ -66,6 +68,10 @@ class ApiClient(Base):
     scopes: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False, default=list)
     fund_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     network_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: The grantor the grant system acts for (none: it sees no grant), and, when narrowed, which of
+    #: its programs (None: all of the grantor's).
+    grantor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    program_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[dt.datetime] = _now()
 

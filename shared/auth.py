@@ -74,6 +74,10 @@ class Principal:
     member_id: uuid.UUID | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
     expires_at: float = 0.0
+    #: The grantor a grant officer or a grant system's client acts for (docs/grantors.md).
+    grantor_id: uuid.UUID | None = None
+    #: A client narrowed to some of its grantor's programs; None when not narrowed.
+    program_ids: frozenset[uuid.UUID] | None = None
 
     @property
     def is_global(self) -> bool:
@@ -101,6 +105,14 @@ def _uuid_or_none(value: Any) -> uuid.UUID | None:
     return uuid.UUID(str(value))
 
 
+def _uuid_set_or_none(value: Any) -> frozenset[uuid.UUID] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError("program_ids must be a list")
+    return frozenset(uuid.UUID(str(v)) for v in value)
+
+
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
     scope = claims.get("scope") or ""
     return Principal(
@@ -112,6 +124,8 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         member_id=_uuid_or_none(claims.get("member_id")),
         scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(scope),
         expires_at=float(claims["exp"]),
+        grantor_id=_uuid_or_none(claims.get("grantor_id")),
+        program_ids=_uuid_set_or_none(claims.get("program_ids")),
     )
 
 

@@ -119,6 +119,8 @@ async def me(principal: SignedIn, session: DbSession) -> Any:
         network_id=principal.network_id,
         member_id=principal.member_id,
         scopes=sorted(principal.scopes),
+        grantor_id=principal.grantor_id,
+        program_ids=sorted(principal.program_ids, key=str) if principal.program_ids is not None else None,
         user=UserOut.model_validate(user, from_attributes=True) if user else None,
     )
 
@@ -142,7 +144,8 @@ async def create_user(
 async def create_client(body: CreateClientRequest, session: DbSession, _: PlatformAdmin) -> Any:
     """Register a grant system; its secret is shown once."""
     client, secret = await service.create_client(session=session, data=body)
-    return ClientCreated(client_id=client.client_id, client_secret=secret, name=client.name, scopes=client.scopes)
+    return ClientCreated(client_id=client.client_id, client_secret=secret, name=client.name, scopes=client.scopes,
+                         grantor_id=client.grantor_id, program_ids=client.program_ids)
 
 
 @router.post("/keys/rotate", response_model=RotatedKey)

@@ -52,6 +52,8 @@ class CreateUserRequest(ClosedModel):
     fund_id: uuid.UUID | None = None
     network_id: uuid.UUID | None = None
     member_id: uuid.UUID | None = None
+    #: A grant officer's grantor (required for that role).
+    grantor_id: uuid.UUID | None = None
 
     _phone = field_validator("phone")(normalize_phone)
 
@@ -64,6 +66,7 @@ class UserOut(BaseModel):
     fund_id: uuid.UUID | None
     network_id: uuid.UUID | None
     member_id: uuid.UUID | None
+    grantor_id: uuid.UUID | None = None
     is_active: bool
 
 
@@ -76,6 +79,8 @@ class Me(BaseModel):
     network_id: uuid.UUID | None
     member_id: uuid.UUID | None
     scopes: list[str]
+    grantor_id: uuid.UUID | None = None
+    program_ids: list[uuid.UUID] | None = None
     user: UserOut | None = None
 
 
@@ -84,6 +89,10 @@ class CreateClientRequest(ClosedModel):
     scopes: list[SingleLineText] = Field(default_factory=list, max_length=50)
     fund_id: uuid.UUID | None = None
     network_id: uuid.UUID | None = None
+    #: The grantor the grant system acts for: without one it sees no grant.
+    grantor_id: uuid.UUID | None = None
+    #: Narrows the client to some of its grantor's programs (none given: all of them).
+    program_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
 
 
 class ClientCreated(BaseModel):
@@ -91,6 +100,8 @@ class ClientCreated(BaseModel):
     client_secret: str = Field(description="Shown once; store it now.")
     name: str
     scopes: list[str]
+    grantor_id: uuid.UUID | None = None
+    program_ids: list[uuid.UUID] | None = None
 
 
 class RotatedKey(BaseModel):

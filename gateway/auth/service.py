@@ -135,6 +135,8 @@ class TokenIssuer:
         network_id: uuid.UUID | None = None,
         member_id: uuid.UUID | None = None,
         scopes: list[str] | None = None,
+        grantor_id: uuid.UUID | None = None,
+        program_ids: list[uuid.UUID] | None = None,
     ) -> str:
         now = int(utcnow().timestamp())
         claims: dict[str, Any] = {
@@ -148,9 +150,12 @@ class TokenIssuer:
             "typ": ACCESS_TOKEN_TYPE,
             "role": role.value,
         }
-        for name, value in (("fund_id", fund_id), ("network_id", network_id), ("member_id", member_id)):
+        for name, value in (("fund_id", fund_id), ("network_id", network_id), ("member_id", member_id),
+                            ("grantor_id", grantor_id)):
             if value is not None:
                 claims[name] = str(value)
+        if program_ids is not None:
+            claims["program_ids"] = sorted(str(p) for p in program_ids)
         if scopes:
             claims["scope"] = " ".join(scopes)
         return self.keyring.sign(claims)
@@ -162,6 +167,7 @@ class TokenIssuer:
             fund_id=user.fund_id,
             network_id=user.network_id,
             member_id=user.member_id,
+            grantor_id=user.grantor_id,
         )
 
     def gateway_token(self) -> str:
@@ -325,12 +331,14 @@ async def client_credentials(
         fund_id=client.fund_id,
         network_id=client.network_id,
         scopes=granted,
+        grantor_id=client.grantor_id,
+        program_ids=client.program_ids,
     )
     return {"access_token": token, "token_type": "bearer", "expires_in": settings.access_token_ttl_seconds,
             "scope": " ".join(granted)}
 
 
-def _check_user_scope(role: Role, fund_id: Any, network_id: Any, member_id: Any) -> None:
+def _check_user_scope(role: Role, fund_id: Any, network_id: Any, member_id: Any, grantor_id: Any = None) -> None:
     needs: list[str] = []
     if role in FUND_ROLES and fund_id is None:
         needs.append("fund_id")
@@ -357,11 +365,11 @@ async def create_user(
             raise Forbidden()
         if fund_id is None:
             fund_id = creator.fund_id
-        if fund_id != creator.fund_id or data.network_id is not None:
+        if fund_id != creator.fund_id or data.network_id is not None or data.grantor_id is not None:
             raise Forbidden("auth.out_of_scope")
     elif creator.role is not Role.platform_admin:
         raise Forbidden()
-    _check_user_scope(role, fund_id, data.network_id, data.member_id)
+    _check_user_scope(role, fund_id, data.network_id, data.member_id, data.grantor_id)
     if role in STAFF_ROLES and len(data.password) < 10:
         raise SajjaError("user.password_weak", status_code=422)
     if role is Role.member and member_exists is not None and not await member_exists(fund_id, data.member_id):
@@ -375,6 +383,7 @@ async def create_user(
         fund_id=fund_id if role in FUND_ROLES else None,
         network_id=data.network_id if role is Role.network_officer else None,
         member_id=data.member_id if role is Role.member else None,
+        grantor_id=data.grantor_id if role is Role.grant_officer else None,
         created_by=creator.subject,
     )
     try:
@@ -397,6 +406,8 @@ async def create_client(*, session: AsyncSession, data: Any) -> tuple[ApiClient,
         scopes=list(dict.fromkeys(data.scopes)),
         fund_id=data.fund_id,
         network_id=data.network_id,
+        grantor_id=data.grantor_id,
+        program_ids=list(dict.fromkeys(data.program_ids)) if data.program_ids is not None else None,
     )
     session.add(client)
     await session.flush()
