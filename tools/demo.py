@@ -573,6 +573,8 @@ class Demo:
         self.step("Nakhon Si Thammarat's 2008 grant programs; Chawang applies, is screened, awarded, paid")
         officer_a = self.user("grant_officer_a", "เจ้าหน้าที่ พอช. (กลั่นกรอง 1)", "grant_officer")
         officer_b = self.user("grant_officer_b", "เจ้าหน้าที่ พมจ. (กลั่นกรอง 2)", "grant_officer")
+        # The two reviewers may not decide: a third officer does (docs/grantors.md).
+        officer_c = self.user("grant_officer_c", "เจ้าหน้าที่ พอช. (ผู้อนุมัติ)", "grant_officer")
         committee = self.user("committee_chawang", "กรรมการกองทุนฉวาง", "committee", fund_id=plan.id)
         province = [plan.province]
         target = self.api.call(officer_a, "POST", "/v1/grants/programs", json={
@@ -598,7 +600,7 @@ class Demo:
         for officer, score in ((officer_a, 85), (officer_b, 80)):
             self.api.call(officer, "POST", f"/v1/grants/applications/{app_id}/reviews", json={
                 "score": score, "recommendation": "approve", "comment": "แผนชัดเจน กองทุนมีความพร้อม"})
-        decided = self.api.call(officer_a, "POST", f"/v1/grants/applications/{app_id}/decision", json={
+        decided = self.api.call(officer_c, "POST", f"/v1/grants/applications/{app_id}/decision", json={
             "decision": "approve", "note": "อนุมัติเต็มจำนวน แบ่งจ่ายสองงวด",
             "tranches": [
                 {"amount_satang": 30_000 * B, "due_on": (self.today - dt.timedelta(days=10)).isoformat()},

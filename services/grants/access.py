@@ -2,7 +2,7 @@
 
 - programs: read by every signed-in caller; opened by grant officers (and platform admins);
 - applications: drafted by a fund's committee and fund admins (for the fund the body names);
-  seen by officers and grant systems, by a fund's own people and by its network's
+  seen by officers and grant systems holding a scope, by a fund's own people and by its network's
   officers; reviewed by reviewers (never of their own fund); decided and disbursed by officers, or
   by a grant system whose client holds ``grants:decide`` or ``grants:disburse``;
 - roll-ups: officers, and network officers (their network's);
@@ -151,10 +151,45 @@ async def fund_summary_reader(fund_id: uuid.UUID, request: Request, principal: C
 
 FundSummaryReader = Annotated[uuid.UUID, Depends(fund_summary_reader)]
 
+#: Who reads a fund's matching figures for themselves: its committee and fund admins.
+MATCHING_FUND_STAFF = frozenset({Role.committee, Role.fund_admin})
+
+
+async def matching_reader(
+    program_id: uuid.UUID, fund_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal
+) -> tuple[Program, uuid.UUID]:
+    """The program in the path and the fund in the query, for who may see that fund's matching
+    figures (docs/grantors.md): the fund's committee and fund admins, its network's officers,
+    platform admins, and grant officers for a fund that applied (beyond a draft) to a program of
+    this program's grantor. The figures are read from the ledger with the grants service's own
+    token, so this is checked before anything is read: the service lends its rights to no one."""
+    program = await service.get_program(session, program_id)
+    if principal.role is Role.platform_admin:
+        return program, fund_id
+    if principal.role in MATCHING_FUND_STAFF:
+        if principal.fund_id != fund_id:
+            raise Forbidden("auth.out_of_scope")
+    elif principal.role is Role.network_officer:
+        fund = await request.app.state.directory.fund(fund_id)
+        if fund is None or fund.get("network_id") != str(principal.network_id):
+            raise Forbidden("auth.out_of_scope")
+    elif principal.role is Role.grant_officer:
+        if not await service.fund_applied_to_grantor(session, fund_id, program):
+            raise Forbidden("auth.out_of_scope")
+    else:
+        raise Forbidden()
+    return program, fund_id
+
+
+MatchingReader = Annotated[tuple[Program, uuid.UUID], Depends(matching_reader)]
+
 
 async def webhook_owner(principal: CurrentPrincipal) -> Principal:
-    """Officers and grant systems, who subscribe to webhooks."""
+    """Officers and grant systems, who subscribe to webhooks (a client with no scope sees nothing,
+    so it is refused)."""
     _ensure(principal, WEBHOOK_OWNERS)
+    if principal.role is Role.integration and not principal.scopes:
+        raise Forbidden()
     return principal
 
 

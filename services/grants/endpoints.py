@@ -17,6 +17,7 @@ from services.grants.access import (
     Disburser,
     FundSummaryReader,
     GrantOfficer,
+    MatchingReader,
     OwnDelivery,
     OwnSubscription,
     ProgramForFundStaff,
@@ -101,13 +102,22 @@ async def list_applications(
     program_id: uuid.UUID, session: DbSession, principal: SignedIn, status: str | None = None,
     province: str | None = None, limit: Limit = 50, cursor: Cursor = None,
 ) -> Any:
-    """Applications to a program: officers see all, a network its funds', a fund only its own."""
+    """Applications to a program: officers see all, a network its funds', a fund only its own, a
+    grant system's client with no scope none."""
     query = select(Application).where(Application.program_id == program_id)
     # Every role may list; what each sees is filtered by who they are.
     if principal.role in FUND_ROLES:
         query = query.where(Application.fund_id == principal.fund_id)
     elif principal.role is Role.network_officer:
         query = query.where(Application.network_id == principal.network_id)
+    elif principal.role is Role.integration:
+        # A grant system's client: nothing without a scope; its fund's or network's when bound to one.
+        if not principal.scopes:
+            return ApplicationPage(items=[], next_cursor=None)
+        if principal.fund_id is not None:
+            query = query.where(Application.fund_id == principal.fund_id)
+        if principal.network_id is not None:
+            query = query.where(Application.network_id == principal.network_id)
     if status:
         query = query.where(Application.status == status)
     if province:
@@ -190,14 +200,16 @@ async def reconciliation(application: VisibleApplication, session: DbSession) ->
 
 @router.get("/programs/{program_id}/matching", response_model=MatchingDue)
 async def matching_due(
-    program_id: uuid.UUID, request: Request, session: DbSession, fund_id: FundSummaryReader,
-    year: Annotated[int, Query(ge=2000, le=2200)],
+    reading: MatchingReader, request: Request, year: Annotated[int, Query(ge=2000, le=2200)],
 ) -> Any:
-    """For a matching program: what it owes a fund for a calendar year, from the members'
-    contributions in the fund's ledger (ratio of each member's baht, capped per member). For who
-    may read the fund's grant figures (the fund in the query): the grants service reads the
-    contributions with its own token, so whom it admits here is whom the figure reaches."""
-    program = await service.get_program(session, program_id)
+    """For a matching program: what it owes a fund (``fund_id`` in the query) for a calendar year,
+    from the members' contributions in the fund's ledger (ratio of each member's baht, capped per
+    member). The grants service reads the contributions with its own token, so it answers only
+    whom ``access.MatchingReader`` admits for that fund (docs/grantors.md): the fund's committee
+    and fund admins, its network's officers, the grantor's officers for a fund that applied to the
+    grantor's programs, platform admins."""
+    program, fund_id = reading
+    program_id = program.id
     if program.matching_ratio_bp is None:
         raise SajjaError("program.not_matching", status_code=422)
     per_member = await request.app.state.ledger.member_contributions(fund_id, f"{year}-01-01", f"{year}-12-31")

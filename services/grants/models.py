@@ -45,6 +45,7 @@ class Program(Base):
         CheckConstraint("envelope_satang >= 0", name="envelope_non_negative"),
         CheckConstraint("per_fund_ceiling_satang IS NULL OR per_fund_ceiling_satang > 0", name="ceiling_positive"),
         CheckConstraint("allocated_satang >= 0 AND allocated_satang <= envelope_satang", name="within_envelope"),
+        CheckConstraint("cardinality(reviewers) > 0", name="reviewers_named"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -66,6 +67,9 @@ class Program(Base):
     #: Days after a tranche is disbursed by which the fund must report its use.
     report_due_days: Mapped[int] = mapped_column(Integer, nullable=False, default=90, server_default="90")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
+    #: Who may review its applications: roles (``grant_officer``...) and/or user ids.
+    reviewers: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False, default=lambda: ["grant_officer"],
+                                                 server_default="{grant_officer}")
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[dt.datetime] = _now()
 

@@ -18,6 +18,10 @@ class Split(ClosedModel):
     pct_bp: int = Field(gt=0, le=10_000)
 
 
+#: Roles a program may name as its reviewers (besides people, by user id).
+ReviewerRole = Literal["grant_officer", "network_officer", "committee", "fund_admin"]
+
+
 class ProgramCreate(ClosedModel):
     grantor: Grantor
     name: SingleLineText = Field(min_length=1, max_length=300)
@@ -30,6 +34,9 @@ class ProgramCreate(ClosedModel):
     matching_ratio_bp: int | None = Field(default=None, gt=0, le=100_000)
     matching_cap_per_member_satang: StrictInt | None = Field(default=None, gt=0)
     report_due_days: int = Field(default=90, gt=0, le=730)
+    #: Who may review: roles and/or user ids; by default the grantor's own grant officers. Never
+    #: anyone of the applying fund, whatever the program says.
+    reviewers: list[ReviewerRole | uuid.UUID] = Field(default_factory=lambda: ["grant_officer"], min_length=1, max_length=50)
 
     @field_validator("allocation_splits")
     @classmethod
@@ -48,6 +55,7 @@ class SplitOut(BaseModel):
 class ProgramOut(BaseModel):
     id: uuid.UUID
     grantor: str
+    reviewers: list[str]
     name: str
     fiscal_year_be: int
     fiscal_year_starts: dt.date

@@ -85,6 +85,18 @@ register_messages(
             "th": ("กลั่นกรองคำขอของกองทุนตนเองไม่ได้", "ผู้กลั่นกรองต้องไม่ได้มาจากกองทุนที่ยื่นคำขอ"),
             "en": ("Own fund", "A reviewer may not review their own fund's application"),
         },
+        "application.not_a_reviewer": {
+            "th": ("ไม่ได้เป็นผู้กลั่นกรองของโครงการนี้", "โครงการนี้ไม่ได้กำหนดให้ท่านเป็นผู้กลั่นกรอง"),
+            "en": ("Not a reviewer", "This program does not name you among its reviewers"),
+        },
+        "application.reviewed_already": {
+            "th": ("กลั่นกรองแล้ว", "ท่านกลั่นกรองคำขอนี้แล้ว ผลกลั่นกรองสองรายการต้องมาจากสองคน"),
+            "en": ("Reviewed already", "You reviewed this application already; the two reviews come from two people"),
+        },
+        "application.decider_reviewed": {
+            "th": ("ผู้กลั่นกรองตัดสินไม่ได้", "ท่านเป็นผู้กลั่นกรองคำขอนี้ จึงตัดสินคำขอนี้ไม่ได้"),
+            "en": ("Reviewer may not decide", "You reviewed this application, so you may not decide it"),
+        },
         "award.envelope_exceeded": {
             "th": ("เกินวงเงินโครงการ", "วงเงินคงเหลือของโครงการ {available_satang} สตางค์ ไม่พอ"),
             "en": ("Envelope exceeded", "The program has only {available_satang} satang left"),
@@ -123,7 +135,8 @@ register_messages(
 )
 
 #: Which income source of the fund's ledger a grantor's money is.
-LEDGER_SOURCE = {"codi": "codi", "state": "codi", "provincial_office": "codi", "local_government": "local_government", "other": "other"}
+LEDGER_SOURCE = {"codi": "codi", "state": "codi", "provincial_office": "provincial_office", "local_government": "local_government",
+                 "other": "other"}
 OFFICERS = frozenset({Role.grant_officer, Role.platform_admin})
 REVIEWERS = frozenset({Role.grant_officer, Role.network_officer, Role.committee, Role.fund_admin, Role.platform_admin})
 
@@ -145,13 +158,14 @@ def program_out(program: Program) -> ProgramOut:
                            for s in program.allocation_splits],
         eligible_provinces=list(program.eligible_provinces), min_fund_age_years=program.min_fund_age_years,
         matching_ratio_bp=program.matching_ratio_bp, matching_cap_per_member_satang=program.matching_cap_per_member_satang,
-        report_due_days=program.report_due_days, status=program.status,
+        report_due_days=program.report_due_days, status=program.status, reviewers=list(program.reviewers),
     )
 
 
 async def create_program(session: AsyncSession, principal: Principal, data: ProgramCreate) -> Program:
     program = Program(id=uuid.uuid4(), created_by=principal.subject, allocated_satang=0,
-                      **{**data.model_dump(), "allocation_splits": [s.model_dump() for s in data.allocation_splits]})
+                      **{**data.model_dump(), "allocation_splits": [s.model_dump() for s in data.allocation_splits],
+                         "reviewers": list(dict.fromkeys(str(r) for r in data.reviewers))})
     session.add(program)
     await session.flush()
     return program
@@ -167,9 +181,23 @@ async def get_program(session: AsyncSession, program_id: uuid.UUID, *, lock: boo
 # --- Who may see an application -------------------------------------------------------------------
 
 
+def client_sees_application(client: Principal, application: Application) -> bool:
+    """A grant system's client: nothing without a scope; bound to a fund or a network by its
+    token, only that fund's (that network's) applications."""
+    if not client.scopes:
+        return False
+    if client.fund_id is not None and client.fund_id != application.fund_id:
+        return False
+    if client.network_id is not None and client.network_id != application.network_id:
+        return False
+    return True
+
+
 def may_see(principal: Principal, application: Application) -> bool:
-    if principal.role in OFFICERS or principal.role is Role.integration:
+    if principal.role in OFFICERS:
         return True
+    if principal.role is Role.integration:
+        return client_sees_application(principal, application)
     if principal.role in FUND_ROLES:
         return principal.fund_id == application.fund_id
     if principal.role is Role.network_officer:
@@ -181,19 +209,15 @@ def may_see_program(owner: Principal, program: Program, application: Application
     """Whether ``owner`` may see ``program`` (and, for an event about one of its applications, that
     application): the one rule webhook events are filtered by, when written and again when sent.
 
-    Today officers see every program, and so do grant systems' clients (clients carry no grantor
-    yet: issue 19 point 1 narrows this to the client's grantor and programs, here); a client whose
-    token binds it to a fund or a network hears only of that fund's, or that network's, applications."""
+    Today officers see every program (issue 19 point 1 narrows officers and clients to their
+    grantor's programs, here); a grant system's client with no scope sees nothing, and a client
+    whose token binds it to a fund or a network hears only of that fund's, or that network's,
+    applications."""
     if owner.role in OFFICERS:
         return True
-    if owner.role is not Role.integration:
+    if owner.role is not Role.integration or not owner.scopes:
         return False
-    if application is not None:
-        if owner.fund_id is not None and owner.fund_id != application.fund_id:
-            return False
-        if owner.network_id is not None and owner.network_id != application.network_id:
-            return False
-    return True
+    return application is None or client_sees_application(owner, application)
 
 
 async def get_application(session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, lock: bool = False) -> Application:
@@ -201,6 +225,13 @@ async def get_application(session: AsyncSession, principal: Principal, applicati
     if application is None or not may_see(principal, application):
         raise NotFound("application.not_found")
     return application
+
+
+async def fund_applied_to_grantor(session: AsyncSession, fund_id: uuid.UUID, program: Program) -> bool:
+    """Whether the fund has an application beyond a draft to a program of ``program``'s grantor."""
+    found = await session.scalar(select(Application.id).join(Program, Program.id == Application.program_id).where(
+        Application.fund_id == fund_id, Application.status != "draft", Program.grantor == program.grantor).limit(1))
+    return found is not None
 
 
 def ensure_fund_staff(principal: Principal, fund_id: uuid.UUID) -> None:
@@ -329,23 +360,33 @@ async def submit(session: AsyncSession, principal: Principal, application: Appli
     return application
 
 
+def program_names_reviewer(program: Program, principal: Principal) -> bool:
+    """Whether the program names the caller among its reviewers, by role or as a person; platform
+    admins always may."""
+    if principal.role is Role.platform_admin:
+        return True
+    return principal.role.value in program.reviewers or principal.subject in program.reviewers
+
+
 async def review(session: AsyncSession, principal: Principal, application: Application, data: ReviewIn) -> Review:
-    """A reviewer's score (the route admits only ``REVIEWERS``: ``access.ApplicationForReviewers``)."""
+    """A reviewer's score (the route admits only ``REVIEWERS``: ``access.ApplicationForReviewers``).
+    The program names who may review; nobody of the applying fund may, and each person reviews an
+    application once (the two reviews a decision needs come from two people)."""
     # Which fund the application is from, the application says: no one reviews their own fund's.
     if principal.fund_id is not None and principal.fund_id == application.fund_id:
         raise Forbidden("application.own_fund_review")
+    program = await get_program(session, application.program_id)
+    if not program_names_reviewer(program, principal):
+        raise Forbidden("application.not_a_reviewer")
+    if await session.get(Review, (application.id, principal.subject)) is not None:
+        raise Forbidden("application.reviewed_already")
     _ensure_status(application, ("submitted", "screening"), "reviewed")
     if application.status == "submitted":
         await _status(session, application, "screening")
-    existing = await session.get(Review, (application.id, principal.subject))
-    if existing is None:
-        existing = Review(application_id=application.id, reviewer=principal.subject, reviewer_role=principal.role.value, **data.model_dump())
-        session.add(existing)
-    else:
-        for name, value in data.model_dump().items():
-            setattr(existing, name, value)
+    review = Review(application_id=application.id, reviewer=principal.subject, reviewer_role=principal.role.value, **data.model_dump())
+    session.add(review)
     await session.flush()
-    return existing
+    return review
 
 
 async def decide(session: AsyncSession, principal: Principal, application: Application, data: DecisionIn) -> Application:
@@ -353,6 +394,8 @@ async def decide(session: AsyncSession, principal: Principal, application: Appli
     The award is taken from the program's envelope under the program row's lock (and a CHECK), so
     concurrent approvals can never over-commit it."""
     _ensure_status(application, ("screening",), "decided")
+    if await session.get(Review, (application.id, principal.subject)) is not None:
+        raise Forbidden("application.decider_reviewed")
     count = await session.scalar(select(func.count()).select_from(Review).where(Review.application_id == application.id))
     if count < 2:
         raise SajjaError("application.reviews_needed", status_code=409, params={"count": count})

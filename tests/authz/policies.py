@@ -36,6 +36,10 @@ A_COLLECTORS = frozenset({COLLECTOR, COLLECTOR_OTHER})
 B_PEOPLE = frozenset({"member_b", "collector_b", "committee_b", "fund_admin_b"})
 B_STAFF = frozenset({"committee_b", "fund_admin_b"})
 INTEGRATIONS = frozenset(k for k in KEYS if k.startswith("integration"))
+#: A grant system's client with no scope: sees nothing.
+NO_SCOPE = "integration"
+#: The client that owns the world's webhook subscription.
+WEBHOOK_CLIENT = "integration_read"
 SERVICES = frozenset(k for k in KEYS if k.startswith("service_"))
 SIGNED_IN = frozenset(KEYS) - {"anonymous"}
 #: Everyone but fund A's people and the officers of A's network: who may not see fund A at all.
@@ -178,21 +182,25 @@ POLICIES: dict[str, Policy] = _policies(
     Policy("applicant", "The fund's committee and admins (for their own fund: the body names it), platform "
            "admins.", allow=A_STAFF | {PLATFORM}),
     Policy("application_viewer", "The fund's people, its network's officers, grant officers, platform admins and "
-           "grant systems; hidden (404) from other funds, other networks and services.",
-           allow=A_PEOPLE | INTEGRATIONS | {NETWORK, GRANT_OFFICER, PLATFORM},
-           not_found=B_PEOPLE | SERVICES | {NETWORK_OTHER}, sees=INTEGRATIONS | {GRANT_OFFICER}),
+           "grant systems holding a scope; hidden (404) from other funds, other networks, services and a grant "
+           "system with no scope.",
+           allow=A_PEOPLE | (INTEGRATIONS - {NO_SCOPE}) | {NETWORK, GRANT_OFFICER, PLATFORM},
+           not_found=B_PEOPLE | SERVICES | {NETWORK_OTHER, NO_SCOPE}, sees=(INTEGRATIONS - {NO_SCOPE}) | {GRANT_OFFICER}),
     Policy("application_staff", "The application's fund's committee and admins, platform admins; who sees it "
            "but is not its fund's staff is refused, who does not is told it does not exist.",
-           allow=A_STAFF | {PLATFORM}, not_found=B_PEOPLE | SERVICES | {NETWORK_OTHER},
-           sees=INTEGRATIONS | {GRANT_OFFICER}),
+           allow=A_STAFF | {PLATFORM}, not_found=B_PEOPLE | SERVICES | {NETWORK_OTHER, NO_SCOPE},
+           sees=(INTEGRATIONS - {NO_SCOPE}) | {GRANT_OFFICER}),
     Policy("grants_reader", "Every signed-in person and grant system; not another Sajja service, which asks "
            "nothing of grants (docs/service-calls.md).", allow=SIGNED_IN - SERVICES),
     Policy("applications_lister", "Every signed-in person and grant system, each seeing the applications they may "
            "see: a fund's people their fund's, a network's officers their network's, grant officers and systems "
-           "all; not another Sajja service.", allow=SIGNED_IN - SERVICES, sees=INTEGRATIONS | {GRANT_OFFICER}),
-    Policy("reviewer", "Reviewers (grant officers, network officers, other funds' committees and admins, "
-           "platform admins), never of the application's own fund.",
-           allow=B_STAFF | {NETWORK, NETWORK_OTHER, GRANT_OFFICER, PLATFORM},
+           "holding a scope all, a grant system with no scope none; not another Sajja service.",
+           allow=SIGNED_IN - SERVICES, sees=(INTEGRATIONS - {NO_SCOPE}) | {GRANT_OFFICER}),
+    Policy("reviewer", "Whom the program names as reviewers (the world's program: the default, grant officers), "
+           "and platform admins; never of the application's own fund (403 application.own_fund_review), "
+           "and those with a reviewer's role the program does not name are refused (403 "
+           "application.not_a_reviewer: network officers, other funds' committees and admins).",
+           allow=frozenset({GRANT_OFFICER, PLATFORM}),
            sees=INTEGRATIONS | B_STAFF | {NETWORK_OTHER, GRANT_OFFICER}),
     Policy("decider", "Grant officers and platform admins, and a grant system holding grants:decide.",
            allow=frozenset({GRANT_OFFICER, PLATFORM, "integration_decide"}), sees=INTEGRATIONS | {GRANT_OFFICER}),
@@ -201,14 +209,19 @@ POLICIES: dict[str, Policy] = _policies(
     Policy("rollup_reader", "Network officers (their network's applications), grant officers (the country's), "
            "platform admins.", allow=frozenset({NETWORK, NETWORK_OTHER, GRANT_OFFICER, PLATFORM}),
            sees=frozenset({GRANT_OFFICER})),
+    Policy("matching_reader", "Who may see the fund's matching figures (read with the grants service's own "
+           "token): its committee and admins, its network's officers, platform admins, and grant officers for a "
+           "fund that applied to the program's grantor's programs (fund A did); its members and collectors are "
+           "refused.", allow=A_STAFF | {NETWORK, GRANT_OFFICER, PLATFORM}, sees=frozenset({GRANT_OFFICER})),
     Policy("fund_summary_reader", "The fund's people, its network's officers, grant officers, platform admins.",
            allow=A_PEOPLE | {NETWORK, GRANT_OFFICER, PLATFORM}, sees=frozenset({GRANT_OFFICER})),
-    Policy("webhook_owner", "Grant officers, platform admins and grant systems.",
-           allow=INTEGRATIONS | {GRANT_OFFICER, PLATFORM}, sees=INTEGRATIONS | {GRANT_OFFICER}),
+    Policy("webhook_owner", "Grant officers, platform admins and grant systems holding a scope (a grant system "
+           "with no scope sees nothing, and is refused).",
+           allow=(INTEGRATIONS - {NO_SCOPE}) | {GRANT_OFFICER, PLATFORM}, sees=INTEGRATIONS | {GRANT_OFFICER}),
     Policy("own_webhook", "The subscription's owner (the integration client that made it), grant officers and "
            "platform admins; anyone else is told there is no such subscription (404).",
-           allow=frozenset({"integration", GRANT_OFFICER, PLATFORM}),
-           not_found=SIGNED_IN - {"integration", GRANT_OFFICER, PLATFORM}, sees=INTEGRATIONS | {GRANT_OFFICER}),
+           allow=frozenset({WEBHOOK_CLIENT, GRANT_OFFICER, PLATFORM}),
+           not_found=SIGNED_IN - {WEBHOOK_CLIENT, GRANT_OFFICER, PLATFORM}, sees=INTEGRATIONS | {GRANT_OFFICER}),
     # --- Gateway --------------------------------------------------------------------------------
     Policy("user_creator", "Fund admins (in their own fund: the body names it) and platform admins.",
            allow=frozenset({FUND_ADMIN, PLATFORM})),

@@ -7,8 +7,8 @@ collector A1's, who took A1's deposit), so ``member`` acts on their own objects 
 ``member_other`` (member A2) on another member's; ``collector_other`` is a second collector of A.
 
 Integration clients are separate grant systems, one per scope the code checks (and one with a
-scope it does not check, to show a scope is not a role): ``integration`` owns the world's webhook
-subscription, the others do not. Service tokens are minted as the gateway mints them for each
+scope it does not check, to show a scope is not a role, and one with no scope, who sees nothing):
+``integration_read`` owns the world's webhook subscription, the others do not. Service tokens are minted as the gateway mints them for each
 service's client credentials (``sub`` ``svc-<name>``, scope ``service:<name>``).
 """
 
@@ -39,6 +39,8 @@ class Principal:
 CHECKED_SCOPES = ("grants:decide", "grants:disburse")
 #: A scope clients are given that no route checks.
 UNCHECKED_SCOPES = ("grants:read",)
+#: The scope of the client that owns the world's webhook subscription (``integration_read``).
+WEBHOOK_OWNER_SCOPE = "grants:read"
 
 SERVICES = ("gateway", "members", "ledger", "benefits", "grants")
 
@@ -62,11 +64,13 @@ PRINCIPALS: tuple[Principal, ...] = (
               subject="user:officer-N2"),
     Principal("grant_officer", "a grant officer (CODI)", Role.grant_officer, subject="user:grant-officer"),
     Principal("platform_admin", "a platform admin", Role.platform_admin, subject="user:platform-admin"),
-    Principal("integration", "a grant system's client with no scope (owns the webhook subscription)", Role.integration,
-              subject="cli-authz-owner"),
+    Principal("integration", "a grant system's client with no scope (sees nothing)", Role.integration,
+              subject="cli-authz-no-scope"),
     *(
-        Principal(f"integration_{scope.split(':')[1]}", f"another grant system's client with {scope}", Role.integration,
-                  subject=f"cli-authz-{scope.split(':')[1]}", scopes=(scope,))
+        Principal(f"integration_{scope.split(':')[1]}", f"another grant system's client with {scope}"
+                  + (" (owns the webhook subscription)" if scope == WEBHOOK_OWNER_SCOPE else ""), Role.integration,
+                  subject="cli-authz-owner" if scope == WEBHOOK_OWNER_SCOPE else f"cli-authz-{scope.split(':')[1]}",
+                  scopes=(scope,))
         for scope in UNCHECKED_SCOPES + CHECKED_SCOPES
     ),
     *(Principal(f"service_{name}", f"the {name} service's token", Role.service, subject=f"svc-{name}",

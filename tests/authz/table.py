@@ -114,7 +114,7 @@ grants    POST   /v1/grants/applications/{application_id}/decision              
 grants    POST   /v1/grants/applications/{application_id}/tranches/{tranche_id}/disbursement  disburser
 grants    POST   /v1/grants/applications/{application_id}/reports                     application_staff
 grants    GET    /v1/grants/applications/{application_id}/reconciliation              application_viewer
-grants    GET    /v1/grants/programs/{program_id}/matching                            fund_summary_reader
+grants    GET    /v1/grants/programs/{program_id}/matching                            matching_reader
 grants    GET    /v1/grants/reports/rollup                                            rollup_reader
 grants    GET    /v1/grants/funds/{fund_id}/summary                                   fund_summary_reader
 grants    POST   /v1/grants/webhooks                                                  webhook_owner

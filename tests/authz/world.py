@@ -8,7 +8,7 @@ the processes' own APIs (once for the package, on the rolled-back connections of
   administration expense its committee member proposed,
   the benefit catalog from the templates, a claim member 1 submitted with a document (an ID card,
   not medical), and an awarded grant application with one tranche still to be paid;
-- a grant program both funds applied to; a webhook subscription of the ``integration`` client with
+- a grant program both funds applied to; a webhook subscription of the ``integration_read`` client with
   one delivery, and another client's subscription with one;
 - a LINE link for member A1.
 
@@ -208,8 +208,8 @@ async def build_world(system: System) -> World:
         ids[f"document:{side}"] = document["id"]
 
     # Grants: the integration clients' subscriptions first, so the applications' changes are delivered.
-    owner = world.headers("integration")
-    other_client = system.tokens.headers(Role.integration, sub="cli-authz-someone-else")
+    owner = world.headers("integration_read")
+    other_client = system.tokens.headers(Role.integration, sub="cli-authz-someone-else", scope="grants:read")
     for key, headers in (("own", owner), ("other", other_client)):
         ids[f"subscription:{key}"] = _ok(await c["grants"].post("/v1/grants/webhooks", headers=headers, json={
             "url": "http://127.0.0.1:9/hook", "events": ["application.status_changed"]}))["id"]

@@ -33,7 +33,7 @@ class Hooks:
         self.grants, self.members, self.tokens = grants, members, tokens
         self.app = grants._transport.app
         self.officer = tokens.headers(Role.grant_officer, sub="codi-officer")
-        self.client = tokens.headers(Role.integration, sub="cli-codi")
+        self.client = tokens.headers(Role.integration, sub="cli-codi", scope="grants:read")
         self.dns = FakeDns({"hooks.example.org": [PUBLIC]})
 
     async def use_http(self, http: httpx.AsyncClient) -> None:
@@ -292,7 +292,7 @@ async def test_a_subscription_without_a_program_hears_only_what_its_client_may_s
     fund_b = await make_fund(hooks.members, hooks.tokens, name="กองทุนสวัสดิการชุมชนตำบลไม้เรียง", **NAKHON)
     url = "https://hooks.example.org/hooks"
     # A grant system's client bound to fund A (its token says so), one bound to nothing, and an officer.
-    bound = hooks.tokens.headers(Role.integration, sub="cli-fund-a", fund_id=fund_a.id)
+    bound = hooks.tokens.headers(Role.integration, sub="cli-fund-a", fund_id=fund_a.id, scope="grants:read")
     hooks.policy()
     subscriptions: dict[str, str] = {}
     for who, headers in (("bound", bound), ("client", hooks.client), ("officer", hooks.officer)):
