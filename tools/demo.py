@@ -571,19 +571,26 @@ class Demo:
         plan = self.fund("ฉวาง")
         seed = self.facts["nakhon_si_thammarat_2008"]
         self.step("Nakhon Si Thammarat's 2008 grant programs; Chawang applies, is screened, awarded, paid")
-        officer_a = self.user("grant_officer_a", "เจ้าหน้าที่ พอช. (กลั่นกรอง 1)", "grant_officer")
-        officer_b = self.user("grant_officer_b", "เจ้าหน้าที่ พมจ. (กลั่นกรอง 2)", "grant_officer")
-        # The two reviewers may not decide: a third officer does (docs/grantors.md).
-        officer_c = self.user("grant_officer_c", "เจ้าหน้าที่ พอช. (ผู้อนุมัติ)", "grant_officer")
+        # Two grantors: CODI, and the provincial social development office (พมจ.); each officer acts
+        # for one (docs/grantors.md).
+        codi = self.api.call(self.admin, "POST", "/v1/grants/grantors", json={
+            "kind": "codi", "name": "สถาบันพัฒนาองค์กรชุมชน (พอช.)"})["id"]
+        pso = self.api.call(self.admin, "POST", "/v1/grants/grantors", json={
+            "kind": "provincial_office", "name": "สำนักงานพัฒนาสังคมและความมั่นคงของมนุษย์จังหวัดนครศรีธรรมราช (พมจ.)"})["id"]
+        officer_a = self.user("grant_officer_a", "เจ้าหน้าที่ พอช. (กลั่นกรอง 1)", "grant_officer", grantor_id=codi)
+        officer_b = self.user("grant_officer_b", "เจ้าหน้าที่ พมจ. (กลั่นกรอง 2)", "grant_officer", grantor_id=pso)
+        # The two reviewers may not decide: a third officer does.
+        officer_c = self.user("grant_officer_c", "เจ้าหน้าที่ พอช. (ผู้อนุมัติ)", "grant_officer", grantor_id=codi)
         committee = self.user("committee_chawang", "กรรมการกองทุนฉวาง", "committee", fund_id=plan.id)
         province = [plan.province]
+        # CODI's program is screened by CODI's officers and, by name, the พมจ. officer.
         target = self.api.call(officer_a, "POST", "/v1/grants/programs", json={
-            "grantor": "codi", "fiscal_year_be": 2551, "eligible_provinces": province,
+            "grantor": "codi", "reviewers": ["grant_officer", officer_b.id], "fiscal_year_be": 2551, "eligible_provinces": province,
             "name": "สวัสดิการชุมชนพื้นที่เป้าหมาย จังหวัดนครศรีธรรมราช ปีงบประมาณ 2551",
             "envelope_satang": baht_to_satang(seed["split"]["target_areas_province_baht"]),
             "per_fund_ceiling_satang": baht_to_satang(seed["codi_support_per_tambon_fund_baht"]), "report_due_days": 90})
-        issues = self.api.call(officer_a, "POST", "/v1/grants/programs", json={
-            "grantor": "codi", "fiscal_year_be": 2551, "eligible_provinces": province,
+        issues = self.api.call(officer_b, "POST", "/v1/grants/programs", json={
+            "grantor": "provincial_office", "fiscal_year_be": 2551, "eligible_provinces": province,
             "name": "สวัสดิการชุมชนเชิงประเด็น จังหวัดนครศรีธรรมราช ปีงบประมาณ 2551",
             "envelope_satang": baht_to_satang(seed["split"]["issue_based_province_baht"])})
         self.loaded.programs = {"target_areas": target["id"], "issue_based": issues["id"]}

@@ -340,6 +340,8 @@ async def client_credentials(
 
 def _check_user_scope(role: Role, fund_id: Any, network_id: Any, member_id: Any, grantor_id: Any = None) -> None:
     needs: list[str] = []
+    if role is Role.grant_officer and grantor_id is None:
+        needs.append("grantor_id")
     if role in FUND_ROLES and fund_id is None:
         needs.append("fund_id")
     if role is Role.member and member_id is None:

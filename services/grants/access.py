@@ -1,14 +1,19 @@
 """Who may call the grants routes, as dependencies named for whom they admit.
 
-- programs: read by every signed-in caller; opened by grant officers (and platform admins);
+- grantors: registered by platform admins, read by every signed-in caller;
+- programs: read by every signed-in caller, but a grant officer or a grant system's client sees only
+  its grantor's (a client narrowed to some programs, those; with no scope, none): another
+  grantor's program, its applications and tranches are a 404 to them; opened by grant officers for
+  their own grantor (and platform admins, naming one);
 - applications: drafted by a fund's committee and fund admins (for the fund the body names);
-  seen by officers and grant systems holding a scope, by a fund's own people and by its network's
+  seen by officers and grant systems holding a scope (their grantor's programs'), by a fund's own people and by its network's
   officers; reviewed by reviewers (never of their own fund); decided and disbursed by officers, or
   by a grant system whose client holds ``grants:decide`` or ``grants:disburse``;
 - roll-ups: officers, and network officers (their network's);
 - a fund's summary, and what a matching program owes it: the fund's own people, its network's
   officers, officers;
-- webhooks: officers and grant systems subscribe; each reads and redelivers its own.
+- webhooks: officers and grant systems subscribe; each reads and redelivers its own, and a
+  grantor's officers those of its grantor's officers and systems.
 
 No other Sajja service asks anything of grants (docs/service-calls.md), so a service token is
 admitted by no route here.
@@ -51,6 +56,15 @@ async def signed_in(principal: CurrentPrincipal) -> Principal:
 
 
 SignedIn = Annotated[Principal, Depends(signed_in)]
+
+
+async def platform_admin(principal: CurrentPrincipal) -> Principal:
+    """Platform admins (who register grantors)."""
+    _ensure(principal, frozenset({Role.platform_admin}))
+    return principal
+
+
+PlatformAdmin = Annotated[Principal, Depends(platform_admin)]
 
 
 async def grant_officer(principal: CurrentPrincipal) -> Principal:
@@ -163,7 +177,7 @@ async def matching_reader(
     platform admins, and grant officers for a fund that applied (beyond a draft) to a program of
     this program's grantor. The figures are read from the ledger with the grants service's own
     token, so this is checked before anything is read: the service lends its rights to no one."""
-    program = await service.get_program(session, program_id)
+    program = await service.get_visible_program(session, principal, program_id)
     if principal.role is Role.platform_admin:
         return program, fund_id
     if principal.role in MATCHING_FUND_STAFF:
@@ -174,6 +188,7 @@ async def matching_reader(
         if fund is None or fund.get("network_id") != str(principal.network_id):
             raise Forbidden("auth.out_of_scope")
     elif principal.role is Role.grant_officer:
+        # The program is its grantor's (another grantor's is a 404 above).
         if not await service.fund_applied_to_grantor(session, fund_id, program):
             raise Forbidden("auth.out_of_scope")
     else:
@@ -196,10 +211,18 @@ async def webhook_owner(principal: CurrentPrincipal) -> Principal:
 WebhookOwner = Annotated[Principal, Depends(webhook_owner)]
 
 
+def _may_manage(principal: Principal, subscription: WebhookSubscription) -> bool:
+    """Whoever made the subscription, the officers of its owner's grantor, and platform admins."""
+    if subscription.owner == principal.subject or principal.role is Role.platform_admin:
+        return True
+    return (principal.role is Role.grant_officer and principal.grantor_id is not None
+            and subscription.owner_grantor_id == principal.grantor_id)
+
+
 async def own_subscription(subscription_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> WebhookSubscription:
-    """The subscription in the path, for whoever made it, and officers."""
+    """The subscription in the path, for whoever made it, its grantor's officers and platform admins."""
     subscription = await session.get(WebhookSubscription, subscription_id)
-    if subscription is None or (subscription.owner != principal.subject and principal.role not in service.OFFICERS):
+    if subscription is None or not _may_manage(principal, subscription):
         raise NotFound("webhook.not_found")
     return subscription
 
@@ -208,10 +231,11 @@ OwnSubscription = Annotated[WebhookSubscription, Depends(own_subscription)]
 
 
 async def own_delivery(delivery_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> WebhookDelivery:
-    """The delivery in the path, locked, for whoever made its subscription, and officers."""
+    """The delivery in the path, locked, for whoever made its subscription, its grantor's officers
+    and platform admins."""
     delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
     subscription = await session.get(WebhookSubscription, delivery.subscription_id) if delivery else None
-    if delivery is None or (subscription.owner != principal.subject and principal.role not in service.OFFICERS):
+    if delivery is None or not _may_manage(principal, subscription):
         raise NotFound("webhook.not_found")
     return delivery
 

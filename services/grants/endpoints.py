@@ -20,6 +20,7 @@ from services.grants.access import (
     MatchingReader,
     OwnDelivery,
     OwnSubscription,
+    PlatformAdmin,
     ProgramForFundStaff,
     RollupReader,
     SignedIn,
@@ -28,6 +29,7 @@ from services.grants.access import (
 )
 from services.grants.models import (
     Application,
+    Grantor,
     Program,
     Tranche,
     WebhookDelivery,
@@ -40,6 +42,8 @@ from services.grants.schemas import (
     DeliveryOut,
     DisbursementIn,
     FundGrants,
+    GrantorIn,
+    GrantorOut,
     MatchingDue,
     ProgramCreate,
     ProgramOut,
@@ -66,6 +70,18 @@ router = APIRouter(prefix="/v1/grants", tags=["grants"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
+@router.post("/grantors", response_model=GrantorOut, status_code=201)
+async def create_grantor(body: GrantorIn, session: DbSession, principal: PlatformAdmin) -> Any:
+    """Register a grantor organisation (platform admins); its kind picks the ledger income source."""
+    return GrantorOut.model_validate(await service.create_grantor(session, principal, body))
+
+
+@router.get("/grantors", response_model=list[GrantorOut])
+async def list_grantors(session: DbSession, _: SignedIn) -> Any:
+    """Grantor organisations, by name."""
+    return [GrantorOut.model_validate(g) for g in (await session.scalars(select(Grantor).order_by(Grantor.name, Grantor.id))).all()]
+
+
 @router.post("/programs", response_model=ProgramOut, status_code=201)
 async def create_program(body: ProgramCreate, session: DbSession, principal: GrantOfficer) -> Any:
     """Open a program with its envelope, splits, ceiling and eligibility (grant officers)."""
@@ -73,9 +89,10 @@ async def create_program(body: ProgramCreate, session: DbSession, principal: Gra
 
 
 @router.get("/programs", response_model=ProgramPage)
-async def list_programs(session: DbSession, _: SignedIn, limit: Limit = 50, cursor: Cursor = None) -> Any:
-    """Programs, newest fiscal year first; every signed-in caller may read them."""
-    query = select(Program).order_by(Program.fiscal_year_be.desc(), Program.id).limit(limit + 1)
+async def list_programs(session: DbSession, principal: SignedIn, limit: Limit = 50, cursor: Cursor = None) -> Any:
+    """Programs, newest fiscal year first; every signed-in caller may read them, but a grant
+    officer or system sees only its grantor's (a narrowed client, its programs)."""
+    query = select(Program).where(*service.visible_programs(principal)).order_by(Program.fiscal_year_be.desc(), Program.id).limit(limit + 1)
     key = after_key(cursor, int, uuid.UUID)
     if key is not None:
         query = query.where(tuple_(-Program.fiscal_year_be, Program.id) > (-key[0], key[1]))
@@ -84,8 +101,8 @@ async def list_programs(session: DbSession, _: SignedIn, limit: Limit = 50, curs
 
 
 @router.get("/programs/{program_id}", response_model=ProgramOut)
-async def get_program(program_id: uuid.UUID, session: DbSession, _: SignedIn) -> Any:
-    return service.program_out(await service.get_program(session, program_id))
+async def get_program(program_id: uuid.UUID, session: DbSession, principal: SignedIn) -> Any:
+    return service.program_out(await service.get_visible_program(session, principal, program_id))
 
 
 @router.post("/programs/{program_id}/applications", response_model=ApplicationOut, status_code=201)
@@ -102,8 +119,10 @@ async def list_applications(
     program_id: uuid.UUID, session: DbSession, principal: SignedIn, status: str | None = None,
     province: str | None = None, limit: Limit = 50, cursor: Cursor = None,
 ) -> Any:
-    """Applications to a program: officers see all, a network its funds', a fund only its own, a
-    grant system's client with no scope none."""
+    """Applications to a program: its grantor's officers and systems see all (another grantor's
+    program is a 404 to them), a network its funds', a fund only its own, a grant system's client
+    with no scope none."""
+    await service.get_visible_program(session, principal, program_id)
     query = select(Application).where(Application.program_id == program_id)
     # Every role may list; what each sees is filtered by who they are.
     if principal.role in FUND_ROLES:
@@ -239,6 +258,7 @@ async def rollup(session: DbSession, principal: RollupReader, program_id: uuid.U
     )
     if principal.role is Role.network_officer:
         query = query.where(Application.network_id == principal.network_id)
+    query = query.where(*service.visible_programs(principal))
     if program_id:
         query = query.where(Program.id == program_id)
     if province:
@@ -250,10 +270,13 @@ async def rollup(session: DbSession, principal: RollupReader, program_id: uuid.U
 
 
 @router.get("/funds/{fund_id}/summary", response_model=FundGrants)
-async def fund_summary(fund_id: FundSummaryReader, session: DbSession) -> Any:
+async def fund_summary(fund_id: FundSummaryReader, session: DbSession, principal: SignedIn) -> Any:
     """One fund's applications and money across programs: the fund itself, its network's officers,
-    grant officers."""
-    mine = (Application.fund_id == fund_id, Application.status != "draft")
+    grant officers (their grantor's programs only)."""
+    mine: tuple[Any, ...] = (Application.fund_id == fund_id, Application.status != "draft")
+    ours = service.visible_programs(principal)
+    if ours:
+        mine = (*mine, Application.program_id.in_(select(Program.id).where(*ours)))
     by_status = dict((await session.execute(
         select(Application.status, func.count()).where(*mine).group_by(Application.status))).all())
     requested, awarded, awarded_satang = (await session.execute(
@@ -262,7 +285,7 @@ async def fund_summary(fund_id: FundSummaryReader, session: DbSession) -> Any:
     disbursed, received = (await session.execute(
         select(func.coalesce(func.sum(Tranche.amount_satang).filter(Tranche.status == "disbursed"), 0),
                func.coalesce(func.sum(Tranche.amount_satang).filter(Tranche.ledger_status == "posted"), 0))
-        .where(Tranche.fund_id == fund_id))).one()
+        .where(Tranche.fund_id == fund_id, Tranche.application_id.in_(select(Application.id).where(*mine))))).one()
     return FundGrants(
         fund_id=fund_id, applications=sum(by_status.values()), by_status=by_status, requested_satang=int(requested),
         awarded=int(awarded), awarded_satang=int(awarded_satang), disbursed_satang=int(disbursed),

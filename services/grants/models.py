@@ -36,6 +36,20 @@ def _now() -> Mapped[dt.datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
+class Grantor(Base):
+    """An organisation that funds programs (CODI, a provincial office, a local government...); its
+    kind picks the income source its money is booked to in a fund's ledger."""
+
+    __tablename__ = "grantors"
+    __table_args__ = (CheckConstraint("kind IN (" + ", ".join(f"'{g}'" for g in GRANTORS) + ")", name="kind_known"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(300), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = _now()
+
+
 class Program(Base):
     """A grant program (โครงการ / งบอุดหนุน) of one grantor for one Thai fiscal year."""
 
@@ -49,6 +63,8 @@ class Program(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    #: The grantor organisation the program belongs to; ``grantor`` is its kind, copied.
+    grantor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("grantors.id"), nullable=False, index=True)
     grantor: Mapped[str] = mapped_column(String(32), nullable=False)
     name: Mapped[str] = mapped_column(String(300), nullable=False)
     #: Thai fiscal year, October to September, in B.E. (2551 runs from October 2007).
@@ -194,6 +210,9 @@ class WebhookSubscription(Base):
     owner_fund_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     owner_network_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     owner_scopes: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False, default=list, server_default="{}")
+    owner_grantor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: None: not narrowed to some programs.
+    owner_program_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
     url: Mapped[str] = mapped_column(String(500), nullable=False)
     secret: Mapped[str] = mapped_column(String(128), nullable=False)
     events: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False)

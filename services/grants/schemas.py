@@ -22,8 +22,26 @@ class Split(ClosedModel):
 ReviewerRole = Literal["grant_officer", "network_officer", "committee", "fund_admin"]
 
 
+class GrantorIn(ClosedModel):
+    kind: Grantor
+    name: SingleLineText = Field(min_length=1, max_length=300)
+
+
+class GrantorOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    name: str
+
+
 class ProgramCreate(ClosedModel):
-    grantor: Grantor
+    #: The grantor the program belongs to: a grant officer's own (it may be left out); a platform
+    #: admin names it.
+    grantor_id: uuid.UUID | None = None
+    #: The grantor's kind, as before grantors were organisations: when given, it must be the kind
+    #: of the program's grantor.
+    grantor: Grantor | None = None
     name: SingleLineText = Field(min_length=1, max_length=300)
     fiscal_year_be: int = Field(ge=2500, le=2700, description="Thai fiscal year in B.E. (October to September)")
     envelope_satang: StrictInt = Field(ge=0, le=10**15)
@@ -54,6 +72,7 @@ class SplitOut(BaseModel):
 
 class ProgramOut(BaseModel):
     id: uuid.UUID
+    grantor_id: uuid.UUID
     grantor: str
     reviewers: list[str]
     name: str

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grants.models import (
     Application,
+    Grantor,
     Idempotency,
     Program,
     Review,
@@ -30,6 +31,7 @@ from services.grants.schemas import (
     ApplicationCreate,
     ApplicationOut,
     DecisionIn,
+    GrantorIn,
     ProgramCreate,
     ProgramOut,
     Reconciliation,
@@ -50,6 +52,15 @@ from shared.timeutil import bangkok_today, utcnow
 
 register_messages(
     {
+        "grantor.not_found": {"th": ("ไม่พบผู้ให้ทุน", "ไม่พบผู้ให้ทุนนี้"), "en": ("Grantor not found", "No such grantor")},
+        "program.grantor_required": {
+            "th": ("ต้องระบุผู้ให้ทุน", "โครงการต้องเป็นของผู้ให้ทุนรายหนึ่ง: ระบุ grantor_id"),
+            "en": ("Grantor required", "A program belongs to one grantor: give grantor_id"),
+        },
+        "program.grantor_kind": {
+            "th": ("ประเภทผู้ให้ทุนไม่ตรง", "ผู้ให้ทุนของโครงการนี้เป็นประเภท {kind}"),
+            "en": ("Grantor kind differs", "The program's grantor is of kind {kind}"),
+        },
         "program.not_found": {"th": ("ไม่พบโครงการ", "ไม่พบโครงการนี้"), "en": ("Program not found", "No such program")},
         "program.closed": {"th": ("โครงการปิดรับแล้ว", "โครงการนี้ไม่เปิดรับคำขอ"), "en": ("Program closed", "This program takes no applications")},
         "application.not_found": {"th": ("ไม่พบคำขอ", "ไม่พบคำขอนี้"), "en": ("Application not found", "No such application")},
@@ -150,7 +161,7 @@ def fiscal_year_bounds(year_be: int) -> tuple[dt.date, dt.date]:
 def program_out(program: Program) -> ProgramOut:
     starts, ends = fiscal_year_bounds(program.fiscal_year_be)
     return ProgramOut(
-        id=program.id, grantor=program.grantor, name=program.name, fiscal_year_be=program.fiscal_year_be,
+        id=program.id, grantor_id=program.grantor_id, grantor=program.grantor, name=program.name, fiscal_year_be=program.fiscal_year_be,
         fiscal_year_starts=starts, fiscal_year_ends=ends, envelope_satang=program.envelope_satang,
         allocated_satang=program.allocated_satang, available_satang=program.envelope_satang - program.allocated_satang,
         per_fund_ceiling_satang=program.per_fund_ceiling_satang,
@@ -162,9 +173,33 @@ def program_out(program: Program) -> ProgramOut:
     )
 
 
+async def create_grantor(session: AsyncSession, principal: Principal, data: GrantorIn) -> Grantor:
+    grantor = Grantor(id=uuid.uuid4(), kind=data.kind, name=data.name, created_by=principal.subject)
+    session.add(grantor)
+    await session.flush()
+    return grantor
+
+
 async def create_program(session: AsyncSession, principal: Principal, data: ProgramCreate) -> Program:
-    program = Program(id=uuid.uuid4(), created_by=principal.subject, allocated_satang=0,
-                      **{**data.model_dump(), "allocation_splits": [s.model_dump() for s in data.allocation_splits],
+    """A program of the caller's grantor (a grant officer's own; a platform admin names it)."""
+    if principal.role is Role.grant_officer:
+        if principal.grantor_id is None:
+            raise Forbidden("auth.out_of_scope")
+        if data.grantor_id is not None and data.grantor_id != principal.grantor_id:
+            raise Forbidden("auth.out_of_scope")
+        grantor_id = principal.grantor_id
+    elif data.grantor_id is None:
+        raise SajjaError("program.grantor_required", status_code=422)
+    else:
+        grantor_id = data.grantor_id
+    grantor = await session.get(Grantor, grantor_id)
+    if grantor is None:
+        raise NotFound("grantor.not_found")
+    if data.grantor is not None and data.grantor != grantor.kind:
+        raise SajjaError("program.grantor_kind", status_code=422, params={"kind": grantor.kind})
+    fields = data.model_dump(exclude={"grantor_id", "grantor"})
+    program = Program(id=uuid.uuid4(), created_by=principal.subject, allocated_satang=0, grantor_id=grantor.id, grantor=grantor.kind,
+                      **{**fields, "allocation_splits": [s.model_dump() for s in data.allocation_splits],
                          "reviewers": list(dict.fromkeys(str(r) for r in data.reviewers))})
     session.add(program)
     await session.flush()
@@ -176,6 +211,45 @@ async def get_program(session: AsyncSession, program_id: uuid.UUID, *, lock: boo
     if program is None:
         raise NotFound("program.not_found")
     return program
+
+
+def acts_for_program(principal: Principal, program: Program) -> bool:
+    """Whether a grant officer or a grant system's client acts for the program: its grantor's, and
+    for a client holding a scope, one of the programs it is narrowed to (when it is); platform
+    admins act for every program. Nobody else acts for a grantor."""
+    if principal.role is Role.platform_admin:
+        return True
+    if principal.role is Role.grant_officer:
+        return principal.grantor_id is not None and principal.grantor_id == program.grantor_id
+    if principal.role is Role.integration:
+        return (bool(principal.scopes) and principal.grantor_id is not None and principal.grantor_id == program.grantor_id
+                and (principal.program_ids is None or program.id in principal.program_ids))
+    return False
+
+
+GRANTOR_SIDE = frozenset({Role.grant_officer, Role.integration})
+
+
+async def get_visible_program(session: AsyncSession, principal: Principal, program_id: uuid.UUID) -> Program:
+    """The program, for everyone but an officer or client of another grantor (or a client not
+    narrowed to it, or holding no scope), to whom it is a 404 as if it did not exist."""
+    program = await get_program(session, program_id)
+    if principal.role in GRANTOR_SIDE and not acts_for_program(principal, program):
+        raise NotFound("program.not_found")
+    return program
+
+
+def visible_programs(principal: Principal) -> list[Any]:
+    """Conditions on ``Program`` for the programs a grantor's officer or client may see (none for
+    anyone else: programs are public to them)."""
+    if principal.role not in GRANTOR_SIDE:
+        return []
+    if principal.grantor_id is None or (principal.role is Role.integration and not principal.scopes):
+        return [Program.id.is_(None)]
+    conditions = [Program.grantor_id == principal.grantor_id]
+    if principal.role is Role.integration and principal.program_ids is not None:
+        conditions.append(Program.id.in_(sorted(principal.program_ids)))
+    return conditions
 
 
 # --- Who may see an application -------------------------------------------------------------------
@@ -193,11 +267,11 @@ def client_sees_application(client: Principal, application: Application) -> bool
     return True
 
 
-def may_see(principal: Principal, application: Application) -> bool:
+def may_see(principal: Principal, application: Application, program: Program) -> bool:
     if principal.role in OFFICERS:
-        return True
+        return acts_for_program(principal, program)
     if principal.role is Role.integration:
-        return client_sees_application(principal, application)
+        return acts_for_program(principal, program) and client_sees_application(principal, application)
     if principal.role in FUND_ROLES:
         return principal.fund_id == application.fund_id
     if principal.role is Role.network_officer:
@@ -209,20 +283,19 @@ def may_see_program(owner: Principal, program: Program, application: Application
     """Whether ``owner`` may see ``program`` (and, for an event about one of its applications, that
     application): the one rule webhook events are filtered by, when written and again when sent.
 
-    Today officers see every program (issue 19 point 1 narrows officers and clients to their
-    grantor's programs, here); a grant system's client with no scope sees nothing, and a client
-    whose token binds it to a fund or a network hears only of that fund's, or that network's,
-    applications."""
-    if owner.role in OFFICERS:
-        return True
-    if owner.role is not Role.integration or not owner.scopes:
+    Officers and clients see their grantor's programs only (a client narrowed to some programs,
+    those), a client with no scope nothing; a client whose token binds it to a fund or a network
+    hears only of that fund's, or that network's, applications."""
+    if owner.role not in OFFICERS and owner.role is not Role.integration:
         return False
-    return application is None or client_sees_application(owner, application)
+    if not acts_for_program(owner, program):
+        return False
+    return owner.role is not Role.integration or application is None or client_sees_application(owner, application)
 
 
 async def get_application(session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, lock: bool = False) -> Application:
     application = await session.get(Application, application_id, with_for_update=lock, populate_existing=lock)
-    if application is None or not may_see(principal, application):
+    if application is None or not may_see(principal, application, await get_program(session, application.program_id)):
         raise NotFound("application.not_found")
     return application
 
@@ -230,7 +303,7 @@ async def get_application(session: AsyncSession, principal: Principal, applicati
 async def fund_applied_to_grantor(session: AsyncSession, fund_id: uuid.UUID, program: Program) -> bool:
     """Whether the fund has an application beyond a draft to a program of ``program``'s grantor."""
     found = await session.scalar(select(Application.id).join(Program, Program.id == Application.program_id).where(
-        Application.fund_id == fund_id, Application.status != "draft", Program.grantor == program.grantor).limit(1))
+        Application.fund_id == fund_id, Application.status != "draft", Program.grantor_id == program.grantor_id).limit(1))
     return found is not None
 
 
@@ -265,7 +338,8 @@ async def subscribe(session: AsyncSession, principal: Principal, data: Subscript
     subscription = WebhookSubscription(
         id=uuid.uuid4(), owner=principal.subject, url=str(data.url), secret=secrets.token_urlsafe(32), events=list(data.events),
         program_id=data.program_id, owner_role=principal.role.value, owner_fund_id=principal.fund_id,
-        owner_network_id=principal.network_id, owner_scopes=sorted(principal.scopes))
+        owner_network_id=principal.network_id, owner_scopes=sorted(principal.scopes), owner_grantor_id=principal.grantor_id,
+        owner_program_ids=sorted(principal.program_ids) if principal.program_ids is not None else None)
     session.add(subscription)
     await session.flush()
     return subscription
@@ -276,7 +350,9 @@ def subscription_owner(subscription: WebhookSubscription) -> Principal | None:
     if subscription.owner_role is None:
         return None
     return Principal(subject=subscription.owner, role=Role(subscription.owner_role), fund_id=subscription.owner_fund_id,
-                     network_id=subscription.owner_network_id, scopes=frozenset(subscription.owner_scopes))
+                     network_id=subscription.owner_network_id, scopes=frozenset(subscription.owner_scopes),
+                     grantor_id=subscription.owner_grantor_id,
+                     program_ids=frozenset(subscription.owner_program_ids) if subscription.owner_program_ids is not None else None)
 
 
 def may_hear(subscription: WebhookSubscription, program: Program, application: Application) -> bool:
@@ -363,9 +439,12 @@ async def submit(session: AsyncSession, principal: Principal, application: Appli
 def program_names_reviewer(program: Program, principal: Principal) -> bool:
     """Whether the program names the caller among its reviewers, by role or as a person; platform
     admins always may."""
-    if principal.role is Role.platform_admin:
+    if principal.role is Role.platform_admin or principal.subject in program.reviewers:
         return True
-    return principal.role.value in program.reviewers or principal.subject in program.reviewers
+    if principal.role.value not in program.reviewers:
+        return False
+    # "grant_officer" names the program's grantor's own officers.
+    return principal.role is not Role.grant_officer or acts_for_program(principal, program)
 
 
 async def review(session: AsyncSession, principal: Principal, application: Application, data: ReviewIn) -> Review:
@@ -376,6 +455,9 @@ async def review(session: AsyncSession, principal: Principal, application: Appli
     if principal.fund_id is not None and principal.fund_id == application.fund_id:
         raise Forbidden("application.own_fund_review")
     program = await get_program(session, application.program_id)
+    if principal.role in GRANTOR_SIDE and not acts_for_program(principal, program) and not program_names_reviewer(program, principal):
+        # Another grantor's officer: the application is not there for them.
+        raise NotFound("application.not_found")
     if not program_names_reviewer(program, principal):
         raise Forbidden("application.not_a_reviewer")
     if await session.get(Review, (application.id, principal.subject)) is not None:

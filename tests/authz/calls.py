@@ -106,6 +106,7 @@ CALLS: dict[tuple[str, str, str], Call] = {
                                                                      files={"file": ("photo.png", PNG, "image/png")}),
     ("benefits", "GET", f"{B}/reports/paid"): Call(query={"year": "2026"}),
     # grants
+    ("grants", "POST", f"{G}/grantors"): Call(json={"kind": "codi", "name": "ผู้ให้ทุนใหม่ (authz)"}),
     ("grants", "POST", f"{G}/programs"): Call(json={"grantor": "codi", "name": "โครงการใหม่ (authz)",
                                                     "fiscal_year_be": 2569, "envelope_satang": 100}),
     ("grants", "POST", f"{G}/programs/{{program_id}}/applications"): Call(json={

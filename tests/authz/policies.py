@@ -40,6 +40,13 @@ INTEGRATIONS = frozenset(k for k in KEYS if k.startswith("integration"))
 NO_SCOPE = "integration"
 #: The client that owns the world's webhook subscription.
 WEBHOOK_CLIENT = "integration_read"
+#: Grantor Y's officer and client, and grantor X's client narrowed to another program: the world's
+#: program (grantor X's) is not theirs, and it and its applications are hidden from them (404), as
+#: from a client with no scope.
+GRANT_OFFICER_Y, CLIENT_Y, CLIENT_NARROWED = "grant_officer_y", "integration_grantor_y", "integration_narrowed"
+NOT_THEIR_PROGRAM = frozenset({GRANT_OFFICER_Y, CLIENT_Y, CLIENT_NARROWED, NO_SCOPE})
+#: Who acts for the world's program's grantor X (platform admins aside).
+X_SIDE = (INTEGRATIONS - NOT_THEIR_PROGRAM) | {GRANT_OFFICER}
 SERVICES = frozenset(k for k in KEYS if k.startswith("service_"))
 SIGNED_IN = frozenset(KEYS) - {"anonymous"}
 #: Everyone but fund A's people and the officers of A's network: who may not see fund A at all.
@@ -178,48 +185,64 @@ POLICIES: dict[str, Policy] = _policies(
     Policy("report_reader", "The fund's committee and admins, its network's officers, platform admins (counts "
            "and sums, no member named).", allow=A_STAFF | {NETWORK, PLATFORM}),
     # --- Grants ---------------------------------------------------------------------------------
-    Policy("grant_officer", "Grant officers and platform admins.", allow=frozenset({GRANT_OFFICER, PLATFORM})),
+    Policy("grant_officer", "Grant officers (for their own grantor's programs) and platform admins (naming the grantor).",
+           allow=frozenset({GRANT_OFFICER, GRANT_OFFICER_Y, PLATFORM})),
+    Policy("program_viewer", "Every signed-in person; a grant officer or grant system only for its grantor's program "
+           "(a narrowed client, its programs; none without a scope): to the others it is hidden (404). Not another "
+           "Sajja service.", allow=SIGNED_IN - SERVICES - NOT_THEIR_PROGRAM, not_found=NOT_THEIR_PROGRAM),
     Policy("applicant", "The fund's committee and admins (for their own fund: the body names it), platform "
            "admins.", allow=A_STAFF | {PLATFORM}),
-    Policy("application_viewer", "The fund's people, its network's officers, grant officers, platform admins and "
-           "grant systems holding a scope; hidden (404) from other funds, other networks, services and a grant "
-           "system with no scope.",
-           allow=A_PEOPLE | (INTEGRATIONS - {NO_SCOPE}) | {NETWORK, GRANT_OFFICER, PLATFORM},
-           not_found=B_PEOPLE | SERVICES | {NETWORK_OTHER, NO_SCOPE}, sees=(INTEGRATIONS - {NO_SCOPE}) | {GRANT_OFFICER}),
+    Policy("application_viewer", "The fund's people, its network's officers, platform admins, and the program's "
+           "grantor's officers and grant systems holding a scope; hidden (404) from other funds, other networks, "
+           "services, another grantor's officers and systems, a client narrowed to other programs and one with no scope.",
+           allow=A_PEOPLE | X_SIDE | {NETWORK, PLATFORM},
+           not_found=B_PEOPLE | SERVICES | NOT_THEIR_PROGRAM | {NETWORK_OTHER}, sees=X_SIDE),
     Policy("application_staff", "The application's fund's committee and admins, platform admins; who sees it "
            "but is not its fund's staff is refused, who does not is told it does not exist.",
-           allow=A_STAFF | {PLATFORM}, not_found=B_PEOPLE | SERVICES | {NETWORK_OTHER, NO_SCOPE},
-           sees=(INTEGRATIONS - {NO_SCOPE}) | {GRANT_OFFICER}),
+           allow=A_STAFF | {PLATFORM}, not_found=B_PEOPLE | SERVICES | NOT_THEIR_PROGRAM | {NETWORK_OTHER},
+           sees=X_SIDE),
     Policy("grants_reader", "Every signed-in person and grant system; not another Sajja service, which asks "
            "nothing of grants (docs/service-calls.md).", allow=SIGNED_IN - SERVICES),
-    Policy("applications_lister", "Every signed-in person and grant system, each seeing the applications they may "
-           "see: a fund's people their fund's, a network's officers their network's, grant officers and systems "
-           "holding a scope all, a grant system with no scope none; not another Sajja service.",
-           allow=SIGNED_IN - SERVICES, sees=(INTEGRATIONS - {NO_SCOPE}) | {GRANT_OFFICER}),
-    Policy("reviewer", "Whom the program names as reviewers (the world's program: the default, grant officers), "
-           "and platform admins; never of the application's own fund (403 application.own_fund_review), "
-           "and those with a reviewer's role the program does not name are refused (403 "
-           "application.not_a_reviewer: network officers, other funds' committees and admins).",
-           allow=frozenset({GRANT_OFFICER, PLATFORM}),
+    Policy("applications_lister", "Every signed-in person, and the program's grantor's officers and grant systems "
+           "holding a scope, each seeing the applications they may see: a fund's people their fund's, a network's "
+           "officers their network's, the grantor's officers and systems all; the program is hidden (404) from "
+           "another grantor's officers and systems, a client narrowed to other programs and one with no scope; not "
+           "another Sajja service.",
+           allow=SIGNED_IN - SERVICES - NOT_THEIR_PROGRAM, not_found=NOT_THEIR_PROGRAM, sees=X_SIDE),
+    Policy("reviewer", "Whom the program names as reviewers (the world's program: the default, its grantor's "
+           "officers), and platform admins; never of the application's own fund (403 application.own_fund_review); "
+           "those with a reviewer's role the program does not name are refused (403 application.not_a_reviewer: "
+           "network officers, other funds' committees and admins), another grantor's officers are told there is "
+           "no such application (404).",
+           allow=frozenset({GRANT_OFFICER, PLATFORM}), not_found=frozenset({GRANT_OFFICER_Y}),
            sees=INTEGRATIONS | B_STAFF | {NETWORK_OTHER, GRANT_OFFICER}),
-    Policy("decider", "Grant officers and platform admins, and a grant system holding grants:decide.",
-           allow=frozenset({GRANT_OFFICER, PLATFORM, "integration_decide"}), sees=INTEGRATIONS | {GRANT_OFFICER}),
-    Policy("disburser", "Grant officers and platform admins, and a grant system holding grants:disburse.",
-           allow=frozenset({GRANT_OFFICER, PLATFORM, "integration_disburse"}), sees=INTEGRATIONS | {GRANT_OFFICER}),
-    Policy("rollup_reader", "Network officers (their network's applications), grant officers (the country's), "
-           "platform admins.", allow=frozenset({NETWORK, NETWORK_OTHER, GRANT_OFFICER, PLATFORM}),
+    Policy("decider", "The program's grantor's officers, platform admins, and the grantor's grant system holding "
+           "grants:decide (not narrowed to other programs); another grantor's officer or system, or a narrowed "
+           "one, is told there is no such application (404).",
+           allow=frozenset({GRANT_OFFICER, PLATFORM, "integration_decide"}),
+           not_found=frozenset({GRANT_OFFICER_Y, CLIENT_Y, CLIENT_NARROWED}), sees=X_SIDE),
+    Policy("disburser", "The program's grantor's officers, platform admins, and the grantor's grant system holding "
+           "grants:disburse (not narrowed to other programs); another grantor's officer or system, or a narrowed "
+           "one, is told there is no such application (404).",
+           allow=frozenset({GRANT_OFFICER, PLATFORM, "integration_disburse"}),
+           not_found=frozenset({GRANT_OFFICER_Y, CLIENT_Y, CLIENT_NARROWED}), sees=X_SIDE),
+    Policy("rollup_reader", "Network officers (their network's applications), grant officers (their grantor's "
+           "programs, the country over), platform admins.",
+           allow=frozenset({NETWORK, NETWORK_OTHER, GRANT_OFFICER, GRANT_OFFICER_Y, PLATFORM}),
            sees=frozenset({GRANT_OFFICER})),
     Policy("matching_reader", "Who may see the fund's matching figures (read with the grants service's own "
-           "token): its committee and admins, its network's officers, platform admins, and grant officers for a "
-           "fund that applied to the program's grantor's programs (fund A did); its members and collectors are "
-           "refused.", allow=A_STAFF | {NETWORK, GRANT_OFFICER, PLATFORM}, sees=frozenset({GRANT_OFFICER})),
-    Policy("fund_summary_reader", "The fund's people, its network's officers, grant officers, platform admins.",
-           allow=A_PEOPLE | {NETWORK, GRANT_OFFICER, PLATFORM}, sees=frozenset({GRANT_OFFICER})),
+           "token): its committee and admins, its network's officers, platform admins, and the program's grantor's "
+           "officers for a fund that applied to that grantor's programs (fund A did); its members and collectors are "
+           "refused; the program is hidden (404) from another grantor's officers and systems.",
+           allow=A_STAFF | {NETWORK, GRANT_OFFICER, PLATFORM}, not_found=NOT_THEIR_PROGRAM, sees=frozenset({GRANT_OFFICER})),
+    Policy("fund_summary_reader", "The fund's people, its network's officers, grant officers (the figures of their "
+           "grantor's programs), platform admins.",
+           allow=A_PEOPLE | {NETWORK, GRANT_OFFICER, GRANT_OFFICER_Y, PLATFORM}, sees=frozenset({GRANT_OFFICER})),
     Policy("webhook_owner", "Grant officers, platform admins and grant systems holding a scope (a grant system "
            "with no scope sees nothing, and is refused).",
-           allow=(INTEGRATIONS - {NO_SCOPE}) | {GRANT_OFFICER, PLATFORM}, sees=INTEGRATIONS | {GRANT_OFFICER}),
-    Policy("own_webhook", "The subscription's owner (the integration client that made it), grant officers and "
-           "platform admins; anyone else is told there is no such subscription (404).",
+           allow=(INTEGRATIONS - {NO_SCOPE}) | {GRANT_OFFICER, GRANT_OFFICER_Y, PLATFORM}, sees=INTEGRATIONS | {GRANT_OFFICER}),
+    Policy("own_webhook", "The subscription's owner (the integration client that made it), its grantor's officers "
+           "and platform admins; anyone else is told there is no such subscription (404).",
            allow=frozenset({WEBHOOK_CLIENT, GRANT_OFFICER, PLATFORM}),
            not_found=SIGNED_IN - {WEBHOOK_CLIENT, GRANT_OFFICER, PLATFORM}, sees=INTEGRATIONS | {GRANT_OFFICER}),
     # --- Gateway --------------------------------------------------------------------------------

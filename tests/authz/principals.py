@@ -33,6 +33,11 @@ class Principal:
     #: "N1" (fund A's network) or "N2" (fund B's).
     network: str | None = None
     scopes: tuple[str, ...] = ()
+    #: "X" (the grantor of the world's program) or "Y" (another grantor): whom an officer or a
+    #: grant system acts for.
+    grantor: str | None = None
+    #: For a narrowed client: the world's names of the programs it is narrowed to.
+    programs: tuple[str, ...] | None = None
 
 
 #: Scopes the code checks (``services/grants/access.py``); a test holds this list to the code.
@@ -62,17 +67,25 @@ PRINCIPALS: tuple[Principal, ...] = (
               subject="user:officer-N1"),
     Principal("network_officer_other", "an officer of network N2, fund B's (not A's)", Role.network_officer, network="N2",
               subject="user:officer-N2"),
-    Principal("grant_officer", "a grant officer (CODI)", Role.grant_officer, subject="user:grant-officer"),
+    Principal("grant_officer", "a grant officer of grantor X (CODI), whose program fund A applied to", Role.grant_officer,
+              subject="user:grant-officer", grantor="X"),
+    Principal("grant_officer_y", "a grant officer of grantor Y (a provincial office), another grantor", Role.grant_officer,
+              subject="user:grant-officer-y", grantor="Y"),
     Principal("platform_admin", "a platform admin", Role.platform_admin, subject="user:platform-admin"),
-    Principal("integration", "a grant system's client with no scope (sees nothing)", Role.integration,
-              subject="cli-authz-no-scope"),
+    Principal("integration", "a grant system's client of grantor X with no scope (sees nothing)", Role.integration,
+              subject="cli-authz-no-scope", grantor="X"),
     *(
-        Principal(f"integration_{scope.split(':')[1]}", f"another grant system's client with {scope}"
+        Principal(f"integration_{scope.split(':')[1]}", f"a grant system's client of grantor X with {scope}"
                   + (" (owns the webhook subscription)" if scope == WEBHOOK_OWNER_SCOPE else ""), Role.integration,
                   subject="cli-authz-owner" if scope == WEBHOOK_OWNER_SCOPE else f"cli-authz-{scope.split(':')[1]}",
-                  scopes=(scope,))
+                  scopes=(scope,), grantor="X")
         for scope in UNCHECKED_SCOPES + CHECKED_SCOPES
     ),
+    Principal("integration_grantor_y", "a grant system's client of grantor Y with every scope", Role.integration,
+              subject="cli-authz-grantor-y", scopes=UNCHECKED_SCOPES + CHECKED_SCOPES, grantor="Y"),
+    Principal("integration_narrowed", "a grant system's client of grantor X with every scope, narrowed to another of "
+              "X's programs", Role.integration, subject="cli-authz-narrowed", scopes=UNCHECKED_SCOPES + CHECKED_SCOPES,
+              grantor="X", programs=("program:other",)),
     *(Principal(f"service_{name}", f"the {name} service's token", Role.service, subject=f"svc-{name}",
                 scopes=(f"service:{name}",)) for name in SERVICES),
 )

@@ -102,9 +102,11 @@ benefits  GET    /v1/benefits/funds/{fund_id}/reports/pending                   
 
 grants    GET    /healthz                                                             public
 grants    GET    /readyz                                                              public
+grants    POST   /v1/grants/grantors                                                  platform_admin
+grants    GET    /v1/grants/grantors                                                  grants_reader
 grants    POST   /v1/grants/programs                                                  grant_officer
 grants    GET    /v1/grants/programs                                                  grants_reader
-grants    GET    /v1/grants/programs/{program_id}                                     grants_reader
+grants    GET    /v1/grants/programs/{program_id}                                     program_viewer
 grants    POST   /v1/grants/programs/{program_id}/applications                        applicant
 grants    GET    /v1/grants/programs/{program_id}/applications                        applications_lister
 grants    GET    /v1/grants/applications/{application_id}                             application_viewer

@@ -8,7 +8,8 @@ the processes' own APIs (once for the package, on the rolled-back connections of
   administration expense its committee member proposed,
   the benefit catalog from the templates, a claim member 1 submitted with a document (an ID card,
   not medical), and an awarded grant application with one tranche still to be paid;
-- a grant program both funds applied to; a webhook subscription of the ``integration_read`` client with
+- grantors X and Y; a grant program of X both funds applied to, and another of X's programs (a
+  narrowed client's); a webhook subscription of the ``integration_read`` client with
   one delivery, and another client's subscription with one;
 - a LINE link for member A1.
 
@@ -82,6 +83,10 @@ class World:
             claims["network_id"] = self.ids[f"network:{p.network}"]
         if p.scopes:
             claims["scope"] = " ".join(p.scopes)
+        if p.grantor:
+            claims["grantor_id"] = self.ids[f"grantor:{p.grantor}"]
+        if p.programs is not None:
+            claims["program_ids"] = [self.ids[name] for name in p.programs]
         return self.system.tokens.headers(p.role, **claims)
 
     def token(self, principal: Principal | str) -> str | None:
@@ -143,6 +148,7 @@ async def build_world(system: System) -> World:
     for name in ("N1", "N2"):
         ids[f"user:officer-{name}"] = str(uuid.uuid4())
     ids["user:grant-officer"] = str(uuid.uuid4())
+    ids["user:grant-officer-y"] = str(uuid.uuid4())
     ids["user:platform-admin"] = str(uuid.uuid4())
 
     # Networks and funds.
@@ -207,9 +213,17 @@ async def build_world(system: System) -> World:
                                                 headers=member_headers, files={"file": ("id.png", b"\x89PNG\r\n\x1a\n" + bytes(64), "image/png")}))
         ids[f"document:{side}"] = document["id"]
 
-    # Grants: the integration clients' subscriptions first, so the applications' changes are delivered.
+    # Grants: grantor X (whose program the funds apply to) and grantor Y, another of X's programs (a
+    # narrowed client's); then the integration clients' subscriptions, so the applications' changes are delivered.
+    for name, kind in (("X", "codi"), ("Y", "provincial_office")):
+        ids[f"grantor:{name}"] = _ok(await c["grants"].post("/v1/grants/grantors", headers=admin, json={
+            "kind": kind, "name": f"ผู้ให้ทุน {name} (authz)"}))["id"]
+    ids["program:other"] = _ok(await c["grants"].post("/v1/grants/programs", headers=admin, json={
+        "grantor_id": ids["grantor:X"], "name": "โครงการอื่นของผู้ให้ทุน X (authz)", "fiscal_year_be": 2569,
+        "envelope_satang": 1_000_000}))["id"]
     owner = world.headers("integration_read")
-    other_client = system.tokens.headers(Role.integration, sub="cli-authz-someone-else", scope="grants:read")
+    other_client = system.tokens.headers(Role.integration, sub="cli-authz-someone-else", scope="grants:read",
+                                         grantor_id=ids["grantor:X"])
     for key, headers in (("own", owner), ("other", other_client)):
         ids[f"subscription:{key}"] = _ok(await c["grants"].post("/v1/grants/webhooks", headers=headers, json={
             "url": "http://127.0.0.1:9/hook", "events": ["application.status_changed"]}))["id"]
@@ -226,7 +240,7 @@ async def build_world(system: System) -> World:
         _ok(await c["grants"].post(f"/v1/grants/applications/{aid}/submit", headers=staff))
         for reviewer in ("reviewer-1", "reviewer-2"):
             _ok(await c["grants"].post(f"/v1/grants/applications/{aid}/reviews",
-                                       headers=system.tokens.headers(Role.grant_officer, sub=reviewer),
+                                       headers=system.tokens.headers(Role.grant_officer, sub=reviewer, grantor_id=ids["grantor:X"]),
                                        json={"score": 80, "recommendation": "approve"}))
         awarded = _ok(await c["grants"].post(f"/v1/grants/applications/{aid}/decision", headers=officer, json={
             "decision": "approve", "tranches": [{"amount_satang": 5_000_000, "due_on": TODAY.isoformat()}]}))

@@ -100,8 +100,10 @@ def test_the_whole_system_runs_restarts_and_stops(tmp_path: Path) -> None:
             assert trial.status_code == 200 and trial.json()["balanced"] is True
             catalog = client.get(f"/v1/benefits/funds/{fund_id}/catalog", headers=committee)
             assert catalog.status_code == 200
+            grantor = client.post("/v1/grants/grantors", headers=admin, json={"kind": "codi", "name": "พอช."})
+            assert grantor.status_code == 201, grantor.text
             program = client.post("/v1/grants/programs", headers=admin, json={
-                "grantor": "codi", "name": "CODI 2551", "fiscal_year_be": 2551, "envelope_satang": 5_500_000})
+                "grantor_id": grantor.json()["id"], "name": "CODI 2551", "fiscal_year_be": 2551, "envelope_satang": 5_500_000})
             assert program.status_code == 201, program.text
             assert client.get("/v1/grants/programs", headers=committee).json()["items"][0]["name"] == "CODI 2551"
             # Scope is enforced by the owning service behind the gateway.

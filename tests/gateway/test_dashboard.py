@@ -34,7 +34,7 @@ from shared import figures
 from shared.auth import Role, TokenVerifier
 from shared.http1 import Answer
 from tests.support.apps import gateway_app
-from tests.support.factories import make_books, make_fund, person
+from tests.support.factories import make_books, make_fund, make_grantor, person
 from tests.support.helpers import ADMIN_PASSWORD, ADMIN_PHONE, AUDIENCE, ISSUER, Tokens, free_port, serving
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
@@ -297,7 +297,8 @@ async def test_a_funds_grants_across_programs(service_client, tokens) -> None:
     grants = await service_client("grants")
     await service_client("ledger")
     fund = await make_fund(members, tokens)
-    officer = tokens.headers(Role.grant_officer)
+    grantor = await make_grantor(grants, tokens)
+    officer = tokens.headers(Role.grant_officer, grantor_id=grantor)
     program = (await grants.post("/v1/grants/programs", headers=officer, json={
         "grantor": "codi", "name": "พื้นที่เป้าหมาย 2551", "fiscal_year_be": 2551, "envelope_satang": 530_467_200,
         "per_fund_ceiling_satang": 5_500_000})).json()
@@ -309,7 +310,7 @@ async def test_a_funds_grants_across_programs(service_client, tokens) -> None:
     assert (await grants.get(summary, headers=committee)).json()["applications"] == 0, "a draft is not counted"
     await grants.post(f"/v1/grants/applications/{app['id']}/submit", headers=committee)
     for reviewer in ("r1", "r2"):
-        await grants.post(f"/v1/grants/applications/{app['id']}/reviews", headers=tokens.headers(Role.grant_officer, sub=reviewer),
+        await grants.post(f"/v1/grants/applications/{app['id']}/reviews", headers=tokens.headers(Role.grant_officer, sub=reviewer, grantor_id=grantor),
                           json={"score": 80, "recommendation": "approve"})
     decided = (await grants.post(f"/v1/grants/applications/{app['id']}/decision", headers=officer, json={
         "decision": "approve", "tranches": [{"amount_satang": 3_000_000, "due_on": "2026-01-01"},

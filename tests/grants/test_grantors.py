@@ -1,5 +1,7 @@
-"""Issue 19: who may review and decide an application, what a grant system with no scopes sees,
-and who reads a fund's matching figures (docs/grantors.md). Each test fails on the code before."""
+"""Issue 19: grantors are organisations whose officers and grant systems act only for their own
+programs, who may review and decide an application, what a grant system with no scopes sees,
+where a provincial office's money is booked, and who reads a fund's matching figures
+(docs/grantors.md). Each test fails on the code before."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 from services.grants.worker import run_once
 from shared.auth import Role
 from shared.timeutil import BANGKOK
-from tests.support.factories import NAKHON, make_fund, person
+from tests.support.factories import NAKHON, grant_officer, make_fund, make_grantor, person
 from tests.support.helpers import Tokens
 
 TODAY = dt.datetime.now(BANGKOK).date()
@@ -22,12 +24,21 @@ B = 100
 class Grants:
     def __init__(self, grants: Any, ledger: Any, members: Any, tokens: Tokens) -> None:
         self.grants, self.ledger, self.members, self.tokens = grants, ledger, members, tokens
-        self.officer = tokens.headers(Role.grant_officer, sub="codi-officer")
 
-    async def program(self, **overrides: Any) -> dict[str, Any]:
-        body = {"grantor": "codi", "name": "สนับสนุนกองทุนสวัสดิการชุมชน", "fiscal_year_be": 2569,
+    async def setup(self) -> None:
+        """Two grantors: CODI (X) and a provincial office (Y), an officer of each."""
+        self.x = await make_grantor(self.grants, self.tokens, "codi", "พอช. (19)")
+        self.y = await make_grantor(self.grants, self.tokens, "provincial_office", "พมจ. นครศรีธรรมราช (19)")
+        self.officer = grant_officer(self.tokens, self.x, sub="codi-officer")
+        self.officer_y = grant_officer(self.tokens, self.y, sub="pso-officer")
+
+    def x_officer(self, sub: str) -> dict[str, str]:
+        return grant_officer(self.tokens, self.x, sub=sub)
+
+    async def program(self, officer: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
+        body = {"name": "สนับสนุนกองทุนสวัสดิการชุมชน", "fiscal_year_be": 2569,
                 "envelope_satang": 300_000_000 * B, "per_fund_ceiling_satang": 55_000 * B, **overrides}
-        response = await self.grants.post("/v1/grants/programs", json=body, headers=self.officer)
+        response = await self.grants.post("/v1/grants/programs", json=body, headers=officer or self.officer)
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -56,7 +67,9 @@ class Grants:
 
 @pytest.fixture
 async def g(service_client, tokens) -> Grants:
-    return Grants(await service_client("grants"), await service_client("ledger"), await service_client("members"), tokens)
+    made = Grants(await service_client("grants"), await service_client("ledger"), await service_client("members"), tokens)
+    await made.setup()
+    return made
 
 
 async def fund_in(g: Grants, name: str, network_id: str | None = None) -> Any:
@@ -91,6 +104,8 @@ async def test_matching_due_only_for_those_who_may_see_the_fund(g: Grants) -> No
         "collected_at": dt.datetime.now(BANGKOK).isoformat()})
     assert posted.status_code == 201, posted.text
     program = await g.program(name="สมทบ 1:1 (19)", matching_ratio_bp=10_000)
+    assert (await g.grants.get(f"/v1/grants/programs/{program['id']}/matching", headers=g.officer_y,
+                               params={"fund_id": fund.id, "year": TODAY.year})).status_code == 404
 
     async def due(headers: dict[str, str]) -> Any:
         return await g.grants.get(f"/v1/grants/programs/{program['id']}/matching",
@@ -102,7 +117,7 @@ async def test_matching_due_only_for_those_who_may_see_the_fund(g: Grants) -> No
         assert answer.status_code == 200 and answer.json()["due_satang"] == 50_000, answer.text
     for refused in (fund.as_(Role.member, member_id=member_id), fund.as_(Role.collector, sub=collector),
                     other.as_(Role.committee), g.tokens.headers(Role.network_officer, network_id=other_network),
-                    g.tokens.headers(Role.integration, sub="cli-19", scope="grants:decide grants:disburse grants:read"),
+                    g.tokens.headers(Role.integration, sub="cli-19", scope="grants:decide grants:disburse grants:read", grantor_id=g.x),
                     g.officer):
         answer = await due(refused)
         assert answer.status_code == 403, answer.text
@@ -127,7 +142,7 @@ async def test_reviewers_are_whom_the_program_names_and_never_of_the_applying_fu
         assert refused.status_code == 403 and refused.json()["code"] == "application.not_a_reviewer", refused.text
     own = await g.review(aid, fund.as_(Role.committee))
     assert own.status_code == 403 and own.json()["code"] == "application.own_fund_review"
-    assert (await g.review(aid, g.tokens.headers(Role.grant_officer, sub="officer-r1"))).status_code == 200
+    assert (await g.review(aid, g.x_officer("officer-r1"))).status_code == 200
 
     # A program may name people and roles; still never anyone of the applying fund.
     person_id = str(uuid.uuid4())
@@ -136,12 +151,12 @@ async def test_reviewers_are_whom_the_program_names_and_never_of_the_applying_fu
     aid = await g.submitted(named, fund)
     assert (await g.review(aid, elsewhere.as_(Role.committee))).status_code == 200
     assert (await g.review(aid, g.tokens.headers(Role.network_officer, sub=person_id, network_id=str(uuid.uuid4())))).status_code == 200
-    officer = await g.review(aid, g.tokens.headers(Role.grant_officer, sub="officer-not-named"))
+    officer = await g.review(aid, g.x_officer("officer-not-named"))
     assert officer.status_code == 403 and officer.json()["code"] == "application.not_a_reviewer"
     own = await g.review(aid, fund.as_(Role.committee, sub=str(uuid.uuid4())))
     assert own.status_code == 403 and own.json()["code"] == "application.own_fund_review"
     bad = await g.grants.post("/v1/grants/programs", headers=g.officer, json={
-        "grantor": "codi", "name": "x", "fiscal_year_be": 2569, "envelope_satang": 1, "reviewers": ["member"]})
+        "name": "x", "fiscal_year_be": 2569, "envelope_satang": 1, "reviewers": ["member"]})
     assert bad.status_code == 422
 
 
@@ -151,7 +166,7 @@ async def test_two_reviews_by_two_people_and_no_reviewer_decides(g: Grants) -> N
     fund = await fund_in(g, "กองทุนผู้ยื่น 2 (19)")
     program = await g.program(name="โครงการสองผู้กลั่นกรอง (19)")
     aid = await g.submitted(program, fund)
-    first, second = (g.tokens.headers(Role.grant_officer, sub=f"officer-{n}") for n in ("a", "b"))
+    first, second = (g.x_officer(f"officer-{n}") for n in ("a", "b"))
     assert (await g.review(aid, first)).status_code == 200
     again = await g.review(aid, first)
     assert again.status_code == 403 and again.json()["code"] == "application.reviewed_already"
@@ -175,9 +190,10 @@ async def test_a_client_with_no_scopes_sees_nothing(g: Grants) -> None:
     fund = await fund_in(g, "กองทุนที่ไม่ควรเห็น (19)")
     program = await g.program(name="โครงการของทุกคน (19)")
     aid = await g.submitted(program, fund)
-    bare = g.tokens.headers(Role.integration, sub="cli-no-scope")
+    bare = g.tokens.headers(Role.integration, sub="cli-no-scope", grantor_id=g.x)
     listed = await g.grants.get(f"/v1/grants/programs/{program['id']}/applications", headers=bare)
-    assert listed.status_code == 200 and listed.json()["items"] == [], listed.text
+    assert listed.status_code == 404 and listed.json()["code"] == "program.not_found", listed.text
+    assert (await g.grants.get("/v1/grants/programs", headers=bare)).json()["items"] == []
     for path in (f"/v1/grants/applications/{aid}", f"/v1/grants/applications/{aid}/reconciliation"):
         hidden = await g.grants.get(path, headers=bare)
         assert hidden.status_code == 404 and hidden.json()["code"] == "application.not_found"
@@ -185,7 +201,7 @@ async def test_a_client_with_no_scopes_sees_nothing(g: Grants) -> None:
                                      json={"url": "https://hooks.example.org/h", "events": ["application.status_changed"]})
     assert subscribed.status_code == 403
     # A client holding a scope still sees the applications.
-    reader = g.tokens.headers(Role.integration, sub="cli-reader", scope="grants:read")
+    reader = g.tokens.headers(Role.integration, sub="cli-reader", scope="grants:read", grantor_id=g.x)
     listed = await g.grants.get(f"/v1/grants/programs/{program['id']}/applications", headers=reader)
     assert [a["id"] for a in listed.json()["items"]] == [aid]
 
@@ -196,14 +212,15 @@ async def test_a_client_with_no_scopes_sees_nothing(g: Grants) -> None:
 async def test_a_provincial_office_tranche_is_booked_as_its_own_source(g: Grants) -> None:
     """Found: a provincial office's money was booked in the ledger as CODI income."""
     fund = await fund_in(g, "กองทุนรับทุน พมจ. (19)")
-    program = await g.program(grantor="provincial_office", name="พมจ. นครศรีธรรมราช สนับสนุนกองทุน (19)")
+    program = await g.program(g.officer_y, name="พมจ. นครศรีธรรมราช สนับสนุนกองทุน (19)")
+    assert (program["grantor_id"], program["grantor"]) == (g.y, "provincial_office")
     aid = await g.submitted(program, fund)
     for reviewer in ("pso-r1", "pso-r2"):
-        assert (await g.review(aid, g.tokens.headers(Role.grant_officer, sub=reviewer))).status_code == 200
-    awarded = await g.decide(aid, g.officer)
+        assert (await g.review(aid, grant_officer(g.tokens, g.y, sub=reviewer))).status_code == 200
+    awarded = await g.decide(aid, g.officer_y)
     assert awarded.status_code == 200, awarded.text
     tranche = awarded.json()["tranches"][0]["id"]
-    paid = await g.grants.post(f"/v1/grants/applications/{aid}/tranches/{tranche}/disbursement", headers=g.officer,
+    paid = await g.grants.post(f"/v1/grants/applications/{aid}/tranches/{tranche}/disbursement", headers=g.officer_y,
                                json={"disbursed_on": TODAY.isoformat(), "reference": "PSO-0001"})
     assert paid.status_code == 200, paid.text
     await g.work()
@@ -215,3 +232,64 @@ async def test_a_provincial_office_tranche_is_booked_as_its_own_source(g: Grants
     report = (await g.ledger.get(f"/v1/ledger/funds/{fund.id}/reports/sources", headers=books,
                                  params={"from": TODAY.isoformat(), "to": TODAY.isoformat()})).json()
     assert {s["source"]: s["amount_satang"] for s in report["sources"]} == {"provincial_office": 30_000 * B}
+
+
+# --- Point 1: grantors are organisations; officers and systems act only for theirs -----------------------
+
+
+async def test_officers_and_systems_act_only_for_their_grantors_programs(g: Grants) -> None:
+    """Found: a client holding grants:disburse could confirm a tranche of any program (posting
+    co-funding income into that fund's books), and any grant officer could decide or disburse
+    another grantor's program; the grantor was a kind, not an organisation."""
+    fund = await fund_in(g, "กองทุนของผู้ให้ทุน X (19)")
+    program = await g.program(name="โครงการของ X (19)")
+    assert (program["grantor_id"], program["grantor"]) == (g.x, "codi")
+    other = await g.program(name="โครงการอื่นของ X (19)")
+    aid = await g.submitted(program, fund)
+    assert (await g.review(aid, g.x_officer("x-r1"))).status_code == 200
+    # Another grantor's officer: the program and its application are not there for them.
+    hidden = await g.review(aid, grant_officer(g.tokens, g.y, sub="y-r2"))
+    assert hidden.status_code == 404 and hidden.json()["code"] == "application.not_found"
+    assert (await g.review(aid, g.x_officer("x-r2"))).status_code == 200
+    client_y = g.tokens.headers(Role.integration, sub="cli-y", scope="grants:read grants:decide grants:disburse", grantor_id=g.y)
+    narrowed = g.tokens.headers(Role.integration, sub="cli-x-narrowed", scope="grants:read grants:decide grants:disburse",
+                                grantor_id=g.x, program_ids=[other["id"]])
+    for outsider in (g.officer_y, client_y, narrowed):
+        for path in (f"/v1/grants/programs/{program['id']}", f"/v1/grants/programs/{program['id']}/applications"):
+            assert (await g.grants.get(path, headers=outsider)).status_code == 404
+        assert (await g.grants.get(f"/v1/grants/applications/{aid}", headers=outsider)).status_code == 404
+        refused = await g.decide(aid, outsider)
+        assert refused.status_code == 404 and refused.json()["code"] == "application.not_found", refused.text
+        listed = (await g.grants.get("/v1/grants/programs", headers=outsider)).json()["items"]
+        assert program["id"] not in [p["id"] for p in listed]
+    rollup = (await g.grants.get("/v1/grants/reports/rollup", headers=g.officer_y)).json()
+    assert program["id"] not in [line["program_id"] for line in rollup["lines"]]
+    # X's own officer decides; then only X's side may confirm the transfer.
+    awarded = await g.decide(aid, g.officer)
+    assert awarded.status_code == 200, awarded.text
+    tranche = awarded.json()["tranches"][0]["id"]
+    confirm = {"disbursed_on": TODAY.isoformat(), "reference": "KTB-19"}
+    for outsider in (g.officer_y, client_y, narrowed):
+        refused = await g.grants.post(f"/v1/grants/applications/{aid}/tranches/{tranche}/disbursement", json=confirm, headers=outsider)
+        assert refused.status_code == 404, refused.text
+    await g.work()
+    accounts = {a["code"]: a["balance_satang"] for a in
+                (await g.ledger.get(f"/v1/ledger/funds/{fund.id}/accounts", headers=fund.as_(Role.committee))).json()}
+    assert accounts["4300"] == 0, "nothing reached the fund's books"
+    client_x = g.tokens.headers(Role.integration, sub="cli-x", scope="grants:disburse", grantor_id=g.x)
+    paid = await g.grants.post(f"/v1/grants/applications/{aid}/tranches/{tranche}/disbursement", json=confirm, headers=client_x)
+    assert paid.status_code == 200, paid.text
+    # An officer opens programs only for their own grantor; a platform admin names one.
+    mine = await g.grants.post("/v1/grants/programs", headers=g.officer_y, json={
+        "grantor_id": g.x, "name": "x", "fiscal_year_be": 2569, "envelope_satang": 1})
+    assert mine.status_code == 403
+    unnamed = await g.grants.post("/v1/grants/programs", headers=g.tokens.headers(Role.platform_admin), json={
+        "name": "x", "fiscal_year_be": 2569, "envelope_satang": 1})
+    assert unnamed.status_code == 422 and unnamed.json()["code"] == "program.grantor_required"
+    no_grantor = await g.grants.post("/v1/grants/programs", headers=g.tokens.headers(Role.grant_officer), json={
+        "name": "x", "fiscal_year_be": 2569, "envelope_satang": 1})
+    assert no_grantor.status_code == 403
+    # Grantors are organisations, registered by platform admins.
+    assert (await g.grants.post("/v1/grants/grantors", headers=g.officer, json={"kind": "codi", "name": "x"})).status_code == 403
+    names = {gr["id"]: gr["kind"] for gr in (await g.grants.get("/v1/grants/grantors", headers=g.officer)).json()}
+    assert names[g.x] == "codi" and names[g.y] == "provincial_office"

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from services.grants.worker import run_once, verify
 from shared.auth import Role
 from shared.timeutil import BANGKOK
-from tests.support.factories import NAKHON, make_fund
+from tests.support.factories import NAKHON, grant_officer, make_fund, make_grantor
 from tests.support.helpers import Tokens
 
 TODAY = dt.datetime.now(BANGKOK).date()
@@ -27,13 +27,24 @@ B = 100
 class Grants:
     def __init__(self, grants: Any, ledger: Any, members: Any, tokens: Tokens) -> None:
         self.grants, self.ledger, self.members, self.tokens = grants, ledger, members, tokens
-        self.officer = tokens.headers(Role.grant_officer, sub="codi-officer")
-        self.system = tokens.headers(Role.integration, sub="cli-codi", scope="grants:decide grants:disburse")
+        #: Grantors by kind (CODI's first), and one officer of each.
+        self.grantors: dict[str, str] = {}
+
+    async def setup(self) -> None:
+        self.codi = await make_grantor(self.grants, self.tokens, "codi", "พอช. (ทดสอบ)")
+        self.grantors["codi"] = self.codi
+        self.officer = grant_officer(self.tokens, self.codi, sub="codi-officer")
+        self.system = self.tokens.headers(Role.integration, sub="cli-codi", scope="grants:decide grants:disburse", grantor_id=self.codi)
+
+    def officer_of(self, kind: str = "codi", sub: str = "codi-officer") -> dict[str, str]:
+        return grant_officer(self.tokens, self.grantors[kind], sub=sub)
 
     async def program(self, **overrides: Any) -> dict[str, Any]:
         body = {"grantor": "codi", "name": "สนับสนุนกองทุนสวัสดิการชุมชน", "fiscal_year_be": 2551,
                 "envelope_satang": 300_000_000 * B, "per_fund_ceiling_satang": 55_000 * B, **overrides}
-        response = await self.grants.post("/v1/grants/programs", json=body, headers=self.officer)
+        if body["grantor"] not in self.grantors:
+            self.grantors[body["grantor"]] = await make_grantor(self.grants, self.tokens, body["grantor"])
+        response = await self.grants.post("/v1/grants/programs", json=body, headers=self.officer_of(body["grantor"]))
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -47,7 +58,7 @@ class Grants:
         aid = application["id"]
         assert (await self.grants.post(f"/v1/grants/applications/{aid}/submit", headers=fund.as_(Role.fund_admin))).status_code == 200
         for reviewer in ("r1", "r2"):
-            r = await self.grants.post(f"/v1/grants/applications/{aid}/reviews", headers=self.tokens.headers(Role.grant_officer, sub=reviewer),
+            r = await self.grants.post(f"/v1/grants/applications/{aid}/reviews", headers=self.officer_of(sub=reviewer),
                                        json={"score": 80, "recommendation": "approve", "comment": "เหมาะสม"})
             assert r.status_code == 200, r.text
         return application
@@ -65,7 +76,9 @@ async def g(service_client, tokens) -> Grants:
     members = await service_client("members")
     ledger = await service_client("ledger")
     grants = await service_client("grants")
-    return Grants(grants, ledger, members, tokens)
+    made = Grants(grants, ledger, members, tokens)
+    await made.setup()
+    return made
 
 
 async def nakhon_fund(g: Grants, name: str = "กองทุนสวัสดิการชุมชนตำบลฉวาง") -> Any:
@@ -126,7 +139,7 @@ async def test_screening_needs_two_reviewers_none_from_the_fund_itself(g: Grants
                                 json={"score": 70, "recommendation": "approve_in_part"})).status_code == 200
     early = await g.decide(aid, {"decision": "approve"})
     assert early.status_code == 409 and early.json()["code"] == "application.reviews_needed"
-    second = g.tokens.headers(Role.grant_officer, sub="codi-screener")
+    second = g.officer_of(sub="codi-screener")
     await g.grants.post(f"/v1/grants/applications/{aid}/reviews", headers=second, json={"score": 90, "recommendation": "approve"})
     decided = await g.decide(aid, {"decision": "approve", "approved_satang": 40_000 * B, "note": "อนุมัติบางส่วน"})
     assert decided.status_code == 200, decided.text

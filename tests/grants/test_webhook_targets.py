@@ -19,7 +19,7 @@ from shared.auth import Role
 from shared.errors import field_error_message
 from shared.outbound import Allowlist, TargetPolicy, is_public
 from tests.fakes.webhooks import FakeDns, WebhookReceiver
-from tests.support.factories import NAKHON, make_fund
+from tests.support.factories import NAKHON, make_fund, make_grantor
 from tests.support.helpers import Tokens
 
 PUBLIC = "93.184.216.34"
@@ -32,8 +32,12 @@ class Hooks:
     def __init__(self, grants: Any, members: Any, tokens: Tokens) -> None:
         self.grants, self.members, self.tokens = grants, members, tokens
         self.app = grants._transport.app
-        self.officer = tokens.headers(Role.grant_officer, sub="codi-officer")
-        self.client = tokens.headers(Role.integration, sub="cli-codi", scope="grants:read")
+
+    async def setup(self) -> None:
+        """A grantor (CODI), its officer and its grant system's client."""
+        self.grantor = await make_grantor(self.grants, self.tokens, "codi")
+        self.officer = self.tokens.headers(Role.grant_officer, sub="codi-officer", grantor_id=self.grantor)
+        self.client = self.tokens.headers(Role.integration, sub="cli-codi", scope="grants:read", grantor_id=self.grantor)
         self.dns = FakeDns({"hooks.example.org": [PUBLIC]})
 
     async def use_http(self, http: httpx.AsyncClient) -> None:
@@ -88,6 +92,7 @@ async def hooks(service_client, tokens) -> AsyncIterator[Hooks]:
     members = await service_client("members")
     await service_client("ledger")
     made = Hooks(await service_client("grants"), members, tokens)
+    await made.setup()
     yield made
     await made.app.state.webhook_http.aclose()
 
@@ -292,7 +297,7 @@ async def test_a_subscription_without_a_program_hears_only_what_its_client_may_s
     fund_b = await make_fund(hooks.members, hooks.tokens, name="กองทุนสวัสดิการชุมชนตำบลไม้เรียง", **NAKHON)
     url = "https://hooks.example.org/hooks"
     # A grant system's client bound to fund A (its token says so), one bound to nothing, and an officer.
-    bound = hooks.tokens.headers(Role.integration, sub="cli-fund-a", fund_id=fund_a.id, scope="grants:read")
+    bound = hooks.tokens.headers(Role.integration, sub="cli-fund-a", fund_id=fund_a.id, scope="grants:read", grantor_id=hooks.grantor)
     hooks.policy()
     subscriptions: dict[str, str] = {}
     for who, headers in (("bound", bound), ("client", hooks.client), ("officer", hooks.officer)):

@@ -466,12 +466,13 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
 
 async def test_concurrent_grant_approvals_never_exceed_the_envelope(pg_url: str, tokens: Tokens) -> None:
     """Ten applications of 55,000 baht approved at once against a 200,000 baht envelope: three fit."""
-    from tests.support.factories import NAKHON
+    from tests.support.factories import NAKHON, make_grantor
 
     engines, clients = await _committed_apps(pg_url, tokens, "grants")
     try:
         grants = clients["grants"]
-        officer = tokens.headers(Role.grant_officer, sub="officer")
+        grantor = await make_grantor(grants, tokens)
+        officer = tokens.headers(Role.grant_officer, sub="officer", grantor_id=grantor)
         program = (await grants.post("/v1/grants/programs", headers=officer, json={
             "grantor": "codi", "name": "concurrent", "fiscal_year_be": 2569, "envelope_satang": 20_000_000,
             "per_fund_ceiling_satang": 5_500_000})).json()
@@ -483,7 +484,7 @@ async def test_concurrent_grant_approvals_never_exceed_the_envelope(pg_url: str,
             aid = created.json()["id"]
             await grants.post(f"/v1/grants/applications/{aid}/submit", headers=fund.as_(Role.fund_admin))
             for reviewer in ("a", "b"):
-                await grants.post(f"/v1/grants/applications/{aid}/reviews", headers=tokens.headers(Role.grant_officer, sub=reviewer),
+                await grants.post(f"/v1/grants/applications/{aid}/reviews", headers=tokens.headers(Role.grant_officer, sub=reviewer, grantor_id=grantor),
                                   json={"score": 50, "recommendation": "approve"})
             ids.append(aid)
         results = await asyncio.gather(*(grants.post(f"/v1/grants/applications/{aid}/decision", headers=officer,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from shared.auth import Role
+from tests.support.factories import make_grantor
 from tests.support.helpers import Tokens
 
 BAN_SONG = {
@@ -117,6 +118,7 @@ async def test_benefit_catalog_is_scoped_to_the_fund(service_client, tokens: Tok
 
 async def test_grant_officers_open_programs_everyone_signed_in_reads_them(service_client, tokens: Tokens) -> None:
     grants = await service_client("grants")
+    officer = tokens.headers(Role.grant_officer, grantor_id=await make_grantor(grants, tokens))
     program = {
         "grantor": "codi",
         "name": "สนับสนุนกองทุนสวัสดิการชุมชน นครศรีธรรมราช",
@@ -124,14 +126,14 @@ async def test_grant_officers_open_programs_everyone_signed_in_reads_them(servic
         "envelope_satang": 530_467_200,
         "per_fund_ceiling_satang": 5_500_000,
     }
-    created = await grants.post("/v1/grants/programs", json=program, headers=tokens.headers(Role.grant_officer))
+    created = await grants.post("/v1/grants/programs", json=program, headers=officer)
     assert created.status_code == 201, created.text
     refused = await grants.post("/v1/grants/programs", json=program, headers=tokens.headers(Role.fund_admin, fund_id=uuid.uuid4()))
     assert refused.status_code == 403
     listed = await grants.get("/v1/grants/programs", headers=tokens.headers(Role.member, fund_id=uuid.uuid4()))
     assert [p["envelope_satang"] for p in listed.json()["items"]] == [530_467_200]
     float_money = await grants.post(
-        "/v1/grants/programs", json={**program, "envelope_satang": 10.5}, headers=tokens.headers(Role.grant_officer)
+        "/v1/grants/programs", json={**program, "envelope_satang": 10.5}, headers=officer
     )
     assert float_money.status_code == 422
 

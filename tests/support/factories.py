@@ -7,6 +7,8 @@ particulars from the source documents.
 - ``person(n)``: a member's registration body with a valid national ID made from ``n``.
 - ``make_fund`` -> ``Fund``: a fund in the members service, with a token for each role in it.
 - ``add_collector``: a collector of a fund.
+- ``make_grantor``: a grantor organisation in the grants service (its id); ``grant_officer``: the
+  headers of an officer acting for it.
 - ``make_books`` -> ``Books``: a fund with members and a collector, and shortcuts to its ledger (a
   second committee member, ``checker``, confirms what ``committee`` proposes: ``post_confirmed``).
 """
@@ -167,3 +169,16 @@ async def make_books(service_client: Any, tokens: Tokens, members_count: int = 3
     collector = await add_collector(fund, books.collector)
     assert collector.status_code == 201
     return books
+
+
+async def make_grantor(grants: Any, tokens: Tokens, kind: str = "codi", name: str | None = None) -> str:
+    """A grantor organisation registered in the grants service by a platform admin: its id."""
+    response = await grants.post("/v1/grants/grantors", headers=tokens.headers(Role.platform_admin),
+                                 json={"kind": kind, "name": name or f"ผู้ให้ทุน {kind} {uuid.uuid4().hex[:6]}"})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def grant_officer(tokens: Tokens, grantor_id: str, sub: str | None = None) -> dict[str, str]:
+    """Headers of a grant officer acting for ``grantor_id``."""
+    return tokens.headers(Role.grant_officer, grantor_id=grantor_id, **({"sub": sub} if sub else {}))
