@@ -25,6 +25,7 @@ from fastapi import Depends
 
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.errors import Forbidden
+from shared.service_calls import ServiceMay
 
 
 async def signed_in(principal: CurrentPrincipal) -> Principal:
@@ -35,6 +36,10 @@ async def signed_in(principal: CurrentPrincipal) -> Principal:
 
 SignedIn = Annotated[Principal, Depends(signed_in)]
 PlatformAdmin = Annotated[Principal, Depends(require_roles(Role.platform_admin))]
+#: The services, each verifying tokens itself, read the revocation list (docs/accounts.md).
+RevocationReader = Annotated[Principal, Depends(ServiceMay("auth.revocations", Role.platform_admin))]
+#: Platform admins (every event) and fund admins (their own fund's, as the route forces): docs/audit.md.
+AuditReader = Annotated[Principal, Depends(require_roles(Role.fund_admin))]
 #: Fund admins and platform admins, who create users (a fund admin in their own fund only).
 UserCreator = Annotated[Principal, Depends(require_roles(Role.fund_admin))]
 

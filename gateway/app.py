@@ -13,12 +13,16 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.exceptions import ExceptionMiddleware
 
+from gateway.audit import router as audit_router
+from gateway.auth.accounts import load_floors
+from gateway.auth.accounts import router as accounts_router
 from gateway.auth.endpoints import router as auth_router
 from gateway.auth.service import TokenIssuer, ensure_bootstrap_admin
+from gateway.auth.throttle import Throttle, argon2_gate
 from gateway.dashboard import router as dashboard_router
 from gateway.keys import KeyRing
 from gateway.line.client import LineClient
@@ -31,9 +35,10 @@ from gateway.proxy import TRANSPORT_ERRORS, Forwarder
 from gateway.settings import GatewaySettings
 from shared import worker
 from shared.app import BEARER_SCHEME, freeze_heap
-from shared.auth import TokenVerifier, current_principal
+from shared.auth import RevocationList, RevokingVerifier, TokenVerifier, current_principal
 from shared.db import Database
 from shared.errors import install_error_handlers
+from shared.etag import if_none_match
 from shared.http import no_cookies
 from shared.logs import configure_logging
 from shared.middleware import (
@@ -59,7 +64,14 @@ async def start_gateway(app: FastAPI) -> list[Any]:
         )
         owned.append(app.state.db)
     db: Database = app.state.db
-    keyring = KeyRing(settings.key_secret)
+    app.state.login_throttle = Throttle(db, settings)
+    argon2_gate.configure(settings.argon2_max_concurrency)
+    keyring = KeyRing(
+        settings.key_secret,
+        reload_interval=settings.jwks_refresh_seconds,
+        publish_seconds=settings.key_publish_seconds,
+        token_lifetime=settings.access_token_ttl_seconds,
+    )
     await keyring.ensure_current(db)
     app.state.keyring = keyring
     app.state.issuer = TokenIssuer(settings=settings, keyring=keyring)
@@ -69,8 +81,17 @@ async def start_gateway(app: FastAPI) -> list[Any]:
         return keyring.jwks()
 
     app.state.verifier = TokenVerifier(
-        issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks=keyring.jwks(), jwks_loader=load_jwks
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks=keyring.jwks(),
+        jwks_loader=load_jwks,
+        refresh_interval=settings.jwks_refresh_seconds,
+        refetch_interval=settings.jwks_min_refetch_seconds,
     )
+    # Subjects whose older tokens are refused, on the gateway's own routes and every forwarded
+    # request: an in-memory map reloaded from the database each second (docs/accounts.md).
+    app.state.revocations = RevocationList(lambda: load_floors(db, settings), settings.revocation_refresh_seconds)
+    app.state.verifier = RevokingVerifier(app.state.verifier, app.state.revocations)
     async with db.sessionmaker() as session:
         async with session.begin():
             shown = await ensure_bootstrap_admin(session, settings)
@@ -149,6 +170,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(auth_router)
+    app.include_router(accounts_router)
+    app.include_router(audit_router)
     app.include_router(dashboard_router)
     app.include_router(line_router)
 
@@ -156,7 +179,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def jwks(request: Request) -> JSONResponse:
         keyring: KeyRing = request.app.state.keyring
         await keyring.refresh_if_stale(request.app.state.db)
-        return JSONResponse(keyring.jwks(), headers={"Cache-Control": "public, max-age=60"})
+        # No max-age: a cache may keep it but must ask again, or a revoke would wait for it
+        # (docs/signing-keys.md); a verifier asks with If-None-Match and mostly gets a 304.
+        headers = {"Cache-Control": "public, no-cache", "ETag": keyring.etag}
+        if if_none_match(request, keyring.etag):
+            return Response(status_code=304, headers=headers)
+        return JSONResponse(keyring.jwks(), headers=headers)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> JSONResponse:

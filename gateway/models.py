@@ -1,4 +1,4 @@
-"""Tables the gateway owns: users, API clients, refresh tokens, signing keys, login failures."""
+"""Tables the gateway owns: users, API clients, refresh tokens, signing keys, login throttle."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -22,9 +21,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.auth import Role
+from shared.audit import audit_events_table
 from shared.db import make_base
 
 Base = make_base()
+
+#: Administrative acts (shared.audit, docs/audit.md); append-only.
+audit_events = audit_events_table(Base.metadata)
 
 ROLE_VALUES = ", ".join(f"'{r.value}'" for r in Role)
 
@@ -50,6 +53,12 @@ class User(Base):
     #: For a grant officer: the grantor (in the grants service) they act for.
     grantor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    #: Carried by the user's access tokens (``ver``); bumped when they must stop (docs/accounts.md).
+    token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    #: Set by a PIN reset: the (temporary) PIN gives no tokens, only a ticket to choose a new one.
+    pin_change_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="false")
+    pin_ticket_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pin_ticket_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = _now()
 
@@ -73,6 +82,11 @@ class ApiClient(Base):
     grantor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     program_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    #: Carried by the client's access tokens (``ver``); bumped when it is revoked.
+    token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    #: The secret before the last rotation, accepted until ``previous_secret_expires_at``.
+    previous_secret_hash: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = _now()
 
 
@@ -94,8 +108,22 @@ class RefreshToken(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
 
 
+class TokenRevocation(Base):
+    """A subject (a user id, a client's client_id) whose tokens below ``min_version`` are refused;
+    only rows younger than an access token's life matter (docs/accounts.md)."""
+
+    __tablename__ = "token_revocations"
+    __table_args__ = (Index("ix_token_revocations_changed_at", "changed_at"),)
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    min_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class SigningKey(Base):
-    """An ES256 key pair; the private half encrypted with the gateway's key secret."""
+    """An ES256 key pair; the private half encrypted with the gateway's key secret. States (docs/
+    signing-keys.md): next (not current, no retire_at), current, retiring (retire_at ahead), gone
+    (retire_at passed), revoked (revoked_at)."""
 
     __tablename__ = "signing_keys"
 
@@ -107,24 +135,26 @@ class SigningKey(Base):
     is_current: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     #: After this moment the key is no longer published (tokens it signed have expired).
     retire_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Revoked in an emergency: out of the JWKS at once, never trusted again (docs/signing-keys.md).
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 Index("uq_signing_keys_current", SigningKey.is_current, unique=True, postgresql_where=text("is_current"))
 
 
-class LoginFailure(Base):
-    """A failed login, counted per phone and per address to slow guessing."""
+class LoginThrottle(Base):
+    """Failed (or not yet judged) attempts of one key: a phone, an address, a refresh-token family
+    (a device) or a client id; claimed in one statement before argon2 (docs/login-throttling.md)."""
 
-    __tablename__ = "login_failures"
-    __table_args__ = (
-        Index("ix_login_failures_phone_at", "phone", "at"),
-        Index("ix_login_failures_address_at", "address", "at"),
-    )
+    __tablename__ = "login_throttle"
+    __table_args__ = (Index("ix_login_throttle_last_failure_at", "last_failure_at"),)
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    phone: Mapped[str] = mapped_column(String(20), nullable=False)
-    address: Mapped[str] = mapped_column(String(64), nullable=False)
-    at: Mapped[dt.datetime] = _now()
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    #: No attempt of this key is judged before this moment.
+    next_allowed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class LineLink(Base):

@@ -33,10 +33,34 @@ class GatewaySettings(SajjaSettings):
     refresh_reuse_grace_seconds: int = 30
     #: How long a rotated-out signing key stays in the JWKS (longer than any access token lives).
     key_retire_after_seconds: int = 3600
+    #: A signing key signs only once it has been in the JWKS this long, so that every verifier
+    #: (refreshing every ``jwks_refresh_seconds``, through a gateway as far behind) knows it
+    #: (docs/signing-keys.md).
+    key_publish_seconds: float = Field(default=10.0, ge=0)
 
+    #: Login throttling (docs/login-throttling.md): a delay that grows with failures up to a cap,
+    #: never a lock. A key's count starts again this long after its last failure.
     login_failure_window_seconds: int = 900
-    login_max_failures_per_phone: int = 5
-    login_max_failures_per_address: int = 50
+    #: Per phone (and per device proving itself with a refresh token): failures without delay,
+    #: then 1 s doubling up to the cap.
+    login_phone_free_failures: int = Field(default=5, ge=1)
+    login_phone_max_delay_seconds: int = Field(default=300, ge=1)
+    #: Per address (logins, and /v1/auth/token separately): grows by a quarter per failure from 1 s,
+    #: capped low: a carrier NAT shares one address.
+    login_address_free_failures: int = Field(default=20, ge=1)
+    login_address_max_delay_seconds: int = Field(default=30, ge=1)
+    #: Per client id on /v1/auth/token (with the address, for a registered client).
+    token_client_free_failures: int = Field(default=5, ge=1)
+    token_client_max_delay_seconds: int = Field(default=60, ge=1)
+    #: argon2 hashes and verifications running at once in this process; more wait their turn.
+    argon2_max_concurrency: int = Field(default=4, ge=1)
+
+    #: The gateway reloads which subjects' older tokens are refused this often (docs/accounts.md).
+    revocation_refresh_seconds: float = Field(default=1.0, gt=0)
+    #: A rotated API client's old secret keeps working this long.
+    client_secret_grace_seconds: int = Field(default=24 * 3600, ge=0)
+    #: How long the ticket a temporary PIN gives stays valid for choosing a new PIN.
+    pin_ticket_ttl_seconds: int = Field(default=600, ge=1)
 
     bootstrap_admin_phone: str = ""
     bootstrap_admin_password: str = Field(default="", repr=False)

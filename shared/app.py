@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
-from shared.auth import TokenVerifier
+from shared.auth import RevocationList, RevokingVerifier, TokenVerifier, http_revocations_loader
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.http import ServiceTokenAuth, make_client
@@ -114,6 +114,7 @@ def create_service_app(
                 )
             )
             owned.append(app.state.http)
+        made_verifier = not hasattr(app.state, "verifier")
         if not hasattr(app.state, "verifier"):
             jwks_client = make_client(timeout=5.0)
             owned.append(jwks_client)
@@ -122,7 +123,14 @@ def create_service_app(
                 audience=settings.jwt_audience,
                 jwks_url=settings.jwks_url,
                 http_client=jwks_client,
+                refresh_interval=settings.jwks_refresh_seconds,
+                refetch_interval=settings.jwks_min_refetch_seconds,
             )
+        if made_verifier:
+            # Subjects whose older tokens are refused, read from the gateway with the service token (docs/accounts.md).
+            revocations = RevocationList(http_revocations_loader(app.state.http, settings.revocations_source()),
+                                         settings.revocation_refresh_seconds)
+            app.state.verifier = RevokingVerifier(app.state.verifier, revocations)
         if on_startup is not None:
             await on_startup(app)
         freeze_heap()

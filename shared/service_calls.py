@@ -41,15 +41,21 @@ PERMISSIONS: dict[str, str] = {
     "ledger.member_contributions": "ledger",
     "ledger.deposit_feed": "ledger",
     "benefits.claim_feed": "benefits",
+    "members.audit": "members",
+    "ledger.audit": "ledger",
+    "benefits.audit": "benefits",
+    "grants.audit": "grants",
+    "auth.revocations": "gateway",
 }
 
 #: calling service -> what it may ask.
 GRANTS: dict[str, frozenset[str]] = {
-    "gateway": frozenset({"members.member_facts", "ledger.deposit_feed", "benefits.claim_feed"}),
-    "members": frozenset(),
-    "ledger": frozenset({"members.fund_facts", "members.member_facts", "members.collector_facts", "members.current_members"}),
-    "benefits": frozenset({"members.fund_facts", "members.member_facts", "ledger.payout", "ledger.standing"}),
-    "grants": frozenset({"members.fund_facts", "ledger.co_funding", "ledger.member_contributions"}),
+    "gateway": frozenset({"members.member_facts", "ledger.deposit_feed", "benefits.claim_feed",
+                          "members.audit", "ledger.audit", "benefits.audit", "grants.audit"}),
+    "members": frozenset({"auth.revocations"}),
+    "ledger": frozenset({"auth.revocations", "members.fund_facts", "members.member_facts", "members.collector_facts", "members.current_members"}),
+    "benefits": frozenset({"auth.revocations", "members.fund_facts", "members.member_facts", "ledger.payout", "ledger.standing"}),
+    "grants": frozenset({"auth.revocations", "members.fund_facts", "ledger.co_funding", "ledger.member_contributions"}),
 }
 
 

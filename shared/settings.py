@@ -59,12 +59,26 @@ class SajjaSettings(BaseSettings):
     jwt_issuer: str = "sajja-gateway"
     jwt_audience: str = "sajja"
     jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
+    #: A verifier replaces its key set with the gateway's JWKS at least this often, and the gateway
+    #: reloads its keys as often: a revoked key stops verifying everywhere within twice this
+    #: (docs/signing-keys.md).
+    jwks_refresh_seconds: float = Field(default=2.0, gt=0)
+    #: A token with an unknown ``kid`` fetches the JWKS at once, at most once per this interval.
+    jwks_min_refetch_seconds: float = Field(default=1.0, ge=0)
     gateway_url: str = "http://127.0.0.1:8000"
     #: Master secret from which each service's client secret is derived (see ``shared.auth.service_client_secret``).
     service_secret: str = Field(default="dev-service-secret-change-me", repr=False)
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
+    #: Where the services read which subjects' older tokens are refused (docs/accounts.md); empty:
+    #: the JWKS URL's sibling ``/.well-known/revocations``.
+    revocations_url: str = ""
+    #: How often a process reloads that list (the gateway from its database, the services from it).
+    revocation_refresh_seconds: float = Field(default=2.0, gt=0)
+
+    def revocations_source(self) -> str:
+        return self.revocations_url or self.jwks_url.rsplit("/", 1)[0] + "/revocations"
     #: FastAPI's own OpenTelemetry (spans, metrics, logs for every request) when a provider is
     #: configured. Off by default: left on, FastAPI asks OpenTelemetry for its providers on every
     #: request even when none is set, a cost on every forwarded deposit for nothing.

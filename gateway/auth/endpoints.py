@@ -21,14 +21,16 @@ from gateway.auth.schemas import (
     LoginRequest,
     Me,
     RefreshRequest,
+    RevokedKey,
     RotatedKey,
     TokenPair,
     UserOut,
 )
 from gateway.models import User
+from shared.audit import audit
 from shared.auth import Role
 from shared.db import DbSession
-from shared.errors import SajjaError, problem_response
+from shared.errors import NotFound, SajjaError, problem_response
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -44,15 +46,17 @@ def _client_address(request: Request) -> str:
 def _as_problem(request: Request, error: SajjaError) -> Response:
     """Errors that must not roll back the unit of work (a recorded failure, a revoked family)
     are returned, not raised, so the session dependency still commits."""
-    return problem_response(request, error.code, error.status_code, error.params, error.headers)
+    return problem_response(request, error.code, error.status_code, error.params, error.headers, **error.extra)
 
 
 @router.post("/login", response_model=TokenPair, openapi_extra={"security": []})
 async def login(body: LoginRequest, request: Request, session: DbSession) -> Any:
-    """Log in with phone and password (or PIN); returns an access and a refresh token."""
+    """Log in with phone and password (or PIN); returns an access and a refresh token. A device
+    that still holds a current refresh token of this user may send it (``refresh_token``): it is
+    then not slowed by others' failed logins on this phone (docs/login-throttling.md)."""
     pair, error = await service.login(
-        session=session, issuer=_issuer(request), phone=body.phone, password=body.password,
-        address=_client_address(request),
+        session=session, issuer=_issuer(request), throttle=request.app.state.login_throttle, phone=body.phone,
+        password=body.password, address=_client_address(request), refresh_token=body.refresh_token,
     )
     return _as_problem(request, error) if error else pair
 
@@ -97,10 +101,14 @@ async def token(request: Request, session: DbSession) -> Any:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from None
-    return await service.client_credentials(
-        session=session, issuer=_issuer(request), client_id=data.client_id,
-        client_secret=data.client_secret, scope=data.scope,
-    )
+    try:
+        return await service.client_credentials(
+            session=session, issuer=_issuer(request), client_id=data.client_id,
+            client_secret=data.client_secret, scope=data.scope,
+            throttle=request.app.state.login_throttle, address=_client_address(request),
+        )
+    except SajjaError as error:  # a 401 or 429 is returned, not raised: nothing to roll back
+        return _as_problem(request, error)
 
 
 @router.get("/me", response_model=Me)
@@ -137,20 +145,40 @@ async def create_user(
     user = await service.create_user(
         session=session, creator=principal, data=body, member_exists=request.app.state.members_facts.member_exists
     )
+    await audit(session, principal, "user.create", fund_id=user.fund_id, object_type="user", object_id=user.id,
+                details={"role": user.role})
     return UserOut.model_validate(user, from_attributes=True)
 
 
 @router.post("/clients", response_model=ClientCreated, status_code=201)
-async def create_client(body: CreateClientRequest, session: DbSession, _: PlatformAdmin) -> Any:
+async def create_client(body: CreateClientRequest, session: DbSession, principal: PlatformAdmin) -> Any:
     """Register a grant system; its secret is shown once."""
     client, secret = await service.create_client(session=session, data=body)
+    await audit(session, principal, "client.create", object_type="client", object_id=client.client_id,
+                details={"name": client.name, "scopes": client.scopes, "grantor_id": client.grantor_id})
     return ClientCreated(client_id=client.client_id, client_secret=secret, name=client.name, scopes=client.scopes,
                          grantor_id=client.grantor_id, program_ids=client.program_ids)
 
 
 @router.post("/keys/rotate", response_model=RotatedKey)
-async def rotate_keys(request: Request, session: DbSession, _: PlatformAdmin) -> Any:
-    """Start signing with a new key; tokens signed by the old one stay valid until they expire."""
+async def rotate_keys(request: Request, session: DbSession, principal: PlatformAdmin) -> Any:
+    """The next key becomes current (it signs once every verifier knows it), a new next key is
+    published; tokens signed by the old one stay valid until they expire (docs/signing-keys.md)."""
     settings = request.app.state.settings
     kid = await request.app.state.keyring.rotate(session, settings.key_retire_after_seconds)
+    await audit(session, principal, "key.rotate", object_type="signing_key", object_id=kid)
     return RotatedKey(kid=kid)
+
+
+@router.post("/keys/{kid}/revoke", response_model=RevokedKey)
+async def revoke_key(kid: str, request: Request, session: DbSession, principal: PlatformAdmin) -> Any:
+    """Emergency: the key leaves the JWKS at once and is never trusted again; every verifier stops
+    trusting it and the tokens it signed within seconds (docs/signing-keys.md). A current key is
+    replaced by the next one first."""
+    keyring = request.app.state.keyring
+    if not await keyring.revoke(session, kid):
+        raise NotFound()
+    await audit(session, principal, "key.revoke", object_type="signing_key", object_id=kid,
+                details={"current_kid": keyring.promoted_kid})
+    request.app.state.verifier.set_jwks(keyring.jwks())  # this gateway stops trusting it at once
+    return RevokedKey(kid=kid, current_kid=keyring.promoted_kid)

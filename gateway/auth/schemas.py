@@ -15,6 +15,9 @@ from shared.validators import normalize_phone
 class LoginRequest(ClosedModel):
     phone: str = Field(max_length=20)
     password: str = Field(min_length=1, max_length=256)
+    #: A current refresh token of this user, from a device that signed in before: the login is then
+    #: slowed only by that device's own failures, not by others' on this phone or address.
+    refresh_token: str | None = Field(default=None, min_length=16, max_length=256)
 
     _phone = field_validator("phone")(normalize_phone)
 
@@ -106,3 +109,11 @@ class ClientCreated(BaseModel):
 
 class RotatedKey(BaseModel):
     kid: str
+
+
+class RevokedKey(BaseModel):
+    """A key revoked: out of the JWKS, never trusted again (docs/signing-keys.md)."""
+
+    kid: str
+    #: The key in state current after the revoke (the next key, when the revoked one was current).
+    current_kid: str | None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -15,12 +14,13 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.auth.throttle import Throttle, argon2_gate
 from gateway.keys import KeyRing
-from gateway.models import ApiClient, LoginFailure, RefreshToken, User
+from gateway.models import ApiClient, RefreshToken, User
 from gateway.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_PHONE, GatewaySettings
 from shared.auth import (
     ACCESS_TOKEN_TYPE,
@@ -49,6 +49,10 @@ register_messages(
         "auth.too_many_attempts": {
             "th": ("พยายามหลายครั้งเกินไป", "เข้าสู่ระบบผิดหลายครั้งเกินไป โปรดลองใหม่ในอีก {retry_after} วินาที"),
             "en": ("Too many attempts", "Too many failed logins; try again in {retry_after} seconds"),
+        },
+        "auth.client_too_many_attempts": {
+            "th": ("พยายามหลายครั้งเกินไป", "ขอโทเคนด้วยข้อมูลไคลเอนต์ผิดหลายครั้งเกินไป โปรดลองใหม่ในอีก {retry_after} วินาที"),
+            "en": ("Too many attempts", "Too many failed token requests; try again in {retry_after} seconds"),
         },
         "auth.refresh_invalid": {
             "th": ("โทเคนต่ออายุใช้ไม่ได้", "โทเคนต่ออายุไม่ถูกต้อง หมดอายุ หรือถูกยกเลิก โปรดเข้าสู่ระบบใหม่"),
@@ -98,19 +102,24 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _make_hash(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _check_hash(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 async def hash_password(password: str) -> str:
-    """argon2id, off the event loop (it costs tens of milliseconds on purpose)."""
-    return await asyncio.to_thread(_hasher.hash, password)
+    """argon2id, off the event loop (it costs tens of milliseconds on purpose), a few at a time."""
+    return await argon2_gate.run(_make_hash, password)
 
 
 async def verify_password(password_hash: str, password: str) -> bool:
-    def _verify() -> bool:
-        try:
-            return _hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    return await asyncio.to_thread(_verify)
+    return await argon2_gate.run(_check_hash, password_hash, password)
 
 
 def _token_hash(token: str) -> str:
@@ -137,6 +146,7 @@ class TokenIssuer:
         scopes: list[str] | None = None,
         grantor_id: uuid.UUID | None = None,
         program_ids: list[uuid.UUID] | None = None,
+        version: int | None = None,
     ) -> str:
         now = int(utcnow().timestamp())
         claims: dict[str, Any] = {
@@ -158,6 +168,8 @@ class TokenIssuer:
             claims["program_ids"] = sorted(str(p) for p in program_ids)
         if scopes:
             claims["scope"] = " ".join(scopes)
+        if version is not None:
+            claims["ver"] = version  # the subject's token version (docs/accounts.md)
         return self.keyring.sign(claims)
 
     def user_access_token(self, user: User) -> str:
@@ -168,6 +180,7 @@ class TokenIssuer:
             network_id=user.network_id,
             member_id=user.member_id,
             grantor_id=user.grantor_id,
+            version=user.token_version,
         )
 
     def gateway_token(self) -> str:
@@ -206,39 +219,59 @@ class TokenIssuer:
         }
 
 
-async def _recent_failures(session: AsyncSession, column: Any, value: str, since: dt.datetime) -> int:
+def _too_many(code: str, retry_after: int) -> SajjaError:
+    return SajjaError(code, status_code=429, params={"retry_after": retry_after},
+                      headers={"Retry-After": str(retry_after)})
+
+
+async def _proved_device(session: AsyncSession, phone: str, refresh_token: str | None) -> uuid.UUID | None:
+    """The refresh-token family of a current refresh token of the user with this phone: the login
+    comes from a device that user already signed in on."""
+    if not refresh_token:
+        return None
     return await session.scalar(
-        select(func.count()).select_from(LoginFailure).where(column == value, LoginFailure.at > since)
-    ) or 0
+        select(RefreshToken.family_id)
+        .join(User, User.id == RefreshToken.user_id)
+        .where(
+            RefreshToken.token_hash == _token_hash(refresh_token),
+            User.phone == phone,
+            User.is_active.is_(True),
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.used_at.is_(None),
+            RefreshToken.expires_at > utcnow(),
+        )
+    )
 
 
 async def login(
-    *, session: AsyncSession, issuer: TokenIssuer, phone: str, password: str, address: str
+    *, session: AsyncSession, issuer: TokenIssuer, throttle: Throttle, phone: str, password: str, address: str,
+    refresh_token: str | None = None,
 ) -> tuple[dict[str, Any] | None, SajjaError | None]:
     """Check the password and issue a token pair.
 
-    Returns the error instead of raising it, because a failed attempt must still be recorded
-    (committed) while the caller gets a 401.
+    The attempt takes its turn before argon2 runs (docs/login-throttling.md): per phone and per
+    address, or, when ``refresh_token`` proves the device, per that device only. Returns the error
+    instead of raising it, so the unit of work still commits.
     """
-    settings = issuer.settings
-    window = settings.login_failure_window_seconds
-    since = utcnow() - dt.timedelta(seconds=window)
-    by_phone = await _recent_failures(session, LoginFailure.phone, phone, since)
-    by_address = await _recent_failures(session, LoginFailure.address, address, since)
-    if by_phone >= settings.login_max_failures_per_phone or by_address >= settings.login_max_failures_per_address:
-        return None, SajjaError(
-            "auth.too_many_attempts",
-            status_code=429,
-            params={"retry_after": window},
-            headers={"Retry-After": str(window)},
-        )
+    device = await _proved_device(session, phone, refresh_token)
+    if device is not None:
+        wait = await throttle.claim(throttle.device, str(device))
+    else:
+        wait = await throttle.check(throttle.address, address) or await throttle.claim(throttle.phone, phone)
+    if wait:
+        return None, _too_many("auth.too_many_attempts", wait)
     user = await session.scalar(select(User).where(User.phone == phone))
     ok = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if not ok or user is None or not user.is_active:
-        session.add(LoginFailure(phone=phone, address=address))
-        await session.flush()
+        if device is None:
+            await throttle.fail(throttle.address, address)
         return None, Unauthenticated("auth.invalid_credentials")
-    await session.execute(delete(LoginFailure).where(LoginFailure.phone == phone))
+    # A proved device resets its own count only: the phone's counts others' guesses, still going on.
+    await throttle.reset(throttle.device if device is not None else throttle.phone, str(device) if device else phone)
+    if user.pin_change_required:  # a temporary PIN: no tokens, a ticket to choose a new PIN
+        from gateway.auth.accounts import pin_change_required
+
+        return None, await pin_change_required(session, issuer.settings, user)
     return await issuer.pair(session, user), None
 
 
@@ -302,9 +335,12 @@ async def logout(*, session: AsyncSession, token: str) -> None:
 
 
 async def client_credentials(
-    *, session: AsyncSession, issuer: TokenIssuer, client_id: str, client_secret: str, scope: str | None
+    *, session: AsyncSession, issuer: TokenIssuer, client_id: str, client_secret: str, scope: str | None,
+    throttle: Throttle | None = None, address: str = "unknown",
 ) -> dict[str, Any]:
-    """Tokens for machines: Sajja's own services (derived secrets) and registered API clients."""
+    """Tokens for machines: Sajja's own services (derived secrets) and registered API clients.
+    A registered (or unknown) client's request takes its turn before argon2 runs: per address,
+    and per client id (with the address, for a registered client; docs/login-throttling.md)."""
     settings = issuer.settings
     requested = scope.split() if scope else None
     for service in SERVICE_NAMES:
@@ -316,9 +352,22 @@ async def client_credentials(
             return {"access_token": token, "token_type": "bearer", "expires_in": settings.access_token_ttl_seconds,
                     "scope": f"service:{service}"}
     client = await session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+    client_key = f"{client_id}@{address}" if client is not None and client.is_active else client_id
+    if throttle is not None:
+        wait = (await throttle.check(throttle.token_address, address)
+                or await throttle.claim(throttle.client, client_key))
+        if wait:
+            raise _too_many("auth.client_too_many_attempts", wait)
     ok = await verify_password(client.secret_hash if client else _DUMMY_HASH, client_secret)
+    if (not ok and client is not None and client.previous_secret_hash is not None
+            and client.previous_secret_expires_at is not None and client.previous_secret_expires_at > utcnow()):
+        ok = await verify_password(client.previous_secret_hash, client_secret)  # within a rotation's grace
     if client is None or not ok or not client.is_active:
+        if throttle is not None:
+            await throttle.fail(throttle.token_address, address)
         raise Unauthenticated("auth.client_invalid")
+    if throttle is not None:
+        await throttle.reset(throttle.client, client_key)
     granted = list(client.scopes)
     if requested is not None:
         extra = sorted(set(requested) - set(granted))
@@ -333,6 +382,7 @@ async def client_credentials(
         scopes=granted,
         grantor_id=client.grantor_id,
         program_ids=client.program_ids,
+        version=client.token_version,
     )
     return {"access_token": token, "token_type": "bearer", "expires_in": settings.access_token_ttl_seconds,
             "scope": " ".join(granted)}

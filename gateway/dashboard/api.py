@@ -28,6 +28,7 @@ from gateway.access import (
 from gateway.dashboard import exports, figures
 from gateway.dashboard.schemas import FundDashboard, FundsTable, Rollup
 from gateway.dashboard.upstream import DashboardRoute, Upstream
+from shared.audit import audit
 from shared.auth import CurrentPrincipal, Principal, Role, bearer_token
 from shared.db import DbSession
 from shared.errors import Forbidden
@@ -124,15 +125,23 @@ async def funds_export(fmt: Fmt, request: Request, principal: RollupReader,
 
 
 @router.get("/funds/{fund_id}/exports/members.{fmt}", response_class=Response)
-async def members_export(fund_id: uuid.UUID, fmt: Fmt, request: Request, _: SignedIn) -> Response:
-    """The member roll as CSV or XLSX (those who may read the roll)."""
-    return await exports.members_roll(upstream(request), fund_id, fmt)
+async def members_export(fund_id: uuid.UUID, fmt: Fmt, request: Request, session: DbSession,
+                         principal: SignedIn) -> Response:
+    """The member roll as CSV or XLSX (those who may read the roll); each download is audited."""
+    answer = await exports.members_roll(upstream(request), fund_id, fmt)
+    await audit(session, principal, "export.members_roll", fund_id=fund_id, object_type="fund", object_id=fund_id,
+                details={"format": fmt})
+    return answer
 
 
 @router.get("/funds/{fund_id}/members/{member_id}/exports/statement.{fmt}", response_class=Response)
-async def statement_export(fund_id: uuid.UUID, member_id: uuid.UUID, fmt: Fmt, request: Request, _: SignedIn) -> Response:
-    """A member's statement as CSV or XLSX (the member, the fund's staff)."""
-    return await exports.statement(upstream(request), fund_id, member_id, fmt)
+async def statement_export(fund_id: uuid.UUID, member_id: uuid.UUID, fmt: Fmt, request: Request, session: DbSession,
+                           principal: SignedIn) -> Response:
+    """A member's statement as CSV or XLSX (the member, the fund's staff); each download is audited."""
+    answer = await exports.statement(upstream(request), fund_id, member_id, fmt)
+    await audit(session, principal, "export.statement", fund_id=fund_id, object_type="member", object_id=member_id,
+                details={"format": fmt})
+    return answer
 
 
 @router.get("/funds/{fund_id}/exports/income.{fmt}", response_class=Response)

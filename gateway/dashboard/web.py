@@ -200,8 +200,11 @@ async def login(request: Request, session: DbSession) -> Response:
     except ValidationError:
         _, detail = render_message("auth.invalid_credentials", lang, {})
         return render("login.html", status_code=422, next=target, phone=phone, error=detail)
+    # A browser still holding this user's refresh cookie proves the device (docs/login-throttling.md).
     pair, error = await auth.login(session=session, issuer=request.app.state.issuer, phone=data.phone,
-                                   password=data.password, address=request.client.host if request.client else "unknown")
+                                   password=data.password, address=request.client.host if request.client else "unknown",
+                                   throttle=request.app.state.login_throttle,
+                                   refresh_token=request.cookies.get(REFRESH_COOKIE))
     if error is not None:
         _, detail = render_message(error.code, lang, error.params)
         response = render("login.html", status_code=error.status_code, next=target, phone=phone, error=detail)

@@ -30,6 +30,7 @@ from fastapi import Depends, Request
 from services.benefits import deps
 from services.benefits.claims import service as claims
 from services.benefits.models import Claim
+from shared.audit import audit_reader
 from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.db import DbSession
 from shared.errors import Forbidden, NotFound
@@ -156,3 +157,6 @@ async def report_reader(fund_id: uuid.UUID, request: Request, principal: Current
 
 
 ReportReader = Annotated[uuid.UUID, Depends(report_reader)]
+
+#: The gateway reading this process's audit events for ``GET /v1/audit`` (docs/audit.md).
+AuditReader = audit_reader("benefits")

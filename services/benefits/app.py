@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.benefits.access import AuditReader
 from services.benefits.catalog.endpoints import router as catalog_router
 from services.benefits.claims.endpoints import router as claims_router
 from services.benefits.documents import DocumentStore
@@ -12,6 +13,7 @@ from shared.app import create_service_app
 from shared.ledger_client import LedgerClient
 from shared.members_client import MembersDirectory
 from shared.worker import start, stop
+from shared.audit import internal_router as audit_router
 
 
 def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
@@ -33,7 +35,7 @@ def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
         settings=settings,
         title="Sajja benefits",
         description="Each fund's benefit catalog and versioned rules, claims, committee approval, payouts through the ledger.",
-        routers=[catalog_router, claims_router, reports_router],
+        routers=[catalog_router, claims_router, reports_router, audit_router("benefits", AuditReader)],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         body_limit_overrides={"/documents": settings.document_max_bytes + 64 * 1024},

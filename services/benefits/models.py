@@ -23,9 +23,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import audit_events_table
 from shared.db import make_base
 
 Base = make_base()
+
+#: Administrative acts (shared.audit, docs/audit.md); append-only.
+audit_events = audit_events_table(Base.metadata)
 
 #: Ban Song's nine benefit categories (the Ban Song case study).
 CATEGORIES = (

@@ -32,6 +32,7 @@ from fastapi import Depends, Request
 
 from services.grants import service
 from services.grants.models import Application, Program, WebhookDelivery, WebhookSubscription
+from shared.audit import audit_reader
 from shared.auth import FUND_ROLES, CurrentPrincipal, Principal, Role
 from shared.db import DbSession
 from shared.errors import Forbidden, NotFound
@@ -241,3 +242,6 @@ async def own_delivery(delivery_id: uuid.UUID, session: DbSession, principal: Cu
 
 
 OwnDelivery = Annotated[WebhookDelivery, Depends(own_delivery)]
+
+#: The gateway reading this process's audit events for ``GET /v1/audit`` (docs/audit.md).
+AuditReader = audit_reader("grants")

@@ -3,6 +3,7 @@
 import httpx
 from fastapi import FastAPI
 
+from services.grants.access import AuditReader
 from services.grants.endpoints import router
 from services.grants.settings import GrantsSettings
 from services.grants.worker import run_once
@@ -12,6 +13,7 @@ from shared.ledger_client import LedgerClient
 from shared.members_client import MembersDirectory
 from shared.outbound import TargetPolicy
 from shared.worker import start, stop
+from shared.audit import internal_router as audit_router
 
 
 def create_app(settings: GrantsSettings | None = None) -> FastAPI:
@@ -37,7 +39,7 @@ def create_app(settings: GrantsSettings | None = None) -> FastAPI:
         settings=settings,
         title="Sajja grants",
         description="Grant programs, applications, screening, awards in tranches, disbursements to fund ledgers, webhooks.",
-        routers=[router],
+        routers=[router, audit_router("grants", AuditReader)],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )

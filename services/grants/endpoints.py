@@ -59,6 +59,7 @@ from services.grants.schemas import (
     UseReportIn,
     UseReportOut,
 )
+from shared.audit import audit
 from shared.auth import FUND_ROLES, Principal, Role
 from shared.db import DbSession
 from shared.errors import SajjaError
@@ -73,7 +74,10 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 @router.post("/grantors", response_model=GrantorOut, status_code=201)
 async def create_grantor(body: GrantorIn, session: DbSession, principal: PlatformAdmin) -> Any:
     """Register a grantor organisation (platform admins); its kind picks the ledger income source."""
-    return GrantorOut.model_validate(await service.create_grantor(session, principal, body))
+    grantor = await service.create_grantor(session, principal, body)
+    await audit(session, principal, "grants.grantor_create", object_type="grantor", object_id=grantor.id,
+                details={"kind": grantor.kind, "name": grantor.name})
+    return GrantorOut.model_validate(grantor)
 
 
 @router.get("/grantors", response_model=list[GrantorOut])
@@ -85,7 +89,10 @@ async def list_grantors(session: DbSession, _: SignedIn) -> Any:
 @router.post("/programs", response_model=ProgramOut, status_code=201)
 async def create_program(body: ProgramCreate, session: DbSession, principal: GrantOfficer) -> Any:
     """Open a program with its envelope, splits, ceiling and eligibility (grant officers)."""
-    return service.program_out(await service.create_program(session, principal, body))
+    program = await service.create_program(session, principal, body)
+    await audit(session, principal, "grants.program_create", object_type="program", object_id=program.id,
+                details={"grantor_id": program.grantor_id, "name": program.name})
+    return service.program_out(program)
 
 
 @router.get("/programs", response_model=ProgramPage)

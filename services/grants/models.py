@@ -24,9 +24,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import audit_events_table
 from shared.db import make_base
 
 Base = make_base()
+
+#: Administrative acts (shared.audit, docs/audit.md); append-only.
+audit_events = audit_events_table(Base.metadata)
 
 GRANTORS = ("codi", "state", "provincial_office", "local_government", "other")
 APPLICATION_STATUSES = ("draft", "submitted", "screening", "approved", "rejected", "awarded", "closed")

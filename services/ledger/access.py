@@ -34,6 +34,7 @@ from typing import Annotated, NamedTuple
 from fastapi import Depends, Request
 
 from services.ledger import deps
+from shared.audit import audit_reader
 from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.errors import Forbidden
 from shared.members_client import MembersDirectory
@@ -257,3 +258,6 @@ async def standing_reader(
 
 
 StandingReader = Annotated[FundMember, Depends(standing_reader)]
+
+#: The gateway reading this process's audit events for ``GET /v1/audit`` (docs/audit.md).
+AuditReader = audit_reader("ledger")

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.ledger.access import AuditReader
 from services.ledger.deposits.endpoints import posting_router as deposit_posting_router
 from services.ledger.deposits.endpoints import router as deposits_router
 from services.ledger.movements.endpoints import router as movements_router
@@ -11,6 +12,7 @@ from services.ledger.reports.endpoints import router as reports_router
 from services.ledger.settings import LedgerSettings
 from shared.app import create_service_app
 from shared.members_client import MembersDirectory
+from shared.audit import internal_router as audit_router
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
@@ -29,7 +31,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         settings=settings,
         title="Sajja ledger",
         description="Double-entry savings and co-funding ledger per fund: deposits, receipts, co-funding, reports.",
-        routers=[deposit_posting_router, deposits_router, movements_router, proposals_router, reports_router, plans_router],
+        routers=[deposit_posting_router, deposits_router, movements_router, proposals_router, reports_router, plans_router, audit_router("ledger", AuditReader)],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )

@@ -34,9 +34,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import audit_events_table
 from shared.db import make_base
 
 Base = make_base()
+
+#: Administrative acts (shared.audit, docs/audit.md); append-only.
+audit_events = audit_events_table(Base.metadata)
 
 ACCOUNT_TYPES = ("asset", "liability", "equity", "income", "expense")
 #: Where income comes from (the co-funding legs and more).

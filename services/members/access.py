@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.members.collectors import service as collectors
 from services.members.models import Collector, Fund, Member
 from services.members.pii import WHOLE_ID_ROLES
+from shared.audit import audit_reader
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, NotFound, register_messages
@@ -237,3 +238,6 @@ async def collector_of_fund(fund: VisibleFund, session: DbSession, principal: Cu
 
 
 CollectorOfFund = Annotated[Collector, Depends(collector_of_fund)]
+
+#: The gateway reading this process's audit events for ``GET /v1/audit`` (docs/audit.md).
+AuditReader = audit_reader("members")

@@ -24,9 +24,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import audit_events_table
 from shared.db import make_base
 
 Base = make_base()
+
+#: Administrative acts (shared.audit, docs/audit.md); append-only.
+audit_events = audit_events_table(Base.metadata)
 
 #: Statuses in which a person still belongs to a fund (and so to no other).
 CURRENT_STATUSES = ("active", "suspended")

@@ -130,6 +130,10 @@ CALLS: dict[tuple[str, str, str], Call] = {
         "phone": "{phone}", "password": "a-long-password-1", "display_name": "เหรัญญิก", "role": "committee",
         "fund_id": "{fund_id}"}),
     ("gateway", "POST", f"{GW}/auth/clients"): Call(json={"name": "ระบบทุน (authz)", "scopes": ["grants:decide"]}),
+    ("gateway", "PATCH", f"{GW}/auth/users/{{user_id}}"): Call(json={"display_name": "กรรมการ (authz)"}),
+    # The world's members' PIN: they change their own; everyone else has no account or a wrong PIN.
+    ("gateway", "POST", f"{GW}/auth/me/pin"): Call(json={"current_pin": "member-pin-1", "new_pin": "member-pin-2"}),
+    ("gateway", "POST", f"{GW}/auth/pin"): Call(json={"pin_ticket": "not-a-pin-ticket-0123456789", "new_pin": "123456"}),
     ("gateway", "POST", f"{GW}/auth/line"): Call(json={"id_token": "not-a-line-id-token"}),
     ("gateway", "POST", f"{GW}/auth/line/link"): Call(json={"id_token": "not-a-line-id-token", "code": "ABCDEFGH"}),
     ("gateway", "POST", f"{GW}/auth/line/link-codes"): Call(json={"fund_id": "{fund_id}", "member_id": "{member_id}"}),

@@ -177,7 +177,10 @@ async def running_system(engines: dict[str, AsyncEngine], documents: Any) -> Asy
         services = {name: service_app(name) for name in SERVICES}
         serial = {name: Serialized(app) for name, app in services.items()}
         gateway = create_app(gateway_settings(**{f"{name}_url": url for name, url in SERVICE_URLS.items()},
-                                              line_worker_interval_seconds=0))
+                                              line_worker_interval_seconds=0,
+                                              # Reloaded for every request: a revocation rolled back
+                                              # with its savepoint is forgotten at once.
+                                              revocation_refresh_seconds=0.001))
         gateway.state.db = Database(conns["gateway"])
         wire = AsgiWire(serial)
         stack.push_async_callback(wire.close)

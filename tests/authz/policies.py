@@ -177,6 +177,11 @@ POLICIES: dict[str, Policy] = _policies(
            "platform admins.", allow=A_STAFF | {MEMBER, PLATFORM}),
     Policy("claims_lister", "The fund's members (their own claims), committee and admins, platform admins; its "
            "collectors are told there are none (404).", allow=A_STAFF | A_MEMBERS | {PLATFORM}, not_found=A_COLLECTORS),
+    Policy("audit_feed", "The gateway service only (members/ledger/benefits/grants.audit): each service's audit "
+           "events, gathered by the gateway's GET /v1/audit.", allow=service("gateway"), sees=service("gateway")),
+    Policy("audit_reader", "Platform admins (every event) and fund admins (their own fund's events only; "
+           "another fund is 403): the audit trail of administrative acts.",
+           allow=frozenset({FUND_ADMIN, "fund_admin_b", PLATFORM})),
     Policy("claim_feed_reader", "The fund's committee and admins, platform admins, and the gateway service "
            "(benefits.claim_feed, for LINE notices).", allow=A_STAFF | {PLATFORM} | service("gateway"), sees=service("gateway")),
     Policy("claim_viewer", "The claim's member, the fund's committee and admins, platform admins; the fund's "
@@ -248,6 +253,16 @@ POLICIES: dict[str, Policy] = _policies(
     # --- Gateway --------------------------------------------------------------------------------
     Policy("user_creator", "Fund admins (in their own fund: the body names it) and platform admins.",
            allow=frozenset({FUND_ADMIN, PLATFORM})),
+    Policy("user_lister", "Fund admins (their own fund's users only) and platform admins (everyone).",
+           allow=frozenset({FUND_ADMIN, "fund_admin_b", PLATFORM})),
+    Policy("user_admin", "The user's fund's admins and platform admins; another fund's admin is told there is "
+           "no such user (404).", allow=frozenset({FUND_ADMIN, PLATFORM}), not_found=frozenset({"fund_admin_b"})),
+    Policy("own_pin", "A person with an account, for their own PIN, giving the current one: the matrix's members "
+           "give theirs; the others have no account here or give a wrong PIN (403), as grant systems and "
+           "services are refused.", allow=frozenset({MEMBER, "member_b"})),
+    Policy("revocation_reader", "Sajja's services that verify tokens themselves (members, ledger, benefits, "
+           "grants: their verifiers read whose tokens are refused) and platform admins.",
+           allow=(SERVICES - {"service_gateway"}) | {PLATFORM}),
     Policy("fund_dashboard", "Who reads the fund's books: its committee and admins, its network's officers, "
            "platform admins (each figure is read with the caller's token; the members service hides the fund "
            "from outsiders, the ledger refuses its members and collectors).",

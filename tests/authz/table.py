@@ -40,6 +40,7 @@ members   POST   /v1/members/internal/funds/{fund_id}/members/facts             
 members   GET    /v1/members/internal/funds/{fund_id}/collectors/by-user/{user_id}    collector_facts
 members   GET    /v1/members/internal/funds/{fund_id}                                 fund_facts
 members   GET    /v1/members/internal/funds/{fund_id}/members                         current_members
+members   GET    /v1/members/internal/audit                                            audit_feed
 
 ledger    GET    /healthz                                                             public
 ledger    GET    /readyz                                                              public
@@ -75,6 +76,7 @@ ledger    GET    /v1/ledger/funds/{fund_id}/members/{member_id}/standing        
 ledger    GET    /v1/ledger/funds/{fund_id}/arrears                                   books_reader
 ledger    PUT    /v1/ledger/funds/{fund_id}/matching-rules                            bookkeeper
 ledger    GET    /v1/ledger/funds/{fund_id}/reports/matching                          books_reader
+ledger    GET    /v1/ledger/internal/audit                                             audit_feed
 
 benefits  GET    /healthz                                                             public
 benefits  GET    /readyz                                                              public
@@ -99,6 +101,7 @@ benefits  POST   /v1/benefits/funds/{fund_id}/claims/{claim_id}/documents       
 benefits  GET    /v1/benefits/funds/{fund_id}/claims/{claim_id}/documents/{document_id}  claim_viewer
 benefits  GET    /v1/benefits/funds/{fund_id}/reports/paid                            report_reader
 benefits  GET    /v1/benefits/funds/{fund_id}/reports/pending                         report_reader
+benefits  GET    /v1/benefits/internal/audit                                           audit_feed
 
 grants    GET    /healthz                                                             public
 grants    GET    /readyz                                                              public
@@ -122,8 +125,10 @@ grants    GET    /v1/grants/funds/{fund_id}/summary                             
 grants    POST   /v1/grants/webhooks                                                  webhook_owner
 grants    GET    /v1/grants/webhooks/{subscription_id}/deliveries                     own_webhook
 grants    POST   /v1/grants/webhooks/deliveries/{delivery_id}/redeliver               own_webhook
+grants    GET    /v1/grants/internal/audit                                             audit_feed
 
 gateway   GET    /.well-known/jwks.json                                               public
+gateway   GET    /.well-known/revocations                                             revocation_reader
 gateway   GET    /healthz                                                             public
 gateway   GET    /readyz                                                              public
 gateway   GET    /openapi.json                                                        public
@@ -135,7 +140,19 @@ gateway   POST   /v1/auth/token                                                 
 gateway   GET    /v1/auth/me                                                          signed_in
 gateway   POST   /v1/auth/users                                                       user_creator
 gateway   POST   /v1/auth/clients                                                     platform_admin
+gateway   GET    /v1/auth/users                                                       user_lister
+gateway   GET    /v1/auth/users/{user_id}                                          user_admin
+gateway   PATCH  /v1/auth/users/{user_id}                                          user_admin
+gateway   POST   /v1/auth/users/{user_id}/deactivate                               user_admin
+gateway   POST   /v1/auth/users/{user_id}/reactivate                               user_admin
+gateway   POST   /v1/auth/users/{user_id}/pin-reset                                user_admin
+gateway   POST   /v1/auth/me/pin                                                      own_pin
+gateway   POST   /v1/auth/pin                                                         public
+gateway   GET    /v1/auth/clients                                                     platform_admin
+gateway   POST   /v1/auth/clients/{client_id}/revoke                              platform_admin
+gateway   POST   /v1/auth/clients/{client_id}/rotate                              platform_admin
 gateway   POST   /v1/auth/keys/rotate                                                 platform_admin
+gateway   POST   /v1/auth/keys/{kid}/revoke                                           platform_admin
 gateway   POST   /v1/auth/line                                                        public
 gateway   POST   /v1/auth/line/link                                                   public
 gateway   POST   /v1/auth/line/link-codes                                             line_link_issuer
@@ -154,6 +171,7 @@ gateway   GET    /v1/dashboard/funds/{fund_id}/members/{member_id}/exports/state
 gateway   GET    /v1/dashboard/funds/{fund_id}/exports/income.{fmt}                   fund_dashboard
 gateway   GET    /v1/dashboard/funds/{fund_id}/deposits/{deposit_id}/receipt.pdf      receipt
 gateway   GET    /v1/dashboard/funds/{fund_id}/reports/monthly.pdf                    fund_dashboard
+gateway   GET    /v1/audit                                                             audit_reader
 gateway   GET    /dashboard/login                                                     public
 gateway   POST   /dashboard/login                                                     public
 gateway   POST   /dashboard/logout                                                    public

@@ -115,6 +115,9 @@ class World:
         return {
             "fund_id": ids[f"fund:{side}"],
             "other_fund_id": ids[f"fund:{other}"],
+            "client_id": ids["client"],
+            # The gateway's next signing key: revoking it harms no token (docs/signing-keys.md).
+            "kid": self.system.apps["gateway"].state.keyring.next_kid,
             "network_id": ids[f"network:N{1 if side == 'A' else 2}"],
             "member_id": ids[f"member:{side}1"],
             "member2_id": ids[f"member:{side}2"],
@@ -177,6 +180,9 @@ async def build_world(system: System) -> World:
             "fund_id": fund_id, "member_id": ids[f"member:{side}1"]}))
         ids[f"user:{side}1"] = user["id"]
         ids[f"user:{side}2"] = str(uuid.uuid4())
+        if side == "A":  # a grant system's client, listed, revoked and rotated by the matrix
+            ids["client"] = _ok(await gateway.post("/v1/auth/clients", headers=admin, json={
+                "name": "ระบบทุน (authz)", "scopes": []}))["client_id"]
         for i in (1, 2):
             user = _ok(await gateway.post("/v1/auth/users", headers=admin, json={
                 "phone": f"08970{n}010{i}", "password": "collector-password-1", "display_name": f"อาสา {side}{i}",

@@ -70,7 +70,9 @@ async def test_wrong_password_is_401_in_thai_and_english(gateway) -> None:
 
 
 async def test_failed_logins_are_limited_per_phone(gateway) -> None:
-    _, client = gateway
+    app, client = gateway
+    at = dt.datetime.now(dt.UTC)
+    app.state.login_throttle.now = lambda: at  # the delay is measured on this clock
     for _ in range(5):
         r = await client.post("/v1/auth/login", json={"phone": ADMIN_PHONE, "password": "wrong"})
         assert r.status_code == 401
@@ -80,12 +82,16 @@ async def test_failed_logins_are_limited_per_phone(gateway) -> None:
     assert int(blocked.headers["retry-after"]) > 0
 
 
-async def test_failed_logins_are_limited_per_address(engines) -> None:
-    async with gateway_app(engines["gateway"], login_max_failures_per_address=3) as (_, client):
+async def test_failed_logins_are_slowed_per_address(engines) -> None:
+    """A capped delay, never a lock (tests/gateway/test_login_throttling.py has the rest)."""
+    async with gateway_app(engines["gateway"], login_address_free_failures=3) as (app, client):
+        at = dt.datetime.now(dt.UTC)
+        app.state.login_throttle.now = lambda: at
         for i in range(3):
             await client.post("/v1/auth/login", json={"phone": f"081000000{i}", "password": "wrong"})
         blocked = await client.post("/v1/auth/login", json={"phone": ADMIN_PHONE, "password": ADMIN_PASSWORD})
         assert blocked.status_code == 429
+        assert 1 <= int(blocked.headers["retry-after"]) <= app.state.settings.login_address_max_delay_seconds
 
 
 async def test_refresh_rotates_and_the_new_token_works(gateway) -> None:

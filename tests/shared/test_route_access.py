@@ -26,6 +26,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
 
 from services.ledger.access import FundPoster, FundReader
+from shared.db import get_session
 from shared.auth import CurrentPrincipal, Role, TokenVerifier, current_principal
 from shared.errors import install_error_handlers
 from shared.lean import LeanRoute
@@ -51,6 +52,7 @@ PUBLIC = {
     ("gateway", "POST", "/v1/auth/login"): "signing in: the phone and password are the credentials",
     ("gateway", "POST", "/v1/auth/refresh"): "the refresh token in the body is the credential",
     ("gateway", "POST", "/v1/auth/logout"): "the refresh token in the body is the credential",
+    ("gateway", "POST", "/v1/auth/pin"): "the one-time PIN ticket in the body is the credential",
     ("gateway", "POST", "/v1/auth/token"): "OAuth client credentials: the client's secret is the credential",
     ("gateway", "POST", "/v1/auth/line"): "signing in with LINE: the LINE ID token is the credential",
     ("gateway", "POST", "/v1/auth/line/link"): "the LINE ID token and a one-time code are the credentials",
@@ -93,6 +95,8 @@ def access_dependencies(module_name: str) -> set[Callable[..., Any]]:
     # ``CurrentPrincipal``, imported there, only says the caller has a token: a route open to every
     # signed-in caller says so with its access module's own ``SignedIn``.
     found.discard(current_principal)
+    # Nor does the database session some access modules use (``shared.db.DbSession``).
+    found.discard(get_session)
     return found
 
 

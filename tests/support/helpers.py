@@ -70,6 +70,8 @@ def gateway_settings(**overrides: Any) -> Any:
         "key_secret": TEST_KEY_SECRET,
         "bootstrap_admin_phone": "0811111111",
         "bootstrap_admin_password": "bootstrap-password-1",
+        # A rotation's new key signs at once in tests; tests of the publish delay set their own.
+        "key_publish_seconds": 0,
     }
     values.update(overrides)
     return GatewaySettings(**values)

@@ -18,6 +18,7 @@ from services.benefits.schemas import (
     SettingsOut,
     TemplateIn,
 )
+from shared.audit import audit
 from shared.auth import CurrentPrincipal
 from shared.db import DbSession
 
@@ -33,13 +34,19 @@ async def catalog(fund_id: FundActor, session: DbSession) -> Any:
 @router.post("/catalog", response_model=BenefitOut, status_code=201)
 async def add_benefit(fund_id: FundAdmin, body: BenefitIn, session: DbSession, principal: CurrentPrincipal) -> Any:
     """A benefit of the fund's own, with its first rules (fund admins)."""
-    return await service.add_benefit(session, fund_id, body, principal.subject)
+    benefit = await service.add_benefit(session, fund_id, body, principal.subject)
+    await audit(session, principal, "benefits.catalog_create", fund_id=fund_id, object_type="benefit", object_id=body.code,
+                details=body.model_dump(mode="json"))
+    return benefit
 
 
 @router.post("/catalog/from-templates", response_model=list[BenefitOut], status_code=201)
 async def from_templates(fund_id: FundAdmin, body: TemplateIn, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Start the catalog from templates for the nine categories; the fund then sets its own rules."""
-    return await service.from_templates(session, fund_id, body.effective_from, principal.subject)
+    made = await service.from_templates(session, fund_id, body.effective_from, principal.subject)
+    await audit(session, principal, "benefits.catalog_from_templates", fund_id=fund_id, object_type="catalog",
+                details={"effective_from": body.effective_from})
+    return made
 
 
 @router.post("/catalog/{code}/rules", response_model=RuleVersionOut, status_code=201)
@@ -47,7 +54,10 @@ async def add_rules(fund_id: FundAdmin, code: str, body: RulesIn, session: DbSes
     """New rules from a date on. Claims are judged by the rules in force on their event date, and a
     decided claim keeps the rules it was decided by."""
     await service.get_benefit(session, fund_id, code)
-    return RuleVersionOut.model_validate(await service.add_version(session, fund_id, code, body.effective_from, body.rules, principal.subject))
+    version = RuleVersionOut.model_validate(await service.add_version(session, fund_id, code, body.effective_from, body.rules, principal.subject))
+    await audit(session, principal, "benefits.rules_create", fund_id=fund_id, object_type="benefit", object_id=code,
+                details=body.model_dump(mode="json"))
+    return version
 
 
 @router.get("/catalog/{code}/rules", response_model=list[RuleVersionOut])
@@ -64,9 +74,11 @@ async def get_settings(fund_id: FundCommittee, session: DbSession) -> Any:
 
 
 @router.patch("/settings", response_model=SettingsOut)
-async def set_settings(fund_id: FundAdmin, body: SettingsIn, session: DbSession) -> Any:
+async def set_settings(fund_id: FundAdmin, body: SettingsIn, session: DbSession, principal: CurrentPrincipal) -> Any:
     settings = await service.settings_of(session, fund_id)
     for name, value in body.model_dump(exclude_none=True).items():
         setattr(settings, name, value)
     await session.flush()
+    await audit(session, principal, "benefits.settings_update", fund_id=fund_id, object_type="benefit_settings",
+                object_id=fund_id, details=body.model_dump(mode="json", exclude_none=True))
     return SettingsOut.model_validate(settings)

@@ -20,6 +20,8 @@ from services.ledger.schemas import (
     PlanOut,
     Standing,
 )
+from shared.audit import audit
+from shared.auth import CurrentPrincipal
 from shared.db import DbSession
 from shared.errors import NotFound
 from shared.timeutil import bangkok_today
@@ -28,10 +30,14 @@ router = APIRouter(prefix="/v1/ledger/funds/{fund_id}", tags=["plans"])
 
 
 @router.post("/plans", response_model=PlanOut, status_code=201)
-async def add_plan(fund_id: FundBookkeeper, body: PlanIn, request: Request, session: DbSession) -> Any:
+async def add_plan(fund_id: FundBookkeeper, body: PlanIn, request: Request, session: DbSession,
+                   principal: CurrentPrincipal) -> Any:
     """A contribution plan from a date on (1 baht a day, 30 baht a month, 365 baht a year...)."""
     await ensure_fund(session, deps.directory(request), fund_id)
-    return PlanOut.model_validate(await service.add_plan(session, fund_id, body))
+    plan = PlanOut.model_validate(await service.add_plan(session, fund_id, body))
+    await audit(session, principal, "ledger.plan_create", fund_id=fund_id, object_type="plan",
+                object_id=plan.id, details=body.model_dump(mode="json"))
+    return plan
 
 
 @router.get("/plans", response_model=list[PlanOut])
@@ -81,10 +87,13 @@ async def arrears(
 
 
 @router.put("/matching-rules", response_model=MatchingReport)
-async def set_matching_rule(fund_id: FundBookkeeper, body: MatchingRuleIn, request: Request, session: DbSession) -> Any:
+async def set_matching_rule(fund_id: FundBookkeeper, body: MatchingRuleIn, request: Request, session: DbSession,
+                            principal: CurrentPrincipal) -> Any:
     """Set what a co-funder owes per member baht (e.g. 1:1, capped at 365 baht a member a year)."""
     await ensure_fund(session, deps.directory(request), fund_id)
     await service.set_matching_rule(session, fund_id, body.source, body.ratio_bp, body.cap_per_member_year_satang)
+    await audit(session, principal, "ledger.matching_rules_set", fund_id=fund_id, object_type="matching_rule",
+                object_id=body.source, details=body.model_dump(mode="json"))
     return await service.matching(session, fund_id, bangkok_today().year)
 
 

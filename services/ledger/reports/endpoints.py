@@ -29,6 +29,7 @@ from services.ledger.schemas import (
     Statement,
     TrialBalance,
 )
+from shared.audit import audit
 from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
 from shared.errors import Forbidden
@@ -48,10 +49,14 @@ async def accounts(
 
 
 @router.post("/accounts", response_model=AccountOut, status_code=201)
-async def add_account(fund_id: FundAdmin, body: AccountIn, request: Request, session: DbSession) -> Any:
+async def add_account(fund_id: FundAdmin, body: AccountIn, request: Request, session: DbSession,
+                      principal: CurrentPrincipal) -> Any:
     """A fund admin adds an account of their own; its type decides which balances are allowed."""
     await ensure_fund(session, deps.directory(request), fund_id)
-    return await service.add_account(session, fund_id, body)
+    account = await service.add_account(session, fund_id, body)
+    await audit(session, principal, "ledger.account_create", fund_id=fund_id, object_type="account",
+                object_id=body.code, details=body.model_dump(mode="json"))
+    return account
 
 
 @router.get("/trial-balance", response_model=TrialBalance)
@@ -132,10 +137,14 @@ async def rules(fund_id: FundReader, request: Request, session: DbSession) -> An
 
 
 @router.patch("/rules", response_model=FundRulesOut)
-async def set_rules(fund_id: FundAdmin, body: FundRulesIn, request: Request, session: DbSession) -> Any:
+async def set_rules(fund_id: FundAdmin, body: FundRulesIn, request: Request, session: DbSession,
+                    principal: CurrentPrincipal) -> Any:
     """Change the late-deposit window or the administration cap (fund admins)."""
     fund: LedgerFund = await ensure_fund(session, deps.directory(request), fund_id)
+    changes = body.model_dump(mode="json", exclude_unset=True, exclude_none=True)
     for name, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(fund, name, value)
     await session.flush()
+    await audit(session, principal, "ledger.rules_update", fund_id=fund_id, object_type="fund_rules",
+                object_id=fund_id, details=changes)
     return FundRulesOut.model_validate(fund)

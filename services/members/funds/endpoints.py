@@ -17,6 +17,8 @@ from services.members.schemas import (
     NetworkCreate,
     NetworkOut,
 )
+from shared.audit import audit
+from shared.auth import CurrentPrincipal
 from shared.db import DbSession
 from shared.pagination import Cursor, Limit
 
@@ -24,15 +26,19 @@ router = APIRouter(prefix="/v1/members", tags=["funds"])
 
 
 @router.post("/networks", response_model=NetworkOut, status_code=201)
-async def create_network(body: NetworkCreate, session: DbSession, _: PlatformAdmin) -> Any:
+async def create_network(body: NetworkCreate, session: DbSession, principal: PlatformAdmin) -> Any:
     """Register a provincial network of funds (platform admins)."""
-    return NetworkOut.model_validate(await service.create_network(session=session, data=body))
+    network = await service.create_network(session=session, data=body)
+    await audit(session, principal, "network.create", object_type="network", object_id=network.id)
+    return NetworkOut.model_validate(network)
 
 
 @router.post("/funds", response_model=FundOut, status_code=201)
 async def create_fund(body: FundCreate, session: DbSession, principal: FundCreator) -> Any:
     """Register a fund (platform admins; network officers within their network)."""
-    return service.to_out(await service.create(session=session, principal=principal, data=body))
+    fund = await service.create(session=session, principal=principal, data=body)
+    await audit(session, principal, "fund.create", fund_id=fund.id, object_type="fund", object_id=fund.id)
+    return service.to_out(fund)
 
 
 @router.get("/funds", response_model=FundPage)
@@ -49,9 +55,12 @@ async def get_fund(fund: VisibleFund) -> Any:
 
 
 @router.patch("/funds/{fund_id}", response_model=FundOut)
-async def update_fund(body: FundUpdate, fund: FundWriter, session: DbSession) -> Any:
+async def update_fund(body: FundUpdate, fund: FundWriter, session: DbSession, principal: CurrentPrincipal) -> Any:
     """Change a fund's names, codes, population or status (its fund admins, platform admins)."""
-    return service.to_out(await service.update(session=session, fund=fund, data=body))
+    fund = await service.update(session=session, fund=fund, data=body)
+    await audit(session, principal, "fund.update", fund_id=fund.id, object_type="fund", object_id=fund.id,
+                details={"fields": sorted(body.model_fields_set)})
+    return service.to_out(fund)
 
 
 @router.get("/funds/{fund_id}/summary", response_model=FundSummary)

@@ -32,6 +32,7 @@ from services.members.schemas import (
     StatusChangeOut,
 )
 from services.members.thai import format_national_id
+from shared.audit import audit
 from shared.auth import CurrentPrincipal
 from shared.db import DbSession
 from shared.errors import SajjaError, register_messages, request_language
@@ -173,7 +174,10 @@ async def change_status(
     body: StatusChange, member: MemberForRollWriters, session: DbSession, principal: CurrentPrincipal
 ) -> Any:
     """Suspend, reinstate, record a resignation or a death (committee, fund admins)."""
+    before = member.status
     member = await service.change_status(session=session, member=member, data=body, by=principal.subject)
+    await audit(session, principal, "member.status", fund_id=member.fund_id, object_type="member", object_id=member.id,
+                details={"from": str(before), "to": body.status, "effective_on": body.effective_on})
     return service.to_out(member, await service.beneficiaries_of(session, member))
 
 
@@ -199,6 +203,8 @@ async def national_id(
         session=session, vault=_vault(request), member=member, principal=principal, purpose=purpose.strip(),
         request_id=getattr(request.state, "request_id", None),
     )
+    await audit(session, principal, "member.national_id_read", fund_id=member.fund_id, object_type="member",
+                object_id=member.id, details={"purpose": purpose.strip()})
     return NationalIdOut(member_id=member.id, national_id=number, formatted=format_national_id(number))
 
 
@@ -207,4 +213,6 @@ async def anonymise_member(
     body: AnonymiseRequest, member: MemberForFundWriters, session: DbSession, principal: CurrentPrincipal
 ) -> Any:
     """Erase a resigned member's personal data at their request, keeping what the ledger needs."""
-    return service.to_out(await service.anonymise(session=session, member=member, reason=body.reason, by=principal.subject))
+    member = await service.anonymise(session=session, member=member, reason=body.reason, by=principal.subject)
+    await audit(session, principal, "member.anonymise", fund_id=member.fund_id, object_type="member", object_id=member.id)
+    return service.to_out(member)
