@@ -368,3 +368,30 @@ async def test_anonymising_a_member_clears_its_key_id(replicas, engine, tokens) 
     async with engine.connect() as conn:
         assert (await conn.execute(select(Member.national_id_enc, Member.national_id_key_id)
                                    .where(Member.id == member["id"]))).one() == (None, None)
+
+
+async def test_the_cli_reports_the_ring_and_reencrypts_to_the_end(replicas, engine, tokens, pg_url, monkeypatch,
+                                                                  capsys) -> None:
+    before = await replicas(**BEFORE)
+    fund = await make_fund(before, tokens)
+    for n in range(600, 607):
+        await register(fund, before, n)
+    first_event = await last_audit_id(engine)
+    from services.members.pii_keys.cli import run
+
+    for name, value in {"SAJJA_ENV": "test", "SAJJA_DATABASE_URL": pg_url, "SAJJA_MEMBERS_DB_NAME": "sajja_members_pii_keys",
+                        "SAJJA_SERVICE_SECRET": TEST_SECRET, "SAJJA_MEMBERS_PII_HASH_KEY": HASH_KEY,
+                        "SAJJA_MEMBERS_PII_KEY": KEY_1, "SAJJA_MEMBERS_PII_KEYS": f"2:{KEY_2}"}.items():
+        monkeypatch.setenv(name, value)
+    assert await run("status") == 0
+    assert '"rows": 7' in capsys.readouterr().out
+    assert await run("reencrypt", batch=3) == 0
+    assert '"moved": 7' in capsys.readouterr().out
+    assert await keys_of_rows(engine) == {2: 7}
+    async with engine.connect() as conn:
+        actors = (await conn.execute(select(audit_events.c.actor).where(audit_events.c.id > first_event))).scalars().all()
+    assert len(actors) == 2 and all(actor.startswith("cli:") for actor in actors)
+    # A ring without key 2 while rows use it: the status says so and exits 1.
+    monkeypatch.delenv("SAJJA_MEMBERS_PII_KEYS")
+    assert await run("status") == 1
+    assert '"in_ring": false' in capsys.readouterr().out
