@@ -3,6 +3,8 @@
     sajja run                 PostgreSQL (embedded unless SAJJA_DATABASE_URL), migrations, all five processes
     sajja serve NAME          one process (gateway, members, ledger, benefits, grants) under uvicorn
     sajja migrate [NAME ...]  create and migrate databases on SAJJA_DATABASE_URL, then exit
+    sajja pii-keys status     the national ID key ring: rows per key id, the latest re-encryption
+    sajja pii-keys reencrypt  move every national ID under an older key to the current one, then exit
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--workers", type=int, default=int(os.environ.get("SAJJA_WORKERS", "1")))
     p_migrate = sub.add_parser("migrate", help="create and migrate databases, then exit")
     p_migrate.add_argument("names", nargs="*", metavar="NAME")
+    p_keys = sub.add_parser("pii-keys", help="the members service's national ID key ring (docs/national-id-keys.md)")
+    p_keys.add_argument("action", choices=("status", "reencrypt"))
+    p_keys.add_argument("--batch", type=int, default=None, help="rows per transaction (SAJJA_MEMBERS_PII_REENCRYPT_BATCH)")
     args = parser.parse_args(argv)
     if args.command == "migrate" and set(args.names) - set(PROCESS_NAMES):
         parser.error(f"unknown process; choose from {', '.join(PROCESS_NAMES)}")
@@ -83,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_all()
     if args.command == "serve":
         return serve(args.name, args.host, args.port, args.workers)
+    if args.command == "pii-keys":
+        from services.members.pii_keys.cli import run
+
+        return asyncio.run(run(args.action, args.batch))
     return migrate_all(args.names)
 
 

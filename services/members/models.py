@@ -90,7 +90,8 @@ class Fund(Base):
 class Member(Base):
     """A person in one fund (สมาชิก).
 
-    The national ID is kept encrypted (``national_id_enc``) with a keyed hash for exact look-up
+    The national ID is kept encrypted (``national_id_enc``, under the key ``national_id_key_id``
+    of the key ring: docs/national-id-keys.md) with a keyed hash for exact look-up
     (``national_id_hash``) and its last three digits for the masked form. Anonymising a member
     clears every personal field and keeps the id, fund, dates and status the ledger relies on.
     """
@@ -102,6 +103,7 @@ class Member(Base):
         CheckConstraint("status IN ('active', 'suspended', 'resigned', 'deceased')", name="status_known"),
         CheckConstraint("sex IN ('male', 'female')", name="sex_known"),
         CheckConstraint("village_no IS NULL OR village_no BETWEEN 1 AND 99", name="village_no_range"),
+        CheckConstraint("national_id_enc IS NULL OR national_id_key_id IS NOT NULL", name="national_id_key_known"),
         # One person belongs to at most one fund at a time.
         Index(
             "uq_members_current_person",
@@ -110,6 +112,8 @@ class Member(Base):
             postgresql_where=text("status IN ('active', 'suspended')"),
         ),
         Index("ix_members_fund_sort", "fund_id", "name_sort_key", "id"),
+        # Rows per key, and the re-encryption's next batch, without reading the whole table.
+        Index("ix_members_national_id_key_id", "national_id_key_id", postgresql_where=text("national_id_enc IS NOT NULL")),
         Index("ix_members_fund_phone", "fund_id", "phone"),
         Index("ix_members_fund_village", "fund_id", "village_no"),
     )
@@ -119,6 +123,10 @@ class Member(Base):
     member_no: Mapped[int] = mapped_column(Integer, nullable=False)
     national_id_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     national_id_enc: Mapped[str | None] = mapped_column(Text)
+    #: The key of the ring ``national_id_enc`` is encrypted under (1: ``SAJJA_MEMBERS_PII_KEY``,
+    #: and every row from before the ring; the default also labels rows written by a process of
+    #: that time during a rolling upgrade).
+    national_id_key_id: Mapped[int | None] = mapped_column(SmallInteger, server_default="1")
     national_id_tail: Mapped[str | None] = mapped_column(String(3))
     title: Mapped[str | None] = mapped_column(String(50))
     first_name: Mapped[str] = mapped_column(String(100), nullable=False)
@@ -255,3 +263,22 @@ class ImportRun(Base):
     dry_run: Mapped[bool] = mapped_column(nullable=False)
     by: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[dt.datetime] = _created_at()
+
+
+class PiiReencryption(Base):
+    """A re-encryption of national IDs to one key of the ring: opened (and audited) when a pass
+    first finds rows under older keys, finished (and audited) when none is left. At most one is
+    open per target key, so replicas running the worker together record each once."""
+
+    __tablename__ = "pii_reencryptions"
+    __table_args__ = (
+        Index("uq_pii_reencryptions_open", "to_key_id", unique=True, postgresql_where=text("finished_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    #: The current key rows are moved to.
+    to_key_id: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    started_at: Mapped[dt.datetime] = _created_at()
+    #: Who started it: ``svc-members`` (the worker) or ``cli`` (``sajja pii-keys reencrypt``).
+    started_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

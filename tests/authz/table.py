@@ -41,6 +41,7 @@ members   GET    /v1/members/internal/funds/{fund_id}/collectors/by-user/{user_i
 members   GET    /v1/members/internal/funds/{fund_id}                                 fund_facts
 members   GET    /v1/members/internal/funds/{fund_id}/members                         current_members
 members   GET    /v1/members/internal/audit                                            audit_feed
+members   GET    /v1/members/pii-keys                                                 platform_admin
 
 ledger    GET    /healthz                                                             public
 ledger    GET    /readyz                                                              public

@@ -88,7 +88,8 @@ async def test_the_national_id_is_stored_encrypted(fund: Fund, members, service_
         row = await session.get(Member, uuid.UUID(member["id"]))
         assert body["national_id"] not in (row.national_id_enc or "")
         assert row.national_id_hash is not None and len(row.national_id_hash) == 32
-        assert app.state.pii.decrypt(row.national_id_enc) == body["national_id"]
+        assert row.national_id_key_id == app.state.pii.current_key_id == 1
+        assert app.state.pii.decrypt(row.national_id_enc, row.national_id_key_id) == body["national_id"]
 
 
 @pytest.mark.parametrize(

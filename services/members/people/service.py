@@ -202,12 +202,14 @@ def new_member(
     now: dt.datetime,
 ) -> dict[str, Any]:
     """Column values of a new member row (used one at a time and in bulk)."""
+    key_id, national_id_enc = vault.encrypt(data.national_id)
     return {
         "id": uuid.uuid4(),
         "fund_id": fund_id,
         "member_no": member_no,
         "national_id_hash": national_id_hash,
-        "national_id_enc": vault.encrypt(data.national_id),
+        "national_id_enc": national_id_enc,
+        "national_id_key_id": key_id,
         "national_id_tail": data.national_id[-3:],
         "title": data.title,
         "first_name": data.first_name,
@@ -347,7 +349,8 @@ async def reveal_national_id(
         purpose=purpose, request_id=request_id,
     ))
     await session.flush()
-    return vault.decrypt(member.national_id_enc)
+    assert member.national_id_key_id is not None  # a CHECK: a ciphertext names its key
+    return vault.decrypt(member.national_id_enc, member.national_id_key_id)
 
 
 async def anonymise(*, session: AsyncSession, member: Member, reason: str, by: str) -> Member:
@@ -356,7 +359,7 @@ async def anonymise(*, session: AsyncSession, member: Member, reason: str, by: s
     ensure_not_anonymised(member)
     if member.status != "resigned":
         raise Conflict("member.anonymise_not_resigned")
-    for name in ("national_id_hash", "national_id_enc", "national_id_tail", "title", "birth_date", "phone",
+    for name in ("national_id_hash", "national_id_enc", "national_id_key_id", "national_id_tail", "title", "birth_date", "phone",
                  "house_no", "village_no", "village_name", "address", "household_id", "consent_at",
                  "consent_version", "consent_recorded_by"):
         setattr(member, name, None)
