@@ -93,8 +93,8 @@ NetworkRollupReader = Annotated[uuid.UUID, Depends(network_rollup_reader)]
 
 
 #: The members service's erasure worker, erasing a member's user rows and LINE data
-#: (``gateway.member_erase``; docs/personal-data.md).
-MemberEraser = Annotated[Principal, Depends(ServiceMay("gateway.member_erase"))]
+#: (``auth.member_erase``; docs/personal-data.md).
+MemberEraser = Annotated[Principal, Depends(ServiceMay("auth.member_erase"))]
 
 
 async def data_subject(principal: CurrentPrincipal) -> Principal:

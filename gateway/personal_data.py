@@ -3,7 +3,7 @@ download of everything Sajja holds about a member (PDPA's rights of access and p
 docs/personal-data.md).
 
 - ``POST /v1/internal/funds/{fund_id}/members/{member_id}/erase`` (the members service's erasure
-  worker, ``gateway.member_erase``): the member's user rows lose their name and phone, are
+  worker, ``auth.member_erase``): the member's user rows lose their name and phone, are
   deactivated and their tokens stop (``bump_user``); their LINE links, link codes and every LINE
   message queued or sent to them go, and so does the login throttle's row of their phone.
   Idempotent: asked again it answers what was left (nothing).

@@ -179,7 +179,7 @@ POLICIES: dict[str, Policy] = _policies(
            "collectors are told there are none (404).", allow=A_STAFF | A_MEMBERS | {PLATFORM}, not_found=A_COLLECTORS),
     Policy("audit_feed", "The gateway service only (members/ledger/benefits/grants.audit): each service's audit "
            "events, gathered by the gateway's GET /v1/audit.", allow=service("gateway"), sees=service("gateway")),
-    Policy("member_erase", "The members service only (gateway/ledger/benefits.member_erase): its erasure worker "
+    Policy("member_erase", "The members service only (auth/ledger/benefits.member_erase): its erasure worker "
            "carrying a member's erasure to each process (docs/personal-data.md).",
            allow=service("members"), sees=service("members")),
     Policy("member_export", "The gateway service only (members/ledger/benefits.member_export): each service's data "
