@@ -24,7 +24,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.errors import Forbidden
+from shared.errors import Forbidden, NotFound
 from shared.service_calls import ServiceMay
 
 
@@ -90,3 +90,32 @@ async def network_rollup_reader(network_id: uuid.UUID, principal: CurrentPrincip
 
 
 NetworkRollupReader = Annotated[uuid.UUID, Depends(network_rollup_reader)]
+
+
+#: The members service's erasure worker, erasing a member's user rows and LINE data
+#: (``auth.member_erase``; docs/personal-data.md).
+MemberEraser = Annotated[Principal, Depends(ServiceMay("auth.member_erase"))]
+
+
+async def data_subject(principal: CurrentPrincipal) -> Principal:
+    """A member, downloading their own data (docs/personal-data.md)."""
+    if principal.role is not Role.member or principal.fund_id is None or principal.member_id is None:
+        raise Forbidden()
+    return principal
+
+
+DataSubject = Annotated[Principal, Depends(data_subject)]
+
+
+async def member_data_reader(fund_id: uuid.UUID, principal: CurrentPrincipal) -> Principal:
+    """The fund in the path, for its fund admins downloading a member's data on their behalf. The
+    fund's other people (and platform admins, who are no fund's controller of its members' data) are
+    refused; anyone else is told there is no such member (404), as for a member of another fund."""
+    if principal.role is Role.fund_admin and principal.fund_id == fund_id:
+        return principal
+    if principal.role is Role.platform_admin or (principal.fund_id == fund_id and principal.role is not Role.service):
+        raise Forbidden()
+    raise NotFound("personal_data.member_not_found")
+
+
+MemberDataReader = Annotated[Principal, Depends(member_data_reader)]

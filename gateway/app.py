@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.exceptions import ExceptionMiddleware
 
 from gateway.audit import router as audit_router
+from gateway.personal_data import internal as personal_data_internal
+from gateway.personal_data import router as personal_data_router
 from gateway.auth.accounts import load_floors
 from gateway.auth.accounts import router as accounts_router
 from gateway.auth.endpoints import router as auth_router
@@ -172,6 +174,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(accounts_router)
     app.include_router(audit_router)
+    app.include_router(personal_data_router)
+    app.include_router(personal_data_internal)
     app.include_router(dashboard_router)
     app.include_router(line_router)
 

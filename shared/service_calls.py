@@ -46,13 +46,20 @@ PERMISSIONS: dict[str, str] = {
     "benefits.audit": "benefits",
     "grants.audit": "grants",
     "auth.revocations": "gateway",
+    "auth.member_erase": "gateway",
+    "ledger.member_erase": "ledger",
+    "benefits.member_erase": "benefits",
+    "members.member_export": "members",
+    "ledger.member_export": "ledger",
+    "benefits.member_export": "benefits",
 }
 
 #: calling service -> what it may ask.
 GRANTS: dict[str, frozenset[str]] = {
     "gateway": frozenset({"members.member_facts", "ledger.deposit_feed", "benefits.claim_feed",
-                          "members.audit", "ledger.audit", "benefits.audit", "grants.audit"}),
-    "members": frozenset({"auth.revocations"}),
+                          "members.audit", "ledger.audit", "benefits.audit", "grants.audit",
+                          "members.member_export", "ledger.member_export", "benefits.member_export"}),
+    "members": frozenset({"auth.revocations", "auth.member_erase", "ledger.member_erase", "benefits.member_erase"}),
     "ledger": frozenset({"auth.revocations", "members.fund_facts", "members.member_facts", "members.collector_facts", "members.current_members"}),
     "benefits": frozenset({"auth.revocations", "members.fund_facts", "members.member_facts", "ledger.payout", "ledger.standing"}),
     "grants": frozenset({"auth.revocations", "members.fund_facts", "ledger.co_funding", "ledger.member_contributions"}),

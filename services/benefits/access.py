@@ -35,7 +35,7 @@ from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.db import DbSession
 from shared.errors import Forbidden, NotFound
 from shared.members_client import MembersDirectory
-from shared.service_calls import admits_services, ensure_service_may
+from shared.service_calls import ServiceMay, admits_services, ensure_service_may
 
 ADMINS = (Role.fund_admin,)
 COMMITTEE = (Role.committee, Role.fund_admin)
@@ -160,3 +160,9 @@ ReportReader = Annotated[uuid.UUID, Depends(report_reader)]
 
 #: The gateway reading this process's audit events for ``GET /v1/audit`` (docs/audit.md).
 AuditReader = audit_reader("benefits")
+
+#: The members service's erasure worker, erasing a member's claim text and documents
+#: (``benefits.member_erase``; docs/personal-data.md).
+MemberEraser = Annotated[Principal, Depends(ServiceMay("benefits.member_erase"))]
+#: The gateway gathering a member's claims for their download (``benefits.member_export``).
+MemberExporter = Annotated[Principal, Depends(ServiceMay("benefits.member_export"))]

@@ -7,6 +7,8 @@ from services.benefits.catalog.endpoints import router as catalog_router
 from services.benefits.claims.endpoints import router as claims_router
 from services.benefits.documents import DocumentStore
 from services.benefits.payouts import pay_due
+from services.benefits.personal_data import router as personal_data_router
+from services.benefits.personal_data import sweep_documents
 from services.benefits.reports.endpoints import router as reports_router
 from services.benefits.settings import BenefitsSettings
 from shared.app import create_service_app
@@ -27,15 +29,20 @@ def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
         if settings.payout_interval_seconds > 0:
             app.state.payout_worker = start(settings.payout_interval_seconds, name="payouts",
                                             one_pass=lambda: pay_due(app.state.db, app.state.ledger, settings.payout_batch))
+        if settings.document_sweep_interval_seconds > 0:
+            app.state.document_sweep = start(settings.document_sweep_interval_seconds, name="document sweep",
+                                             one_pass=lambda: sweep_documents(app.state.db, app.state.documents))
 
     async def on_shutdown(app: FastAPI) -> None:
         await stop(getattr(app.state, "payout_worker", None))
+        await stop(getattr(app.state, "document_sweep", None))
 
     app = create_service_app(
         settings=settings,
         title="Sajja benefits",
         description="Each fund's benefit catalog and versioned rules, claims, committee approval, payouts through the ledger.",
-        routers=[catalog_router, claims_router, reports_router, audit_router("benefits", AuditReader)],
+        routers=[catalog_router, claims_router, reports_router, personal_data_router,
+                 audit_router("benefits", AuditReader)],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         body_limit_overrides={"/documents": settings.document_max_bytes + 64 * 1024},

@@ -24,6 +24,10 @@ register_messages(
             "th": ("ไฟล์ใหญ่เกินไป", "ไฟล์ต้องไม่เกิน {limit} ไบต์"),
             "en": ("File too large", "A file may be at most {limit} bytes"),
         },
+        "document.erased": {
+            "th": ("เอกสารถูกลบแล้ว", "เอกสารนี้ถูกลบตามคำขอลบข้อมูลส่วนบุคคลของสมาชิก"),
+            "en": ("Document erased", "This document was erased with the member's personal data"),
+        },
         "document.empty": {
             "th": ("ไม่มีไฟล์", "ต้องแนบไฟล์ในช่อง file"),
             "en": ("No file", "Attach the file in the 'file' field"),

@@ -186,3 +186,8 @@ class ClaimDocument(Base):
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     uploaded_by: Mapped[str] = mapped_column(String(64), nullable=False)
     uploaded_at: Mapped[dt.datetime] = _now()
+    #: Erased with its member's personal data (docs/personal-data.md): the row stays, its file name
+    #: is gone, and the file is removed from disk by the document sweep (``file_released_at``) once
+    #: no document that is not erased has the same checksum.
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    file_released_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

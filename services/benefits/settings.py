@@ -17,3 +17,5 @@ class BenefitsSettings(SajjaSettings):
     #: How often the payout worker looks for approved claims to pay; 0 turns it off.
     payout_interval_seconds: float = 2.0
     payout_batch: int = 50
+    #: How often erased documents' files are removed from disk; 0 turns it off.
+    document_sweep_interval_seconds: float = 30.0

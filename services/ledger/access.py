@@ -38,7 +38,7 @@ from shared.audit import audit_reader
 from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.errors import Forbidden
 from shared.members_client import MembersDirectory
-from shared.service_calls import admits_services, ensure_service_may
+from shared.service_calls import ServiceMay, admits_services, ensure_service_may
 
 POSTERS = (Role.collector, Role.committee, Role.fund_admin)
 BOOKKEEPERS = (Role.committee, Role.fund_admin)
@@ -261,3 +261,8 @@ StandingReader = Annotated[FundMember, Depends(standing_reader)]
 
 #: The gateway reading this process's audit events for ``GET /v1/audit`` (docs/audit.md).
 AuditReader = audit_reader("ledger")
+
+#: The members service's erasure worker, clearing free text about a member (``ledger.member_erase``).
+MemberEraser = Annotated[Principal, Depends(ServiceMay("ledger.member_erase"))]
+#: The gateway gathering a member's books for their download (``ledger.member_export``).
+MemberExporter = Annotated[Principal, Depends(ServiceMay("ledger.member_export"))]

@@ -6,6 +6,7 @@ from services.ledger.access import AuditReader
 from services.ledger.deposits.endpoints import posting_router as deposit_posting_router
 from services.ledger.deposits.endpoints import router as deposits_router
 from services.ledger.movements.endpoints import router as movements_router
+from services.ledger.personal_data import router as personal_data_router
 from services.ledger.plans.endpoints import router as plans_router
 from services.ledger.proposals.endpoints import router as proposals_router
 from services.ledger.reports.endpoints import router as reports_router
@@ -31,7 +32,8 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         settings=settings,
         title="Sajja ledger",
         description="Double-entry savings and co-funding ledger per fund: deposits, receipts, co-funding, reports.",
-        routers=[deposit_posting_router, deposits_router, movements_router, proposals_router, reports_router, plans_router, audit_router("ledger", AuditReader)],
+        routers=[deposit_posting_router, deposits_router, movements_router, proposals_router, reports_router, plans_router, personal_data_router,
+                 audit_router("ledger", AuditReader)],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )

@@ -239,5 +239,8 @@ async def collector_of_fund(fund: VisibleFund, session: DbSession, principal: Cu
 
 CollectorOfFund = Annotated[Collector, Depends(collector_of_fund)]
 
+#: The gateway gathering one member's data for their download (``members.member_export``).
+MemberExporter = Annotated[Principal, Depends(ServiceMay("members.member_export"))]
+
 #: The gateway reading this process's audit events for ``GET /v1/audit`` (docs/audit.md).
 AuditReader = audit_reader("members")

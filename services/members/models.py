@@ -21,7 +21,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit import audit_events_table
@@ -282,3 +282,29 @@ class PiiReencryption(Base):
     #: Who started it: ``svc-members`` (the worker) or ``cli`` (``sajja pii-keys reencrypt``).
     started_by: Mapped[str] = mapped_column(String(64), nullable=False)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Erasure(Base):
+    """A member's personal data erased at their request (PDPA), and how far the erasure has reached
+    each process (docs/personal-data.md). One per member: asking again answers this one.
+
+    ``steps``: ``{process: {"status": "pending" | "done", "attempts", "last_error", "done_at",
+    "erased": {kind: count}}}``, the members step done in the request's own transaction, the others
+    carried by the erasure worker (``services.members.erasures.worker``) until each confirms.
+    ``erased`` holds counts and kinds, never the data."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (
+        Index("ix_erasures_due", "next_attempt_at", postgresql_where=text("completed_at IS NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), nullable=False, unique=True)
+    requested_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    requested_role: Mapped[str] = mapped_column(String(32), nullable=False)
+    requested_at: Mapped[dt.datetime] = _created_at()
+    steps: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    #: When the worker next tries the steps still pending; NULL once every step is done.
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

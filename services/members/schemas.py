@@ -309,6 +309,30 @@ class AnonymiseRequest(ClosedModel):
     reason: MultiLineText = Field(min_length=3, max_length=500, description="The member's request, as recorded")
 
 
+class ErasureStep(BaseModel):
+    status: Literal["pending", "done"]
+    attempts: int
+    last_error: str | None
+    done_at: str | None
+    #: What the process erased, by kind (counts, never the data); None until it has answered.
+    erased: dict[str, int] | None
+
+
+class ErasureOut(BaseModel):
+    """A member's erasure and how far it has reached each process (docs/personal-data.md)."""
+
+    id: uuid.UUID
+    fund_id: uuid.UUID
+    member_id: uuid.UUID
+    requested_by: str
+    requested_role: str
+    requested_at: dt.datetime
+    completed: bool
+    completed_at: dt.datetime | None
+    next_attempt_at: dt.datetime | None
+    steps: dict[str, ErasureStep]
+
+
 class MemberOut(BaseModel):
     id: uuid.UUID
     fund_id: uuid.UUID

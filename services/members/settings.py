@@ -37,6 +37,16 @@ class MembersSettings(SajjaSettings):
     consent_version: str = "2026-01"
     import_max_rows: int = 20_000
     import_max_bytes: int = 20 * 1024 * 1024
+    #: Where the erasure worker reaches the ledger and benefits (the gateway: ``gateway_url``).
+    ledger_url: str = "http://127.0.0.1:8002"
+    benefits_url: str = "http://127.0.0.1:8003"
+    #: How often the erasure worker carries erasures to the other processes; 0 turns it off.
+    erasure_interval_seconds: float = 5.0
+    erasure_batch: int = 20
+
+    def erasure_urls(self) -> dict[str, str]:
+        """Each process an erasure is carried to, by its base URL."""
+        return {"gateway": self.gateway_url, "ledger": self.ledger_url, "benefits": self.benefits_url}
 
     # ``pii_key`` is checked with the whole ring (``_refuse_default_secrets`` below): it may be unset.
     secret_fields: ClassVar[tuple[str, ...]] = ("service_secret", "pii_hash_key")

@@ -179,6 +179,16 @@ POLICIES: dict[str, Policy] = _policies(
            "collectors are told there are none (404).", allow=A_STAFF | A_MEMBERS | {PLATFORM}, not_found=A_COLLECTORS),
     Policy("audit_feed", "The gateway service only (members/ledger/benefits/grants.audit): each service's audit "
            "events, gathered by the gateway's GET /v1/audit.", allow=service("gateway"), sees=service("gateway")),
+    Policy("member_erase", "The members service only (auth/ledger/benefits.member_erase): its erasure worker "
+           "carrying a member's erasure to each process (docs/personal-data.md).",
+           allow=service("members"), sees=service("members")),
+    Policy("member_export", "The gateway service only (members/ledger/benefits.member_export): each service's data "
+           "about a member, gathered for the member's download.", allow=service("gateway"), sees=service("gateway")),
+    Policy("own_data", "A member, downloading everything Sajja holds about themself; nobody else has data here.",
+           allow=frozenset({MEMBER, MEMBER_OTHER, "member_b"})),
+    Policy("member_data_reader", "The fund's admins, downloading a member's data on their behalf; the fund's other "
+           "people and platform admins are refused; anyone else is told there is no such member (404).",
+           allow=frozenset({FUND_ADMIN}), not_found=SIGNED_IN - A_PEOPLE - {PLATFORM}),
     Policy("audit_reader", "Platform admins (every event) and fund admins (their own fund's events only; "
            "another fund is 403): the audit trail of administrative acts.",
            allow=frozenset({FUND_ADMIN, "fund_admin_b", PLATFORM})),

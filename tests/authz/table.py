@@ -30,6 +30,7 @@ members   POST   /v1/members/funds/{fund_id}/members/{member_id}/status         
 members   GET    /v1/members/funds/{fund_id}/members/{member_id}/status-history       member_viewer
 members   GET    /v1/members/funds/{fund_id}/members/{member_id}/national-id          national_id_reader
 members   POST   /v1/members/funds/{fund_id}/members/{member_id}/anonymise            member_eraser
+members   GET    /v1/members/funds/{fund_id}/members/{member_id}/erasure              member_eraser
 members   POST   /v1/members/funds/{fund_id}/collectors                               roll_writer
 members   GET    /v1/members/funds/{fund_id}/collectors                               collector_reader
 members   PUT    /v1/members/funds/{fund_id}/collectors/{collector_id}/round          roll_writer
@@ -42,6 +43,7 @@ members   GET    /v1/members/internal/funds/{fund_id}                           
 members   GET    /v1/members/internal/funds/{fund_id}/members                         current_members
 members   GET    /v1/members/internal/audit                                            audit_feed
 members   GET    /v1/members/pii-keys                                                 platform_admin
+members   GET    /v1/members/internal/funds/{fund_id}/members/{member_id}/export      member_export
 
 ledger    GET    /healthz                                                             public
 ledger    GET    /readyz                                                              public
@@ -78,6 +80,8 @@ ledger    GET    /v1/ledger/funds/{fund_id}/arrears                             
 ledger    PUT    /v1/ledger/funds/{fund_id}/matching-rules                            bookkeeper
 ledger    GET    /v1/ledger/funds/{fund_id}/reports/matching                          books_reader
 ledger    GET    /v1/ledger/internal/audit                                             audit_feed
+ledger    POST   /v1/ledger/internal/funds/{fund_id}/members/{member_id}/erase        member_erase
+ledger    GET    /v1/ledger/internal/funds/{fund_id}/members/{member_id}/export       member_export
 
 benefits  GET    /healthz                                                             public
 benefits  GET    /readyz                                                              public
@@ -103,6 +107,8 @@ benefits  GET    /v1/benefits/funds/{fund_id}/claims/{claim_id}/documents/{docum
 benefits  GET    /v1/benefits/funds/{fund_id}/reports/paid                            report_reader
 benefits  GET    /v1/benefits/funds/{fund_id}/reports/pending                         report_reader
 benefits  GET    /v1/benefits/internal/audit                                           audit_feed
+benefits  POST   /v1/benefits/internal/funds/{fund_id}/members/{member_id}/erase      member_erase
+benefits  GET    /v1/benefits/internal/funds/{fund_id}/members/{member_id}/export     member_export
 
 grants    GET    /healthz                                                             public
 grants    GET    /readyz                                                              public
@@ -173,6 +179,9 @@ gateway   GET    /v1/dashboard/funds/{fund_id}/exports/income.{fmt}             
 gateway   GET    /v1/dashboard/funds/{fund_id}/deposits/{deposit_id}/receipt.pdf      receipt
 gateway   GET    /v1/dashboard/funds/{fund_id}/reports/monthly.pdf                    fund_dashboard
 gateway   GET    /v1/audit                                                             audit_reader
+gateway   POST   /v1/internal/funds/{fund_id}/members/{member_id}/erase               member_erase
+gateway   GET    /v1/me/data                                                          own_data
+gateway   GET    /v1/dashboard/funds/{fund_id}/members/{member_id}/data.json          member_data_reader
 gateway   GET    /dashboard/login                                                     public
 gateway   POST   /dashboard/login                                                     public
 gateway   POST   /dashboard/logout                                                    public

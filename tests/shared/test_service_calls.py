@@ -177,6 +177,10 @@ def requests_for(permission: str, fund: str, member: str, collector: str) -> lis
         "benefits.claim_feed": [("GET", f"/v1/benefits/funds/{fund}/claims/feed", {})],
         **{f"{name}.audit": [("GET", f"/v1/{name}/internal/audit", {"params": {"fund_id": fund}})]
            for name in ("members", "ledger", "benefits", "grants")},
+        **{f"{name}.member_erase": [("POST", f"/v1/{name}/internal/funds/{fund}/members/{member}/erase", {})]
+           for name in ("ledger", "benefits")},
+        **{f"{name}.member_export": [("GET", f"/v1/{name}/internal/funds/{fund}/members/{member}/export", {})]
+           for name in ("members", "ledger", "benefits")},
     }[permission]
 
 

@@ -189,5 +189,7 @@ async def download(claim: VisibleClaim, document_id: uuid.UUID, request: Request
     # Whether a document is medical is the document's to say, once it has been read.
     if document is None or (document.is_medical and principal.role not in service.STAFF):
         raise NotFound("claim.not_found")
+    if document.erased_at is not None:
+        raise SajjaError("document.erased", status_code=410)
     return Response(await deps.store(request).get(document.sha256), media_type=document.content_type,
                     headers={"Content-Disposition": f'attachment; filename="{document.id}"', "Cache-Control": "private, no-store"})

@@ -222,13 +222,16 @@ async def get_claim(session: AsyncSession, principal: Principal, fund_id: uuid.U
     return claim
 
 
-async def describe(session: AsyncSession, principal: Principal, claim: Claim, lang: str, rules_documents: list[str] | None = None) -> ClaimOut:
+async def describe(session: AsyncSession, principal: Principal, claim: Claim, lang: str, rules_documents: list[str] | None = None,
+                   *, every_document: bool = False) -> ClaimOut:
+    """The claim as answered; medical documents only for staff, or ``every_document`` (a member's
+    own download of their data)."""
     events = (await session.scalars(select(ClaimEvent).where(
         ClaimEvent.fund_id == claim.fund_id, ClaimEvent.claim_id == claim.id).order_by(ClaimEvent.seq))).all()
     approvals = (await session.scalars(select(ClaimApproval.approver).where(
         ClaimApproval.fund_id == claim.fund_id, ClaimApproval.claim_id == claim.id).order_by(ClaimApproval.at))).all()
     documents = await documents_of(session, claim.fund_id, claim.id)
-    visible = [d for d in documents if not d.is_medical or principal.role in STAFF]
+    visible = [d for d in documents if every_document or not d.is_medical or principal.role in STAFF]
     pending: list[Reason] = []
     if claim.status in OPEN:
         missing = await missing_documents(session, claim, documents)

@@ -15,12 +15,14 @@ from services.members.access import (
     RollWriter,
     VisibleMember,
 )
+from services.members.erasures import service as erasures
 from services.members.people import importer, service
 from services.members.pii import PiiVault
 from services.members.roll_file import RollFileError, read_roll
 from services.members.schemas import (
     AnonymiseRequest,
     BeneficiariesIn,
+    ErasureOut,
     BeneficiaryOut,
     ImportResult,
     MemberCreate,
@@ -212,7 +214,28 @@ async def national_id(
 async def anonymise_member(
     body: AnonymiseRequest, member: MemberForFundWriters, session: DbSession, principal: CurrentPrincipal
 ) -> Any:
-    """Erase a resigned member's personal data at their request, keeping what the ledger needs."""
-    member = await service.anonymise(session=session, member=member, reason=body.reason, by=principal.subject)
-    await audit(session, principal, "member.anonymise", fund_id=member.fund_id, object_type="member", object_id=member.id)
+    """Erase a resigned member's personal data at their request, keeping what the ledger needs, and
+    record the erasure, which the erasure worker carries to the gateway, the ledger and benefits
+    (``GET .../erasure`` shows how far it has come; docs/personal-data.md). Asked again, it answers
+    the member as erased and changes nothing (a member anonymised before erasures were recorded gets
+    one, so the other processes are reached too)."""
+    erasure = await erasures.of_member(session, member)
+    if member.anonymised_at is not None and erasure is not None:
+        return service.to_out(member)
+    if member.anonymised_at is None:
+        erased = await service.anonymise(session=session, member=member, reason=body.reason, by=principal.subject)
+    else:
+        erased = {}
+    erasure = await erasures.record(session, member, principal, erased)
+    await audit(session, principal, "member.anonymise", fund_id=member.fund_id, object_type="member", object_id=member.id,
+                details={"erasure_id": erasure.id, "erased": erased})
     return service.to_out(member)
+
+
+@router.get("/{member_id}/erasure", response_model=ErasureOut | None)
+async def member_erasure(member: MemberForFundWriters, session: DbSession) -> Any:
+    """The member's erasure: who asked and when, and each process's step (pending or done, its
+    attempts and last error, what it erased by kind); null when the member has not been erased.
+    The fund's admins and platform admins."""
+    erasure = await erasures.of_member(session, member)
+    return None if erasure is None else erasures.to_out(erasure)

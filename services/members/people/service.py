@@ -23,6 +23,7 @@ from services.members.models import (
     PiiAccess,
     RoundMember,
 )
+from services.members.erasures import service as erasures
 from services.members.pii import PiiVault
 from services.members.schemas import (
     BeneficiaryIn,
@@ -353,27 +354,33 @@ async def reveal_national_id(
     return vault.decrypt(member.national_id_enc, member.national_id_key_id)
 
 
-async def anonymise(*, session: AsyncSession, member: Member, reason: str, by: str) -> Member:
+async def anonymise(*, session: AsyncSession, member: Member, reason: str, by: str) -> dict[str, int]:
     """Erase personal data on request (PDPA), keeping what the ledger relies on: id, fund,
-    registration number, sex, dates and status history."""
+    registration number, sex, dates and status history (its statuses and dates; the reasons, free
+    text, are cleared). Answers what was erased, by kind (counts, never the data)."""
     ensure_not_anonymised(member)
     if member.status != "resigned":
         raise Conflict("member.anonymise_not_resigned")
-    for name in ("national_id_hash", "national_id_enc", "national_id_key_id", "national_id_tail", "title", "birth_date", "phone",
-                 "house_no", "village_no", "village_name", "address", "household_id", "consent_at",
-                 "consent_version", "consent_recorded_by"):
+    fields = ("national_id_hash", "national_id_enc", "national_id_tail", "title", "birth_date", "phone",
+              "house_no", "village_no", "village_name", "address", "household_id", "consent_at",
+              "consent_version", "consent_recorded_by")
+    erased_fields = sum(1 for name in fields if getattr(member, name) is not None) + 2  # and the two names
+    for name in fields:
         setattr(member, name, None)
+    member.national_id_key_id = None  # with its ciphertext (the key it was under is no one's business now)
     member.first_name = member.last_name = "-"
     member.name_sort_key = ""
     member.anonymised_at = utcnow()
-    await session.execute(delete(Beneficiary).where(Beneficiary.member_id == member.id))
-    await session.execute(delete(RoundMember).where(RoundMember.member_id == member.id))
+    beneficiaries = await session.execute(delete(Beneficiary).where(Beneficiary.member_id == member.id))
+    rounds = await session.execute(delete(RoundMember).where(RoundMember.member_id == member.id))
+    reasons = await erasures.clear_status_reasons(session, member)
     session.add(MemberStatusChange(
         fund_id=member.fund_id, member_id=member.id, status=member.status, effective_on=member.status_since,
         reason=f"anonymised: {reason}", recorded_by=by,
     ))
     await session.flush()
-    return member
+    return {"member_fields": erased_fields, "beneficiaries": beneficiaries.rowcount or 0,
+            "round_places": rounds.rowcount or 0, "status_reasons": reasons}
 
 
 def _like_pattern(q: str) -> str:
