@@ -106,6 +106,10 @@ async def test_entries_are_append_only_and_must_balance(books: Books) -> None:
         await session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
         for statement in (
             "UPDATE journal_entries SET memo = 'x' WHERE id = :e",
+            # The one change an erasure may make (a memo to NULL) carries nothing else with it.
+            "UPDATE journal_entries SET memo = NULL, business_date = business_date - 1 WHERE id = :e",
+            "UPDATE journal_entries SET memo = NULL, reverses_entry_id = gen_random_uuid() WHERE id = :e",
+            "UPDATE journal_entries SET memo = '' WHERE id = :e",
             "DELETE FROM journal_entries WHERE id = :e",
             "DELETE FROM postings WHERE entry_id = :e",
             "UPDATE postings SET amount_satang = 1 WHERE entry_id = :e",

@@ -250,6 +250,12 @@ async def test_the_database_keeps_a_proposal_decided_once_and_by_another(books: 
             ("UPDATE money_proposals SET status = 'confirmed', decided_by = proposed_by, decided_at = now(),"
              " entry_id = gen_random_uuid(), result = '{}' WHERE fund_id = :f AND id = :p", "ck_money_proposals_status_consistent"),
             ("TRUNCATE money_proposals", "append-only"),
+            # An erasure may blank the reason and drop the body's free text, and carry nothing else with it.
+            ("UPDATE money_proposals SET reason = '-', body = body - 'reason', amount_satang = 1 WHERE fund_id = :f AND id = :p",
+             "only the decision"),
+            ("UPDATE money_proposals SET reason = '-', body = body - 'reason' || '{\"amount_satang\": 1}'"
+             " WHERE fund_id = :f AND id = :p", "only the decision"),
+            ("UPDATE money_proposals SET reason = 'x' WHERE fund_id = :f AND id = :c", "is confirmed already"),
         ):
             with pytest.raises(DBAPIError, match=match):
                 async with session.begin_nested():
