@@ -37,6 +37,7 @@ from shared.auth import Principal, Role
 from shared.db import DbSession
 from shared.errors import SajjaError, Unauthenticated, render_message
 from shared.timeutil import bangkok_today
+from shared.schemas import QueryDate
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -45,8 +46,8 @@ REFRESH_COOKIE = "sajja_refresh"
 COOKIE_PATH = "/dashboard"
 _SAFE_NEXT = re.compile(r"^/dashboard(/[A-Za-z0-9._~%/-]*)?(\?[A-Za-z0-9._~%=&+-]*)?$")
 
-DateFrom = Annotated[dt.date | None, Query(alias="from")]
-DateTo = Annotated[dt.date | None, Query(alias="to")]
+DateFrom = Annotated[QueryDate | None, Query(alias="from")]
+DateTo = Annotated[QueryDate | None, Query(alias="to")]
 Fmt = Literal["csv", "xlsx"]
 
 templates = Environment(loader=PackageLoader("gateway.dashboard", "templates"), autoescape=select_autoescape(["html"]),
