@@ -188,3 +188,29 @@ def test_every_patch_route_takes_a_patch_body() -> None:
                for app in APPS for c in app_routes(app) if "PATCH" in c.methods}
     assert len(patches) == 5, patches
     assert [k for k, body in patches.items() if not (isinstance(body, type) and issubclass(body, PatchBody))] == []
+
+
+# --- Data stored before the rules: the dashboards still show it ------------------------------------------
+
+
+async def test_the_dashboards_and_the_funds_export_show_a_fund_name_with_control_characters(wired, service_client, tokens) -> None:
+    from tests.support.helpers import ADMIN_PASSWORD, ADMIN_PHONE
+
+    client, signed = wired
+    books = await make_books(service_client, tokens, members_count=1)
+    posted = await books.post("/deposits", books.deposit(amount=100), books.collector_headers)
+    assert posted.status_code == 201, posted.text
+    old = "กองทุน\x00\x07สวัสดิการ\x1b\x7f\x85ชุมชน"  # written before input refused it (NUL by a direct SQL load)
+    await books.members._transport.app.state.db.bind.execute(
+        sql_text("UPDATE funds SET name = :name WHERE id = :id"), {"name": old.replace("\x00", ""), "id": books.id})
+    admin = signed.headers()
+    for path in (f"/v1/dashboard/funds/{books.id}", "/v1/dashboard/national", "/v1/dashboard/exports/funds.csv",
+                 "/v1/dashboard/exports/funds.xlsx", f"/v1/dashboard/funds/{books.id}/reports/monthly.pdf",
+                 f"/v1/dashboard/funds/{books.id}/deposits/{posted.json()['id']}/receipt.pdf"):
+        answer = await client.get(path, headers=admin)
+        assert answer.status_code == 200, (path, answer.text)
+    await client.post("/dashboard/login", data={"phone": ADMIN_PHONE, "password": ADMIN_PASSWORD, "next": "/dashboard"})
+    for path in (f"/dashboard/funds/{books.id}", "/dashboard/national"):
+        page = await client.get(path)
+        assert page.status_code == 200, (path, page.text[:500])
+        assert "\x07" not in page.text and "\x1b" not in page.text, "a page shows no control character"
