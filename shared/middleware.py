@@ -162,7 +162,7 @@ class ServerTimeMiddleware:
         await self.app(scope, receive, send_with_time)
 
 
-#: A JSON body that may hold NUL or a lone surrogate: the escapes ``\u0000`` and ``\uD800``..``\uDFFF``,
+#: A JSON body that may hold NUL or a lone surrogate: the escapes ``\u0000`` and ``\uD800`` to ``\uDFFF``,
 #: or a surrogate written as (invalid) UTF-8 bytes, which ``json.loads`` takes. Only a body this finds
 #: is decoded and walked; a false alarm (an escaped backslash before ``u0000``) costs only that walk.
 _SUSPECT_JSON = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])|\xed[\xa0-\xbf]")

@@ -9,30 +9,18 @@ of money without the domain maximum, or a date without a window. No database.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Iterator
 from typing import Annotated, Any, get_args, get_origin
 
 import annotated_types as at
 import pytest
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import AfterValidator, AwareDatetime, BaseModel, FutureDate, FutureDatetime, NaiveDatetime, PastDate, PastDatetime
 
 from shared.schemas import DATE_WINDOWS, INT4_MAX, INT4_MIN, MAX_SATANG, SATANG_CHECK, DateWindow
-from tests.support.apps import service_app
-from tests.support.helpers import gateway_settings
+from tests.support.apps import app_routes
 
 APPS = ("members", "ledger", "benefits", "grants", "gateway")
-
-
-def app_routes(name: str) -> list[Any]:
-    """Each API route of the app as it serves it (through included routers)."""
-    if name == "gateway":
-        app = importlib.import_module("gateway.app").create_app(gateway_settings())
-    else:
-        app = service_app(name)
-    return [c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
 
 
 Leaf = tuple[str, type, tuple[Any, ...]]

@@ -14,10 +14,9 @@ import pytest
 from sqlalchemy import text as sql_text
 
 from shared.auth import Role, TokenVerifier
-from tests.gateway.test_dashboard import ServicesWire
-from tests.support.apps import gateway_app
+from tests.support.apps import ServicesWire, app_routes, gateway_app
 from tests.support.factories import make_books, person
-from tests.support.helpers import AUDIENCE, ISSUER, Tokens
+from tests.support.helpers import ADMIN_PASSWORD, ADMIN_PHONE, AUDIENCE, ISSUER, Tokens
 
 SERVICES = ("members", "ledger", "benefits", "grants")
 
@@ -179,13 +178,10 @@ async def test_an_empty_patch_is_a_422_naming_the_body_on_every_patch_route(wire
 
 
 def test_every_patch_route_takes_a_patch_body() -> None:
-    from fastapi.routing import APIRoute, iter_route_contexts
-
     from shared.schemas import PatchBody
-    from tests.shared.test_bounded_inputs import APPS, app_routes
 
     patches = {(app, c.path): c.original_route.body_field.field_info.annotation
-               for app in APPS for c in app_routes(app) if "PATCH" in c.methods}
+               for app in (*SERVICES, "gateway") for c in app_routes(app) if "PATCH" in c.methods}
     assert len(patches) == 5, patches
     assert [k for k, body in patches.items() if not (isinstance(body, type) and issubclass(body, PatchBody))] == []
 
@@ -194,8 +190,6 @@ def test_every_patch_route_takes_a_patch_body() -> None:
 
 
 async def test_the_dashboards_and_the_funds_export_show_a_fund_name_with_control_characters(wired, service_client, tokens) -> None:
-    from tests.support.helpers import ADMIN_PASSWORD, ADMIN_PHONE
-
     client, signed = wired
     books = await make_books(service_client, tokens, members_count=1)
     posted = await books.post("/deposits", books.deposit(amount=100), books.collector_headers)
