@@ -45,6 +45,7 @@ from shared.http import no_cookies
 from shared.logs import configure_logging
 from shared.middleware import (
     BodyLimitMiddleware,
+    InputHygieneMiddleware,
     RequestIdMiddleware,
     ServerTimeMiddleware,
 )
@@ -251,6 +252,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         (GZipMiddleware, {"minimum_size": 1000, "compresslevel": 6}),
         (BodyLimitMiddleware, {"max_bytes": settings.max_body_bytes,
                                "overrides": {suffix: settings.upload_max_bytes for suffix in UPLOAD_SUFFIXES}}),
+        # NUL and lone surrogates in any string: refused here too, so a forwarded request carries none.
+        (InputHygieneMiddleware, {}),
     ]
     for cls, options in reversed(middleware):
         app.add_middleware(cls, **options)

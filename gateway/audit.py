@@ -23,6 +23,7 @@ from shared.audit import make_cursor, parse_cursor, read_events, sort_key
 from shared.auth import Principal, Role, require_roles
 from shared.db import DbSession
 from shared.errors import Forbidden, register_messages
+from shared.schemas import QueryTime
 
 register_messages(
     {
@@ -63,8 +64,8 @@ async def read_audit(
     fund_id: uuid.UUID | None = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=64)] = None,
-    date_from: Annotated[dt.datetime | None, Query(alias="from")] = None,
-    date_to: Annotated[dt.datetime | None, Query(alias="to")] = None,
+    date_from: Annotated[QueryTime | None, Query(alias="from")] = None,
+    date_to: Annotated[QueryTime | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from shared.errors import install_error_handlers
 from shared.http import ServiceTokenAuth, make_client
 from shared.lean import LeanRoute
 from shared.logs import configure_logging
-from shared.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from shared.middleware import BodyLimitMiddleware, InputHygieneMiddleware, RequestIdMiddleware
 from shared.settings import SajjaSettings
 
 BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
@@ -153,6 +153,7 @@ def create_service_app(
     app.include_router(health_router(process))
     for router in routers:
         include_router(app, router)
+    app.add_middleware(InputHygieneMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limit_overrides)
     app.add_middleware(RequestIdMiddleware)
     with_bearer_security(app)

@@ -42,6 +42,7 @@ from shared.errors import SajjaError
 from shared.logs import request_id_var
 from shared.pagination import decode_cursor, encode_cursor
 from shared.service_calls import ServiceMay
+from shared.schemas import QueryTime
 
 TABLE = "audit_events"
 
@@ -216,8 +217,8 @@ def internal_router(process: str, reader: Any) -> APIRouter:
         fund_id: uuid.UUID | None = None,
         action: Annotated[str | None, Query(max_length=64)] = None,
         actor: Annotated[str | None, Query(max_length=64)] = None,
-        date_from: Annotated[dt.datetime | None, Query(alias="from")] = None,
-        date_to: Annotated[dt.datetime | None, Query(alias="to")] = None,
+        date_from: Annotated[QueryTime | None, Query(alias="from")] = None,
+        date_to: Annotated[QueryTime | None, Query(alias="to")] = None,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from shared.validators import printable
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 LANGS = ("th", "en")
 
@@ -271,8 +273,10 @@ def field_errors(errors: list[dict[str, Any]], lang: str) -> list[dict[str, Any]
     """Pydantic errors as ``{field, code, message}`` in the caller's language."""
     fields = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ())]
-        ctx = {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in (err.get("ctx") or {}).items()}
+        # Printable: a field's name or a value in the message may be the bad input itself (an unknown
+        # key holding a lone surrogate), and the answer must still be written as UTF-8.
+        loc = [printable(str(p)) for p in err.get("loc", ())]
+        ctx = {k: (v if isinstance(v, (int, float)) else printable(str(v))) for k, v in (err.get("ctx") or {}).items()}
         message = field_error_message(err["type"], lang, err.get("msg", "invalid value"), ctx)
         fields.append({"field": ".".join(loc), "code": err["type"], "message": message})
     return fields

@@ -32,7 +32,7 @@ from shared.auth import FUND_ROLES, Principal, Role, require_roles
 from shared.db import Database, DbSession
 from shared.errors import Conflict, Forbidden, NotFound, SajjaError, Unauthenticated, register_messages
 from shared.pagination import Cursor, after_key, split_page
-from shared.schemas import ClosedModel, SingleLineText
+from shared.schemas import ClosedModel, PatchBody, SingleLineText
 
 register_messages(
     {
@@ -132,7 +132,7 @@ class UserPage(BaseModel):
     next_cursor: str | None
 
 
-class UserChange(ClosedModel):
+class UserChange(PatchBody):
     """What a PATCH changes; what it leaves out stays. The result obeys the rules of creating a user."""
 
     display_name: SingleLineText | None = Field(default=None, min_length=1, max_length=200)

@@ -32,11 +32,12 @@ from shared.audit import audit
 from shared.auth import CurrentPrincipal, Principal, Role, bearer_token
 from shared.db import DbSession
 from shared.errors import Forbidden
+from shared.schemas import QueryDate
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"], route_class=DashboardRoute)
 
-DateFrom = Annotated[dt.date | None, Query(alias="from", description="First day (default: 1 January this year)")]
-DateTo = Annotated[dt.date | None, Query(alias="to", description="Last day (default: today, Bangkok)")]
+DateFrom = Annotated[QueryDate | None, Query(alias="from", description="First day (default: 1 January this year)")]
+DateTo = Annotated[QueryDate | None, Query(alias="to", description="Last day (default: today, Bangkok)")]
 Fmt = Literal["csv", "xlsx"]
 
 

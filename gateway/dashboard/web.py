@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +38,7 @@ from shared.auth import Principal, Role
 from shared.db import DbSession
 from shared.errors import SajjaError, Unauthenticated, render_message
 from shared.timeutil import bangkok_today
+from shared.schemas import QueryDate
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -45,12 +47,25 @@ REFRESH_COOKIE = "sajja_refresh"
 COOKIE_PATH = "/dashboard"
 _SAFE_NEXT = re.compile(r"^/dashboard(/[A-Za-z0-9._~%/-]*)?(\?[A-Za-z0-9._~%=&+-]*)?$")
 
-DateFrom = Annotated[dt.date | None, Query(alias="from")]
-DateTo = Annotated[dt.date | None, Query(alias="to")]
+DateFrom = Annotated[QueryDate | None, Query(alias="from")]
+DateTo = Annotated[QueryDate | None, Query(alias="to")]
 Fmt = Literal["csv", "xlsx"]
 
+#: Characters an HTML page may not show (C0 but tab and line breaks, DEL, C1, lone surrogates): data
+#: stored before input refused them (docs/input-hygiene.md) is shown with U+FFFD in their place.
+_NOT_IN_HTML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def shown(value: Any) -> Any:
+    """Every value a template writes, as a page may show it (``finalize``; markup stays markup)."""
+    if isinstance(value, str) and _NOT_IN_HTML.search(value):
+        cleaned = _NOT_IN_HTML.sub("\ufffd", value)
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned
+    return value
+
+
 templates = Environment(loader=PackageLoader("gateway.dashboard", "templates"), autoescape=select_autoescape(["html"]),
-                        trim_blocks=True, lstrip_blocks=True)
+                        trim_blocks=True, lstrip_blocks=True, finalize=shown)
 templates.filters.update(baht=thai.baht, number=thai.number, pct=thai.pct, thai_date=thai.thai_date,
                          short_name=thai.short_fund_name)
 

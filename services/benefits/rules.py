@@ -15,10 +15,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, model_validator
 
 from shared.errors import register_messages
-from shared.schemas import ClosedModel
+from shared.schemas import ClosedModel, Satang
 
 DocumentKind = Literal[
     "medical_certificate", "hospital_receipt", "death_certificate", "birth_certificate", "id_card",
@@ -29,13 +29,13 @@ MEDICAL_DOCUMENTS = frozenset({"medical_certificate", "hospital_receipt"})
 
 class Tier(ClosedModel):
     min_years: int = Field(ge=0, le=100, description="Full years of membership on the event date")
-    amount_satang: StrictInt = Field(gt=0)
+    amount_satang: Satang = Field(gt=0)
 
 
 class AmountModel(ClosedModel):
     model: Literal["fixed", "per_day", "tiered"]
-    amount_satang: StrictInt | None = Field(default=None, gt=0, description="fixed")
-    per_day_satang: StrictInt | None = Field(default=None, gt=0, description="per_day")
+    amount_satang: Satang | None = Field(default=None, gt=0, description="fixed")
+    per_day_satang: Satang | None = Field(default=None, gt=0, description="per_day")
     max_days_per_event: int | None = Field(default=None, gt=0, le=366)
     max_days_per_year: int | None = Field(default=None, gt=0, le=366)
     tiers: list[Tier] = Field(default_factory=list, max_length=20, description="tiered")
@@ -54,11 +54,11 @@ class Rules(ClosedModel):
     min_age: int | None = Field(default=None, ge=0, le=130)
     max_age: int | None = Field(default=None, ge=0, le=130)
     sex: Literal["male", "female"] | None = None
-    max_periods_in_arrears: int | None = Field(default=None, ge=0, description="None: contributions are not checked")
-    per_year_count: int | None = Field(default=None, gt=0)
-    per_year_satang: StrictInt | None = Field(default=None, gt=0)
-    lifetime_count: int | None = Field(default=None, gt=0)
-    lifetime_satang: StrictInt | None = Field(default=None, gt=0)
+    max_periods_in_arrears: int | None = Field(default=None, ge=0, le=10_000, description="None: contributions are not checked")
+    per_year_count: int | None = Field(default=None, gt=0, le=1_000)
+    per_year_satang: Satang | None = Field(default=None, gt=0)
+    lifetime_count: int | None = Field(default=None, gt=0, le=10_000)
+    lifetime_satang: Satang | None = Field(default=None, gt=0)
     required_documents: list[DocumentKind] = Field(default_factory=list, max_length=10)
     who_may_apply: Literal["member", "committee", "both"] = "both"
     once_per_member: bool = Field(default=False, description="One event per member ever, e.g. death")

@@ -6,13 +6,13 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from services.benefits.models import CATEGORIES
 from services.benefits.rules import Rules
 from shared.errors import register_field_messages
-from shared.schemas import ClosedModel, MultiLineText, OptionalMultiLineText, SingleLineText
+from shared.schemas import ClosedModel, EventDate, MultiLineText, OptionalMultiLineText, PatchBody, PlanDate, Satang, SingleLineText
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 
@@ -41,12 +41,12 @@ class BenefitIn(ClosedModel):
     category: Category
     name_th: SingleLineText = Field(min_length=1, max_length=200)
     name_en: SingleLineText = Field(min_length=1, max_length=200)
-    effective_from: dt.date
+    effective_from: PlanDate
     rules: Rules
 
 
 class RulesIn(ClosedModel):
-    effective_from: dt.date
+    effective_from: PlanDate
     rules: Rules
 
 
@@ -74,12 +74,12 @@ class Catalog(BaseModel):
 
 
 class TemplateIn(ClosedModel):
-    effective_from: dt.date
+    effective_from: PlanDate
 
 
-class SettingsIn(ClosedModel):
-    reserve_floor_satang: StrictInt | None = Field(default=None, ge=0)
-    two_approvers_above_satang: StrictInt | None = Field(default=None, ge=0)
+class SettingsIn(PatchBody):
+    reserve_floor_satang: Satang | None = Field(default=None, ge=0)
+    two_approvers_above_satang: Satang | None = Field(default=None, ge=0)
     paid_from: Literal["bank", "fund_cash"] | None = None
 
 
@@ -96,8 +96,8 @@ class ClaimIn(ClosedModel):
     id: uuid.UUID | None = Field(default=None, description="Client id: sending it again returns the same claim")
     member_id: uuid.UUID
     benefit_code: SingleLineText = Field(max_length=64)
-    event_date: dt.date
-    event_end_date: dt.date | None = None
+    event_date: EventDate
+    event_end_date: EventDate | None = None
     days: int | None = Field(default=None, gt=0, le=366)
     details: OptionalMultiLineText = Field(default=None, max_length=2000)
 
@@ -107,8 +107,8 @@ class ClaimIn(ClosedModel):
 class CheckIn(ClosedModel):
     member_id: uuid.UUID
     benefit_code: SingleLineText = Field(max_length=64)
-    event_date: dt.date
-    event_end_date: dt.date | None = None
+    event_date: EventDate
+    event_end_date: EventDate | None = None
     days: int | None = Field(default=None, gt=0, le=366)
 
     _end = field_validator("event_end_date")(_end_not_before_start)

@@ -65,6 +65,7 @@ from shared.db import DbSession
 from shared.errors import SajjaError
 from shared.pagination import Cursor, Limit, after_key, split_page
 from shared.timeutil import utcnow
+from shared.schemas import Year
 
 router = APIRouter(prefix="/v1/grants", tags=["grants"])
 
@@ -226,7 +227,7 @@ async def reconciliation(application: VisibleApplication, session: DbSession) ->
 
 @router.get("/programs/{program_id}/matching", response_model=MatchingDue)
 async def matching_due(
-    reading: MatchingReader, request: Request, year: Annotated[int, Query(ge=2000, le=2200)],
+    reading: MatchingReader, request: Request, year: Annotated[Year, Query()],
 ) -> Any:
     """For a matching program: what it owes a fund (``fund_id`` in the query) for a calendar year,
     from the members' contributions in the fund's ledger (ratio of each member's baht, capped per

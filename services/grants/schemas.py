@@ -6,9 +6,9 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-from shared.schemas import ClosedModel, OptionalMultiLineText, SingleLineText
+from shared.schemas import MAX_SATANG, ClosedModel, EventDate, FiscalYearBE, OptionalMultiLineText, PlanDate, Satang, SingleLineText
 
 Grantor = Literal["codi", "state", "provincial_office", "local_government", "other"]
 
@@ -43,14 +43,14 @@ class ProgramCreate(ClosedModel):
     #: of the program's grantor.
     grantor: Grantor | None = None
     name: SingleLineText = Field(min_length=1, max_length=300)
-    fiscal_year_be: int = Field(ge=2500, le=2700, description="Thai fiscal year in B.E. (October to September)")
-    envelope_satang: StrictInt = Field(ge=0, le=10**15)
-    per_fund_ceiling_satang: StrictInt | None = Field(default=None, gt=0, le=10**15)
+    fiscal_year_be: FiscalYearBE = Field(description="Thai fiscal year in B.E. (October to September)")
+    envelope_satang: Satang = Field(ge=0, le=MAX_SATANG)
+    per_fund_ceiling_satang: Satang | None = Field(default=None, gt=0, le=MAX_SATANG)
     allocation_splits: list[Split] = Field(default_factory=list, max_length=10)
     eligible_provinces: list[SingleLineText] = Field(default_factory=list, max_length=80)
     min_fund_age_years: int = Field(default=0, ge=0, le=100)
     matching_ratio_bp: int | None = Field(default=None, gt=0, le=100_000)
-    matching_cap_per_member_satang: StrictInt | None = Field(default=None, gt=0)
+    matching_cap_per_member_satang: Satang | None = Field(default=None, gt=0)
     report_due_days: int = Field(default=90, gt=0, le=730)
     #: Who may review: roles and/or user ids; by default the grantor's own grant officers. Never
     #: anyone of the applying fund, whatever the program says.
@@ -100,7 +100,7 @@ class ProgramPage(BaseModel):
 class BudgetLine(ClosedModel):
     line: SingleLineText = Field(min_length=1, max_length=64)
     description: SingleLineText = Field(min_length=1, max_length=300)
-    amount_satang: StrictInt = Field(gt=0)
+    amount_satang: Satang = Field(gt=0)
 
 
 class DocumentRef(ClosedModel):
@@ -136,14 +136,14 @@ class ReviewOut(BaseModel):
 
 
 class TrancheIn(ClosedModel):
-    amount_satang: StrictInt = Field(gt=0)
-    due_on: dt.date
+    amount_satang: Satang = Field(gt=0)
+    due_on: PlanDate
     requires_report: bool = False
 
 
 class DecisionIn(ClosedModel):
     decision: Literal["approve", "reject"]
-    approved_satang: StrictInt | None = Field(default=None, gt=0, description="Less than requested: approved in part")
+    approved_satang: Satang | None = Field(default=None, gt=0, description="Less than requested: approved in part")
     note: OptionalMultiLineText = Field(default=None, max_length=500)
     tranches: list[TrancheIn] = Field(default_factory=list, max_length=12)
 
@@ -191,13 +191,13 @@ class ApplicationPage(BaseModel):
 
 
 class DisbursementIn(ClosedModel):
-    disbursed_on: dt.date
+    disbursed_on: EventDate
     reference: SingleLineText = Field(min_length=1, max_length=200, description="The grantor's transfer reference")
 
 
 class UseLine(ClosedModel):
     line: SingleLineText = Field(min_length=1, max_length=64)
-    spent_satang: StrictInt = Field(ge=0)
+    spent_satang: Satang = Field(ge=0)
 
 
 class UseReportIn(ClosedModel):

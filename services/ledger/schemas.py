@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.schemas import ClosedModel, MultiLineText, OptionalSingleLineText, SingleLineText
+from shared.schemas import EVENTS, ClosedModel, EventDate, MultiLineText, OptionalSingleLineText, PatchBody, PlanDate, Satang, SingleLineText
 
-Satang = StrictInt
 Source = Literal["local_government", "codi", "provincial_office", "donors", "community_enterprise", "interest", "other"]
 
 
@@ -21,7 +20,7 @@ class DepositIn(ClosedModel):
     id: uuid.UUID = Field(description="Made by the phone; sending it again is the same deposit")
     member_id: uuid.UUID
     amount_satang: Satang = Field(gt=0)
-    collected_at: AwareDatetime = Field(description="When the money was taken, by the phone's clock, with its offset")
+    collected_at: Annotated[AwareDatetime, AfterValidator(EVENTS)] = Field(description="When the money was taken, by the phone's clock, with its offset")
     collector_id: uuid.UUID | None = Field(
         default=None, description="The collector (gateway user id); a collector posting may leave it out"
     )
@@ -68,7 +67,7 @@ class CoFundingIn(ClosedModel):
     id: uuid.UUID
     source: Source
     amount_satang: Satang = Field(gt=0)
-    received_on: dt.date
+    received_on: EventDate
     reference: OptionalSingleLineText = Field(default=None, max_length=200)
     into: Literal["bank", "fund_cash"] = "bank"
 
@@ -77,7 +76,7 @@ class HandoverIn(ClosedModel):
     id: uuid.UUID
     collector_id: uuid.UUID
     amount_satang: Satang = Field(gt=0)
-    handed_over_on: dt.date
+    handed_over_on: EventDate
     into: Literal["fund_cash", "bank"] = "fund_cash"
     reference: OptionalSingleLineText = Field(default=None, max_length=200)
 
@@ -85,7 +84,7 @@ class HandoverIn(ClosedModel):
 class ExpenseIn(ClosedModel):
     id: uuid.UUID
     amount_satang: Satang = Field(gt=0)
-    paid_on: dt.date
+    paid_on: EventDate
     paid_from: Literal["fund_cash", "bank"] = "bank"
     memo: SingleLineText = Field(min_length=1, max_length=300)
 
@@ -100,7 +99,7 @@ class PayoutIn(ClosedModel):
     id: uuid.UUID = Field(description="The claim's id: paying the same claim again is a replay, never a second payment")
     category: BenefitCategory
     amount_satang: Satang = Field(gt=0)
-    paid_on: dt.date
+    paid_on: EventDate
     paid_from: Literal["bank", "fund_cash"] = "bank"
     reference: OptionalSingleLineText = Field(default=None, max_length=200)
     reserve_floor_satang: Satang | None = Field(default=None, ge=0, description="Refuse if cash and bank would fall below this")
@@ -284,7 +283,7 @@ class PlanIn(ClosedModel):
     name: SingleLineText = Field(min_length=1, max_length=100, description="e.g. สัจจะวันละบาท")
     period: Literal["day", "month", "year"]
     amount_satang: Satang = Field(gt=0)
-    effective_from: dt.date
+    effective_from: PlanDate
     grace_periods: int = Field(default=0, ge=0, le=36)
 
 
@@ -340,7 +339,7 @@ class MatchingReport(BaseModel):
     lines: list[MatchingLine]
 
 
-class FundRulesIn(ClosedModel):
+class FundRulesIn(PatchBody):
     late_window_days: int | None = Field(default=None, ge=0, le=3650, description="Up to ten years, for a fund bringing its past books in")
     admin_cap_bp: int | None = Field(default=None, ge=0, le=10_000)
 

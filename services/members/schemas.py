@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from services.members import thai
 from shared.errors import register_field_messages
-from shared.schemas import ClosedModel, MultiLineText, OptionalMultiLineText, OptionalSingleLineText, SingleLineText
+from shared.schemas import PAST, ClosedModel, MultiLineText, OptionalMultiLineText, OptionalSingleLineText, PatchBody, SingleLineText
 from shared.validators import normalize_phone
 
 register_field_messages(
@@ -28,8 +29,6 @@ register_field_messages(
             "en": "Invalid national ID number ({reason})",
         },
         "date_invalid": {"th": "วันที่ไม่ถูกต้อง ใช้ ปปปป-ดด-วว หรือ วว/ดด/ปปปป", "en": "Invalid date; use YYYY-MM-DD or DD/MM/YYYY"},
-        "date_in_future": {"th": "วันที่อยู่ในอนาคต", "en": "The date is in the future"},
-        "date_too_early": {"th": "วันที่เก่าเกินไป", "en": "The date is too early"},
         "joined_before_birth": {"th": "วันที่สมัครก่อนวันเกิด", "en": "Joined before being born"},
         "sex_invalid": {"th": "เพศต้องเป็น ชาย หรือ หญิง", "en": "Sex must be male or female"},
         "phone_invalid": {"th": "เบอร์โทรต้องเป็นตัวเลข 9-10 หลักขึ้นต้นด้วย 0", "en": "Phone must be 9 or 10 digits starting with 0"},
@@ -60,15 +59,6 @@ def _date(value: Any) -> dt.date:
         return thai.parse_date(str(value))
     except ValueError:
         raise PydanticCustomError("date_invalid", "Invalid date; use YYYY-MM-DD or DD/MM/YYYY") from None
-
-
-def _past_date(value: Any) -> dt.date:
-    date = _date(value)
-    if date > dt.date.today() + dt.timedelta(days=1):
-        raise PydanticCustomError("date_in_future", "The date is in the future")
-    if date.year < 1890:
-        raise PydanticCustomError("date_too_early", "The date is too early")
-    return date
 
 
 def _sex(value: Any) -> str:
@@ -107,10 +97,12 @@ def _blank_to_none(value: Any) -> Any:
 
 
 NationalId = Annotated[str, BeforeValidator(_national_id)]
-PastDate = Annotated[dt.date, BeforeValidator(_past_date)]
+#: A date in someone's life or the fund's history, as Thai forms write it (B.E. or C.E.), 1900 to today.
+PastDate = Annotated[dt.date, BeforeValidator(_date), AfterValidator(PAST)]
 Sex = Annotated[Literal["male", "female"], BeforeValidator(_sex)]
 Phone = Annotated[str | None, BeforeValidator(_phone)]
-Village = Annotated[int | None, BeforeValidator(_village)]
+Village = Annotated[int | None, BeforeValidator(_village), Field(ge=1, le=99)]
+VillageNo = Annotated[int, Field(ge=1, le=99)]
 OptionalText = Annotated[OptionalSingleLineText, BeforeValidator(_blank_to_none)]
 
 
@@ -149,7 +141,7 @@ class FundCreate(ClosedModel):
     network_id: uuid.UUID | None = None
 
 
-class FundUpdate(ClosedModel):
+class FundUpdate(PatchBody):
     name: OptionalSingleLineText = Field(default=None, min_length=1, max_length=300)
     name_en: OptionalSingleLineText = Field(default=None, max_length=300)
     province_code: str | None = Field(default=None, pattern=r"^\d{2}$")
@@ -272,7 +264,7 @@ class MemberCreate(MemberFields):
     _shares = field_validator("beneficiaries")(_check_shares)
 
 
-class MemberUpdate(ClosedModel):
+class MemberUpdate(PatchBody):
     title: OptionalText = Field(default=None, max_length=50)
     first_name: OptionalSingleLineText = Field(default=None, min_length=1, max_length=100)
     last_name: OptionalSingleLineText = Field(default=None, min_length=1, max_length=100)
@@ -397,14 +389,14 @@ class CollectorCreate(ClosedModel):
     user_id: uuid.UUID = Field(description="The collector's gateway user (role collector in this fund)")
     display_name: SingleLineText = Field(min_length=1, max_length=200)
     phone: Phone = None
-    villages: list[int] = Field(default_factory=list, max_length=99)
+    villages: list[VillageNo] = Field(default_factory=list, max_length=99)
     member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=5000)
 
     _villages = field_validator("villages")(_village_list)
 
 
 class RoundUpdate(ClosedModel):
-    villages: list[int] = Field(default_factory=list, max_length=99)
+    villages: list[VillageNo] = Field(default_factory=list, max_length=99)
     member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=5000)
 
     _villages = field_validator("villages")(_village_list)

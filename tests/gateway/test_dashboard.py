@@ -32,8 +32,7 @@ from sqlalchemy import text as sql_text
 from gateway.dashboard import charts, pdf, tables, thai
 from shared import figures
 from shared.auth import Role, TokenVerifier
-from shared.http1 import Answer
-from tests.support.apps import gateway_app
+from tests.support.apps import ServicesWire, gateway_app
 from tests.support.factories import make_books, make_fund, make_grantor, person
 from tests.support.helpers import ADMIN_PASSWORD, ADMIN_PHONE, AUDIENCE, ISSUER, Tokens, free_port, serving
 
@@ -534,24 +533,6 @@ async def test_downloads_as_csv_and_xlsx(composed) -> None:
     assert income.content.decode("utf-8-sig").split("\r\n")[3:6] == [
         "เงินสัจจะสมาชิก,1312175.00,70.0", "รัฐ (พอช.),1008384.00,30.0", "รวม,2320559.00,100.0"]
     assert (await client.get(f"/v1/dashboard/funds/{FUND_A}/exports/members.pdf", headers=admin)).status_code == 422
-
-
-class ServicesWire:
-    """The gateway forwarder's client (``Http1Client.send``), answered by the real services' ASGI
-    apps instead of sockets, one call at a time: each service works on one rolled-back connection,
-    which cannot take two requests at once."""
-
-    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
-        self.clients = clients
-        self.one_at_a_time = asyncio.Lock()
-
-    async def send(self, host: str, port: int, method: str, target: bytes, *, headers: Any = (), body: bytes = b"") -> Answer:
-        async with self.one_at_a_time:
-            response = await self.clients[host].request(method, target.decode("latin-1"), content=body, headers=list(headers))
-        return Answer(status=response.status_code, headers=[(k.lower(), v) for k, v in response.headers.raw], body=response.content)
-
-    async def close(self) -> None:
-        """The clients are the service_client fixture's."""
 
 
 @pytest.fixture

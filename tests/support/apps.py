@@ -8,10 +8,14 @@ and the clients one service uses to call another.
 - ``members_directory`` / ``ledger_client``: the ledger's and the other services' view of the
   members service and the ledger, the real apps called with a service token.
 - ``gateway_app(engine, **settings)``: the gateway app started as its lifespan would.
+- ``ServicesWire``: the gateway's forwarder answered by the real services' ASGI apps.
+- ``app_routes(name)``: every API route of a process's app, for tests that walk them all.
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +24,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import Database
+from shared.http1 import Answer
 from tests.support.helpers import TEST_SECRET, Tokens, gateway_settings
 
 
@@ -95,3 +100,30 @@ async def gateway_app(engine: AsyncEngine, **overrides: Any) -> AsyncIterator[tu
             await client.aclose()
             for resource in owned:
                 await resource.close()
+
+
+class ServicesWire:
+    """The gateway forwarder's client (``Http1Client.send``), answered by the real services' ASGI
+    apps instead of sockets, one call at a time: each service works on one rolled-back connection,
+    which cannot take two requests at once."""
+
+    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
+        self.clients = clients
+        self.one_at_a_time = asyncio.Lock()
+
+    async def send(self, host: str, port: int, method: str, target: bytes, *, headers: Any = (), body: bytes = b"") -> Answer:
+        async with self.one_at_a_time:
+            response = await self.clients[host].request(method, target.decode("latin-1"), content=body, headers=list(headers))
+        return Answer(status=response.status_code, headers=[(k.lower(), v) for k, v in response.headers.raw], body=response.content)
+
+    async def close(self) -> None:
+        """The clients are the service_client fixture's."""
+
+
+def app_routes(name: str) -> list[Any]:
+    """Each API route of a process's app (a service, or ``gateway``) as it serves it, through its
+    included routers: ``fastapi.routing.RouteContext``s of ``APIRoute``s."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    app = importlib.import_module("gateway.app").create_app(gateway_settings()) if name == "gateway" else service_app(name)
+    return [c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)]

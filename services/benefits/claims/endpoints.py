@@ -37,6 +37,7 @@ from shared.auth import CurrentPrincipal, Principal
 from shared.db import DbSession
 from shared.errors import NotFound, SajjaError, request_language
 from shared.pagination import Cursor, Limit, after_key, encode_cursor
+from shared.schemas import QueryTime
 
 router = APIRouter(prefix="/v1/benefits/funds/{fund_id}/claims", tags=["claims"])
 
@@ -95,7 +96,7 @@ class Feed(BaseModel):
 
 @router.get("/feed", response_model=Feed)
 async def feed(
-    fund_id: ClaimFeedReader, session: DbSession, after: Cursor = None, since: dt.datetime | None = None, limit: Limit = 200,
+    fund_id: ClaimFeedReader, session: DbSession, after: Cursor = None, since: QueryTime | None = None, limit: Limit = 200,
 ) -> Any:
     """Claim events in order (decisions, payouts), for notifiers such as the gateway's LINE messages."""
     query = (select(ClaimEvent, Claim).join(Claim, (Claim.fund_id == ClaimEvent.fund_id) & (Claim.id == ClaimEvent.claim_id))

@@ -12,6 +12,7 @@ from services.benefits.reports import service
 from services.benefits.schemas import PaidReport, PendingReport
 from shared.db import DbSession
 from shared.errors import SajjaError, register_messages
+from shared.schemas import QueryDate
 
 register_messages(
     {
@@ -29,8 +30,8 @@ router = APIRouter(prefix="/v1/benefits/funds/{fund_id}/reports", tags=["benefit
 async def paid(
     fund_id: ReportReader, session: DbSession,
     year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
-    date_from: Annotated[dt.date | None, Query(alias="from")] = None,
-    date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+    date_from: Annotated[QueryDate | None, Query(alias="from")] = None,
+    date_to: Annotated[QueryDate | None, Query(alias="to")] = None,
 ) -> Any:
     """Benefits paid by category and month, and how many members they helped: in a calendar
     ``year``, or between the Bangkok dates ``from`` and ``to`` (inclusive)."""

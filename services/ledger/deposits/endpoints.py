@@ -33,6 +33,7 @@ from shared.errors import Conflict, SajjaError, request_language
 from shared.lean import LeanRoute
 from shared.pagination import Cursor, Limit, after_key, encode_cursor
 from shared.timeutil import bangkok_date, utcnow
+from shared.schemas import QueryTime
 
 PREFIX = "/v1/ledger/funds/{fund_id}/deposits"
 router = APIRouter(prefix=PREFIX, tags=["deposits"])
@@ -114,7 +115,7 @@ class Feed(BaseModel):
 
 @router.get("/feed", response_model=Feed)
 async def feed(
-    fund_id: DepositFeedReader, session: DbSession, after: Cursor = None, since: dt.datetime | None = None, limit: Limit = 200,
+    fund_id: DepositFeedReader, session: DbSession, after: Cursor = None, since: QueryTime | None = None, limit: Limit = 200,
 ) -> Any:
     """Deposits in the order they were posted, for notifiers (the gateway's LINE receipts); from a
     cursor, or from a moment when there is none yet."""

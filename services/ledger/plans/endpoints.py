@@ -25,6 +25,7 @@ from shared.auth import CurrentPrincipal
 from shared.db import DbSession
 from shared.errors import NotFound
 from shared.timeutil import bangkok_today
+from shared.schemas import QueryDate
 
 router = APIRouter(prefix="/v1/ledger/funds/{fund_id}", tags=["plans"])
 
@@ -48,7 +49,7 @@ async def list_plans(fund_id: FundActor, session: DbSession) -> Any:
 
 @router.get("/members/{member_id}/standing", response_model=Standing)
 async def member_standing(
-    member: StandingReader, request: Request, session: DbSession, as_of: Annotated[dt.date | None, Query()] = None,
+    member: StandingReader, request: Request, session: DbSession, as_of: Annotated[QueryDate | None, Query()] = None,
 ) -> Any:
     """Paid through which date, how far in arrears (benefits use this for eligibility)."""
     fund_id, member_id = member
@@ -66,7 +67,7 @@ async def member_standing(
 
 @router.get("/arrears", response_model=ArrearsPage)
 async def arrears(
-    fund_id: FundReader, request: Request, session: DbSession, as_of: Annotated[dt.date | None, Query()] = None,
+    fund_id: FundReader, request: Request, session: DbSession, as_of: Annotated[QueryDate | None, Query()] = None,
 ) -> Any:
     """Current members behind their plan by more than its grace, most behind first."""
     directory = deps.directory(request)

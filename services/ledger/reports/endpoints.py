@@ -35,6 +35,7 @@ from shared.db import DbSession
 from shared.errors import Forbidden
 from shared.pagination import Cursor, Limit
 from shared.timeutil import bangkok_today
+from shared.schemas import QueryDate
 
 router = APIRouter(prefix="/v1/ledger/funds/{fund_id}", tags=["ledger"])
 
@@ -82,7 +83,7 @@ async def member_statement(
 @router.get("/reports/sources", response_model=SourcesReport, response_model_by_alias=True)
 async def sources(
     fund_id: FundReader, session: DbSession,
-    date_from: Annotated[dt.date, Query(alias="from")], date_to: Annotated[dt.date, Query(alias="to")],
+    date_from: Annotated[QueryDate, Query(alias="from")], date_to: Annotated[QueryDate, Query(alias="to")],
 ) -> Any:
     """Income by source between two dates (inclusive), with each source's share of the total."""
     return await service.sources(session, fund_id, date_from, date_to)
@@ -97,7 +98,7 @@ async def holdings(fund_id: FundReader, session: DbSession) -> Any:
 @router.get("/reports/deposits-by-month", response_model=DepositsByMonth, response_model_by_alias=True)
 async def deposits_by_month(
     fund_id: FundReader, session: DbSession,
-    date_from: Annotated[dt.date, Query(alias="from")], date_to: Annotated[dt.date, Query(alias="to")],
+    date_from: Annotated[QueryDate, Query(alias="from")], date_to: Annotated[QueryDate, Query(alias="to")],
 ) -> Any:
     """Deposits collected per month between two dates (inclusive): how many, and how much."""
     return await service.deposits_by_month(session, fund_id, date_from, date_to)
@@ -106,7 +107,7 @@ async def deposits_by_month(
 @router.get("/reports/member-contributions", response_model=MemberContributions)
 async def member_contributions(
     fund_id: ContributionsReader, session: DbSession,
-    date_from: Annotated[dt.date, Query(alias="from")], date_to: Annotated[dt.date, Query(alias="to")],
+    date_from: Annotated[QueryDate, Query(alias="from")], date_to: Annotated[QueryDate, Query(alias="to")],
 ) -> Any:
     """Each member's contributions in a date range: what matching co-funders owe is computed from it."""
     rows = await service.member_contributions(session, fund_id, date_from, date_to)
@@ -117,7 +118,7 @@ async def member_contributions(
 @router.get("/reports/collections", response_model=list[CollectorDay])
 async def collections(
     fund_id: FundReaderOrCollector, session: DbSession, principal: CurrentPrincipal,
-    day: Annotated[dt.date | None, Query(alias="date")] = None, collector_id: uuid.UUID | None = None,
+    day: Annotated[QueryDate | None, Query(alias="date")] = None, collector_id: uuid.UUID | None = None,
 ) -> Any:
     """Each collector's day: collected, handed over, the difference, and cash in hand. A collector
     sees only their own."""
