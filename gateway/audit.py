@@ -15,12 +15,12 @@ import uuid
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from gateway.access import AuditReader
 from gateway.proxy import TRANSPORT_ERRORS, bad_gateway, upstream_failure
 from shared.audit import make_cursor, parse_cursor, read_events, sort_key
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Role
 from shared.db import DbSession
 from shared.errors import Forbidden, register_messages
 from shared.schemas import QueryTime

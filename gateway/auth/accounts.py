@@ -15,7 +15,7 @@ import secrets
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
@@ -28,7 +28,7 @@ from gateway.auth.schemas import TokenPair, UserOut
 from gateway.models import ApiClient, RefreshToken, TokenRevocation, User
 from gateway.settings import GatewaySettings
 from shared.audit import audit
-from shared.auth import FUND_ROLES, Principal, Role, require_roles
+from shared.auth import FUND_ROLES, Principal, Role
 from shared.db import Database, DbSession
 from shared.errors import Conflict, Forbidden, NotFound, SajjaError, Unauthenticated, register_messages
 from shared.pagination import Cursor, after_key, split_page

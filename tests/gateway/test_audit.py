@@ -8,7 +8,6 @@ table is append-only in every database; no national ID or secret is ever written
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -20,30 +19,13 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DBAPIError
 
 from shared.auth import Principal, Role, TokenVerifier
-from shared.http1 import Answer
 from shared.settings import PROCESS_NAMES
-from tests.support.apps import gateway_app
-from tests.support.factories import make_books, make_fund, make_grantor, national_id, person
-from tests.support.helpers import ADMIN_PASSWORD, ADMIN_PHONE, AUDIENCE, ISSUER, Tokens, login
+from tests.support.apps import ServicesWire, gateway_app
+from tests.support.factories import make_books, make_fund, national_id
+from tests.support.helpers import AUDIENCE, ISSUER, Tokens
 
 SERVICES = ("members", "ledger", "benefits", "grants")
 
-
-class ServicesWire:
-    """The gateway forwarder's client answered by the real services' ASGI apps, one call at a time
-    (each service works on one rolled-back connection)."""
-
-    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
-        self.clients = clients
-        self.one_at_a_time = asyncio.Lock()
-
-    async def send(self, host: str, port: int, method: str, target: bytes, *, headers: Any = (), body: bytes = b"") -> Answer:
-        async with self.one_at_a_time:
-            response = await self.clients[host].request(method, target.decode("latin-1"), content=body, headers=list(headers))
-        return Answer(status=response.status_code, headers=[(k.lower(), v) for k, v in response.headers.raw], body=response.content)
-
-    async def close(self) -> None:
-        """The clients are the service_client fixture's."""
 
 
 @pytest.fixture

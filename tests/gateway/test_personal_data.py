@@ -10,7 +10,6 @@ from every service and nothing of another member's, and is audited.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from typing import Any
@@ -23,9 +22,8 @@ from sqlalchemy import text as sql_text
 from services.benefits.personal_data import sweep_documents
 from services.members.erasures.worker import carry_due
 from shared.auth import Role, TokenVerifier
-from shared.http1 import Answer
 from shared.timeutil import utcnow
-from tests.support.apps import gateway_app
+from tests.support.apps import ServicesWire, gateway_app
 from tests.support.factories import make_books, national_id, person
 from tests.support.helpers import AUDIENCE, ISSUER, Tokens
 
@@ -34,22 +32,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 FIRST, LAST, PHONE, NID = "บุญเรือนลบ", "ทดสอบลบทิ้ง", "0819990777", national_id(777)
 TODAY = dt.date.today()
 
-
-class ServicesWire:
-    """The gateway forwarder's client answered by the real services' ASGI apps, one call at a time
-    (each service works on one rolled-back connection)."""
-
-    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
-        self.clients = clients
-        self.one_at_a_time = asyncio.Lock()
-
-    async def send(self, host: str, port: int, method: str, target: bytes, *, headers: Any = (), body: bytes = b"") -> Answer:
-        async with self.one_at_a_time:
-            response = await self.clients[host].request(method, target.decode("latin-1"), content=body, headers=list(headers))
-        return Answer(status=response.status_code, headers=[(k.lower(), v) for k, v in response.headers.raw], body=response.content)
-
-    async def close(self) -> None:
-        """The clients are the service_client fixture's."""
 
 
 @pytest.fixture
