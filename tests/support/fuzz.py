@@ -51,7 +51,6 @@ SYSTEM_ENV = {
     "SAJJA_GATEWAY_LINE_JWKS_URL": "http://127.0.0.1:9/oauth2/v2.1/certs",
 }
 HOOKS = Path(__file__).with_name("fuzz_hooks.py")
-REPO = Path(__file__).resolve().parents[2]
 
 FUND = {
     "name": "กองทุนสวัสดิการชุมชนตำบลทดสอบ",
@@ -195,7 +194,7 @@ def fuzz(url: str, token: str, prepared: Prepared, *, caller: str, workdir: Path
         command += ["--include-method", method, "--include-path", path]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "SAJJA_FUZZ_NOTES": str(notes)}
     # The run ends itself at its budget; the timeout only stops a run that hangs.
-    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=budget + 120)
+    done = subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True, timeout=budget + 120)
     outcome = Outcome(caller=caller, returncode=done.returncode, output=done.stdout + done.stderr)
     if junit.exists():
         for case in ET.parse(junit).getroot().iter("testcase"):
