@@ -41,6 +41,8 @@ SEED = 21
 BUDGET_SECONDS = 50
 #: Cases per operation at most; the budget usually ends a run first.
 MAX_EXAMPLES = 25
+#: One worker: the operations run in one order, so a run repeats itself as closely as a live system allows.
+WORKERS = 1
 #: Seconds one request may take before schemathesis gives up on it (and reports it).
 REQUEST_TIMEOUT = 15
 #: LINE sign-in configured (a channel that exists nowhere, its keys at an address nobody answers), so
@@ -181,7 +183,7 @@ def fuzz(url: str, token: str, prepared: Prepared, *, caller: str, workdir: Path
         "--max-examples", str(MAX_EXAMPLES),
         "--max-time", str(budget),
         "--request-timeout", str(REQUEST_TIMEOUT),
-        "--workers", "2",
+        "--workers", str(WORKERS),
         "--generation-database", "none",
         "--continue-on-failure",
         "--suppress-health-check", "all",
