@@ -9,7 +9,7 @@
   collected beside it (``tests/support/fuzz_hooks.py``) as notes, not failures.
 
 Path parameters naming the prepared objects (``fund_id``, ``member_id``, ``user_id``,
-``collector_id``) are pinned to them, so an operation reaches past "no such fund" into its own work.
+``collector_id``, and a deposit's, a claim's, a program's and an application's) are pinned to them, so an operation reaches past "no such fund" into its own work.
 
 Run against a system already running (``make run``), one command::
 
@@ -73,6 +73,9 @@ class Prepared:
     fund_id: str
     member_ids: list[str]
     collector_user_id: str
+    #: Objects further in, by path parameter name: a deposit, a claim, a program, an application.
+    #: One the system refused to make is left out (its parameter is then generated).
+    more: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -146,8 +149,41 @@ def prepare(url: str, admin_phone: str, admin_password: str) -> Prepared:
             "fund_id": fund["id"]}))
         _ok(client.post(f"/v1/members/funds/{fund['id']}/collectors", headers=committee_headers,
                         json={"user_id": collector["id"], "display_name": "อาสา", "villages": [1]}))
+        more = _further_objects(client, fund["id"], member_ids[0], admin_headers, committee_headers,
+                                collector_login={"phone": f"085{tag:07d}", "password": "654321"})
     return Prepared(admin_token=admin["access_token"], committee_token=committee["access_token"],
-                    fund_id=fund["id"], member_ids=member_ids, collector_user_id=collector["id"])
+                    fund_id=fund["id"], member_ids=member_ids, collector_user_id=collector["id"], more=more)
+
+
+def _further_objects(client: httpx.Client, fund_id: str, member_id: str, admin: dict[str, str],
+                     committee: dict[str, str], collector_login: dict[str, str]) -> dict[str, str]:
+    """A deposit, a benefit claim, a grant program and an application of the fund, each id by the
+    path parameter naming it, so operations on them reach past "not found"."""
+    made: dict[str, str] = {}
+
+    def keep(name: str, response: httpx.Response) -> str | None:
+        if response.status_code in (200, 201):
+            made[name] = response.json()["id"]
+        return made.get(name)
+
+    collector = client.post("/v1/auth/login", json=collector_login)
+    if collector.status_code == 200:
+        keep("deposit_id", client.post(
+            f"/v1/ledger/funds/{fund_id}/deposits", headers={"Authorization": f"Bearer {collector.json()['access_token']}"},
+            json={"id": str(uuid.uuid4()), "member_id": member_id, "amount_satang": 3000,
+                  "collected_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())}))
+    client.post(f"/v1/benefits/funds/{fund_id}/catalog/from-templates", headers=admin, json={"effective_from": "2015-01-01"})
+    keep("claim_id", client.post(f"/v1/benefits/funds/{fund_id}/claims", headers=committee, json={
+        "id": str(uuid.uuid4()), "member_id": member_id, "benefit_code": "education",
+        "event_date": time.strftime("%Y-%m-%d"), "details": "ทุนการศึกษาบุตร"}))
+    grantor = client.post("/v1/grants/grantors", headers=admin, json={"kind": "codi", "name": "พอช. (ทดสอบ)"})
+    if grantor.status_code == 201 and keep("program_id", client.post("/v1/grants/programs", headers=admin, json={
+            "grantor_id": grantor.json()["id"], "name": "โครงการทดสอบ", "fiscal_year_be": 2569,
+            "envelope_satang": 5_500_000})):
+        keep("application_id", client.post(f"/v1/grants/programs/{made['program_id']}/applications", headers=committee, json={
+            "fund_id": fund_id, "title": "คำขอทดสอบ", "summary": "สวัสดิการผู้สูงอายุ",
+            "budget_lines": [{"line": "welfare", "description": "สวัสดิการ", "amount_satang": 1_000_000}]}))
+    return made
 
 
 def _config(prepared: Prepared) -> str:
@@ -156,6 +192,7 @@ def _config(prepared: Prepared) -> str:
         "path.member_id": prepared.member_ids[0],
         "path.user_id": prepared.collector_user_id,
         "path.collector_id": prepared.collector_user_id,
+        **{f"path.{name}": value for name, value in prepared.more.items()},
     }
     return "[parameters]\n" + "".join(f'"{key}" = "{value}"\n' for key, value in pinned.items())
 
