@@ -229,8 +229,7 @@ def fuzz(url: str, token: str, prepared: Prepared, *, caller: str, workdir: Path
         "--no-color",
     ]
     if operation:
-        method, path = operation.split(maxsplit=1)
-        command += ["--include-method", method, "--include-path", path]
+        command += ["--include-name", operation]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "SAJJA_FUZZ_NOTES": str(notes)}
     # The run ends itself at its budget; the timeout only stops a run that hangs.
     done = subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True, timeout=budget + 120)
