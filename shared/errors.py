@@ -311,6 +311,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:
+        # Starlette raises the exception again once this answer is sent, and uvicorn then closes
+        # the connection. Saying so in the answer keeps a keep-alive client (the gateway's
+        # forwarder) from sending its next request on a connection about to close: that request
+        # would be lost and answered 502.
         request_id = getattr(request.state, "request_id", "-")
         log.exception("unhandled error in %s %s", request.method, request.url.path)
-        return problem_response(request, "internal_error", 500, {"request_id": request_id})
+        return problem_response(request, "internal_error", 500, {"request_id": request_id},
+                                headers={"Connection": "close"})

@@ -52,6 +52,7 @@ from shared.timeutil import bangkok_today, utcnow
 
 register_messages(
     {
+        "fund.not_found": {"th": ("ไม่พบกองทุน", "ไม่พบกองทุนนี้"), "en": ("Fund not found", "No such fund")},
         "grantor.not_found": {"th": ("ไม่พบผู้ให้ทุน", "ไม่พบผู้ให้ทุนนี้"), "en": ("Grantor not found", "No such grantor")},
         "program.grantor_required": {
             "th": ("ต้องระบุผู้ให้ทุน", "โครงการต้องเป็นของผู้ให้ทุนรายหนึ่ง: ระบุ grantor_id"),

@@ -142,13 +142,15 @@ class FundCreate(ClosedModel):
 
 
 class FundUpdate(PatchBody):
-    name: OptionalSingleLineText = Field(default=None, min_length=1, max_length=300)
+    """What a PATCH leaves out stays; ``name`` and ``status`` cannot be emptied (null is a 422)."""
+
+    name: SingleLineText = Field(default=None, min_length=1, max_length=300)
     name_en: OptionalSingleLineText = Field(default=None, max_length=300)
     province_code: str | None = Field(default=None, pattern=r"^\d{2}$")
     district_code: str | None = Field(default=None, pattern=r"^\d{4}$")
     subdistrict_code: str | None = Field(default=None, pattern=r"^\d{6}$")
     population: int | None = Field(default=None, ge=0, le=10_000_000)
-    status: Literal["active", "suspended", "closed"] | None = None
+    status: Literal["active", "suspended", "closed"] = None
 
 
 class FundOut(BaseModel):
@@ -266,8 +268,9 @@ class MemberCreate(MemberFields):
 
 class MemberUpdate(PatchBody):
     title: OptionalText = Field(default=None, max_length=50)
-    first_name: OptionalSingleLineText = Field(default=None, min_length=1, max_length=100)
-    last_name: OptionalSingleLineText = Field(default=None, min_length=1, max_length=100)
+    # A member always has a name: left out it stays, null is a 422.
+    first_name: SingleLineText = Field(default=None, min_length=1, max_length=100)
+    last_name: SingleLineText = Field(default=None, min_length=1, max_length=100)
     phone: Phone = None
     house_no: OptionalText = Field(default=None, max_length=30)
     village: Village = None

@@ -476,6 +476,29 @@ async def test_update_contact_details_and_beneficiaries(fund: Fund, members) -> 
     assert len(after.json()["beneficiaries"]) == 2
 
 
+
+async def test_a_name_or_a_status_sent_as_null_is_refused_and_what_is_left_out_stays(fund: Fund, members) -> None:
+    """A fund's name and status and a member's names cannot be emptied: null is a 422 naming the
+    field (it was a 500, the database refusing NULL, found by fuzzing); a PATCH leaving them out
+    keeps them."""
+    admin = fund.as_(Role.fund_admin)
+    for field in ("name", "status"):
+        refused = await members.patch(f"/v1/members/funds/{fund.id}", headers=admin, json={field: None})
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["body." + field]
+    kept = await members.patch(f"/v1/members/funds/{fund.id}", headers=admin, json={"population": 17600})
+    assert kept.status_code == 200 and kept.json()["name"] == fund.data["name"] and kept.json()["status"] == "active"
+
+    member = (await fund.register(person(101))).json()
+    base = f"/v1/members/funds/{fund.id}/members/{member['id']}"
+    for field in ("first_name", "last_name"):
+        refused = await members.patch(base, headers=fund.committee, json={field: None})
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["body." + field]
+    cleared = await members.patch(base, headers=fund.committee, json={"title": None, "last_name": "ใจงาม"})
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["title"] is None and cleared.json()["first_name"] == "สมศรี" and cleared.json()["last_name"] == "ใจงาม"
+
 # --- 7. Importing a roll -------------------------------------------------------------------------------
 
 ROLL_HEADER = "ลำดับ,เลขประจำตัวประชาชน,คำนำหน้า,ชื่อ,นามสกุล,วันเกิด,เพศ,โทรศัพท์,หมู่ที่,บ้านเลขที่,วันที่สมัคร\n"
