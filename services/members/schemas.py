@@ -101,7 +101,8 @@ NationalId = Annotated[str, BeforeValidator(_national_id)]
 PastDate = Annotated[dt.date, BeforeValidator(_date), AfterValidator(PAST)]
 Sex = Annotated[Literal["male", "female"], BeforeValidator(_sex)]
 Phone = Annotated[str | None, BeforeValidator(_phone)]
-Village = Annotated[int | None, BeforeValidator(_village), Field(ge=1, le=99)]
+#: The bounds sit on the number, not on the optional: ``ge`` applied to a None is a TypeError (a 500).
+Village = Annotated[Annotated[int, Field(ge=1, le=99)] | None, BeforeValidator(_village)]
 VillageNo = Annotated[int, Field(ge=1, le=99)]
 OptionalText = Annotated[OptionalSingleLineText, BeforeValidator(_blank_to_none)]
 

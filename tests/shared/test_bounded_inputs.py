@@ -15,7 +15,20 @@ from typing import Annotated, Any, get_args, get_origin
 import annotated_types as at
 import pytest
 from fastapi.dependencies.models import Dependant
-from pydantic import AfterValidator, AwareDatetime, BaseModel, FutureDate, FutureDatetime, NaiveDatetime, PastDate, PastDatetime
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    FutureDate,
+    FutureDatetime,
+    NaiveDatetime,
+    PastDate,
+    PastDatetime,
+    TypeAdapter,
+    ValidationError,
+)
 
 from shared.schemas import DATE_WINDOWS, INT4_MAX, INT4_MIN, MAX_SATANG, SATANG_CHECK, DateWindow
 from tests.support.apps import app_routes
@@ -128,3 +141,47 @@ def test_every_integer_and_date_a_service_takes_is_bounded() -> None:
 )
 def test_the_walk_tells_bounded_from_unbounded(where: str, kind: type, metadata: tuple[Any, ...], wrong: str | None) -> None:
     assert problem(where, kind, metadata) == wrong
+
+
+def optional_fields(name: str, annotation: Any, seen: set[type]) -> Iterator[tuple[str, Any]]:
+    """Every field of the models inside ``annotation`` (a body), as ``Model.field`` and the
+    annotation pydantic validates it with (its own type and the field's constraints)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return
+        seen.add(annotation)
+        for field_name, field in annotation.model_fields.items():
+            yield f"{annotation.__name__}.{field_name}", Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+            yield from optional_fields(field_name, field.annotation, seen)
+    else:
+        for arg in get_args(annotation):
+            yield from optional_fields(name, arg, seen)
+
+
+def test_a_null_where_a_field_takes_one_is_never_a_server_error() -> None:
+    """A constraint put on an optional after a validator (``Annotated[int | None, BeforeValidator(f),
+    Field(ge=1)]``) meets the None and
+    raises a TypeError, a 500, where a null is allowed or should be a 422 (found by fuzzing: a
+    member's village number sent as null)."""
+    crashed = []
+    for app in APPS:
+        for route in app_routes(app):
+            body = route.original_route.body_field
+            if body is None:
+                continue
+            for where, annotation in optional_fields("body", body.field_info.annotation, set()):
+                try:
+                    TypeAdapter(annotation).validate_python(None)
+                except ValidationError:
+                    pass
+                except TypeError as error:
+                    crashed.append(f"{app} {route.path}: {where}: {error}")
+    assert crashed == [], "\n".join(sorted(set(crashed)))
+
+
+def test_the_null_check_finds_a_constraint_on_an_optional() -> None:
+    wrong = Annotated[int | None, BeforeValidator(lambda v: v), Field(ge=1, le=99)]
+    right = Annotated[Annotated[int, Field(ge=1, le=99)] | None, BeforeValidator(lambda v: v)]
+    with pytest.raises(TypeError):
+        TypeAdapter(wrong).validate_python(None)
+    assert TypeAdapter(right).validate_python(None) is None
