@@ -7,6 +7,7 @@ from services.benefits.catalog.endpoints import router as catalog_router
 from services.benefits.claims.endpoints import router as claims_router
 from services.benefits.documents import DocumentStore
 from services.benefits.payouts import pay_due
+from services.benefits.reports.endpoints import aggregates_router
 from services.benefits.reports.endpoints import router as reports_router
 from services.benefits.settings import BenefitsSettings
 from shared.app import create_service_app
@@ -35,7 +36,7 @@ def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
         settings=settings,
         title="Sajja benefits",
         description="Each fund's benefit catalog and versioned rules, claims, committee approval, payouts through the ledger.",
-        routers=[catalog_router, claims_router, reports_router, audit_router("benefits", AuditReader)],
+        routers=[catalog_router, claims_router, reports_router, aggregates_router, audit_router("benefits", AuditReader)],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         body_limit_overrides={"/documents": settings.document_max_bytes + 64 * 1024},
