@@ -829,3 +829,41 @@ def test_the_web_dashboard_in_headless_chromium_on_a_phone_screen(tmp_path: Path
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         RESULTS.mkdir(exist_ok=True)
         shutil.copy(shot, RESULTS / "dashboard.png")
+
+
+async def test_a_view_of_many_funds_asks_each_service_once_and_says_what_a_down_service_leaves_out(composed) -> None:
+    client, tokens, fake = composed
+    fake.seen.clear()
+    answer = await client.get("/v1/dashboard/national", headers=tokens.headers())
+    assert answer.status_code == 200, answer.text
+    asked = [path for path, _ in fake.seen]
+    assert sorted(asked) == sorted(["/v1/members/funds-overview", "/v1/ledger/aggregates", "/v1/benefits/aggregates",
+                                    "/v1/grants/aggregates"]), "one call per service, whatever the number of funds"
+    assert answer.json()["missing"] == [] and answer.json()["unavailable"] == []
+    fake.refuse["/v1/benefits/aggregates"] = (503, b'{"code": "upstream.unavailable"}')
+    partial = await client.get("/v1/dashboard/national", headers=tokens.headers())
+    assert partial.status_code == 200, "one service down does not fail the view"
+    p = partial.json()
+    assert p["missing"] == ["benefits_paid", "pending_claims"] and p["benefits_paid"] is None and p["pending_claims"] is None
+    assert p["unavailable"] == [{"service": "benefits", "reason": "failed", "figures": ["benefits_paid", "pending_claims"]}]
+    assert p["accumulated_satang"] == 1_432_828_076 and p["grants"]["awarded_satang"] == 5_500_000, "the rest is all there"
+    fake.refuse.clear()
+    fake.refuse["/v1/ledger/aggregates"] = (500, b'{"code": "internal_error"}')
+    table = (await client.get("/v1/dashboard/funds-table", headers=tokens.headers())).json()
+    assert table["missing"] == ["accumulated_satang"] and [r["accumulated_satang"] for r in table["rows"]] == [None, None]
+    assert [r["members"] for r in table["rows"]] == [4_118, 6_020]
+    lines = (await client.get("/v1/dashboard/exports/funds.csv", headers=tokens.headers())).content.decode("utf-8-sig").split("\r\n")
+    assert any("ไม่มีข้อมูลเงินกองทุนสะสม" in line for line in lines[:4]), "the download says which figure is missing"
+    province = (await client.get("/v1/dashboard/provinces/สระแก้ว", headers=tokens.headers())).json()
+    assert province["missing"] == ["accumulated_satang", "income_by_source", "deposits_by_month", "arrears"]
+    assert province["members"]["active"] == 6_020
+
+
+async def test_a_slow_service_is_left_out_after_the_deadline(composed, monkeypatch) -> None:
+    client, tokens, fake = composed
+    monkeypatch.setattr("gateway.dashboard.figures.DEADLINE_SECONDS", 0.01)
+    answer = await client.get("/v1/dashboard/national", headers=tokens.headers())
+    assert answer.status_code == 200, answer.text
+    unavailable = answer.json()["unavailable"]
+    assert {u["service"] for u in unavailable} == {"members", "ledger", "benefits", "grants"}
+    assert {u["reason"] for u in unavailable} == {"timeout"} and answer.json()["table"] is None
