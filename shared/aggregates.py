@@ -12,11 +12,12 @@ import datetime as dt
 import uuid
 from typing import NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, SajjaError, register_messages
 from shared.members_client import MembersDirectory
+from shared.schemas import ClosedModel
 
 register_messages(
     {
@@ -31,10 +32,10 @@ register_messages(
 MAX_FUNDS = 20_000
 
 
-class ScopeIn(BaseModel):
+class ScopeIn(ClosedModel):
     """Which funds, and which dates (Bangkok, inclusive) the flows are counted over."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ClosedModel.model_config | ConfigDict(populate_by_name=True)
 
     fund_ids: list[uuid.UUID] | None = Field(
         None, max_length=MAX_FUNDS, description="The funds; null: every fund the caller may see")

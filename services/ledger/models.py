@@ -381,12 +381,3 @@ class FundArrears(Base):
     counted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     stale: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
-
-class AggregatesState(Base):
-    """One row: when the day totals were last brought up to date with the queue."""
-
-    __tablename__ = "aggregates_state"
-    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
-
-    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    refreshed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)

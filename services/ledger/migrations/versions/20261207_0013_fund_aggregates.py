@@ -34,11 +34,11 @@ REFRESH = f"""
 CREATE FUNCTION ledger_refresh_aggregates() RETURNS timestamptz LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := clock_timestamp();
+    v_taken bigint;
 BEGIN
-    -- One refresh at a time; a caller that finds one under way reads what is there.
-    IF NOT pg_try_advisory_xact_lock({REFRESH_LOCK}) THEN
-        RETURN (SELECT s.refreshed_at FROM aggregates_state s WHERE s.id = 1);
-    END IF;
+    -- One refresh at a time: a caller that finds one under way waits for it, then adds what
+    -- was committed since (little), so whatever it reads includes every entry committed before.
+    PERFORM pg_advisory_xact_lock({REFRESH_LOCK});
     WITH taken AS (
         DELETE FROM aggregate_queue q RETURNING q.fund_id, q.entry_id
     ),
@@ -78,8 +78,7 @@ BEGIN
           FROM (SELECT DISTINCT k.fund_id FROM taken k) s
          WHERE f.fund_id = s.fund_id AND NOT f.stale
     )
-    INSERT INTO aggregates_state AS s (id, refreshed_at) VALUES (1, v_now)
-    ON CONFLICT (id) DO UPDATE SET refreshed_at = excluded.refreshed_at;
+    SELECT count(*) INTO v_taken FROM taken;
     RETURN v_now;
 END $$
 """
@@ -96,7 +95,6 @@ SELECT d.fund_id, d.business_date, count(*), sum(d.amount_satang)
                     WHERE r.fund_id = d.fund_id AND r.reverses_entry_id = d.entry_id
                       AND (r.reverses_line IS NULL OR r.reverses_line = d.entry_line))
  GROUP BY 1, 2;
-INSERT INTO aggregates_state (id, refreshed_at) VALUES (1, clock_timestamp());
 """
 
 
@@ -129,12 +127,6 @@ def upgrade() -> None:
     sa.Column('stale', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('fund_id', name=op.f('pk_fund_arrears'))
     )
-    op.create_table('aggregates_state',
-    sa.Column('id', sa.SmallInteger(), nullable=False),
-    sa.Column('refreshed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('id = 1', name=op.f('ck_aggregates_state_one_row')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_aggregates_state'))
-    )
     op.execute(QUEUE)
     op.execute("CREATE TRIGGER journal_entries_queued AFTER INSERT ON journal_entries"
                " REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT EXECUTE FUNCTION ledger_queue_entries()")
@@ -148,5 +140,5 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER journal_entries_queued ON journal_entries")
     op.execute("DROP FUNCTION ledger_queue_entries")
     op.execute("DROP FUNCTION ledger_refresh_aggregates")
-    for table in ('aggregates_state', 'fund_arrears', 'deposit_days', 'income_days', 'aggregate_queue'):
+    for table in ('fund_arrears', 'deposit_days', 'income_days', 'aggregate_queue'):
         op.drop_table(table)
