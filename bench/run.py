@@ -62,6 +62,7 @@ import httpx
 import psutil
 
 from bench import summary
+from bench.aggregates import section_aggregates
 from shared.http import CLIENT_IDLE_SECONDS
 from shared.http1 import Http1Client, UpstreamError, header_pairs
 from tests.support.factories import E2E_FUND
@@ -1245,6 +1246,7 @@ SECTIONS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "gateway": section_gateway,
     "import": section_import,
     "ledger": section_ledger,
+    "aggregates": section_aggregates,
 }
 
 
