@@ -22,7 +22,10 @@ depends_on = None
 REFRESH_LOCK = 0x5A4A_A661
 
 REFRESH = f"""
-CREATE OR REPLACE FUNCTION ledger_refresh_aggregates() RETURNS timestamptz LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION ledger_refresh_aggregates() RETURNS timestamptz LANGUAGE plpgsql
+-- By key only, whatever the statistics were when the connection planned it (as the posting
+-- functions, revision 0007): a plan cached while the tables were small would scan them whole.
+SET enable_seqscan = off AS $$
 DECLARE
     v_now timestamptz := clock_timestamp();
     v_taken bigint;
