@@ -12,13 +12,16 @@ waiting, grants.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 from openpyxl import load_workbook
 
 from gateway.dashboard import thai
@@ -27,8 +30,7 @@ from services.grants.worker import run_once
 from shared.auth import Role
 from shared.figures import coverage_pct
 from shared.timeutil import BANGKOK
-from tests.gateway.test_audit import wired  # noqa: F401 - the fixture: the gateway in front of the four services
-from tests.gateway.test_dashboard import csv_rows
+from tests.support.apps import gateway_before
 from tests.support.factories import NAKHON, Books, add_collector, grant_officer, make_fund, make_grantor, person
 
 NOW = dt.datetime.now(BANGKOK).replace(microsecond=0)
@@ -36,6 +38,17 @@ TODAY = NOW.date()
 START = TODAY - dt.timedelta(days=60)
 PERIOD = {"from": START.isoformat(), "to": TODAY.isoformat()}
 B = 100
+
+
+@pytest.fixture
+async def wired(engines, service_client, tokens) -> AsyncIterator[tuple[Any, httpx.AsyncClient, Any]]:
+    services = {name: await service_client(name) for name in ("members", "ledger", "benefits", "grants")}
+    async with gateway_before(engines["gateway"], services, tokens) as made:
+        yield made
+
+
+def csv_rows(body: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
 
 
 async def _books(service_client: Any, tokens: Any, first: int, count: int, **fund: Any) -> Books:

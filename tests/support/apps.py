@@ -92,3 +92,44 @@ async def gateway_app(engine: AsyncEngine, **overrides: Any) -> AsyncIterator[tu
             await client.aclose()
             for resource in owned:
                 await resource.close()
+
+
+class ServicesWire:
+    """The gateway forwarder's client (``Http1Client.send``) answered by the real services' ASGI
+    apps instead of sockets, one call at a time: each service works on one rolled-back connection,
+    which cannot take two requests at once."""
+
+    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
+        import asyncio
+
+        self.clients = clients
+        self.one_at_a_time = asyncio.Lock()
+
+    async def send(self, host: str, port: int, method: str, target: bytes, *, headers: Any = (), body: bytes = b"") -> Any:
+        from shared.http1 import Answer
+
+        async with self.one_at_a_time:
+            response = await self.clients[host].request(method, target.decode("latin-1"), content=body, headers=list(headers))
+        return Answer(status=response.status_code, headers=[(k.lower(), v) for k, v in response.headers.raw], body=response.content)
+
+    async def close(self) -> None:
+        """The clients are the service_client fixture's."""
+
+
+@asynccontextmanager
+async def gateway_before(engine: AsyncEngine, services: dict[str, httpx.AsyncClient],
+                         tokens: Tokens) -> AsyncIterator[tuple[Any, httpx.AsyncClient, Tokens]]:
+    """The gateway in front of the real services ``services`` (name -> the service_client fixture's
+    client), which trust its keys too: the app, its client, and tokens it signs."""
+    from shared.auth import TokenVerifier
+    from tests.support.helpers import AUDIENCE, ISSUER
+
+    names = ("members", "ledger", "benefits", "grants")
+    async with gateway_app(engine, **{f"{name}_url": f"http://{name}" for name in names}) as (app, client):
+        keyring = app.state.keyring
+        trusted = {"keys": tokens.jwks["keys"] + keyring.jwks()["keys"]}
+        for service in services.values():
+            service._transport.app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=trusted)
+        await app.state.forwarder.client.close()
+        app.state.forwarder.client = ServicesWire(services)
+        yield app, client, Tokens(pem=keyring._current_pem, kid=keyring.current_kid, jwks=keyring.jwks())
