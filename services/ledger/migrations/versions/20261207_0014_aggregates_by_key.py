@@ -24,10 +24,8 @@ REFRESH_LOCK = 0x5A4A_A661
 REFRESH = f"""
 CREATE OR REPLACE FUNCTION ledger_refresh_aggregates() RETURNS timestamptz LANGUAGE plpgsql
 -- By key only, whatever the statistics were when the connection planned it (as the posting
--- functions, revision 0007): a plan cached while the tables were small would scan them whole,
--- and a hash or merge join would read all the postings for a long queue: each queued entry's
--- rows are found through their keys, so a refresh costs what it adds.
-SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+-- functions, revision 0007): a plan cached while the tables were small would scan them whole.
+SET enable_seqscan = off AS $$
 DECLARE
     v_now timestamptz := clock_timestamp();
     v_taken bigint;
