@@ -10,6 +10,12 @@ every few seconds, cost more the more the fund had ever taken. A deposit is also
 ``entry_line`` of its entry, crediting the member's contribution account with its amount, dated
 with its business date. ``ledger_refresh_aggregates()`` now counts those postings (found by the
 postings' key, ``(fund_id, entry_id, line)``), and a reversal finds the lines it undoes the same way.
+
+Its query is planned at each call (``EXECUTE``): the plan PL/pgSQL caches is the one the worker's
+connection made at its first refresh, while the tables were empty, and such a plan led the join
+with every member account times every queued entry (minutes once the demo was loaded, past the
+gateway's deadline for a read that waits behind the refresh). The queued entries' postings are
+gathered first (materialized), through keys only, and the figures summed from them.
 """
 
 from alembic import op
@@ -33,15 +39,34 @@ BEGIN
     -- One refresh at a time: a caller that finds one under way waits for it, then adds what
     -- was committed since (little), so whatever it reads includes every entry committed before.
     PERFORM pg_advisory_xact_lock({REFRESH_LOCK});
+    -- Planned at each call (EXECUTE): a plan PL/pgSQL caches is the one its connection made the
+    -- first time, maybe while the tables were empty, and may lead with any of them.
+    EXECUTE $refresh$
     WITH taken AS (
         DELETE FROM aggregate_queue q RETURNING q.fund_id, q.entry_id
     ),
+    -- Each queued entry's postings, and what each undoes, found from the queue through keys only
+    -- (materialized, so no filter on a large table may lead the join and walk it whole).
+    queued AS MATERIALIZED (
+        SELECT p.fund_id, p.business_date, p.amount_satang, e.kind AS entry_kind, a.type, a.kind, a.source
+          FROM taken k
+          JOIN journal_entries e ON e.fund_id = k.fund_id AND e.id = k.entry_id
+          JOIN postings p ON p.fund_id = k.fund_id AND p.entry_id = k.entry_id
+          JOIN accounts a ON a.fund_id = p.fund_id AND a.id = p.account_id
+    ),
+    undone AS MATERIALIZED (
+        SELECT p.fund_id, p.business_date, p.amount_satang, e.kind AS entry_kind, a.kind
+          FROM taken k
+          JOIN journal_entries r ON r.fund_id = k.fund_id AND r.id = k.entry_id
+          JOIN journal_entries e ON e.fund_id = r.fund_id AND e.id = r.reverses_entry_id
+          JOIN postings p ON p.fund_id = r.fund_id AND p.entry_id = r.reverses_entry_id
+                         AND (r.reverses_line IS NULL OR p.line = r.reverses_line)
+          JOIN accounts a ON a.fund_id = p.fund_id AND a.id = p.account_id
+    ),
     income AS (
         INSERT INTO income_days AS t (fund_id, business_date, source, amount_satang)
-        SELECT p.fund_id, p.business_date, coalesce(a.source, ''), -sum(p.amount_satang)
-          FROM taken k
-          JOIN postings p ON p.fund_id = k.fund_id AND p.entry_id = k.entry_id
-          JOIN accounts a ON a.fund_id = p.fund_id AND a.id = p.account_id AND a.type = 'income'
+        SELECT q.fund_id, q.business_date, coalesce(q.source, ''), -sum(q.amount_satang)
+          FROM queued q WHERE q.type = 'income'
          GROUP BY 1, 2, 3
          ORDER BY 1, 2, 3
         ON CONFLICT (fund_id, business_date, source)
@@ -51,19 +76,11 @@ BEGIN
         -- the deposits of new deposit entries (their lines crediting a member's contribution)
         -- count; those a new reversal undoes (one line, or a whole entry of one deposit from
         -- before revision 0008) stop counting, on their own date
-        SELECT p.fund_id, p.business_date, 1 AS n, -p.amount_satang AS amount
-          FROM taken k
-          JOIN journal_entries e ON e.fund_id = k.fund_id AND e.id = k.entry_id AND e.kind = 'deposit'
-          JOIN postings p ON p.fund_id = k.fund_id AND p.entry_id = k.entry_id
-          JOIN accounts a ON a.fund_id = p.fund_id AND a.id = p.account_id AND a.kind = 'member_contribution'
+        SELECT q.fund_id, q.business_date, 1 AS n, -q.amount_satang AS amount
+          FROM queued q WHERE q.entry_kind = 'deposit' AND q.kind = 'member_contribution'
         UNION ALL
-        SELECT p.fund_id, p.business_date, -1, p.amount_satang
-          FROM taken k
-          JOIN journal_entries r ON r.fund_id = k.fund_id AND r.id = k.entry_id AND r.reverses_entry_id IS NOT NULL
-          JOIN journal_entries e ON e.fund_id = r.fund_id AND e.id = r.reverses_entry_id AND e.kind = 'deposit'
-          JOIN postings p ON p.fund_id = r.fund_id AND p.entry_id = r.reverses_entry_id
-                         AND (r.reverses_line IS NULL OR p.line = r.reverses_line)
-          JOIN accounts a ON a.fund_id = p.fund_id AND a.id = p.account_id AND a.kind = 'member_contribution'
+        SELECT u.fund_id, u.business_date, -1, u.amount_satang
+          FROM undone u WHERE u.entry_kind = 'deposit' AND u.kind = 'member_contribution'
     ),
     deposited AS (
         INSERT INTO deposit_days AS t (fund_id, business_date, deposits, amount_satang)
@@ -78,7 +95,8 @@ BEGIN
           FROM (SELECT DISTINCT k.fund_id FROM taken k) s
          WHERE f.fund_id = s.fund_id AND NOT f.stale
     )
-    SELECT count(*) INTO v_taken FROM taken;
+    SELECT count(*) FROM taken
+    $refresh$ INTO v_taken;
     RETURN v_now;
 END $$
 """
