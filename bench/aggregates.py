@@ -279,8 +279,17 @@ def _copies(bench: Any, template: dict[str, Any]) -> dict[str, Any]:
     [[queued]] = psql_rows(ledger, "SELECT count(*) FROM aggregate_queue")
     psql_rows(ledger, "SELECT ledger_refresh_aggregates()", timeout=1800)
     # The copies' arrears are the template's count (the same books, plan and roll).
-    psql_rows(ledger, "UPDATE fund_arrears SET stale = false, counted_at = now(), as_of = t.as_of FROM"
-                      f" (SELECT as_of FROM fund_arrears WHERE fund_id = '{fund}') t")
+    # Under the refresh's own lock, and again should the worker's count of arrears cross it.
+    for attempt in range(5):
+        try:
+            psql_rows(ledger, "BEGIN; SELECT pg_advisory_xact_lock(1514841697);"
+                              " UPDATE fund_arrears SET stale = false, counted_at = now(), as_of = t.as_of FROM"
+                              f" (SELECT as_of FROM fund_arrears WHERE fund_id = '{fund}') t; COMMIT")
+            break
+        except RuntimeError as error:
+            if "deadlock" not in str(error) or attempt == 4:
+                raise
+            time.sleep(1)
     psql_rows(ledger, "ANALYZE income_days, deposit_days, fund_arrears")
     timings["ledger_refresh_aggregates"] = round(time.perf_counter() - started, 1)
     print(f"  ledger_refresh_aggregates(): {int(queued):,} queued entries into the day totals in"
