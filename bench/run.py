@@ -14,6 +14,10 @@ Sections (each a function taking a :class:`Bench`, run in order in the same syst
   gateway and >= 0.25 of pgbench; 20,000/s batched), how many deposits each posting call carried,
   what PostgreSQL's backends were waiting on, and a check that the fund's books balance and hold
   every deposit created.
+- ``aggregates`` (``bench/aggregates.py``): 6,000 funds (one made through the gateway, copied in
+  SQL in each service's database), then the national and a province's roll-up, the funds table,
+  its CSV and XLSX, and one fund's dashboard, timed through the gateway one request at a time,
+  medians of 5 (``SAJJA_BENCH_FUNDS`` makes fewer funds, for a quicker try).
 
 Each section prints a table and writes its figures to ``bench-results/<section>.json``. When every
 section has run with the default rounds or longer, the headline figures with the date and the
@@ -62,6 +66,7 @@ import httpx
 import psutil
 
 from bench import summary
+from bench.aggregates import section_aggregates
 from shared.http import CLIENT_IDLE_SECONDS
 from shared.http1 import Http1Client, UpstreamError, header_pairs
 from tests.support.factories import E2E_FUND
@@ -1245,6 +1250,7 @@ SECTIONS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "gateway": section_gateway,
     "import": section_import,
     "ledger": section_ledger,
+    "aggregates": section_aggregates,
 }
 
 

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench-results"
 README = ROOT / "README.md"
-SECTIONS = ("gateway", "import", "ledger")
+SECTIONS = ("gateway", "import", "ledger", "aggregates")
 #: A full run: every section, rounds at least this long and this many (the bench's defaults).
 FULL_SECONDS = 10.0
 FULL_ROUNDS = 2
@@ -154,16 +154,26 @@ def headline(sections: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             figures.append(row(_only_row(ledger["batched_spread"]), "batched_gateway_funds",
                                f"Syncs of {size}, through the gateway, over {funds} funds"))
         figures.append(row(batched["pgbench"], "batched_pgbench", f"pgbench ceiling, {size} deposits per transaction"))
+    if many := sections.get("aggregates"):
+        funds, views = f"{many['funds']:,}", many["views"]
+        for key, label in (("national", f"National roll-up, {funds} funds"),
+                           ("province", f"A province's roll-up ({many['province_funds']} funds)"),
+                           ("funds_table", f"Funds table, {funds} funds"),
+                           ("funds_csv", f"Funds table as CSV, {funds} funds"),
+                           ("funds_xlsx", f"Funds table as XLSX, {funds} funds"),
+                           ("fund_dashboard", "One fund's dashboard, the same run")):
+            figures.append(_figure(f"aggregates_{key}", label, round(views[key]["seconds_median"], 2), "s"))
     return figures
 
 
 def settings_of(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The knobs of the run, as the sections recorded them."""
-    first = next((s for s in (sections.get("ledger"), sections.get("gateway")) if s), {})
+    first = next((s for s in (sections.get("ledger"), sections.get("gateway"), sections.get("aggregates")) if s), {})
     return {key: first.get(key) for key in ("seconds", "warmup_seconds", "rounds")} | {
-        "concurrency": (sections.get("gateway") or {}).get("concurrency") or first.get("concurrency_single"),
+        "concurrency": (sections.get("gateway") or {}).get("concurrency") or first.get("concurrency_single")
+                       or first.get("concurrency"),
         "sections": [name for name in SECTIONS if name in sections],
-    }
+    } | ({"aggregate_runs": sections["aggregates"]["runs"]} if "aggregates" in sections else {})
 
 
 def is_full(settings: dict[str, Any]) -> bool:
@@ -203,7 +213,9 @@ def describe_machine(summary: dict[str, Any]) -> str:
             f" {m['os']}, Python {m['python']}, PostgreSQL {m['postgresql']};"
             f" medians of {s['rounds']} round{'' if s['rounds'] == 1 else 's'} of {s['seconds']:g} s,"
             f" {s['concurrency']} requests in flight"
-            " unless the row says otherwise.")
+            " unless the row says otherwise" + (
+                f"; views of many funds: one request at a time, median of {s['aggregate_runs']} runs" if s.get("aggregate_runs")
+                else "") + ".")
 
 
 def table(summary: dict[str, Any]) -> str:

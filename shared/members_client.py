@@ -41,6 +41,14 @@ class MembersDirectory:
         if fund is None or fund.get("network_id") is None or fund["network_id"] != str(network_id):
             raise Forbidden("auth.out_of_scope")
 
+    async def network_funds(self, network_id: uuid.UUID) -> set[uuid.UUID]:
+        """The funds of a network (``members.fund_facts``): a network officer's aggregates cover these."""
+        url = self.base.removesuffix("/funds") + f"/networks/{network_id}/funds"
+        response = await self._call("GET", url)
+        if response.status_code != 200:
+            raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "members"})
+        return {uuid.UUID(f) for f in response.json()["fund_ids"]}
+
     async def members(self, fund_id: uuid.UUID, member_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
         """Facts of those members that belong to the fund (a read, so retried: it is a POST only for its size)."""
         found: dict[uuid.UUID, dict[str, Any]] = {}

@@ -2,7 +2,9 @@
 country, the funds table, and downloads. Bearer tokens, as every ``/v1`` path.
 
 Each figure is read from its service with the caller's own token, so each service applies its
-own authorization and a refusal reaches the caller as the service's problem+json. Roll-ups are
+own authorization and a refusal reaches the caller as the service's problem+json. A view of many
+funds asks each service once (docs/aggregates.md); a service that times out or fails there leaves
+its figures null and named in ``missing``. Roll-ups are
 for platform admins (the country, any network or province) and network officers (their network,
 and the provinces of its funds). Each route's signature says who may call it
 (``gateway.access``); the roll-up functions check again for the web pages (``web.py``), whose
@@ -49,21 +51,19 @@ async def national(up: Upstream, principal: Principal, period: figures.Period) -
     # For the web page too, whose caller is not checked by a dependency (the route's is: PlatformAdmin).
     if principal.role is not Role.platform_admin:
         raise Forbidden()
-    return await figures.rollup(up, await figures.visible_funds(up), period, {"kind": "national"})
+    return await figures.rollup(up, period, {"kind": "national"})
 
 
 async def network(up: Upstream, principal: Principal, network_id: uuid.UUID, period: figures.Period) -> dict[str, Any]:
     # For the web page too, whose caller is not checked by a dependency (the route's is: NetworkRollupReader).
     ensure_rollup_reader(principal, network_id)
-    funds = await figures.visible_funds(up, network_id=network_id)
-    return await figures.rollup(up, funds, period, {"kind": "network", "network_id": network_id})
+    return await figures.rollup(up, period, {"kind": "network", "network_id": network_id}, network_id=network_id)
 
 
 async def province(up: Upstream, principal: Principal, name: str, period: figures.Period) -> dict[str, Any]:
     # For the web page too, whose caller is not checked by a dependency (the route's is: RollupReader).
     ensure_rollup_reader(principal)
-    funds = await figures.visible_funds(up, province=name)
-    return await figures.rollup(up, funds, period, {"kind": "province", "province": name})
+    return await figures.rollup(up, period, {"kind": "province", "province": name}, province=name)
 
 
 @router.get("/funds/{fund_id}", response_model=FundDashboard)
@@ -96,12 +96,13 @@ async def province_rollup(province_name: str, request: Request, principal: Rollu
     return await province(upstream(request), principal, province_name, figures.Period.of(date_from, date_to))
 
 
-async def table_funds(up: Upstream, principal: Principal, province_name: str | None,
-                      network_id: uuid.UUID | None) -> list[dict[str, Any]]:
+async def table(up: Upstream, principal: Principal, province_name: str | None,
+                network_id: uuid.UUID | None) -> dict[str, Any]:
     # The query may name a network: a network officer's own only (and for the web page, whose
     # caller is not checked by a dependency, the role too).
     ensure_rollup_reader(principal, network_id)
-    return await figures.visible_funds(up, province=province_name, network_id=network_id)
+    everything = principal.role is Role.platform_admin and province_name is None and network_id is None
+    return await figures.funds_table(up, province=province_name, network_id=network_id, everything=everything)
 
 
 @router.get("/funds-table", response_model=FundsTable)
@@ -110,9 +111,7 @@ async def funds_table(request: Request, principal: RollupReader,
                       network_id: uuid.UUID | None = None) -> Any:
     """Name, province, founded year (B.E.), accumulated fund, members and coverage of each fund the
     caller may see, as the source table of ten funds prints them."""
-    up = upstream(request)
-    funds = await table_funds(up, principal, province_name, network_id)
-    return {"rows": await figures.funds_table(up, funds)}
+    return await table(upstream(request), principal, province_name, network_id)
 
 
 @router.get("/exports/funds.{fmt}", response_class=Response)
@@ -120,9 +119,8 @@ async def funds_export(fmt: Fmt, request: Request, principal: RollupReader,
                        province_name: Annotated[str | None, Query(alias="province", max_length=100)] = None,
                        network_id: uuid.UUID | None = None) -> Response:
     """The funds table as CSV or XLSX."""
-    up = upstream(request)
-    funds = await table_funds(up, principal, province_name, network_id)
-    return await exports.funds(up, funds, fmt, "ตารางกองทุนสวัสดิการชุมชน")
+    return await exports.funds(await table(upstream(request), principal, province_name, network_id), fmt,
+                         "ตารางกองทุนสวัสดิการชุมชน")
 
 
 @router.get("/funds/{fund_id}/exports/members.{fmt}", response_class=Response)

@@ -19,6 +19,11 @@ from gateway.models import User
 from shared.timeutil import bangkok_today
 
 
+#: What the funds table says is missing, and who did not answer.
+MISSING_LABELS = {"accumulated_satang": "เงินกองทุนสะสม"}
+SERVICE_LABELS = {"ledger": "ระบบบัญชี", "members": "ระบบสมาชิก"}
+
+
 def _slug(fund: dict[str, Any]) -> str:
     return fund["name"].replace(" ", "")
 
@@ -85,12 +90,15 @@ async def income(up: Upstream, fund_id: uuid.UUID, period: figures.Period, fmt: 
     return await table_response(table, fmt, f"รายรับ-{_slug(fund)}-{period.start}-{period.end}")
 
 
-async def funds(up: Upstream, fund_list: list[dict[str, Any]], fmt: Format, title: str) -> Response:
-    """The funds table, as the source table of ten funds prints it."""
-    rows = await figures.funds_table(up, fund_list)
+async def funds(answer: dict[str, Any], fmt: Format, title: str) -> Response:
+    """The funds table, as the source table of ten funds prints it; figures a service did not give
+    are empty cells, and a heading line says which and why."""
+    rows = answer["rows"]
+    missing = [f"ไม่มีข้อมูล{MISSING_LABELS.get(name, name)} ({SERVICE_LABELS.get(u['service'], u['service'])}ไม่ตอบ)"
+               for u in answer["unavailable"] for name in answer["missing"] if name in u["figures"]]
     table = Table(
         title="ตารางกองทุน",
-        heading=[title, f"ณ วันที่ {thai.thai_date(bangkok_today())}"],
+        heading=[title, f"ณ วันที่ {thai.thai_date(bangkok_today())}", *missing],
         columns=[Column("ลำดับ", "int"), Column("กองทุน"), Column("จังหวัด"), Column("ปีก่อตั้ง (พ.ศ.)", "int"),
                  Column("เงินกองทุนสะสม (บาท)", "money"), Column("สมาชิก", "int"), Column("ร้อยละของประชากรตำบล", "pct")],
         rows=[[r["no"], r["name"], r["province"], r["founded_year_be"], r["accumulated_satang"], r["members"],

@@ -2,8 +2,10 @@
 
 One fund costs nine calls, made at once: the fund and its summary (members), holdings, income by
 source, deposits by month and arrears (ledger), benefits paid and claims pending (benefits), and
-grants (grants). A roll-up does this for every fund the caller may see in the scope, a few funds
-at a time, and adds the figures up; the funds table needs only the summary and holdings.
+grants (grants). A view of many funds (a roll-up, the funds table, its exports) makes one call to
+each service whatever the number of funds: each service sums the scope's funds from per-fund
+aggregates it keeps (docs/aggregates.md), and a service that is slow or down leaves its figures
+out, said to be missing, rather than failing the whole view.
 
 The accumulated fund (เงินกองทุนสะสม) is what the ledger holds: fund cash + bank + collectors' cash
 in hand. A fund whose ledger has no entry has no known accumulated fund: it is null, never 0, and
@@ -14,12 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import Counter
 from dataclasses import dataclass
+from collections.abc import Coroutine
 from typing import Any
 
 from gateway.dashboard import thai
-from gateway.dashboard.upstream import Upstream, bounded, gather_all
+from gateway.dashboard.upstream import Upstream, UpstreamProblem, gather_all
 from shared.errors import SajjaError, register_messages
 from shared.figures import coverage_pct, share_pct
 from shared.timeutil import bangkok_today, utcnow
@@ -159,111 +161,174 @@ def table_row(no: int, fund: dict[str, Any], summary: dict[str, Any], accumulate
     }
 
 
-async def visible_funds(up: Upstream, *, province: str | None = None, network_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
-    """The funds the caller may see (the members service decides), narrowed to a province or network."""
-    funds = await up.pages("members", "/v1/members/funds")
-    if province is not None:
-        funds = [f for f in funds if f["province"] == province]
-    if network_id is not None:
-        funds = [f for f in funds if f.get("network_id") == str(network_id)]
-    return funds
+#: How long a view of many funds waits for a service before it shows that service's figures as
+#: missing rather than failing whole.
+DEADLINE_SECONDS = 5.0
+
+#: The figure groups of a roll-up each service answers.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "members": ("funds", "members", "table"),
+    "ledger": ("accumulated_satang", "income_by_source", "deposits_by_month", "arrears"),
+    "benefits": ("benefits_paid", "pending_claims"),
+    "grants": ("grants",),
+}
 
 
-async def funds_table(up: Upstream, funds: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Name, province, founded (B.E.), accumulated, members and coverage of each fund."""
+@dataclass(frozen=True)
+class Missing:
+    """A service that timed out or failed: its figures are left out, and said to be."""
 
-    def row_of(no: int, fund: dict[str, Any]) -> Any:
-        async def row() -> dict[str, Any]:
-            summary, holdings = await gather_all(
-                up.get("members", f"/v1/members/funds/{fund['id']}/summary"),
-                up.get("ledger", f"/v1/ledger/funds/{fund['id']}/reports/holdings"),
-            )
-            return table_row(no, fund, summary, holdings["accumulated_satang"])
-        return row
-
-    return await bounded([row_of(no, fund) for no, fund in enumerate(funds, start=1)])
+    service: str
+    reason: str
 
 
-async def rollup(up: Upstream, funds: list[dict[str, Any]], period: Period, scope: dict[str, Any]) -> dict[str, Any]:
-    """The same figures summed over the funds, with the funds table."""
+async def _or_missing(service: str, call: Coroutine[Any, Any, Any]) -> Any:
+    """The answer, or :class:`Missing` when the service timed out, could not be reached or failed
+    (5xx). A refusal (4xx) is the caller's answer and is raised as it came."""
+    try:
+        return await call
+    except UpstreamProblem as problem:
+        if problem.status < 500:
+            raise
+        return Missing(service, "failed")
+    except SajjaError as error:
+        if error.code == "upstream.timeout":
+            return Missing(service, "timeout")
+        if error.code.startswith("upstream."):
+            return Missing(service, "unavailable")
+        raise
 
-    def figures_of(fund: dict[str, Any]) -> Any:
-        return lambda: fund_figures(up, fund["id"], period, fund=fund)
 
-    each = await bounded([figures_of(f) for f in funds])
-    table = [table_row(no, f["fund"], {"members_active": f["members"]["active"], "population": f["members"]["population"],
-                                       "coverage_pct": f["members"]["coverage_pct"]}, f["accumulated_satang"])
-             for no, f in enumerate(each, start=1)]
-    return {"scope": scope, "period": period.json(), "as_of": utcnow().isoformat(), **add_up(each, period, up.lang),
-            "table": table}
+async def overview(up: Upstream, *, province: str | None = None, network_id: uuid.UUID | None = None,
+                   timeout: float | None = None) -> dict[str, Any]:
+    """The funds the caller may see (the members service decides), narrowed to a province or a
+    network, with their members counted: one call."""
+    return await up.get("members", "/v1/members/funds-overview", {"province": province, "network_id": network_id},
+                        timeout=timeout)
 
 
-def add_up(each: list[dict[str, Any]], period: Period, lang: str = "th") -> dict[str, Any]:
-    """Sums of fund figures. Accumulated adds the funds with books; coverage is the members of the
-    funds with a known population over that population."""
-    known = [f["accumulated_satang"] for f in each if f["accumulated_satang"] is not None]
-    with_population = [f for f in each if f["members"]["population"]]
-    population = sum(f["members"]["population"] for f in with_population)
-    founded = [f["founded_year_be"] for f in each]
-    sources: Counter[str] = Counter()
-    for f in each:
-        for s in f["income_by_source"]["sources"]:
-            sources[s["source"]] += s["amount_satang"]
-    income_total = sum(sources.values())
-    months: dict[str, list[int]] = {m: [0, 0] for m in thai.months_between(period.start, period.end)}
-    for f in each:
-        for m in f["deposits_by_month"]["months"]:
-            months[m["month"]][0] += m["deposits"]
-            months[m["month"]][1] += m["amount_satang"]
-    categories: dict[str, list[int]] = {}
-    for f in each:
-        for c in f["benefits_paid"]["by_category"]:
-            line = categories.setdefault(c["category"], [0, 0])
-            line[0] += c["claims"]
-            line[1] += c["amount_satang"]
-    pending: dict[str, list[int]] = {}
-    for f in each:
-        for p in f["pending_claims"]["by_status"]:
-            line = pending.setdefault(p["status"], [0, 0])
-            line[0] += p["claims"]
-            line[1] = max(line[1], p["oldest_days"])
-    grants = {k: sum(f["grants"][k] for f in each) for k in (
-        "applications", "awarded", "requested_satang", "awarded_satang", "disbursed_satang", "received_satang",
-        "in_transit_satang")}
-    return {
-        "funds": {"count": len(each), "with_books": len(known),
-                  "founded_year_be_first": min(founded) if founded else None,
-                  "founded_year_be_last": max(founded) if founded else None},
-        "accumulated_satang": sum(known) if known else None,
-        "members": {
-            "active": sum(f["members"]["active"] for f in each), "total": sum(f["members"]["total"] for f in each),
-            "population": population or None,
-            "coverage_pct": coverage_pct(sum(f["members"]["active"] for f in with_population), population),
-        },
-        "income_by_source": {
-            "total_satang": income_total,
-            "sources": [{"source": s, "label": thai.label(thai.SOURCES, s, lang), "amount_satang": a,
-                         "share_pct": share_pct(a, income_total)}
-                        for s, a in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))],
-        },
-        "deposits_by_month": {
-            "deposits": sum(n for n, _ in months.values()), "amount_satang": sum(a for _, a in months.values()),
-            "months": [{"month": m, "label": thai.month_label(m, lang=lang), "deposits": n, "amount_satang": a}
-                       for m, (n, a) in months.items()],
-        },
-        "benefits_paid": {
-            "total_satang": sum(f["benefits_paid"]["total_satang"] for f in each),
-            "claims": sum(f["benefits_paid"]["claims"] for f in each),
-            "members_helped": sum(f["benefits_paid"]["members_helped"] for f in each),
-            "by_category": [{"category": c, "label": thai.label(thai.CATEGORIES, c, lang), "claims": n, "amount_satang": a}
-                            for c, (n, a) in sorted(categories.items())],
-        },
-        "arrears": {"members": sum(f["arrears"]["members"] for f in each),
-                    "amount_satang": sum(f["arrears"]["amount_satang"] for f in each)},
-        "pending_claims": {
-            "claims": sum(n for n, _ in pending.values()),
-            "by_status": [{"status": s, "label": thai.label(thai.PENDING_STATES, s, lang), "claims": n, "oldest_days": d}
-                          for s, (n, d) in sorted(pending.items())],
-        },
-        "grants": grants,
+def _scope_body(fund_ids: list[str] | None, period: Period | None = None) -> dict[str, Any]:
+    return {"fund_ids": fund_ids, **(period.params() if period else {})}
+
+
+async def _many(up: Upstream, calls: dict[str, Coroutine[Any, Any, Any]]) -> dict[str, Any]:
+    names = list(calls)
+    answers = await gather_all(*(_or_missing(name, calls[name]) for name in names))
+    return dict(zip(names, answers))
+
+
+def _unavailable(answers: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"service": a.service, "reason": a.reason, "figures": list(GROUPS[a.service])}
+            for a in answers.values() if isinstance(a, Missing)]
+
+
+def _table(funds: list[dict[str, Any]], by_fund: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [table_row(no, f, f, by_fund.get(f["id"], {}).get("accumulated_satang") if by_fund is not None else None)
+            for no, f in enumerate(funds, start=1)]
+
+
+async def funds_table(up: Upstream, *, province: str | None = None, network_id: uuid.UUID | None = None,
+                      everything: bool = False) -> dict[str, Any]:
+    """Name, province, founded (B.E.), accumulated, members and coverage of each fund: one call to
+    the members service, one to the ledger (``everything``: the caller sees every fund, so the
+    ledger is asked for all of them rather than a list)."""
+    deadline = DEADLINE_SECONDS
+    if everything:
+        answers = await _many(up, {
+            "members": overview(up, province=province, network_id=network_id, timeout=deadline),
+            "ledger": up.post("ledger", "/v1/ledger/aggregates", _scope_body(None), timeout=deadline)})
+        if isinstance(answers["members"], Missing):
+            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "members"})
+    else:
+        answers = {"members": await overview(up, province=province, network_id=network_id, timeout=deadline)}
+        ids = [f["id"] for f in answers["members"]["funds"]]
+        answers |= await _many(up, {"ledger": up.post("ledger", "/v1/ledger/aggregates", _scope_body(ids), timeout=deadline)})
+    ledger = answers["ledger"]
+    by_fund = None if isinstance(ledger, Missing) else {f["fund_id"]: f for f in ledger["funds"]}
+    return {"rows": _table(answers["members"]["funds"], by_fund), "unavailable": _unavailable(answers),
+            "missing": ["accumulated_satang"] if by_fund is None else []}
+
+
+async def rollup(up: Upstream, period: Period, scope: dict[str, Any], *, province: str | None = None,
+                 network_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """The figures of a fund's dashboard summed over the scope's funds, with the funds table: one
+    call to each service, whatever the number of funds. The country asks each service for every
+    fund at once; a province or a network first asks the members service which funds it has. A
+    service that times out or fails leaves its figures out (null), listed in ``missing``."""
+    deadline = DEADLINE_SECONDS
+    services = {
+        "ledger": lambda body: up.post("ledger", "/v1/ledger/aggregates", body, timeout=deadline),
+        "benefits": lambda body: up.post("benefits", "/v1/benefits/aggregates", body, timeout=deadline),
+        "grants": lambda body: up.post("grants", "/v1/grants/aggregates", body, timeout=deadline),
     }
+    if scope["kind"] == "national":
+        body = _scope_body(None, period)
+        answers = await _many(up, {"members": overview(up, timeout=deadline),
+                                   **{name: call(body) for name, call in services.items()}})
+    else:  # the scope's funds come from the members service: without it there is no scope
+        answers = {"members": await overview(up, province=province, network_id=network_id, timeout=deadline)}
+        body = _scope_body([f["id"] for f in answers["members"]["funds"]], period)
+        answers |= await _many(up, {name: call(body) for name, call in services.items()})
+    return {"scope": scope, "period": period.json(), "as_of": utcnow().isoformat(),
+            **sum_up(answers, period, up.lang), "unavailable": _unavailable(answers)}
+
+
+def sum_up(answers: dict[str, Any], period: Period, lang: str = "th") -> dict[str, Any]:
+    """The roll-up's figures from each service's aggregates; a missing service's are null."""
+    members, ledger, benefits, grants = (None if isinstance(a, Missing) else a for a in
+                                         (answers["members"], answers["ledger"], answers["benefits"], answers["grants"]))
+    out: dict[str, Any] = {name: None for group in GROUPS.values() for name in group}
+    out["missing"] = [name for service, group in GROUPS.items() if isinstance(answers[service], Missing) for name in group]
+    by_fund = {f["fund_id"]: f for f in ledger["funds"]} if ledger is not None else None
+    if members is not None:
+        funds = members["funds"]
+        with_population = [f for f in funds if f["population"]]
+        population = sum(f["population"] for f in with_population)
+        founded = [f["founded_year_be"] for f in funds]
+        out["funds"] = {"count": len(funds),
+                        "with_books": sum(1 for f in funds if (by_fund or {}).get(f["id"], {}).get("has_books"))
+                        if by_fund is not None else None,
+                        "founded_year_be_first": min(founded) if founded else None,
+                        "founded_year_be_last": max(founded) if founded else None}
+        out["members"] = {
+            "active": sum(f["members_active"] for f in funds), "total": sum(f["members_total"] for f in funds),
+            "population": population or None,
+            "coverage_pct": coverage_pct(sum(f["members_active"] for f in with_population), population),
+        }
+        out["table"] = _table(funds, by_fund)
+    if ledger is not None:
+        known = [f["accumulated_satang"] for f in ledger["funds"] if f["accumulated_satang"] is not None]
+        out["accumulated_satang"] = sum(known) if known else None
+        income = ledger["income_by_source"]
+        out["income_by_source"] = {
+            "total_satang": income["total_satang"],
+            "sources": [{"source": x["source"], "label": thai.label(thai.SOURCES, x["source"], lang),
+                         "amount_satang": x["amount_satang"], "share_pct": x["share_pct"]} for x in income["sources"]],
+        }
+        months = {m["month"]: m for m in ledger["deposits_by_month"]["months"]}
+        out["deposits_by_month"] = {
+            "deposits": ledger["deposits_by_month"]["deposits"], "amount_satang": ledger["deposits_by_month"]["amount_satang"],
+            "months": [{"month": m, "label": thai.month_label(m, lang=lang), "deposits": months.get(m, {}).get("deposits", 0),
+                        "amount_satang": months.get(m, {}).get("amount_satang", 0)}
+                       for m in thai.months_between(period.start, period.end)],
+        }
+        arrears = ledger["arrears"]
+        out["arrears"] = {"members": arrears["members"], "amount_satang": arrears["amount_satang"],
+                          "counted_since": arrears["counted_since"],
+                          "funds_not_counted": arrears["funds_with_plans"] - arrears["funds_counted"] + arrears["funds_stale"]}
+    if benefits is not None:
+        paid = benefits["paid"]
+        out["benefits_paid"] = {
+            "total_satang": paid["total_satang"], "claims": paid["claims"], "members_helped": paid["members_helped"],
+            "by_category": [{"category": c["key"], "label": thai.label(thai.CATEGORIES, c["key"], lang),
+                             "claims": c["claims"], "amount_satang": c["amount_satang"]} for c in paid["by_category"]],
+        }
+        out["pending_claims"] = {
+            "claims": sum(p["claims"] for p in benefits["pending"]),
+            "by_status": [{"status": p["status"], "label": thai.label(thai.PENDING_STATES, p["status"], lang),
+                           "claims": p["claims"], "oldest_days": p["oldest_days"]} for p in benefits["pending"]],
+        }
+    if grants is not None:
+        out["grants"] = {k: grants[k] for k in ("applications", "awarded", "requested_satang", "awarded_satang",
+                                                 "disbursed_satang", "received_satang", "in_transit_satang")}
+    return out

@@ -87,6 +87,9 @@ class ArrearsOut(BaseModel):
     members: int = Field(description="Current members behind their plan by more than its grace")
     amount_satang: int
     as_of: dt.date | None = None
+    counted_since: dt.datetime | None = Field(None, description="Roll-ups: when the oldest fund's count was made")
+    funds_not_counted: int | None = Field(
+        None, description="Roll-ups: funds with a plan not yet counted, or counted before their books last changed")
 
 
 class PendingStatusOut(BaseModel):
@@ -143,13 +146,23 @@ class FundsRow(BaseModel):
     coverage_pct: float | None
 
 
+class Unavailable(BaseModel):
+    """A service that did not answer in time, or failed: the figures it gives are missing."""
+
+    service: Literal["members", "ledger", "benefits", "grants"]
+    reason: Literal["timeout", "unavailable", "failed"]
+    figures: list[str]
+
+
 class FundsTable(BaseModel):
     rows: list[FundsRow]
+    missing: list[str] = Field(description="Columns left empty because their service did not answer")
+    unavailable: list[Unavailable]
 
 
 class FundsCount(BaseModel):
     count: int
-    with_books: int = Field(description="Funds whose ledger has entries (their accumulated fund is known)")
+    with_books: int | None = Field(description="Funds whose ledger has entries (their accumulated fund is known)")
     founded_year_be_first: int | None
     founded_year_be_last: int | None
 
@@ -161,18 +174,21 @@ class Scope(BaseModel):
 
 
 class Rollup(BaseModel):
-    """The same figures summed over a network's, a province's or the country's funds."""
+    """The same figures summed over a network's, a province's or the country's funds. A figure
+    group whose service timed out or failed is null and named in ``missing``."""
 
     scope: Scope
     period: PeriodOut
     as_of: dt.datetime
-    funds: FundsCount
+    missing: list[str] = Field(description="Figure groups left out (null) because their service did not answer")
+    unavailable: list[Unavailable]
+    funds: FundsCount | None
     accumulated_satang: int | None = Field(description="Sum over the funds with books; null when none has")
-    members: MembersOut
-    income_by_source: IncomeOut
-    deposits_by_month: DepositsOut
-    benefits_paid: BenefitsPaidOut
-    arrears: ArrearsOut
-    pending_claims: PendingOut
-    grants: GrantsOut
-    table: list[FundsRow]
+    members: MembersOut | None
+    income_by_source: IncomeOut | None
+    deposits_by_month: DepositsOut | None
+    benefits_paid: BenefitsPaidOut | None
+    arrears: ArrearsOut | None
+    pending_claims: PendingOut | None
+    grants: GrantsOut | None
+    table: list[FundsRow] | None

@@ -19,14 +19,12 @@ import datetime as dt
 import io
 import re
 import urllib.parse
+import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi.responses import Response
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 
 from gateway.dashboard import thai
 
@@ -92,48 +90,132 @@ def to_csv(table: Table) -> bytes:
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
 
-def _xlsx_cell(sheet: Any, kind: str, value: Any) -> WriteOnlyCell:
+#: The sheet's cell formats (``cellXfs`` of ``xl/styles.xml``), by index: what each kind of cell is.
+_PLAIN, _BOLD, _BOLD_QUOTED, _QUOTED, _MONEY, _INT, _PCT, _DATE, _DATETIME = range(9)
+
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<numFmts count="3"><numFmt numFmtId="164" formatCode="0.0#"/><numFmt numFmtId="165" formatCode="yyyy-mm-dd"/>'
+    '<numFmt numFmtId="166" formatCode="yyyy-mm-dd h:mm:ss"/></numFmts>'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="9">'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" quotePrefix="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    '<xf numFmtId="4" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="3" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+)
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PARTS = {
+    "[Content_Types].xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '</Types>'),
+    "_rels/.rels": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+    "xl/_rels/workbook.xml.rels": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{_REL}/styles" Target="styles.xml"/></Relationships>'),
+    "xl/styles.xml": _STYLES,
+}
+#: Excel's day 0 (its serial dates count days from here, fractions for the time of day).
+_EPOCH = dt.datetime(1899, 12, 30)
+#: What a sheet's name cannot hold.
+_NOT_IN_SHEET_NAME = re.compile(r"[\\/*?:\[\]]")
+
+
+def _column_letters(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _xml_text(text: str) -> str:
+    """Text as XML content: escaped, and a carriage return kept (a parser would make it a line feed)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+def _xlsx_cell(ref: str, kind: str, value: Any, bold: bool = False) -> str:
     """One cell of the sheet: money, percentages and counts as numbers, text in a string cell
-    (openpyxl would otherwise write ``=...`` as a formula and ``#N/A`` as an error)."""
+    (never a formula, never an error value such as ``#N/A``), quote-prefixed when it looks like a
+    formula; an empty value is no cell."""
+    if value is None:
+        return ""
     number = _is_number(value)
     if kind == "money" and number:
-        cell = WriteOnlyCell(sheet, value=thai.baht_decimal(value))
-        cell.number_format = "#,##0.00"
-    elif kind == "pct" and number:
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "0.0#"
-    elif kind == "int" and number:
-        cell = WriteOnlyCell(sheet, value=int(value))
-        cell.number_format = "#,##0"
-    elif value is None or number or isinstance(value, dt.date):
-        cell = WriteOnlyCell(sheet, value=value)  # empty, a number or a date: never a formula
-    else:
-        text = safe_text(str(value), "xlsx")
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.data_type = "s"
-        if text.startswith(FORMULA_STARTS):
-            cell.quotePrefix = True
-    return cell
+        return f'<c r="{ref}" s="{_MONEY}"><v>{thai.baht_decimal(value)}</v></c>'
+    if kind == "pct" and number:
+        return f'<c r="{ref}" s="{_PCT}"><v>{value!r}</v></c>'
+    if kind == "int" and number:
+        return f'<c r="{ref}" s="{_INT}"><v>{int(value)}</v></c>'
+    if number:
+        return f'<c r="{ref}"><v>{value if isinstance(value, int | Decimal) else repr(value)}</v></c>'
+    if isinstance(value, dt.datetime):
+        days = (value.replace(tzinfo=None) - _EPOCH) / dt.timedelta(days=1)
+        return f'<c r="{ref}" s="{_DATETIME}"><v>{days!r}</v></c>'
+    if isinstance(value, dt.date):
+        return f'<c r="{ref}" s="{_DATE}"><v>{(value - _EPOCH.date()).days}</v></c>'
+    text = safe_text(str(value), "xlsx")
+    quoted = text.startswith(FORMULA_STARTS)
+    style = (_BOLD_QUOTED if quoted else _BOLD) if bold else (_QUOTED if quoted else _PLAIN)
+    styled = f' s="{style}"' if style else ""
+    return f'<c r="{ref}" t="inlineStr"{styled}><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>'
 
 
 def to_xlsx(table: Table) -> bytes:
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=table.title[:31])
-    bold = Font(bold=True)
-    for line in table.heading:
-        cell = _xlsx_cell(sheet, "text", line)
-        cell.font = bold
-        sheet.append([cell])
-    header = []
-    for column in table.columns:
-        cell = _xlsx_cell(sheet, "text", column.title)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    for row in table.rows:
-        sheet.append([_xlsx_cell(sheet, column.kind, value) for column, value in zip(table.columns, row, strict=True)])
+    """The table as a workbook of one sheet, written directly as SpreadsheetML: the funds table of
+    the whole country is thousands of rows, and a general-purpose writer's cost per cell made it
+    the slowest download (docs/aggregates.md)."""
+    letters = [_column_letters(i) for i in range(max(len(table.columns), 1))]
+    lines = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_MAIN}"><sheetData>']
+
+    def row(number: int, cells: list[str]) -> None:
+        lines.append(f'<row r="{number}">' + "".join(cells) + "</row>")
+
+    number = 0
+    for number, line in enumerate(table.heading, start=1):
+        row(number, [_xlsx_cell(f"A{number}", "text", line, bold=True)])
+    number += 1
+    row(number, [_xlsx_cell(f"{letters[i]}{number}", "text", c.title, bold=True) for i, c in enumerate(table.columns)])
+    kinds = [c.kind for c in table.columns]
+    for values in table.rows:
+        number += 1
+        if len(values) != len(kinds):
+            raise ValueError(f"a row of {len(values)} values in a table of {len(kinds)} columns")
+        row(number, [_xlsx_cell(f"{letters[i]}{number}", kinds[i], v) for i, v in enumerate(values)])
+    lines.append("</sheetData></worksheet>")
+    name = _NOT_IN_SHEET_NAME.sub("_", safe_text(table.title, "xlsx"))[:31] or "Sheet1"
+    workbook = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
+                f'<sheets><sheet name="{_xml_text(name).replace(chr(34), "&quot;")}" sheetId="1" r:id="rId1"/></sheets></workbook>')
     out = io.BytesIO()
-    book.save(out)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as book:
+        for part, text in _PARTS.items():
+            book.writestr(part, text)
+        book.writestr("xl/workbook.xml", workbook)
+        book.writestr("xl/worksheets/sheet1.xml", "".join(lines))
     return out.getvalue()
 
 

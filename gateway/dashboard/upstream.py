@@ -71,11 +71,21 @@ class Upstream:
         }
 
     async def get(self, service: str, path: str, params: dict[str, Any] | None = None, *,
-                  missing_ok: bool = False) -> Any:
+                  missing_ok: bool = False, timeout: float | None = None) -> Any:
         """The JSON a service answers; with ``missing_ok`` a 404 is None."""
+        return await self._call(service, "GET", path, params, missing_ok=missing_ok, timeout=timeout)
+
+    async def post(self, service: str, path: str, body: Any, *, timeout: float | None = None) -> Any:
+        """The JSON a service answers to a read too large for a query string."""
+        return await self._call(service, "POST", path, None, body=orjson.dumps(body), timeout=timeout)
+
+    async def _call(self, service: str, method: str, path: str, params: dict[str, Any] | None, *,
+                    body: bytes = b"", missing_ok: bool = False, timeout: float | None = None) -> Any:
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        headers = {**self.headers, "Content-Type": "application/json"} if body else self.headers
         try:
-            answer = await self.forwarder.call(service, "GET", path, params=query, headers=self.headers)
+            answer = await self.forwarder.call(service, method, path, params=query, headers=headers, body=body,
+                                               timeout=timeout)
         except TRANSPORT_ERRORS as exc:
             raise upstream_failure(exc, service) from None
         if answer.status == 200:

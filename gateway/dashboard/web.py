@@ -271,7 +271,28 @@ async def fund_page(fund_id: uuid.UUID, request: Request, session: DbSession, da
     return await page(request, session, build)
 
 
+#: What a missing figure group shows on a page: blanks ("-"), never a 0.
+_BLANK: dict[str, Any] = {
+    "funds": {"count": None, "with_books": None, "founded_year_be_first": None, "founded_year_be_last": None},
+    "members": {"active": None, "total": None, "population": None, "coverage_pct": None},
+    "income_by_source": {"total_satang": None, "sources": []},
+    "deposits_by_month": {"deposits": None, "amount_satang": None, "months": []},
+    "benefits_paid": {"total_satang": None, "claims": None, "members_helped": None, "by_category": []},
+    "arrears": {"members": None, "amount_satang": None},
+    "pending_claims": {"claims": None, "by_status": []},
+    "grants": {k: None for k in ("applications", "awarded", "requested_satang", "awarded_satang", "disbursed_satang",
+                                 "received_satang", "in_transit_satang")},
+    "table": [],
+}
+
+#: Who did not answer, as a page says it.
+SERVICE_NAMES = {"members": "ระบบสมาชิก", "ledger": "ระบบบัญชี", "benefits": "ระบบสวัสดิการ", "grants": "ระบบเงินอุดหนุน"}
+REASONS = {"timeout": "ตอบช้าเกินกำหนด", "unavailable": "ติดต่อไม่ได้", "failed": "ขัดข้อง"}
+
+
 def _rollup_page(web: WebSession, f: dict[str, Any], base: str, heading: str, table_query: str) -> Response:
+    f = {**f, **{name: _BLANK[name] for name in f["missing"] if name in _BLANK}}
+    f["unavailable_text"] = [f"{SERVICE_NAMES[u['service']]}{REASONS[u['reason']]}" for u in f["unavailable"]]
     provinces = sorted({row["province"] for row in f["table"]}) if f["scope"]["kind"] != "province" else []
     return render("rollup.html", **_context(web, f, base), heading=heading, table_query=table_query, provinces=provinces)
 
@@ -316,9 +337,8 @@ async def funds_export(fmt: Fmt, request: Request, session: DbSession,
                        province_name: Annotated[str | None, Query(alias="province", max_length=100)] = None,
                        network_id: uuid.UUID | None = None) -> Response:
     async def build(web: WebSession) -> Response:
-        up = web.upstream(request)
-        funds = await api.table_funds(up, web.principal, province_name, network_id)
-        return await exports.funds(up, funds, fmt, "ตารางกองทุนสวัสดิการชุมชน")
+        table = await api.table(web.upstream(request), web.principal, province_name, network_id)
+        return await exports.funds(table, fmt, "ตารางกองทุนสวัสดิการชุมชน")
 
     return await page(request, session, build)
 

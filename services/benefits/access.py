@@ -30,12 +30,14 @@ from fastapi import Depends, Request
 from services.benefits import deps
 from services.benefits.claims import service as claims
 from services.benefits.models import Claim
+from shared.aggregates import Scoped, ScopeIn, scoped_funds
 from shared.audit import audit_reader
 from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.db import DbSession
 from shared.errors import Forbidden, NotFound
 from shared.members_client import MembersDirectory
 from shared.service_calls import ServiceMay, admits_services, ensure_service_may
+from shared.timeutil import bangkok_today
 
 ADMINS = (Role.fund_admin,)
 COMMITTEE = (Role.committee, Role.fund_admin)
@@ -166,3 +168,15 @@ AuditReader = audit_reader("benefits")
 MemberEraser = Annotated[Principal, Depends(ServiceMay("benefits.member_erase"))]
 #: The gateway gathering a member's claims for their download (``benefits.member_export``).
 MemberExporter = Annotated[Principal, Depends(ServiceMay("benefits.member_export"))]
+
+# --- Aggregates over many funds ------------------------------------------------------------------
+
+
+async def aggregate_reader(body: ScopeIn, request: Request, principal: CurrentPrincipal) -> Scoped:
+    """Platform admins, any funds; network officers, their network's funds only (403 for a list
+    naming another fund); everyone else 403 (``shared.aggregates``)."""
+    fund_ids = await scoped_funds(principal, body.fund_ids, deps.directory(request))
+    return Scoped(fund_ids, *body.period(bangkok_today()))
+
+
+AggregateReader = Annotated[Scoped, Depends(aggregate_reader)]

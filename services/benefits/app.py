@@ -9,6 +9,7 @@ from services.benefits.documents import DocumentStore
 from services.benefits.payouts import pay_due
 from services.benefits.personal_data import router as personal_data_router
 from services.benefits.personal_data import sweep_documents
+from services.benefits.reports.endpoints import aggregates_router
 from services.benefits.reports.endpoints import router as reports_router
 from services.benefits.settings import BenefitsSettings
 from shared.app import create_service_app
@@ -41,7 +42,7 @@ def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
         settings=settings,
         title="Sajja benefits",
         description="Each fund's benefit catalog and versioned rules, claims, committee approval, payouts through the ledger.",
-        routers=[catalog_router, claims_router, reports_router, personal_data_router,
+        routers=[catalog_router, claims_router, reports_router, aggregates_router, personal_data_router,
                  audit_router("benefits", AuditReader)],
         on_startup=on_startup,
         on_shutdown=on_shutdown,

@@ -32,10 +32,12 @@ from fastapi import Depends, Request
 
 from services.grants import service
 from services.grants.models import Application, Program, WebhookDelivery, WebhookSubscription
+from shared.aggregates import Scoped, ScopeIn
 from shared.audit import audit_reader
 from shared.auth import FUND_ROLES, CurrentPrincipal, Principal, Role
 from shared.db import DbSession
 from shared.errors import Forbidden, NotFound
+from shared.timeutil import bangkok_today
 
 #: Those who draft and submit a fund's applications and report on their use.
 FUND_STAFF = frozenset({Role.committee, Role.fund_admin, Role.platform_admin})
@@ -245,3 +247,17 @@ OwnDelivery = Annotated[WebhookDelivery, Depends(own_delivery)]
 
 #: The gateway reading this process's audit events for ``GET /v1/audit`` (docs/audit.md).
 AuditReader = audit_reader("grants")
+
+
+# --- Aggregates over many funds ------------------------------------------------------------------
+
+
+async def aggregate_reader(body: ScopeIn, principal: CurrentPrincipal) -> tuple[Principal, Scoped]:
+    """Officers and network officers, as for the roll-up: the funds named (all when none are),
+    and of those what the caller may see (``service.aggregates`` narrows: a network officer to
+    their network's applications, a grantor's officer or client to its programs)."""
+    _ensure(principal, ROLLUP_READERS | {Role.integration})
+    return principal, Scoped(body.fund_ids, *body.period(bangkok_today()))
+
+
+GrantsAggregateReader = Annotated[tuple[Principal, Scoped], Depends(aggregate_reader)]

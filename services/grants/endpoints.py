@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select, tuple_
 
 from services.grants import service
@@ -16,6 +18,7 @@ from services.grants.access import (
     Decider,
     Disburser,
     FundSummaryReader,
+    GrantsAggregateReader,
     GrantOfficer,
     MatchingReader,
     OwnDelivery,
@@ -299,6 +302,28 @@ async def fund_summary(fund_id: FundSummaryReader, session: DbSession, principal
         awarded=int(awarded), awarded_satang=int(awarded_satang), disbursed_satang=int(disbursed),
         received_satang=int(received), in_transit_satang=int(disbursed) - int(received),
     )
+
+
+class GrantsAggregates(BaseModel):
+    """The same figures as a fund's summary, summed over the funds named, of what the caller may see."""
+
+    funds_with_applications: int
+    applications: int
+    awarded: int
+    requested_satang: int
+    awarded_satang: int
+    disbursed_satang: int
+    received_satang: int = Field(description="Posted to the funds' ledgers")
+    in_transit_satang: int
+    as_of: dt.datetime
+
+
+@router.post("/aggregates", response_model=GrantsAggregates)
+async def aggregates(caller: GrantsAggregateReader, session: DbSession) -> Any:
+    """Applications and money over many funds in one call (all funds when none are named): a
+    network officer's network's, a grantor's own programs'. A read: a POST only for its list."""
+    principal, scope = caller
+    return await service.aggregates(session, principal, scope.fund_ids)
 
 
 @router.post("/webhooks", response_model=SubscriptionOut, status_code=201)

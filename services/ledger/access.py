@@ -34,11 +34,13 @@ from typing import Annotated, NamedTuple
 from fastapi import Depends, Request
 
 from services.ledger import deps
+from shared.aggregates import Scoped, ScopeIn, scoped_funds
 from shared.audit import audit_reader
 from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
 from shared.errors import Forbidden
 from shared.members_client import MembersDirectory
 from shared.service_calls import ServiceMay, admits_services, ensure_service_may
+from shared.timeutil import bangkok_today
 
 POSTERS = (Role.collector, Role.committee, Role.fund_admin)
 BOOKKEEPERS = (Role.committee, Role.fund_admin)
@@ -266,3 +268,25 @@ AuditReader = audit_reader("ledger")
 MemberEraser = Annotated[Principal, Depends(ServiceMay("ledger.member_erase"))]
 #: The gateway gathering a member's books for their download (``ledger.member_export``).
 MemberExporter = Annotated[Principal, Depends(ServiceMay("ledger.member_export"))]
+
+# --- Aggregates over many funds ------------------------------------------------------------------
+
+
+async def aggregate_reader(body: ScopeIn, request: Request, principal: CurrentPrincipal) -> Scoped:
+    """Platform admins, any funds; network officers, their network's funds only (403 for a list
+    naming another fund); everyone else 403 (``shared.aggregates``)."""
+    fund_ids = await scoped_funds(principal, body.fund_ids, deps.directory(request))
+    return Scoped(fund_ids, *body.period(bangkok_today()))
+
+
+AggregateReader = Annotated[Scoped, Depends(aggregate_reader)]
+
+
+async def aggregates_keeper(principal: CurrentPrincipal) -> Principal:
+    """Platform admins: bring the aggregates up to date now rather than at the worker's next pass."""
+    if principal.role is not Role.platform_admin:
+        raise Forbidden()
+    return principal
+
+
+AggregatesKeeper = Annotated[Principal, Depends(aggregates_keeper)]

@@ -3,6 +3,8 @@
 from fastapi import FastAPI
 
 from services.ledger.access import AuditReader
+from services.ledger.aggregates import service as aggregates
+from services.ledger.aggregates.endpoints import router as aggregates_router
 from services.ledger.deposits.endpoints import posting_router as deposit_posting_router
 from services.ledger.deposits.endpoints import router as deposits_router
 from services.ledger.movements.endpoints import router as movements_router
@@ -14,6 +16,7 @@ from services.ledger.settings import LedgerSettings
 from shared.app import create_service_app
 from shared.members_client import MembersDirectory
 from shared.audit import internal_router as audit_router
+from shared.worker import start, stop
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
@@ -22,8 +25,12 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     async def on_startup(app: FastAPI) -> None:
         if not hasattr(app.state, "directory"):
             app.state.directory = MembersDirectory(app.state.http, settings.members_url)
+        if settings.aggregates_interval_seconds > 0:
+            app.state.aggregates_worker = start(settings.aggregates_interval_seconds, name="ledger aggregates",
+                                                one_pass=lambda: aggregates.keep_up(app.state.db, app.state.directory))
 
     async def on_shutdown(app: FastAPI) -> None:
+        await stop(getattr(app.state, "aggregates_worker", None))
         poster = getattr(app.state, "poster", None)
         if poster is not None:  # before the database goes: postings under way finish first
             await poster.close()
@@ -32,8 +39,8 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         settings=settings,
         title="Sajja ledger",
         description="Double-entry savings and co-funding ledger per fund: deposits, receipts, co-funding, reports.",
-        routers=[deposit_posting_router, deposits_router, movements_router, proposals_router, reports_router, plans_router, personal_data_router,
-                 audit_router("ledger", AuditReader)],
+        routers=[deposit_posting_router, deposits_router, movements_router, proposals_router, reports_router, plans_router,
+                 aggregates_router, personal_data_router, audit_router("ledger", AuditReader)],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )

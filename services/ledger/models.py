@@ -327,3 +327,57 @@ class Proposal(Base):
     #: Once confirmed: the entry posted, and the movement as answered then (replayed as is).
     entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     result: Mapped[dict | None] = mapped_column(JSONB)
+
+
+# --- Aggregates over many funds (docs/aggregates.md) ----------------------------------------------
+
+
+class AggregateQueue(Base):
+    """Entries committed since the last refresh of the per-fund day totals: written by a statement
+    trigger on ``journal_entries`` (insert only, so no row is contended on the posting path), taken
+    and deleted by ``ledger_refresh_aggregates()``."""
+
+    __tablename__ = "aggregate_queue"
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+
+
+class IncomeDay(Base):
+    """Income of one fund on one business date from one source (credits to income accounts, net of
+    reversals dated that day): what ``reports/sources`` sums, kept per fund and day."""
+
+    __tablename__ = "income_days"
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    business_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    #: The income account's source; '' for an income account without one.
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    amount_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class DepositDay(Base):
+    """Deposits of one fund collected on one business date that stand (not reversed): what
+    ``reports/deposits-by-month`` counts, kept per fund and day."""
+
+    __tablename__ = "deposit_days"
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    business_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    deposits: Mapped[int] = mapped_column(Integer, nullable=False)
+    amount_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class FundArrears(Base):
+    """How many current members of a fund are in arrears, and by how much, as counted at
+    ``counted_at`` for the day ``as_of``; ``stale`` once the fund's books or plans changed since."""
+
+    __tablename__ = "fund_arrears"
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    members: Mapped[int] = mapped_column(Integer, nullable=False)
+    amount_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    counted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    stale: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+

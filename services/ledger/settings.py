@@ -22,3 +22,6 @@ class LedgerSettings(SajjaSettings):
     deposit_calls_in_flight: int = Field(default=2, ge=1, le=8)
     #: The largest single deposit accepted (satang): 100,000 baht.
     deposit_max_satang: int = 10_000_000
+    #: How often the ledger brings its aggregates up to date (day totals, arrears due a count); 0
+    #: turns the worker off (a read of the aggregates still brings the day totals up to date).
+    aggregates_interval_seconds: float = 10.0

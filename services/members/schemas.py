@@ -179,6 +179,21 @@ class FundPage(BaseModel):
     next_cursor: str | None
 
 
+class FundOverview(FundOut):
+    """A fund with its members counted, for views of many funds."""
+
+    members_active: int
+    members_total: int = Field(description="Active and suspended")
+    coverage_pct: float | None = Field(description="members_active / population x 100, one decimal, half up")
+
+
+class FundsOverview(BaseModel):
+    """Every fund the caller may see in the scope asked, by name, in one answer."""
+
+    funds: list[FundOverview]
+    as_of: dt.datetime
+
+
 class CountByKey(BaseModel):
     key: str
     count: int

@@ -245,6 +245,10 @@ POLICIES: dict[str, Policy] = _policies(
            "programs, the country over), platform admins.",
            allow=frozenset({NETWORK, NETWORK_OTHER, GRANT_OFFICER, GRANT_OFFICER_Y, PLATFORM}),
            sees=frozenset({GRANT_OFFICER})),
+    Policy("grants_aggregates", "Network officers (their network's applications), grant officers and grant systems "
+           "(their grantor's programs; a system with no scope sees nothing), platform admins: the funds named, summed.",
+           allow=INTEGRATIONS | {NETWORK, NETWORK_OTHER, GRANT_OFFICER, GRANT_OFFICER_Y, PLATFORM},
+           sees=INTEGRATIONS | {GRANT_OFFICER}),
     Policy("matching_reader", "Who may see the fund's matching figures (read with the grants service's own "
            "token): its committee and admins, its network's officers, platform admins, and the program's grantor's "
            "officers for a fund that applied to that grantor's programs (fund A did); its members and collectors are "

@@ -40,6 +40,8 @@ members   GET    /v1/members/internal/funds/{fund_id}/members/{member_id}/facts 
 members   POST   /v1/members/internal/funds/{fund_id}/members/facts                   member_facts
 members   GET    /v1/members/internal/funds/{fund_id}/collectors/by-user/{user_id}    collector_facts
 members   GET    /v1/members/internal/funds/{fund_id}                                 fund_facts
+members   GET    /v1/members/internal/networks/{network_id}/funds                     fund_facts
+members   GET    /v1/members/funds-overview                                           signed_in
 members   GET    /v1/members/internal/funds/{fund_id}/members                         current_members
 members   GET    /v1/members/internal/audit                                            audit_feed
 members   GET    /v1/members/pii-keys                                                 platform_admin
@@ -48,6 +50,8 @@ members   GET    /v1/members/internal/funds/{fund_id}/members/{member_id}/export
 ledger    GET    /healthz                                                             public
 ledger    GET    /readyz                                                              public
 ledger    POST   /v1/ledger/funds/{fund_id}/deposits                                  deposit_poster
+ledger    POST   /v1/ledger/aggregates                                                network_rollup
+ledger    POST   /v1/ledger/aggregates/refresh                                        platform_admin
 ledger    POST   /v1/ledger/funds/{fund_id}/deposits/batch                            deposit_poster
 ledger    GET    /v1/ledger/funds/{fund_id}/deposits/feed                             deposit_feed_reader
 ledger    GET    /v1/ledger/funds/{fund_id}/deposits/{deposit_id}                     deposit_reader
@@ -85,6 +89,7 @@ ledger    GET    /v1/ledger/internal/funds/{fund_id}/members/{member_id}/export 
 
 benefits  GET    /healthz                                                             public
 benefits  GET    /readyz                                                              public
+benefits  POST   /v1/benefits/aggregates                                              network_rollup
 benefits  GET    /v1/benefits/funds/{fund_id}/catalog                                 fund_actor
 benefits  POST   /v1/benefits/funds/{fund_id}/catalog                                 fund_admin
 benefits  POST   /v1/benefits/funds/{fund_id}/catalog/from-templates                  fund_admin
@@ -128,6 +133,7 @@ grants    POST   /v1/grants/applications/{application_id}/reports               
 grants    GET    /v1/grants/applications/{application_id}/reconciliation              application_viewer
 grants    GET    /v1/grants/programs/{program_id}/matching                            matching_reader
 grants    GET    /v1/grants/reports/rollup                                            rollup_reader
+grants    POST   /v1/grants/aggregates                                                grants_aggregates
 grants    GET    /v1/grants/funds/{fund_id}/summary                                   fund_summary_reader
 grants    POST   /v1/grants/webhooks                                                  webhook_owner
 grants    GET    /v1/grants/webhooks/{subscription_id}/deliveries                     own_webhook

@@ -89,6 +89,10 @@ def sections(seconds: float = 10.0, rounds: int = 2) -> dict[str, dict[str, Any]
                    "batched": {"direct": _row(24350.0, [25000, 23700]), "gateway": _row(26250.0, [28450, 24050]),
                                "pgbench": _row(34500.0, [35000, 34000])},
                    "batched_spread": {"gateway, 4 funds": _row(29300.0, [30000, 28600])}},
+        "aggregates": {**knobs, "concurrency": 32, "funds": 6_000, "province_funds": 78, "runs": 5, "views": {
+            name: {"seconds_median": seconds, "seconds_rounds": [seconds] * 5} for name, seconds in (
+                ("national", 0.4213), ("province", 0.08), ("funds_table", 0.35), ("funds_csv", 0.3),
+                ("funds_xlsx", 0.9), ("fund_dashboard", 0.05))}},
     }
 
 
@@ -109,12 +113,17 @@ def test_a_full_run_is_summarised_with_medians_date_and_machine() -> None:
     assert list(figures) == ["reads_direct", "reads_gateway", "reads_ratio", "import_first", "import_again",
                              "single_direct", "single_gateway", "single_gateway_many_phones", "single_gateway_funds",
                              "single_pgbench", "batched_direct", "batched_gateway", "batched_gateway_funds",
-                             "batched_pgbench"]
+                             "batched_pgbench", "aggregates_national", "aggregates_province", "aggregates_funds_table",
+                             "aggregates_funds_csv", "aggregates_funds_xlsx", "aggregates_fund_dashboard"]
+    assert figures["aggregates_national"] == {"key": "aggregates_national", "label": "National roll-up, 6,000 funds",
+                                              "value": 0.42, "unit": "s"}
+    assert figures["aggregates_province"]["label"] == "A province's roll-up (78 funds)"
 
 
 @pytest.mark.parametrize(
     ("chosen", "seconds", "rounds"),
-    [(("gateway", "import", "ledger"), 2.0, 2), (("gateway", "import", "ledger"), 10.0, 1), (("ledger",), 10.0, 2)],
+    [(("gateway", "import", "ledger", "aggregates"), 2.0, 2), (("gateway", "import", "ledger", "aggregates"), 10.0, 1),
+     (("gateway", "import", "ledger"), 10.0, 2), (("ledger",), 10.0, 2), (("aggregates",), 10.0, 2)],
 )
 def test_shorter_rounds_or_fewer_sections_are_a_smoke_run(chosen: tuple[str, ...], seconds: float, rounds: int) -> None:
     partial = {name: s for name, s in sections(seconds, rounds).items() if name in chosen}
@@ -133,6 +142,7 @@ def test_the_readme_gets_the_table_once_and_the_check_reads_it_back(tmp_path: Pa
     assert text.index("`make bench` measures.") < text.index(BEGIN) < text.index("## Deploy")
     assert "| Syncs of 500 (4 phones), through the gateway | 26,250 |" in text
     assert "| Roll import, 10,000 rows through the gateway | 1.30 s |" in text
+    assert "| Funds table as XLSX, 6,000 funds | 0.90 s |" in text and "median of 5 runs" in text
     assert bench_summary.table(summary) in written.read_text(encoding="utf-8")
 
     later = sections()

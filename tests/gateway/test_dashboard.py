@@ -352,11 +352,76 @@ class FakeServices:
         }
         self.app = web.Application()
         self.app.router.add_get("/{tail:.*}", self.handle)
+        self.app.router.add_post("/{tail:.*}", self.handle)
+
+    def aggregate(self, path: str, body: dict[str, Any]) -> Any:
+        """What the services' aggregates answer: the per-fund figures below, summed over the funds
+        named (every fund when none are)."""
+        ids = body["fund_ids"] if body["fund_ids"] is not None else list(self.funds)
+        period = {"from": body.get("from") or "2026-01-01", "to": body.get("to") or "2026-12-31"}
+        each = {f: {tail: self.answer(f"/v1/x/funds/{f}/{tail}", period) for tail in (
+            "reports/holdings", "reports/sources", "reports/deposits-by-month", "arrears", "reports/paid",
+            "reports/pending")} for f in ids}
+        if path == "/v1/ledger/aggregates":
+            sources: dict[str, int] = {}
+            months: dict[str, list[int]] = {}
+            for figures_of in each.values():
+                for x in figures_of["reports/sources"]["sources"]:
+                    sources[x["source"]] = sources.get(x["source"], 0) + x["amount_satang"]
+                for m in figures_of["reports/deposits-by-month"]["months"]:
+                    line = months.setdefault(m["month"], [0, 0])
+                    line[0] += m["deposits"]
+                    line[1] += m["amount_satang"]
+            arrears = [i["arrears_satang"] for x in each.values() for i in x["arrears"]["items"]]
+            total = sum(sources.values())
+            return {"as_of": "2026-03-31T00:00:00+00:00",
+                    "funds": [{"fund_id": f, "has_books": x["reports/holdings"]["has_books"],
+                               "accumulated_satang": x["reports/holdings"]["accumulated_satang"],
+                               "arrears_members": len(x["arrears"]["items"]),
+                               "arrears_satang": sum(i["arrears_satang"] for i in x["arrears"]["items"])} for f, x in each.items()],
+                    "income_by_source": {"total_satang": total, "sources": [
+                        {"source": k, "amount_satang": v, "share_pct": round(100 * v / total, 2)} for k, v in
+                        sorted(sources.items(), key=lambda kv: -kv[1])]},
+                    "deposits_by_month": {"deposits": sum(n for n, _ in months.values()), "amount_satang": sum(a for _, a in months.values()),
+                                          "months": [{"month": m, "deposits": n, "amount_satang": a} for m, (n, a) in sorted(months.items())]},
+                    "arrears": {"members": len(arrears), "amount_satang": sum(arrears), "funds_with_plans": len(ids),
+                                "funds_counted": len(ids), "funds_stale": 0, "counted_since": "2026-03-31T00:00:00+00:00"}}
+        if path == "/v1/benefits/aggregates":
+            categories: dict[str, list[int]] = {}
+            pending: dict[str, list[int]] = {}
+            for x in each.values():
+                for c in x["reports/paid"]["by_category"]:
+                    line = categories.setdefault(c["key"], [0, 0])
+                    line[0] += c["claims"]
+                    line[1] += c["amount_satang"]
+                for p in x["reports/pending"]["lines"]:
+                    line = pending.setdefault(p["status"], [0, 0])
+                    line[0] += p["claims"]
+                    line[1] = max(line[1], p["oldest_days"])
+            return {"as_of": "2026-03-31T00:00:00+07:00",
+                    "paid": {"total_satang": sum(a for _, a in categories.values()), "claims": sum(n for n, _ in categories.values()),
+                             "members_helped": sum(x["reports/paid"]["members_helped"] for x in each.values()),
+                             "by_category": [{"key": k, "claims": n, "amount_satang": a} for k, (n, a) in sorted(categories.items())]},
+                    "pending": [{"status": k, "claims": n, "oldest_days": d} for k, (n, d) in sorted(pending.items())]}
+        if path == "/v1/grants/aggregates":
+            summaries = [self.answer(f"/v1/grants/funds/{f}/summary", {}) for f in ids]
+            keys = ("applications", "awarded", "requested_satang", "awarded_satang", "disbursed_satang", "received_satang",
+                    "in_transit_satang")
+            return {"funds_with_applications": sum(1 for x in summaries if x["applications"]),
+                    **{k: sum(x[k] for x in summaries) for k in keys}, "as_of": "2026-03-31T00:00:00+00:00"}
+        return None
 
     def answer(self, path: str, query: dict[str, str]) -> Any:
         parts = path.strip("/").split("/")
         if path == "/v1/members/funds":
             return {"items": list(self.funds.values()), "next_cursor": None}
+        if path == "/v1/members/funds-overview":
+            funds = [f for f in self.funds.values() if query.get("province") in (None, f["province"])
+                     and query.get("network_id") in (None, f["network_id"])]
+            return {"as_of": "2026-03-31T00:00:00+00:00", "funds": [
+                {**f, "members_active": 4_118 if f["id"] == FUND_A else 6_020,
+                 "members_total": 4_120 if f["id"] == FUND_A else 6_022,
+                 "coverage_pct": 23.5 if f["id"] == FUND_A else None} for f in funds]}
         fund_id = parts[3]
         a = fund_id == FUND_A
         tail = "/".join(parts[4:])
@@ -412,7 +477,10 @@ class FakeServices:
             for suffix, (status, body) in self.refuse.items():
                 if request.path.endswith(suffix):
                     return web.Response(status=status, body=body, content_type="application/problem+json")
-            body = self.answer(request.path, dict(request.query))
+            if request.method == "POST":
+                body = self.aggregate(request.path, await request.json())
+            else:
+                body = self.answer(request.path, dict(request.query))
             if body is None:
                 return web.json_response({"code": "request.not_found"}, status=404, content_type="application/problem+json")
             return web.json_response(body)
@@ -742,3 +810,41 @@ def test_the_web_dashboard_in_headless_chromium_on_a_phone_screen(tmp_path: Path
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         RESULTS.mkdir(exist_ok=True)
         shutil.copy(shot, RESULTS / "dashboard.png")
+
+
+async def test_a_view_of_many_funds_asks_each_service_once_and_says_what_a_down_service_leaves_out(composed) -> None:
+    client, tokens, fake = composed
+    fake.seen.clear()
+    answer = await client.get("/v1/dashboard/national", headers=tokens.headers())
+    assert answer.status_code == 200, answer.text
+    asked = [path for path, _ in fake.seen]
+    assert sorted(asked) == sorted(["/v1/members/funds-overview", "/v1/ledger/aggregates", "/v1/benefits/aggregates",
+                                    "/v1/grants/aggregates"]), "one call per service, whatever the number of funds"
+    assert answer.json()["missing"] == [] and answer.json()["unavailable"] == []
+    fake.refuse["/v1/benefits/aggregates"] = (503, b'{"code": "upstream.unavailable"}')
+    partial = await client.get("/v1/dashboard/national", headers=tokens.headers())
+    assert partial.status_code == 200, "one service down does not fail the view"
+    p = partial.json()
+    assert p["missing"] == ["benefits_paid", "pending_claims"] and p["benefits_paid"] is None and p["pending_claims"] is None
+    assert p["unavailable"] == [{"service": "benefits", "reason": "failed", "figures": ["benefits_paid", "pending_claims"]}]
+    assert p["accumulated_satang"] == 1_432_828_076 and p["grants"]["awarded_satang"] == 5_500_000, "the rest is all there"
+    fake.refuse.clear()
+    fake.refuse["/v1/ledger/aggregates"] = (500, b'{"code": "internal_error"}')
+    table = (await client.get("/v1/dashboard/funds-table", headers=tokens.headers())).json()
+    assert table["missing"] == ["accumulated_satang"] and [r["accumulated_satang"] for r in table["rows"]] == [None, None]
+    assert [r["members"] for r in table["rows"]] == [4_118, 6_020]
+    lines = (await client.get("/v1/dashboard/exports/funds.csv", headers=tokens.headers())).content.decode("utf-8-sig").split("\r\n")
+    assert any("ไม่มีข้อมูลเงินกองทุนสะสม" in line for line in lines[:4]), "the download says which figure is missing"
+    province = (await client.get("/v1/dashboard/provinces/สระแก้ว", headers=tokens.headers())).json()
+    assert province["missing"] == ["accumulated_satang", "income_by_source", "deposits_by_month", "arrears"]
+    assert province["members"]["active"] == 6_020
+
+
+async def test_a_slow_service_is_left_out_after_the_deadline(composed, monkeypatch) -> None:
+    client, tokens, fake = composed
+    monkeypatch.setattr("gateway.dashboard.figures.DEADLINE_SECONDS", 0.01)
+    answer = await client.get("/v1/dashboard/national", headers=tokens.headers())
+    assert answer.status_code == 200, answer.text
+    unavailable = answer.json()["unavailable"]
+    assert {u["service"] for u in unavailable} == {"members", "ledger", "benefits", "grants"}
+    assert {u["reason"] for u in unavailable} == {"timeout"} and answer.json()["table"] is None

@@ -127,3 +127,22 @@ def app_routes(name: str) -> list[Any]:
 
     app = importlib.import_module("gateway.app").create_app(gateway_settings()) if name == "gateway" else service_app(name)
     return [c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
+
+
+@asynccontextmanager
+async def gateway_before(engine: AsyncEngine, services: dict[str, httpx.AsyncClient],
+                         tokens: Tokens) -> AsyncIterator[tuple[Any, httpx.AsyncClient, Tokens]]:
+    """The gateway in front of the real services ``services`` (name -> the service_client fixture's
+    client), which trust its keys too: the app, its client, and tokens it signs."""
+    from shared.auth import TokenVerifier
+    from tests.support.helpers import AUDIENCE, ISSUER
+
+    names = ("members", "ledger", "benefits", "grants")
+    async with gateway_app(engine, **{f"{name}_url": f"http://{name}" for name in names}) as (app, client):
+        keyring = app.state.keyring
+        trusted = {"keys": tokens.jwks["keys"] + keyring.jwks()["keys"]}
+        for service in services.values():
+            service._transport.app.state.verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=trusted)
+        await app.state.forwarder.client.close()
+        app.state.forwarder.client = ServicesWire(services)
+        yield app, client, Tokens(pem=keyring._current_pem, kid=keyring.current_kid, jwks=keyring.jwks())

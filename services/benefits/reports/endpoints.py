@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
-from services.benefits.access import ReportReader
+from services.benefits.access import AggregateReader, ReportReader
 from services.benefits.reports import service
-from services.benefits.schemas import PaidReport, PendingReport
+from services.benefits.schemas import PaidLine, PaidReport, PendingReport
 from shared.db import DbSession
 from shared.errors import SajjaError, register_messages
 from shared.schemas import QueryDate
@@ -24,6 +25,7 @@ register_messages(
 )
 
 router = APIRouter(prefix="/v1/benefits/funds/{fund_id}/reports", tags=["benefits"])
+aggregates_router = APIRouter(prefix="/v1/benefits/aggregates", tags=["benefits"])
 
 
 @router.get("/paid", response_model=PaidReport)
@@ -46,3 +48,29 @@ async def paid(
 async def pending(fund_id: ReportReader, session: DbSession) -> Any:
     """How long claims have waited, for a decision and for payout."""
     return await service.pending(session, fund_id)
+
+
+class PendingTotal(BaseModel):
+    status: str
+    claims: int
+    oldest_days: int
+
+
+class PaidTotals(BaseModel):
+    total_satang: int
+    claims: int
+    members_helped: int
+    by_category: list[PaidLine]
+
+
+class BenefitsAggregates(BaseModel):
+    as_of: dt.datetime
+    paid: PaidTotals
+    pending: list[PendingTotal]
+
+
+@aggregates_router.post("", response_model=BenefitsAggregates)
+async def aggregates(scope: AggregateReader, session: DbSession) -> Any:
+    """Benefits paid by category over the period and claims waiting, summed over the funds named
+    (all of them when none are). A read: a POST only for the size of its list of funds."""
+    return await service.aggregates(session, scope.fund_ids, scope.start, scope.end)

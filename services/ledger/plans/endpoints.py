@@ -70,20 +70,8 @@ async def arrears(
     fund_id: FundReader, request: Request, session: DbSession, as_of: Annotated[QueryDate | None, Query()] = None,
 ) -> Any:
     """Current members behind their plan by more than its grace, most behind first."""
-    directory = deps.directory(request)
     day = as_of or bangkok_today()
-    plans = await service.plans(session, fund_id)
-    if not plans:
-        # Nobody can be behind a plan the fund does not have: spare the members service the roll.
-        return ArrearsPage(as_of=day, items=[])
-    members = await directory.current_members(fund_id)
-    contributed = await service.contributed_by_member(session, fund_id, [uuid.UUID(m["member_id"]) for m in members], day)
-    standings = [
-        service.standing(member_id=uuid.UUID(m["member_id"]), joined_on=dt.date.fromisoformat(m["joined_on"]),
-                         contributed=contributed.get(uuid.UUID(m["member_id"]), 0), all_plans=plans, as_of=day)
-        for m in members
-    ]
-    behind = sorted((s for s in standings if s.in_arrears), key=lambda s: (-s.arrears_satang, str(s.member_id)))
+    behind = await service.in_arrears(session, deps.directory(request), fund_id, day)
     return ArrearsPage(as_of=day, items=behind)
 
 

@@ -9,13 +9,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.models import (
     Account,
     ContributionPlan,
+    FundArrears,
     JournalEntry,
     LedgerMember,
     MatchingRule,
@@ -31,6 +32,7 @@ from services.ledger.schemas import (
     Standing,
 )
 from shared.errors import Conflict, register_messages
+from shared.members_client import MembersDirectory
 from shared.figures import BE_OFFSET
 from shared.timeutil import bangkok_today
 
@@ -52,6 +54,8 @@ async def add_plan(session: AsyncSession, fund_id: uuid.UUID, data: PlanIn) -> C
         raise Conflict("plan.exists_on_date", params={"date": data.effective_from.isoformat()})
     session.add(plan)
     await session.flush()
+    # A new plan changes what every member owes: the fund's arrears are counted again.
+    await session.execute(update(FundArrears).where(FundArrears.fund_id == fund_id).values(stale=True))
     return plan
 
 
@@ -186,6 +190,23 @@ async def contributed_by_member(
         .where(LedgerMember.fund_id == fund_id, LedgerMember.member_id.in_(member_ids))
     )
     return {m: -int(b) for m, b in rows}  # contributions are credits (negative balances)
+
+
+async def in_arrears(session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID,
+                     day: dt.date) -> list[Standing]:
+    """Current members behind their plan by more than its grace on ``day``, most behind first."""
+    all_plans = await plans(session, fund_id)
+    if not all_plans:
+        # Nobody can be behind a plan the fund does not have: spare the members service the roll.
+        return []
+    members = await directory.current_members(fund_id)
+    contributed = await contributed_by_member(session, fund_id, [uuid.UUID(m["member_id"]) for m in members], day)
+    standings = [
+        standing(member_id=uuid.UUID(m["member_id"]), joined_on=dt.date.fromisoformat(m["joined_on"]),
+                 contributed=contributed.get(uuid.UUID(m["member_id"]), 0), all_plans=all_plans, as_of=day)
+        for m in members
+    ]
+    return sorted((s for s in standings if s.in_arrears), key=lambda s: (-s.arrears_satang, str(s.member_id)))
 
 
 async def set_matching_rule(session: AsyncSession, fund_id: uuid.UUID, source: str, ratio_bp: int, cap: int | None) -> MatchingRule:

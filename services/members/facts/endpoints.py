@@ -117,6 +117,21 @@ async def fund_facts(fund_id: uuid.UUID, request: Request, session: DbSession, _
     return cached_json(request, facts, max_age=FACTS_MAX_AGE)
 
 
+class NetworkFunds(BaseModel):
+    network_id: uuid.UUID
+    fund_ids: list[uuid.UUID]
+
+
+network_router = APIRouter(prefix="/v1/members/internal/networks/{network_id}", tags=["internal"])
+
+
+@network_router.get("/funds", response_model=NetworkFunds)
+async def network_funds(network_id: uuid.UUID, session: DbSession, _: FundFactsReader) -> Any:
+    """The funds of a network (empty for an unknown one): what a network officer's aggregates cover."""
+    rows = (await session.scalars(select(Fund.id).where(Fund.network_id == network_id).order_by(Fund.id))).all()
+    return NetworkFunds(network_id=network_id, fund_ids=list(rows))
+
+
 class MemberFactsPage(BaseModel):
     items: list[MemberFacts]
     next_cursor: str | None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from services.members.access import FundCreator, FundWriter, PlatformAdmin, SignedIn, VisibleFund
 from services.members.funds import service
@@ -12,6 +13,7 @@ from services.members.schemas import (
     FundCreate,
     FundOut,
     FundPage,
+    FundsOverview,
     FundSummary,
     FundUpdate,
     NetworkCreate,
@@ -21,6 +23,7 @@ from shared.audit import audit
 from shared.auth import CurrentPrincipal
 from shared.db import DbSession
 from shared.pagination import Cursor, Limit
+from shared.timeutil import utcnow
 
 router = APIRouter(prefix="/v1/members", tags=["funds"])
 
@@ -46,6 +49,17 @@ async def list_funds(session: DbSession, principal: SignedIn, limit: Limit = 50,
     """The funds the caller may see, by name."""
     rows, next_cursor = await service.list_visible(session=session, principal=principal, limit=limit, cursor=cursor)
     return FundPage(items=[service.to_out(f) for f in rows], next_cursor=next_cursor)
+
+
+@router.get("/funds-overview", response_model=FundsOverview)
+async def funds_overview(
+    session: DbSession, principal: SignedIn,
+    province: Annotated[str | None, Query(max_length=100)] = None, network_id: uuid.UUID | None = None,
+) -> Any:
+    """Every fund the caller may see, narrowed to a province or a network, with its members
+    counted: what a roll-up and the funds table need from here, in one call."""
+    funds = await service.overview(session=session, principal=principal, province=province, network_id=network_id)
+    return FundsOverview(funds=funds, as_of=utcnow())
 
 
 @router.get("/funds/{fund_id}", response_model=FundOut)

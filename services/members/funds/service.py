@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from services.members.models import Fund, Member, Network
 from services.members.schemas import (
     FundCreate,
     FundOut,
+    FundOverview,
     FundSummary,
     FundUpdate,
     JoinedInYear,
@@ -81,6 +83,39 @@ async def list_visible(
     if key is not None:
         query = query.where(tuple_(Fund.name, Fund.id) > key)
     return split_page((await session.scalars(query)).all(), limit, lambda f: (f.name, f.id))
+
+
+def _visible(principal: Principal) -> tuple[Any, ...]:
+    if principal.role is Role.network_officer:
+        return (Fund.network_id == principal.network_id,)
+    if not principal.is_global:
+        return (Fund.id == principal.fund_id,)
+    return ()
+
+
+async def overview(*, session: AsyncSession, principal: Principal, province: str | None,
+                   network_id: uuid.UUID | None) -> list[FundOverview]:
+    """Every fund the caller may see (narrowed to a province or network) with its members counted:
+    two queries whatever the number of funds."""
+    where = [*_visible(principal)]
+    if province is not None:
+        where.append(Fund.province == province)
+    if network_id is not None:
+        where.append(Fund.network_id == network_id)
+    funds = (await session.scalars(select(Fund).where(*where).order_by(Fund.name, Fund.id))).all()
+    counts = select(
+        Member.fund_id, func.count().filter(Member.status == "active"),
+        func.count().filter(Member.status.in_(("active", "suspended"))),
+    ).group_by(Member.fund_id)
+    if where:
+        counts = counts.where(Member.fund_id.in_(select(Fund.id).where(*where)))
+    counted = {f: (a, t) for f, a, t in (await session.execute(counts)).all()}
+    answer = []
+    for fund in funds:
+        active, total = counted.get(fund.id, (0, 0))
+        answer.append(FundOverview(**to_out(fund).model_dump(), members_active=active, members_total=total,
+                                   coverage_pct=coverage_pct(active, fund.population)))
+    return answer
 
 
 def _years_before(today: dt.date, years: int) -> dt.date:

@@ -1,0 +1,147 @@
+"""The ledger's figures over many funds, from the per-fund aggregates it keeps: income by source
+and deposits per fund and day (``income_days``, ``deposit_days``: any period is a sum), holdings
+from the account balances kept current by every posting, and arrears per fund counted by the
+ledger itself (``fund_arrears``). One query per figure, whatever the number of funds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import exists, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ledger.models import (
+    Account,
+    ContributionPlan,
+    DepositDay,
+    FundArrears,
+    IncomeDay,
+    JournalEntry,
+    LedgerFund,
+)
+from services.ledger.plans import service as plans
+from services.ledger.reports.service import HELD_KINDS
+from shared.db import Database
+from shared.figures import share_pct
+from shared.members_client import MembersDirectory
+from shared.timeutil import bangkok_today, utcnow
+
+log = logging.getLogger("sajja.ledger.aggregates")
+
+#: A fund's arrears are counted again after this long even when nothing in its books changed
+#: (a member who joined or left changes them; the members service tells nobody).
+ARREARS_MAX_AGE = dt.timedelta(minutes=15)
+
+
+async def refresh(session: AsyncSession) -> dt.datetime:
+    """Add the entries committed since the last refresh to the day totals; when they are up to date."""
+    return await session.scalar(text("SELECT ledger_refresh_aggregates()"))
+
+
+async def aggregates(session: AsyncSession, fund_ids: list[uuid.UUID] | None, start: dt.date,
+                     end: dt.date) -> dict[str, Any]:
+    """Every figure of the scope, each fund's holdings and arrears, and when each was brought up to date."""
+    as_of = await refresh(session)
+    scope = (lambda column: ()) if fund_ids is None else (lambda column: (column.in_(fund_ids),))
+    held = {
+        fund: (int(total), kinds)
+        for fund, total, kinds in (await session.execute(
+            select(Account.fund_id, func.sum(Account.balance_satang), func.count())
+            .where(Account.kind.in_(HELD_KINDS), *scope(Account.fund_id)).group_by(Account.fund_id)
+        )).all()
+    }
+    with_books = set((await session.scalars(
+        select(LedgerFund.fund_id).where(
+            *scope(LedgerFund.fund_id),
+            exists().where(JournalEntry.fund_id == LedgerFund.fund_id))
+    )).all())
+    income = [
+        (source, int(total)) for source, total in (await session.execute(
+            select(IncomeDay.source, func.sum(IncomeDay.amount_satang))
+            .where(IncomeDay.business_date >= start, IncomeDay.business_date <= end, *scope(IncomeDay.fund_id))
+            .group_by(IncomeDay.source)
+        )).all() if total
+    ]
+    income_total = sum(a for _, a in income)
+    month = func.to_char(DepositDay.business_date, "YYYY-MM")
+    months = [
+        {"month": m, "deposits": int(n), "amount_satang": int(a)}
+        for m, n, a in (await session.execute(
+            select(month, func.sum(DepositDay.deposits), func.sum(DepositDay.amount_satang))
+            .where(DepositDay.business_date >= start, DepositDay.business_date <= end, *scope(DepositDay.fund_id))
+            .group_by(month).order_by(month)
+        )).all() if n
+    ]
+    arrears = {a.fund_id: a for a in (await session.scalars(select(FundArrears).where(*scope(FundArrears.fund_id)))).all()}
+    with_plans = set((await session.scalars(
+        select(ContributionPlan.fund_id).where(*scope(ContributionPlan.fund_id)).distinct())).all())
+    counted = [a for f, a in arrears.items() if f in with_plans]
+    funds = sorted(set(held) | with_books | set(arrears), key=str)
+    return {
+        "as_of": as_of,
+        "funds": [
+            {"fund_id": f, "has_books": f in with_books,
+             "accumulated_satang": held.get(f, (0, 0))[0] if f in with_books else None,
+             "arrears_members": arrears[f].members if f in arrears and f in with_plans else 0,
+             "arrears_satang": arrears[f].amount_satang if f in arrears and f in with_plans else 0}
+            for f in funds
+        ],
+        "income_by_source": {
+            "total_satang": income_total,
+            "sources": [{"source": s, "amount_satang": a, "share_pct": share_pct(a, income_total)}
+                        for s, a in sorted(income, key=lambda kv: (-kv[1], kv[0]))],
+        },
+        "deposits_by_month": {"deposits": sum(m["deposits"] for m in months),
+                              "amount_satang": sum(m["amount_satang"] for m in months), "months": months},
+        "arrears": {
+            "members": sum(a.members for a in counted), "amount_satang": sum(a.amount_satang for a in counted),
+            "funds_with_plans": len(with_plans), "funds_counted": len(counted),
+            "funds_stale": sum(1 for a in counted if a.stale or a.as_of < bangkok_today()),
+            "counted_since": min((a.counted_at for a in counted), default=None),
+        },
+    }
+
+
+async def count_arrears(session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID,
+                        day: dt.date) -> tuple[int, int]:
+    """How many current members of the fund are in arrears on ``day``, and by how much in all
+    (what ``/arrears`` lists, counted)."""
+    behind = await plans.in_arrears(session, directory, fund_id, day)
+    return len(behind), sum(s.arrears_satang for s in behind)
+
+
+async def recount_arrears(session: AsyncSession, directory: MembersDirectory, *, limit: int = 200) -> int:
+    """Count again the arrears of up to ``limit`` funds with a plan whose count is missing, stale,
+    of an earlier day or older than ``ARREARS_MAX_AGE``, oldest first; how many were counted."""
+    today, now = bangkok_today(), utcnow()
+    due = (await session.scalars(
+        select(ContributionPlan.fund_id).distinct()
+        .outerjoin(FundArrears, FundArrears.fund_id == ContributionPlan.fund_id)
+        .where(FundArrears.fund_id.is_(None) | FundArrears.stale | (FundArrears.as_of < today)
+               | (FundArrears.counted_at < now - ARREARS_MAX_AGE))
+        .limit(limit)
+    )).all()
+    for fund_id in due:
+        members, amount = await count_arrears(session, directory, fund_id, today)
+        values = {"as_of": today, "members": members, "amount_satang": amount, "counted_at": utcnow(), "stale": False}
+        await session.execute(insert(FundArrears).values(fund_id=fund_id, **values)
+                              .on_conflict_do_update(index_elements=["fund_id"], set_=values))
+    return len(due)
+
+
+async def mark_arrears_stale(session: AsyncSession, fund_id: uuid.UUID) -> None:
+    """The fund's plans changed: its arrears are counted again."""
+    await session.execute(FundArrears.__table__.update().where(FundArrears.fund_id == fund_id).values(stale=True))
+
+
+async def keep_up(db: Database, directory: MembersDirectory) -> None:
+    """One pass of the ledger's aggregates worker: day totals, then arrears due a count."""
+    async with db.sessionmaker() as session, session.begin():
+        await refresh(session)
+    async with db.sessionmaker() as session, session.begin():
+        await recount_arrears(session, directory)
+
