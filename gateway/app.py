@@ -125,10 +125,13 @@ async def start_gateway(app: FastAPI) -> list[Any]:
         owned.append(_Closing(app.state.internal_http.aclose))
     app.state.line = LineClient(settings, app.state.internal_http)
     app.state.member_view = MemberView(app.state.issuer, app.state.internal_http, app.state.forwarder.service_urls)
-    app.state.notifier = Notifier(db, app.state.line, app.state.issuer, app.state.internal_http, app.state.forwarder.service_urls)
-    if settings.line_worker_interval_seconds > 0 and app.state.line.messaging_configured:
+    app.state.notifier = Notifier(db, app.state.line, app.state.issuer, app.state.internal_http, app.state.forwarder.service_urls,
+                                 lease_seconds=settings.worker_lease_seconds)
+    # The LINE notifier is a process of its own (gateway/line/worker.py) unless SAJJA_IN_PROCESS_WORKERS.
+    if settings.in_process_workers and settings.line_worker_interval_seconds > 0 and app.state.line.messaging_configured:
         notifier, limit = app.state.notifier, settings.line_push_per_pass
-        task = worker.start(settings.line_worker_interval_seconds, name="LINE notifier", one_pass=lambda: notifier.one_pass(limit))
+        task = worker.start(settings.line_worker_interval_seconds, name="LINE notifier", one_pass=lambda: notifier.one_pass(
+            limit, funds=settings.line_feeds_per_pass, concurrency=settings.line_feed_concurrency))
         owned.append(_Closing(lambda: worker.stop(task)))
     return owned
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.auth import Role
 from shared.audit import audit_events_table
 from shared.db import make_base
+from shared.lease import Leased
 
 Base = make_base()
 
@@ -195,7 +196,7 @@ class LineWebhookEvent(Base):
     received_at: Mapped[dt.datetime] = _now()
 
 
-class LineOutbox(Base):
+class LineOutbox(Leased, Base):
     """A message to send to LINE (push or reply), retried with the same ``X-Line-Retry-Key``."""
 
     __tablename__ = "line_outbox"
@@ -216,11 +217,16 @@ class LineOutbox(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class FeedCursor(Base):
-    """How far the notifier has read a service's feed for one fund."""
+class FeedCursor(Leased, Base):
+    """How far the notifier has read a service's feed for one fund; claimed with a lease by the
+    replica reading it (docs/workers.md)."""
 
     __tablename__ = "feed_cursors"
+    __table_args__ = (Index("ix_feed_cursors_read", "read_at"),)
 
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    cursor: Mapped[str] = mapped_column(String(512), nullable=False)
+    #: The feed's ``next_cursor``; NULL until the fund's feed is first read (from its first link on).
+    cursor: Mapped[str | None] = mapped_column(String(512))
+    #: When the feed was last read: the least recently read funds are claimed first.
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

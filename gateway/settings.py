@@ -91,6 +91,9 @@ class GatewaySettings(SajjaSettings):
     line_worker_interval_seconds: float = 2.0
     #: Pushes sent per pass at most (LINE allows 2,000 a second; a pass keeps well below).
     line_push_per_pass: int = 200
+    #: Feed cursors (a fund and a feed) a LINE worker claims per pass, and how many feeds it reads at once.
+    line_feeds_per_pass: int = Field(default=100, ge=1)
+    line_feed_concurrency: int = Field(default=8, ge=1)
 
     secret_fields: ClassVar[tuple[str, ...]] = ("service_secret", "key_secret")
 

@@ -2,6 +2,8 @@
 
     sajja run                 PostgreSQL (embedded unless SAJJA_DATABASE_URL), migrations, all five processes
     sajja serve NAME          one process (gateway, members, ledger, benefits, grants) under uvicorn
+    sajja worker NAME ...     background workers as a process (payouts, documents, grants, erasures,
+                              pii-reencrypt, line; ``all``: every one), until SIGTERM
     sajja migrate [NAME ...]  create and migrate databases on SAJJA_DATABASE_URL, then exit
     sajja pii-keys status     the national ID key ring: rows per key id, the latest re-encryption
     sajja pii-keys reencrypt  move every national ID under an older key to the current one, then exit
@@ -15,6 +17,7 @@ import os
 import sys
 
 from shared.settings import PORT_OFFSETS, PROCESS_NAMES
+from shared.worker import WORKER_NAMES
 
 APPS = {
     "gateway": "gateway.app:create_app",
@@ -48,6 +51,13 @@ def serve(name: str, host: str, port: int | None, workers: int) -> int:
     return 0
 
 
+def run_workers(names: list[str]) -> int:
+    from shared import worker
+
+    asyncio.run(worker.run(list(worker.WORKER_NAMES) if "all" in names else names))
+    return 0
+
+
 def migrate_all(names: list[str]) -> int:
     from shared.migrate import migrate
 
@@ -74,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--host", default=os.environ.get("SAJJA_HOST", "127.0.0.1"))
     p_serve.add_argument("--port", type=int, default=None)
     p_serve.add_argument("--workers", type=int, default=int(os.environ.get("SAJJA_WORKERS", "1")))
+    p_worker = sub.add_parser("worker", help="run background workers as a process (docs/workers.md)")
+    p_worker.add_argument("names", nargs="+", metavar="NAME", choices=(*WORKER_NAMES, "all"))
     p_migrate = sub.add_parser("migrate", help="create and migrate databases, then exit")
     p_migrate.add_argument("names", nargs="*", metavar="NAME")
     p_keys = sub.add_parser("pii-keys", help="the members service's national ID key ring (docs/national-id-keys.md)")
@@ -88,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_all()
     if args.command == "serve":
         return serve(args.name, args.host, args.port, args.workers)
+    if args.command == "worker":
+        return run_workers(args.names)
     if args.command == "pii-keys":
         from services.members.pii_keys.cli import run
 

@@ -79,6 +79,13 @@ class SajjaSettings(BaseSettings):
 
     def revocations_source(self) -> str:
         return self.revocations_url or self.jwks_url.rsplit("/", 1)[0] + "/revocations"
+    #: Run this process's background workers inside the API process too, as one task each (tests
+    #: that want them beside an app). Off: ``sajja worker NAME`` runs them as processes of their
+    #: own, which is what ``sajja run`` and deploy/ do (docs/workers.md).
+    in_process_workers: bool = False
+    #: How long a worker's claim on a row lasts (docs/workers.md): longer than any one call it makes
+    #: (each has a timeout well below), short enough that a dead replica's rows are soon taken over.
+    worker_lease_seconds: float = Field(default=60.0, gt=0)
     #: FastAPI's own OpenTelemetry (spans, metrics, logs for every request) when a provider is
     #: configured. Off by default: left on, FastAPI asks OpenTelemetry for its providers on every
     #: request even when none is set, a cost on every forwarded deposit for nothing.

@@ -4,6 +4,9 @@
 - Each process's database is created if missing and migrated to head before anything starts.
 - Each process is a separate uvicorn (``sajja serve NAME``) on its own port; every line it prints
   is prefixed with its name.
+- Each background worker runs as processes of its own (``sajja worker NAME``), never inside the
+  API processes: ``SAJJA_WORKER_REPLICAS`` of each (default ``SAJJA_REPLICAS``, else 1), named
+  ``NAME#1``, ``NAME#2``... Replicas share the work through leases (docs/workers.md).
 - A child that dies is reported loudly and restarted with backoff; one that keeps dying
   (``MAX_RESTARTS`` within ``RESTART_WINDOW`` seconds) stops everything with a non-zero exit.
 - SIGINT or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace period) and then
@@ -27,6 +30,7 @@ from pathlib import Path
 from shared.embedded_pg import EmbeddedPostgres
 from shared.migrate import migrate, redact
 from shared.settings import PORT_OFFSETS, PROCESS_NAMES, SERVICE_NAMES
+from shared.worker import WORKER_NAMES, WORKERS
 
 MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
@@ -38,13 +42,20 @@ DEV_SECRET_NAMES = (
     "SAJJA_MEMBERS_PII_HASH_KEY",
 )
 COLOURS = {"gateway": 36, "members": 32, "ledger": 33, "benefits": 35, "grants": 34, "sajja": 37}
+#: A worker's lines are the colour of the process whose database it works on.
+COLOURS.update({name: COLOURS[process] for name, (process, _) in WORKERS.items()})
+
+
+def worker_replicas() -> int:
+    """How many processes of each worker ``sajja run`` starts."""
+    return max(1, int(os.environ.get("SAJJA_WORKER_REPLICAS") or os.environ.get("SAJJA_REPLICAS") or 1))
 
 
 def say(source: str, line: str) -> None:
-    width = max(len(n) for n in COLOURS)
+    width = max(len(n) for n in COLOURS) + 2
     tag = f"{source:<{width}}"
     if sys.stdout.isatty():
-        tag = f"\033[{COLOURS.get(source, 37)}m{tag}\033[0m"
+        tag = f"\033[{COLOURS.get(source.split('#')[0], 37)}m{tag}\033[0m"
     sys.stdout.write(f"{tag} | {line}\n")
     sys.stdout.flush()
 
@@ -65,7 +76,9 @@ def dev_secrets(home: Path) -> dict[str, str]:
 @dataclass
 class Child:
     name: str
-    port: int
+    port: int | None
+    #: ``sajja`` arguments; a process without a port is a worker.
+    argv: list[str] = field(default_factory=list)
     process: asyncio.subprocess.Process | None = None
     starts: list[float] = field(default_factory=list)
     pump: asyncio.Task | None = None
@@ -82,6 +95,11 @@ class Supervisor:
             name: Child(name, int(os.environ.get(f"SAJJA_{name.upper()}_PORT", base_port + PORT_OFFSETS[name])))
             for name in PROCESS_NAMES
         }
+        for name in self.children:
+            self.children[name].argv = ["serve", name, "--host", host, "--port", str(self.children[name].port)]
+        for worker in WORKER_NAMES:
+            for i in range(1, worker_replicas() + 1):
+                self.children[f"{worker}#{i}"] = Child(f"{worker}#{i}", None, ["worker", worker])
         self.stopping = asyncio.Event()
         self.failed: str | None = None
 
@@ -93,6 +111,8 @@ class Supervisor:
                 env.setdefault(key, value)
         env["SAJJA_DATABASE_URL"] = server_url
         gateway = f"http://{self.host}:{self.children['gateway'].port}"
+        # The API processes run no workers: the supervisor starts them as processes of their own.
+        env["SAJJA_IN_PROCESS_WORKERS"] = "false"
         env.setdefault("SAJJA_GATEWAY_URL", gateway)
         env.setdefault("SAJJA_JWKS_URL", f"{gateway}/.well-known/jwks.json")
         for name in SERVICE_NAMES:
@@ -113,14 +133,17 @@ class Supervisor:
     async def spawn(self, child: Child, env: dict[str, str]) -> None:
         child.starts.append(time.monotonic())
         child.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "shared.cli", "serve", child.name, "--host", self.host, "--port", str(child.port),
+            sys.executable, "-m", "shared.cli", *child.argv,
             env=env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
         )
         child.pump = asyncio.create_task(self._pump(child, child.process))
-        say("sajja", f"started {child.name} on http://{self.host}:{child.port} (pid {child.process.pid})")
+        if child.port is None:
+            say("sajja", f"started worker {child.name} (pid {child.process.pid})")
+        else:
+            say("sajja", f"started {child.name} on http://{self.host}:{child.port} (pid {child.process.pid})")
 
     async def _pump(self, child: Child, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None

@@ -1,29 +1,77 @@
-"""Background workers: a pass of work every few seconds, in the process that owns the data
-(benefits' payouts, grants' ledger postings and webhooks, the gateway's LINE notices)."""
+"""Background workers: a pass of work every few seconds, each worker a process of its own.
+
+``sajja worker NAME`` runs one worker (``sajja worker all`` every one, in one process); ``sajja
+run`` starts ``SAJJA_WORKER_REPLICAS`` of each, and deploy/ has a Deployment per worker. Every
+worker is safe with any number of replicas: what it takes from a table it claims with a lease
+(``shared.lease``), and it holds no database lock across a network call (docs/workers.md).
+
+A worker is one line of :data:`WORKERS`: its name and the function that makes what it needs
+(its database, its HTTP clients) and yields its :class:`Job`, closing them afterwards.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
-from collections.abc import Awaitable, Callable
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger("sajja.worker")
 
+#: Every worker, by name: the process whose database it works on, and ``module:function`` of its
+#: factory (a function of no arguments returning an async context manager of its Job, or of None
+#: when the settings turn it off). Adding a worker is adding a line here.
+WORKERS: dict[str, tuple[str, str]] = {
+    "payouts": ("benefits", "services.benefits.workers:payouts"),
+    "documents": ("benefits", "services.benefits.workers:document_sweep"),
+    "grants": ("grants", "services.grants.workers:grants"),
+    "erasures": ("members", "services.members.workers:erasures"),
+    "pii-reencrypt": ("members", "services.members.workers:pii_reencrypt"),
+    "line": ("gateway", "gateway.line.worker:line"),
+}
+WORKER_NAMES: tuple[str, ...] = tuple(WORKERS)
 
-async def every(interval: float, one_pass: Callable[[], Awaitable[Any]], *, name: str) -> None:
-    """Run ``one_pass``, wait ``interval`` seconds, and again, until cancelled. A pass that fails
-    is logged and the next one comes as usual: the worker outlives a bad pass (each pass commits
-    what it finished, so nothing is half done)."""
-    while True:
+
+@dataclass(frozen=True)
+class Job:
+    """A worker as it runs: a pass every ``interval`` seconds."""
+
+    name: str
+    interval: float
+    one_pass: Callable[[], Awaitable[Any]]
+
+
+JobFactory = Callable[[], AbstractAsyncContextManager["Job | None"]]
+
+
+def factory(name: str) -> JobFactory:
+    module, function = WORKERS[name][1].split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+async def every(interval: float, one_pass: Callable[[], Awaitable[Any]], *, name: str,
+                stopping: asyncio.Event | None = None) -> None:
+    """Run ``one_pass``, wait ``interval`` seconds, and again, until cancelled (or until
+    ``stopping`` is set: the pass under way finishes first). A pass that fails is logged and the
+    next one comes as usual: the worker outlives a bad pass (each pass commits what it finished,
+    so nothing is half done)."""
+    while stopping is None or not stopping.is_set():
         try:
             await one_pass()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - whatever it was, the next pass may succeed
             log.exception("%s: pass failed", name)
-        await asyncio.sleep(interval)
+        if stopping is None:
+            await asyncio.sleep(interval)
+        else:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval)
 
 
 def start(interval: float, one_pass: Callable[[], Awaitable[Any]], *, name: str) -> asyncio.Task[None]:
@@ -38,3 +86,36 @@ async def stop(task: asyncio.Task[Any] | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def run(names: list[str], *, stopping: asyncio.Event | None = None) -> None:
+    """Run the named workers in this process until SIGTERM or SIGINT (or ``stopping``): each
+    finishes the pass it is in, then its resources are closed. A claim left unfinished by a
+    process killed outright is taken over when its lease runs out."""
+    stopping = stopping or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stopping.set)
+    async with AsyncExitStack() as stack:
+        jobs: list[Job] = []
+        for name in names:
+            job = await stack.enter_async_context(factory(name)())
+            if job is None:
+                log.info("worker %s is turned off by its settings", name)
+            else:
+                jobs.append(job)
+        log.info("workers running: %s", ", ".join(j.name for j in jobs) or "none")
+        await asyncio.gather(*(every(j.interval, j.one_pass, name=j.name, stopping=stopping) for j in jobs),
+                             stopping.wait())
+
+
+@contextlib.asynccontextmanager
+async def closing(*resources: Any) -> AsyncIterator[None]:
+    """Close each resource (a ``Database`` or an HTTP client) on the way out, the last made first."""
+    try:
+        yield
+    finally:
+        for resource in reversed(resources):
+            close = getattr(resource, "dispose", None) or getattr(resource, "aclose", None) or resource.close
+            await close()

@@ -1,4 +1,5 @@
-"""The benefits service app, with its payout worker."""
+"""The benefits service app. Its workers (payouts, the document sweep) run as processes of their
+own (services/benefits/workers.py), or in this process with ``SAJJA_IN_PROCESS_WORKERS``."""
 
 from fastapi import FastAPI
 
@@ -27,10 +28,11 @@ def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
             app.state.directory = MembersDirectory(app.state.http, settings.members_url)
         if not hasattr(app.state, "ledger"):
             app.state.ledger = LedgerClient(app.state.http, settings.ledger_url)
-        if settings.payout_interval_seconds > 0:
+        if settings.in_process_workers and settings.payout_interval_seconds > 0:
             app.state.payout_worker = start(settings.payout_interval_seconds, name="payouts",
-                                            one_pass=lambda: pay_due(app.state.db, app.state.ledger, settings.payout_batch))
-        if settings.document_sweep_interval_seconds > 0:
+                                            one_pass=lambda: pay_due(app.state.db, app.state.ledger, settings.payout_batch,
+                                                                            lease_seconds=settings.worker_lease_seconds))
+        if settings.in_process_workers and settings.document_sweep_interval_seconds > 0:
             app.state.document_sweep = start(settings.document_sweep_interval_seconds, name="document sweep",
                                              one_pass=lambda: sweep_documents(app.state.db, app.state.documents))
 

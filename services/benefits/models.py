@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit import audit_events_table
 from shared.db import make_base
+from shared.lease import Leased
 
 Base = make_base()
 
@@ -97,7 +98,7 @@ class RuleVersion(Base):
     created_at: Mapped[dt.datetime] = _now()
 
 
-class Claim(Base):
+class Claim(Leased, Base):
     """A member's claim for a benefit, judged by the rule version in force on its event date."""
 
     __tablename__ = "claims"

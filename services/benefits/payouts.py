@@ -1,8 +1,9 @@
 """The payout worker: approved claims are paid through the ledger, exactly once.
 
-Each pass takes approved claims with payout pending (``FOR UPDATE SKIP LOCKED``, so several
-workers never take the same claim) and posts a payout to the ledger with the claim's id as its
-idempotency key. Whatever happens to the answer, the next attempt sends the same request: if the
+Each pass claims approved claims with payout pending, one at a time, with a lease (``FOR UPDATE
+SKIP LOCKED`` in a short transaction that commits before the call, so replicas never take the same
+claim and no lock is held while the ledger answers; docs/workers.md) and posts a payout to the
+ledger with the claim's id as its idempotency key. Whatever happens to the answer, the next attempt sends the same request: if the
 first one landed, the ledger replays it and the claim is marked paid; nothing is paid twice. A
 ledger that is slow or down leaves the claim approved with payout pending, tried again with
 backoff. A payout the ledger refuses for the reserve floor (or a lack of money) is held, with the
@@ -22,7 +23,9 @@ from services.benefits.catalog.service import settings_of
 from services.benefits.claims.service import record_event
 from services.benefits.models import Claim
 from shared.db import Database
-from shared.ledger_client import LedgerClient
+from shared import lease
+from shared.lease import DEFAULT_LEASE_SECONDS
+from shared.ledger_client import LedgerAnswer, LedgerClient
 from shared.timeutil import bangkok_today, utcnow
 
 log = logging.getLogger("sajja.benefits.payouts")
@@ -40,51 +43,66 @@ async def _record(session: AsyncSession, claim: Claim, action: str, to_status: s
                        actor="svc-benefits", actor_role="service", note=note)
 
 
-async def pay_one(db: Database, ledger: LedgerClient) -> bool:
-    """Try to pay one due claim; False when there was none."""
-    async with db.sessionmaker() as session:
-        async with session.begin():
-            claim = await session.scalar(
-                select(Claim).where(
-                    Claim.status == "approved", Claim.payout_status == "pending",
-                    or_(Claim.next_attempt_at.is_(None), Claim.next_attempt_at <= utcnow()),
-                ).order_by(Claim.next_attempt_at).limit(1).with_for_update(skip_locked=True)
-            )
-            if claim is None:
-                return False
-            settings = await settings_of(session, claim.fund_id)
-            body = {
-                "id": str(claim.id), "category": claim.category, "amount_satang": claim.amount_satang,
-                "paid_on": bangkok_today().isoformat(), "paid_from": settings.paid_from,
-                "reference": f"claim {claim.id}",
-                "reserve_floor_satang": None if claim.reserve_override else settings.reserve_floor_satang,
-            }
-            claim.payout_attempts += 1
-            try:
-                answer = await ledger.post(claim.fund_id, "payouts", body)
-            except httpx.HTTPError as exc:
-                claim.payout_error = f"ledger unreachable: {type(exc).__name__}"[:300]
-                claim.next_attempt_at = utcnow() + backoff(claim.payout_attempts)
-                log.warning("payout of claim %s: %s; retrying", claim.id, claim.payout_error)
-                return True
-            if answer.status_code in (200, 201):
-                claim.status, claim.payout_status, claim.payout_error = "paid", "paid", None
-                claim.paid_entry_id, claim.paid_at = answer.body.get("entry_id"), utcnow()
-                await _record(session, claim, "payout", "paid", f"entry {claim.paid_entry_id}")
-            elif answer.code in HOLD_CODES:
-                claim.payout_status, claim.payout_error = "held", answer.body.get("detail", answer.code)[:300]
-                await _record(session, claim, "payout_held", "approved", claim.payout_error)
-            else:
-                claim.payout_error = f"ledger answered {answer.status_code} {answer.code or ''}".strip()[:300]
-                claim.next_attempt_at = utcnow() + backoff(claim.payout_attempts)
-                log.warning("payout of claim %s: %s; retrying", claim.id, claim.payout_error)
+async def pay_one(db: Database, ledger: LedgerClient, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> bool:
+    """Try to pay one due claim; False when there was none.
+
+    The claim is claimed with a lease and the claim transaction commits before the ledger is
+    asked; the answer is written in a second transaction, only if the lease is still ours
+    (``shared.lease``). A replica that died in the call leaves the claim to be taken over when the
+    lease runs out, and the ledger answers the same request again as a replay."""
+    async with db.sessionmaker() as session, session.begin():
+        claims = await lease.claim(
+            session, Claim, Claim.status == "approved", Claim.payout_status == "pending",
+            or_(Claim.next_attempt_at.is_(None), Claim.next_attempt_at <= utcnow()),
+            order_by=Claim.next_attempt_at, seconds=lease_seconds)
+        if not claims:
+            return False
+        claim = claims[0]
+        settings = await settings_of(session, claim.fund_id)
+        body = {
+            "id": str(claim.id), "category": claim.category, "amount_satang": claim.amount_satang,
+            "paid_on": bangkok_today().isoformat(), "paid_from": settings.paid_from,
+            "reference": f"claim {claim.id}",
+            "reserve_floor_satang": None if claim.reserve_override else settings.reserve_floor_satang,
+        }
+        claim.payout_attempts += 1
+        key, token, attempts = (claim.fund_id, claim.id), claim.claim_token, claim.payout_attempts
+    assert token is not None
+    answer: LedgerAnswer | None = None
+    error: str | None = None
+    try:
+        answer = await ledger.post(key[0], "payouts", body)
+    except httpx.HTTPError as exc:
+        error = f"ledger unreachable: {type(exc).__name__}"
+    async with db.sessionmaker() as session, session.begin():
+        claim = await lease.hold(session, Claim, key, token)
+        if claim is None:
+            log.warning("payout of claim %s: its lease passed to another worker; this answer is not recorded", key[1])
             return True
+        lease.release(claim)
+        if answer is None:
+            claim.payout_error = (error or "")[:300]
+            claim.next_attempt_at = utcnow() + backoff(attempts)
+            log.warning("payout of claim %s: %s; retrying", claim.id, claim.payout_error)
+        elif answer.status_code in (200, 201):
+            claim.status, claim.payout_status, claim.payout_error = "paid", "paid", None
+            claim.paid_entry_id, claim.paid_at = answer.body.get("entry_id"), utcnow()
+            await _record(session, claim, "payout", "paid", f"entry {claim.paid_entry_id}")
+        elif answer.code in HOLD_CODES:
+            claim.payout_status, claim.payout_error = "held", answer.body.get("detail", answer.code)[:300]
+            await _record(session, claim, "payout_held", "approved", claim.payout_error)
+        else:
+            claim.payout_error = f"ledger answered {answer.status_code} {answer.code or ''}".strip()[:300]
+            claim.next_attempt_at = utcnow() + backoff(attempts)
+            log.warning("payout of claim %s: %s; retrying", claim.id, claim.payout_error)
+        return True
 
 
-async def pay_due(db: Database, ledger: LedgerClient, limit: int = 50) -> int:
+async def pay_due(db: Database, ledger: LedgerClient, limit: int = 50, *,
+                  lease_seconds: float = DEFAULT_LEASE_SECONDS) -> int:
     """One pass: pay up to ``limit`` due claims; returns how many were tried."""
     tried = 0
-    while tried < limit and await pay_one(db, ledger):
+    while tried < limit and await pay_one(db, ledger, lease_seconds=lease_seconds):
         tried += 1
     return tried
 

@@ -1,4 +1,5 @@
-"""The grants service app, with its worker (ledger postings and webhook deliveries)."""
+"""The grants service app. Its worker (ledger postings and webhook deliveries) runs as a process of
+its own (services/grants/workers.py), or in this process with ``SAJJA_IN_PROCESS_WORKERS``."""
 
 import httpx
 from fastapi import FastAPI
@@ -26,10 +27,11 @@ def create_app(settings: GrantsSettings | None = None) -> FastAPI:
             app.state.ledger = LedgerClient(app.state.http, settings.ledger_url)
         if not hasattr(app.state, "webhook_http"):
             app.state.webhook_http = httpx.AsyncClient(timeout=10, follow_redirects=False, cookies=no_cookies())
-        if settings.worker_interval_seconds > 0:
+        if settings.in_process_workers and settings.worker_interval_seconds > 0:
             app.state.worker = start(settings.worker_interval_seconds, name="grants worker",
                                      one_pass=lambda: run_once(app.state.db, app.state.ledger, app.state.webhook_http,
-                                                               targets=app.state.webhook_targets))
+                                                               targets=app.state.webhook_targets,
+                                                               lease_seconds=settings.worker_lease_seconds))
 
     async def on_shutdown(app: FastAPI) -> None:
         await stop(getattr(app.state, "worker", None))

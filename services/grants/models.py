@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit import audit_events_table
 from shared.db import make_base
+from shared.lease import Leased
 
 Base = make_base()
 
@@ -143,7 +144,7 @@ class Review(Base):
     at: Mapped[dt.datetime] = _now()
 
 
-class Tranche(Base):
+class Tranche(Leased, Base):
     """One payment of an award, on a schedule, perhaps conditional on a progress report."""
 
     __tablename__ = "tranches"
@@ -225,7 +226,7 @@ class WebhookSubscription(Base):
     created_at: Mapped[dt.datetime] = _now()
 
 
-class WebhookDelivery(Base):
+class WebhookDelivery(Leased, Base):
     """One event for one subscription: written with the change that caused it, sent by the worker."""
 
     __tablename__ = "webhook_deliveries"

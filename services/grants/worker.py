@@ -1,9 +1,13 @@
 """The grants worker: disbursed tranches posted to the fund's ledger, and webhooks delivered.
 
 Both are outboxes: the row that says "to do" is written in the same transaction as the change
-that caused it, and the worker keeps trying until it lands. Ledger postings are exactly once
-(the tranche id is the ledger's idempotency key). Webhooks are at least once; each carries a
-delivery id, so a receiver can drop a repeat, and a signature over a timestamp and the body:
+that caused it, and the worker keeps trying until it lands. A row is claimed with a lease in a
+short transaction that commits before any call, and the outcome is written only while the lease is
+still the worker's (``shared.lease``, docs/workers.md): any number of replicas share the work, and
+none holds a lock while the ledger or a receiver answers. Ledger postings are exactly once
+(the tranche id is the ledger's idempotency key). Webhooks are at least once (a replica may die
+after the receiver answered and before the answer is written); each carries a delivery id, the
+same on every attempt (``Sajja-Delivery`` and the body's ``id``), so a receiver drops a repeat, and a signature over a timestamp and the body:
 
     Sajja-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
 
@@ -24,6 +28,7 @@ import hmac
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 
 import httpx
 import orjson
@@ -38,9 +43,10 @@ from services.grants.models import (
     WebhookSubscription,
 )
 from services.grants.service import LEDGER_SOURCE, may_hear
-from shared import outbound
+from shared import lease, outbound
 from shared.db import Database
-from shared.ledger_client import LedgerClient
+from shared.lease import DEFAULT_LEASE_SECONDS
+from shared.ledger_client import LedgerAnswer, LedgerClient
 from shared.outbound import TargetPolicy, TargetRefused
 from shared.timeutil import utcnow
 
@@ -77,42 +83,94 @@ def _due(model: type, status_column: object, status: str) -> object:
     return (status_column == status) & or_(model.next_attempt_at.is_(None), model.next_attempt_at <= utcnow())
 
 
-async def post_one_tranche(db: Database, ledger: LedgerClient) -> bool:
-    async with db.sessionmaker() as session:
-        async with session.begin():
-            tranche = await session.scalar(select(Tranche).where(_due(Tranche, Tranche.ledger_status, "pending"))
-                                           .order_by(Tranche.next_attempt_at).limit(1).with_for_update(skip_locked=True))
-            if tranche is None:
-                return False
-            application = await session.get(Application, tranche.application_id)
-            program = await session.get(Program, application.program_id)
-            body = {"id": str(tranche.id), "source": LEDGER_SOURCE[program.grantor], "amount_satang": tranche.amount_satang,
-                    "received_on": tranche.disbursed_on.isoformat(), "into": "bank",
-                    "reference": f"{program.name} #{tranche.seq} {tranche.grantor_reference or ''}".strip()[:200]}
-            tranche.ledger_attempts += 1
-            try:
-                answer = await ledger.post(tranche.fund_id, "co-funding", body)
-            except httpx.HTTPError as exc:
-                tranche.ledger_error, tranche.next_attempt_at = f"ledger unreachable: {type(exc).__name__}", utcnow() + backoff(tranche.ledger_attempts)
-                return True
-            if answer.status_code in (200, 201):
-                tranche.ledger_status, tranche.ledger_error = "posted", None
-                tranche.ledger_entry_id = answer.body.get("entry_id")
-            else:
-                tranche.ledger_error = f"ledger answered {answer.status_code} {answer.code or ''}".strip()[:300]
-                tranche.next_attempt_at = utcnow() + backoff(tranche.ledger_attempts)
+async def post_one_tranche(db: Database, ledger: LedgerClient, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> bool:
+    """Post one due tranche to its fund's ledger; False when none was due. Claimed with a lease
+    that commits before the ledger is asked; the answer is written only if the lease is still ours."""
+    async with db.sessionmaker() as session, session.begin():
+        tranches = await lease.claim(session, Tranche, _due(Tranche, Tranche.ledger_status, "pending"),
+                                     order_by=Tranche.next_attempt_at, seconds=lease_seconds)
+        if not tranches:
+            return False
+        tranche = tranches[0]
+        application = await session.get(Application, tranche.application_id)
+        program = await session.get(Program, application.program_id)
+        body = {"id": str(tranche.id), "source": LEDGER_SOURCE[program.grantor], "amount_satang": tranche.amount_satang,
+                "received_on": tranche.disbursed_on.isoformat(), "into": "bank",
+                "reference": f"{program.name} #{tranche.seq} {tranche.grantor_reference or ''}".strip()[:200]}
+        tranche.ledger_attempts += 1
+        key, fund_id, token, attempts = tranche.id, tranche.fund_id, tranche.claim_token, tranche.ledger_attempts
+    assert token is not None
+    answer: LedgerAnswer | None = None
+    error = ""
+    try:
+        answer = await ledger.post(fund_id, "co-funding", body)
+    except httpx.HTTPError as exc:
+        error = f"ledger unreachable: {type(exc).__name__}"
+    async with db.sessionmaker() as session, session.begin():
+        tranche = await lease.hold(session, Tranche, key, token)
+        if tranche is None:
+            log.warning("tranche %s: its lease passed to another worker; this answer is not recorded", key)
             return True
+        lease.release(tranche)
+        if answer is None:
+            tranche.ledger_error, tranche.next_attempt_at = error, utcnow() + backoff(attempts)
+        elif answer.status_code in (200, 201):
+            tranche.ledger_status, tranche.ledger_error = "posted", None
+            tranche.ledger_entry_id = answer.body.get("entry_id")
+        else:
+            tranche.ledger_error = f"ledger answered {answer.status_code} {answer.code or ''}".strip()[:300]
+            tranche.next_attempt_at = utcnow() + backoff(attempts)
+        return True
 
 
-async def deliver_one(db: Database, http: httpx.AsyncClient, targets: TargetPolicy) -> bool:
-    async with db.sessionmaker() as session:
-        async with session.begin():
-            delivery = await session.scalar(select(WebhookDelivery).where(_due(WebhookDelivery, WebhookDelivery.status, "pending"))
-                                            .order_by(WebhookDelivery.next_attempt_at).limit(1).with_for_update(skip_locked=True))
-            if delivery is None:
-                return False
-            await _deliver(session, http, targets, delivery)
+@dataclass(frozen=True)
+class _Outcome:
+    """What one delivery attempt came to, written back under the delivery's lease."""
+
+    status_code: int | None
+    error: str | None
+    ok: bool = False
+    #: A refusal that will not change by waiting (the target is not allowed): fail now.
+    final: bool = False
+
+
+async def deliver_one(db: Database, http: httpx.AsyncClient, targets: TargetPolicy, *,
+                      lease_seconds: float = DEFAULT_LEASE_SECONDS) -> bool:
+    """Deliver one due webhook; False when none was due. The delivery is claimed with a lease that
+    commits before the target is resolved and called; the outcome is written only if the lease is
+    still ours. A replica that died in the call leaves the delivery to be sent again, with the
+    same delivery id, when the lease runs out."""
+    async with db.sessionmaker() as session, session.begin():
+        deliveries = await lease.claim(session, WebhookDelivery, _due(WebhookDelivery, WebhookDelivery.status, "pending"),
+                                       order_by=WebhookDelivery.next_attempt_at, seconds=lease_seconds)
+        if not deliveries:
+            return False
+        delivery = deliveries[0]
+        subscription = await session.get(WebhookSubscription, delivery.subscription_id)
+        delivery.attempts += 1
+        if not await _visible(session, subscription, delivery):
+            lease.release(delivery)
+            delivery.status, delivery.last_status_code, delivery.last_error = "failed", None, "not visible to the subscription's owner"
             return True
+        key, token, attempts = delivery.id, delivery.claim_token, delivery.attempts
+        url, secret, event = subscription.url, subscription.secret, delivery.event
+        body = orjson.dumps({"id": str(delivery.id), **delivery.payload})
+    assert token is not None
+    outcome = await _send(http, targets, url, secret, event, key, body)
+    async with db.sessionmaker() as session, session.begin():
+        delivery = await lease.hold(session, WebhookDelivery, key, token)
+        if delivery is None:
+            log.warning("webhook delivery %s: its lease passed to another worker; this outcome is not recorded", key)
+            return True
+        lease.release(delivery)
+        delivery.last_status_code, delivery.last_error = outcome.status_code, outcome.error
+        if outcome.ok:
+            delivery.status, delivery.delivered_at = "delivered", utcnow()
+        elif outcome.final or attempts >= MAX_WEBHOOK_ATTEMPTS:
+            delivery.status = "failed"
+        else:
+            delivery.next_attempt_at = utcnow() + backoff(attempts)
+        return True
 
 
 async def _visible(session: AsyncSession, subscription: WebhookSubscription, delivery: WebhookDelivery) -> bool:
@@ -124,47 +182,32 @@ async def _visible(session: AsyncSession, subscription: WebhookSubscription, del
     return program is not None and may_hear(subscription, program, application)
 
 
-async def _deliver(session: AsyncSession, http: httpx.AsyncClient, targets: TargetPolicy, delivery: WebhookDelivery) -> None:
-    subscription = await session.get(WebhookSubscription, delivery.subscription_id)
-    delivery.attempts += 1
-    if not await _visible(session, subscription, delivery):
-        delivery.status, delivery.last_status_code, delivery.last_error = "failed", None, "not visible to the subscription's owner"
-        return
+async def _send(http: httpx.AsyncClient, targets: TargetPolicy, url: str, secret: str, event: str,
+                delivery_id: uuid.UUID, body: bytes) -> _Outcome:
+    """Check the target (its name resolved now) and post the signed body to the checked address;
+    nothing of the database is held meanwhile."""
     try:
-        target = await targets.check(subscription.url)
+        target = await targets.check(url)
     except TargetRefused as refused:
         # Nothing was sent, so there is no answer to show, and none of an earlier attempt either.
-        delivery.last_status_code, delivery.last_error = None, f"target refused: {refused}"
-        if refused.code != outbound.UNRESOLVABLE or delivery.attempts >= MAX_WEBHOOK_ATTEMPTS:
-            delivery.status = "failed"
-        else:
-            delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
-        return
-    body = orjson.dumps({"id": str(delivery.id), **delivery.payload})
+        return _Outcome(None, f"target refused: {refused}", final=refused.code != outbound.UNRESOLVABLE)
     timestamp = int(time.time())
     try:
         status_code = await outbound.post(http, target, content=body, headers={
-            "Content-Type": "application/json", "Sajja-Event": delivery.event, "Sajja-Delivery": str(delivery.id),
-            "Sajja-Signature": sign(subscription.secret, timestamp, body)}, timeout=10)
-        delivery.last_status_code = status_code
-        delivery.last_error = "redirect not followed" if 300 <= status_code < 400 else None
-        ok = 200 <= status_code < 300
+            "Content-Type": "application/json", "Sajja-Event": event, "Sajja-Delivery": str(delivery_id),
+            "Sajja-Signature": sign(secret, timestamp, body)}, timeout=10)
     except httpx.HTTPError as exc:
-        delivery.last_status_code, delivery.last_error, ok = None, type(exc).__name__, False
-    if ok:
-        delivery.status, delivery.delivered_at = "delivered", utcnow()
-    elif delivery.attempts >= MAX_WEBHOOK_ATTEMPTS:
-        delivery.status = "failed"
-    else:
-        delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
+        return _Outcome(None, type(exc).__name__)
+    return _Outcome(status_code, "redirect not followed" if 300 <= status_code < 400 else None, ok=200 <= status_code < 300)
 
 
-async def run_once(db: Database, ledger: LedgerClient, http: httpx.AsyncClient, *, targets: TargetPolicy, limit: int = 50) -> int:
+async def run_once(db: Database, ledger: LedgerClient, http: httpx.AsyncClient, *, targets: TargetPolicy, limit: int = 50,
+                   lease_seconds: float = DEFAULT_LEASE_SECONDS) -> int:
     """One pass: due ledger postings, then due webhooks, each to a target ``targets`` lets through."""
     done = 0
-    while done < limit and await post_one_tranche(db, ledger):
+    while done < limit and await post_one_tranche(db, ledger, lease_seconds=lease_seconds):
         done += 1
-    while done < 2 * limit and await deliver_one(db, http, targets):
+    while done < 2 * limit and await deliver_one(db, http, targets, lease_seconds=lease_seconds):
         done += 1
     return done
 

@@ -1,4 +1,5 @@
-"""The members service app, with its national ID re-encryption worker."""
+"""The members service app. Its workers (national ID re-encryption, erasures) run as processes of
+their own (services/members/workers.py), or in this process with ``SAJJA_IN_PROCESS_WORKERS``."""
 
 from fastapi import FastAPI
 
@@ -30,15 +31,16 @@ def create_app(settings: MembersSettings | None = None) -> FastAPI:
     async def on_startup(app: FastAPI) -> None:
         # Rows under a key the ring lacks: refuse to start, saying which (docs/national-id-keys.md).
         await pii_keys.check_at_startup(app.state.db, app.state.pii)
-        if settings.pii_reencrypt_interval_seconds > 0:
+        if settings.in_process_workers and settings.pii_reencrypt_interval_seconds > 0:
             app.state.pii_worker = start(
                 settings.pii_reencrypt_interval_seconds, name="pii-reencrypt",
                 one_pass=lambda: pii_keys.reencrypt(app.state.db, app.state.pii, batch=settings.pii_reencrypt_batch),
             )
-        if settings.erasure_interval_seconds > 0:
+        if settings.in_process_workers and settings.erasure_interval_seconds > 0:
             app.state.erasure_worker = start(
                 settings.erasure_interval_seconds, name="erasures",
-                one_pass=lambda: carry_due(app.state.db, app.state.http, settings.erasure_urls(), settings.erasure_batch))
+                one_pass=lambda: carry_due(app.state.db, app.state.http, settings.erasure_urls(), settings.erasure_batch,
+                                            lease_seconds=settings.worker_lease_seconds))
 
     async def on_shutdown(app: FastAPI) -> None:
         await stop(getattr(app.state, "erasure_worker", None))

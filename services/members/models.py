@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit import audit_events_table
 from shared.db import make_base
+from shared.lease import Leased
 
 Base = make_base()
 
@@ -284,7 +285,7 @@ class PiiReencryption(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Erasure(Base):
+class Erasure(Leased, Base):
     """A member's personal data erased at their request (PDPA), and how far the erasure has reached
     each process (docs/personal-data.md). One per member: asking again answers this one.
 

@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from shared.settings import PROCESS_NAMES, SERVICE_NAMES
+from shared.worker import WORKER_NAMES, WORKERS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -189,12 +190,13 @@ def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch, where: str) -> tup
     """Parse ``sajja ARGV`` with the real CLI; return what it would have run."""
     from shared import cli
 
-    assert argv and argv[0] in ("serve", "migrate"), f"{where}: unexpected sajja command {argv}"
+    assert argv and argv[0] in ("serve", "migrate", "worker"), f"{where}: unexpected sajja command {argv}"
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(
         cli, "serve", lambda name, host, port, workers: calls.append(("serve", name, host, port)) or 0
     )
     monkeypatch.setattr(cli, "migrate_all", lambda names: calls.append(("migrate", *names)) or 0)
+    monkeypatch.setattr(cli, "run_workers", lambda names: calls.append(("worker", list(names))) or 0)
     try:
         assert cli.main(list(argv)) == 0
     except SystemExit as exc:
@@ -320,8 +322,24 @@ def test_kustomize_build_renders_valid_objects() -> None:
 
 
 def test_every_process_has_a_deployment_and_a_service() -> None:
-    assert set(objects("Deployment")) == set(PROCESS_NAMES)
+    assert set(objects("Deployment")) == set(PROCESS_NAMES) | {f"worker-{w}" for w in WORKER_NAMES}
     assert set(objects("Service")) == set(PROCESS_NAMES)
+
+
+@pytest.mark.parametrize("name", WORKER_NAMES)
+def test_every_worker_has_a_deployment_of_two_replicas(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers run as processes of their own (docs/workers.md), two replicas each; the settings and
+    secrets are those of the process whose database the worker works on."""
+    worker = deployment(f"worker-{name}")
+    assert worker["spec"]["replicas"] == 2
+    assert pod_labels(worker)["app.kubernetes.io/component"] == "worker"
+    container = only_container(worker)
+    assert container["image"] == IMAGE and container["args"] == ["worker", name]
+    assert run_cli(container["args"], monkeypatch, f"worker-{name}") == ("worker", [name])
+    assert container["securityContext"] == only_container(deployment(WORKERS[name][0]))["securityContext"]
+    owner_env = {e["name"] for e in only_container(deployment(WORKERS[name][0])).get("env", [])}
+    assert {e["name"] for e in container.get("env", [])} == owner_env
+    assert "cpu" in container["resources"]["requests"] and "memory" in container["resources"]["limits"]
 
 
 @pytest.mark.parametrize("name", PROCESS_NAMES)
@@ -562,7 +580,13 @@ def test_secret_example_documents_every_key_and_is_unusable_as_is() -> None:
 
 
 def test_compose_has_postgres_migrate_and_the_five_processes() -> None:
-    assert set(compose_services()) == {"postgres", "migrate", *PROCESS_NAMES}
+    assert set(compose_services()) == {"postgres", "migrate", *PROCESS_NAMES, "workers"}
+
+
+def test_compose_runs_every_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    workers = compose_services()["workers"]
+    assert run_cli(workers["command"], monkeypatch, "compose workers") == ("worker", ["all"])
+    assert workers["environment"]["SAJJA_ENV"] == "production" and "ports" not in workers
 
 
 def test_compose_postgres() -> None:
@@ -815,9 +839,10 @@ def test_every_process_name_used_is_a_real_process() -> None:
     names: set[str] = set()
     names |= set(objects("Deployment")) | set(objects("Service"))
     names |= {h["spec"]["scaleTargetRef"]["name"] for h in objects("HorizontalPodAutoscaler").values()}
-    names |= set(sajja_compose_services()) - {"migrate"}
+    names -= {f"worker-{w}" for w in WORKER_NAMES}
+    names |= set(sajja_compose_services()) - {"migrate", "workers"}
     for doc in applied():
-        if doc["kind"] == "Deployment":
+        if doc["kind"] == "Deployment" and only_container(doc)["args"][0] == "serve":
             names.add(only_container(doc)["args"][1])
     for service in sajja_compose_services().values():
         if service["command"][0] == "serve":

@@ -1,6 +1,11 @@
 """A local stand-in for LINE, speaking its real protocol: the Login JWKS, ID tokens signed like
 LINE's, the Messaging API push and reply endpoints (with X-Line-Retry-Key and 429s), and a
-webhook sender that signs bodies with the channel secret."""
+webhook sender that signs bodies with the channel secret.
+
+``X-Line-Retry-Key`` as LINE has it: a push whose key was accepted within the last 24 hours is not
+delivered again; it is answered 409 with the first request's id in ``X-Line-Accepted-Request-Id``.
+``before_push`` (a test's coroutine, given the retry key) runs while a push is being handled,
+before it is accepted: a test checks the database from there, or holds the answer back."""
 
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ LOGIN_SECRET = "line-login-channel-secret-0123456789"
 MESSAGING_SECRET = "line-messaging-channel-secret-0123"
 ACCESS_TOKEN = "line-channel-access-token-0123456789"
 ISSUER = "https://access.line.me"
+#: How long LINE remembers an accepted retry key.
+RETRY_KEY_SECONDS = 24 * 3600
 
 
 def _b64(value: int) -> str:
@@ -37,7 +44,9 @@ class FakeLine:
                                            serialization.NoEncryption()).decode()
         self.pushes: list[dict[str, Any]] = []
         self.replies: list[dict[str, Any]] = []
-        self.retry_keys: set[str] = set()
+        #: Accepted retry keys: when, and the request id answered.
+        self.retry_keys: dict[str, tuple[float, str]] = {}
+        self.before_push: Any = None
         self.throttle_next = 0
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -82,12 +91,17 @@ class FakeLine:
             self.throttle_next -= 1
             return web.json_response({"message": "Too many requests"}, status=429, headers={"Retry-After": "1"})
         key = request.headers.get("X-Line-Retry-Key")
-        if key in self.retry_keys:
-            return web.json_response({"message": "The retry key is already accepted"}, status=409)
+        if self.before_push is not None:
+            await self.before_push(key)
+        accepted = self.retry_keys.get(key) if key else None
+        if accepted is not None and time.time() - accepted[0] < RETRY_KEY_SECONDS:
+            return web.json_response({"message": "The retry key is already accepted"}, status=409,
+                                     headers={"X-Line-Accepted-Request-Id": accepted[1]})
+        request_id = str(uuid.uuid4())
         if key:
-            self.retry_keys.add(key)
-        self.pushes.append(await request.json())
-        return web.json_response({"sentMessages": [{"id": "1", "quoteToken": "q"}]})
+            self.retry_keys[key] = (time.time(), request_id)
+        self.pushes.append({**await request.json(), "retry_key": key})
+        return web.json_response({"sentMessages": [{"id": "1", "quoteToken": "q"}]}, headers={"X-Line-Request-Id": request_id})
 
     async def _reply(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

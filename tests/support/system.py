@@ -67,6 +67,11 @@ class RunningSystem:
         pids = re.findall(rf"started {name} on \S+ \(pid (\d+)\)", self.output())
         return int(pids[-1])
 
+    def worker_pids(self, name: str) -> dict[str, int]:
+        """The latest pid of each replica of worker ``name`` (``payouts#1``: pid)."""
+        found = re.findall(rf"started worker ({re.escape(name)}#\d+) \(pid (\d+)\)", self.output())
+        return {replica: int(pid) for replica, pid in found}
+
     def wait_healthy(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         last = ""

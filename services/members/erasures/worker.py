@@ -1,8 +1,9 @@
 """The erasure worker: carries each member's erasure to the gateway, the ledger and benefits until
 each confirms (docs/personal-data.md).
 
-Each pass takes erasures with a step still pending and due (``FOR UPDATE SKIP LOCKED``, so two
-members processes never carry the same one) and posts each pending step to its process's internal
+Each pass claims erasures with a step still pending and due, with a lease (``FOR UPDATE SKIP
+LOCKED`` in a short transaction that commits before any call, so two replicas never carry the same
+one and none holds a lock while the processes answer; docs/workers.md) and posts each pending step to its process's internal
 erase route with the members service's own token (permissions ``<process>.member_erase``). Those
 routes are idempotent: a step whose answer was lost is asked again and answers what is left (none),
 so retrying is always safe. A process that is down or answers an error leaves its step pending,
@@ -16,11 +17,11 @@ import logging
 from collections.abc import Mapping
 
 import httpx
-from sqlalchemy import select
-
 from services.members.erasures.service import mark_step, pending_steps
 from services.members.models import Erasure
+from shared import lease
 from shared.db import Database
+from shared.lease import DEFAULT_LEASE_SECONDS
 from shared.timeutil import utcnow
 
 log = logging.getLogger("sajja.members.erasures")
@@ -47,46 +48,57 @@ def _counts(body: object) -> dict[str, int] | None:
     return {str(kind)[:64]: int(count) for kind, count in erased.items() if isinstance(count, int)}
 
 
-async def carry_one(db: Database, http: httpx.AsyncClient, urls: Mapping[str, str], *, now: dt.datetime | None = None) -> bool:
-    """Carry one due erasure's pending steps; False when none was due."""
+async def carry_one(db: Database, http: httpx.AsyncClient, urls: Mapping[str, str], *, now: dt.datetime | None = None,
+                    lease_seconds: float = DEFAULT_LEASE_SECONDS) -> bool:
+    """Carry one due erasure's pending steps; False when none was due. The erasure is claimed with
+    a lease that commits before the processes are asked; their answers are written only if the
+    lease is still ours."""
     now = now or utcnow()
-    async with db.sessionmaker() as session:
-        async with session.begin():
-            erasure = await session.scalar(
-                select(Erasure).where(Erasure.completed_at.is_(None), Erasure.next_attempt_at <= now)
-                .order_by(Erasure.next_attempt_at).limit(1).with_for_update(skip_locked=True)
-            )
-            if erasure is None:
-                return False
-            failed_attempts = 0
-            for name in pending_steps(erasure):
-                attempts = erasure.steps[name]["attempts"] + 1
-                url = urls[name].rstrip("/") + ERASE_PATHS[name].format(fund_id=erasure.fund_id, member_id=erasure.member_id)
-                try:
-                    answer = await http.post(url, headers={"Idempotency-Key": f"erasure:{erasure.id}:{name}"})
-                except httpx.HTTPError as exc:
-                    error = f"unreachable: {type(exc).__name__}"
-                else:
-                    erased = _counts(answer.json()) if answer.status_code == 200 else None
-                    if erased is not None:
-                        mark_step(erasure, name, status="done", attempts=attempts, last_error=None,
-                                  done_at=utcnow().isoformat(), erased=erased)
-                        continue
-                    error = f"answered {answer.status_code}"
-                mark_step(erasure, name, attempts=attempts, last_error=error[:200])
-                failed_attempts = max(failed_attempts, attempts)
-                log.warning("erasure %s: %s %s; retrying", erasure.id, name, error)
-            if pending_steps(erasure):
-                erasure.next_attempt_at = now + backoff(failed_attempts)
-            else:
-                erasure.next_attempt_at, erasure.completed_at = None, utcnow()
+    async with db.sessionmaker() as session, session.begin():
+        erasures = await lease.claim(session, Erasure, Erasure.completed_at.is_(None), Erasure.next_attempt_at <= now,
+                                     order_by=Erasure.next_attempt_at, seconds=lease_seconds)
+        if not erasures:
+            return False
+        erasure = erasures[0]
+        key, token = erasure.id, erasure.claim_token
+        steps = {name: erasure.steps[name]["attempts"] + 1 for name in pending_steps(erasure)}
+        paths = {name: ERASE_PATHS[name].format(fund_id=erasure.fund_id, member_id=erasure.member_id) for name in steps}
+    assert token is not None
+    outcomes: dict[str, dict[str, int] | str] = {}
+    for name in steps:
+        try:
+            answer = await http.post(urls[name].rstrip("/") + paths[name], headers={"Idempotency-Key": f"erasure:{key}:{name}"})
+        except httpx.HTTPError as exc:
+            outcomes[name] = f"unreachable: {type(exc).__name__}"
+            continue
+        erased = _counts(answer.json()) if answer.status_code == 200 else None
+        outcomes[name] = erased if erased is not None else f"answered {answer.status_code}"
+    async with db.sessionmaker() as session, session.begin():
+        erasure = await lease.hold(session, Erasure, key, token)
+        if erasure is None:
+            log.warning("erasure %s: its lease passed to another worker; these answers are not recorded", key)
             return True
+        lease.release(erasure)
+        failed_attempts = 0
+        for name, outcome in outcomes.items():
+            if isinstance(outcome, dict):
+                mark_step(erasure, name, status="done", attempts=steps[name], last_error=None,
+                          done_at=utcnow().isoformat(), erased=outcome)
+                continue
+            mark_step(erasure, name, attempts=steps[name], last_error=outcome[:200])
+            failed_attempts = max(failed_attempts, steps[name])
+            log.warning("erasure %s: %s %s; retrying", key, name, outcome)
+        if pending_steps(erasure):
+            erasure.next_attempt_at = now + backoff(failed_attempts)
+        else:
+            erasure.next_attempt_at, erasure.completed_at = None, utcnow()
+        return True
 
 
 async def carry_due(db: Database, http: httpx.AsyncClient, urls: Mapping[str, str], limit: int = 20,
-                    *, now: dt.datetime | None = None) -> int:
+                    *, now: dt.datetime | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> int:
     """One pass: carry up to ``limit`` due erasures; returns how many were tried."""
     tried = 0
-    while tried < limit and await carry_one(db, http, urls, now=now):
+    while tried < limit and await carry_one(db, http, urls, now=now, lease_seconds=lease_seconds):
         tried += 1
     return tried

@@ -1,0 +1,46 @@
+"""The LINE notifier as a process of its own (``sajja worker line``; docs/workers.md): the
+services' feeds read into the outbox, and the outbox sent to LINE."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from gateway.auth.service import TokenIssuer
+from gateway.keys import KeyRing
+from gateway.line.client import LineClient
+from gateway.line.notifier import Notifier
+from gateway.settings import GatewaySettings
+from shared.db import Database
+from shared.http import no_cookies
+from shared.logs import configure_logging
+from shared.worker import Job, closing
+
+
+@asynccontextmanager
+async def line() -> AsyncIterator[Job | None]:
+    settings = GatewaySettings()
+    configure_logging("gateway", settings.log_level)
+    if settings.line_worker_interval_seconds <= 0 or not (
+            settings.line_messaging_channel_secret and settings.line_messaging_access_token):
+        yield None
+        return
+    db = Database.from_url(settings.process_database_url, pool_size=settings.line_feed_concurrency + 1, max_overflow=2)
+    http = httpx.AsyncClient(timeout=10, cookies=no_cookies())
+    async with closing(db, http):
+        # The worker signs its own service tokens for the feeds, with the gateway's current key.
+        keyring = KeyRing(settings.key_secret, reload_interval=settings.jwks_refresh_seconds,
+                          publish_seconds=settings.key_publish_seconds, token_lifetime=settings.access_token_ttl_seconds)
+        await keyring.ensure_current(db)
+        issuer = TokenIssuer(settings=settings, keyring=keyring)
+        notifier = Notifier(db, LineClient(settings, http), issuer, http, settings.service_urls(),
+                            lease_seconds=settings.worker_lease_seconds)
+
+        async def one_pass() -> None:
+            await keyring.refresh_if_stale(db)
+            await notifier.one_pass(settings.line_push_per_pass, funds=settings.line_feeds_per_pass,
+                                    concurrency=settings.line_feed_concurrency)
+
+        yield Job("line", settings.line_worker_interval_seconds, one_pass)

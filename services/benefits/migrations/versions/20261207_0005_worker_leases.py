@@ -1,0 +1,28 @@
+"""worker leases: claims' payouts
+
+Revision ID: 20261207_0005_worker_leases
+Revises: 20261207_0004_document_erasure
+Create Date: 2026-12-07 14:00:00
+
+A worker claims a row with a lease instead of holding its lock across a network call: the
+claim's token (checked when the outcome is written) and until when it holds, by the database's
+clock (shared/lease.py, docs/workers.md). Existing rows start unclaimed.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '20261207_0005_worker_leases'
+down_revision = '20261207_0004_document_erasure'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('claims', sa.Column('claim_token', sa.UUID(), nullable=True))
+    op.add_column('claims', sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column('claims', 'claimed_until')
+    op.drop_column('claims', 'claim_token')

@@ -1,0 +1,36 @@
+"""The grants service's worker as a process of its own (``sajja worker grants``: tranches posted
+to the ledger, webhooks delivered; docs/workers.md)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from services.grants.settings import GrantsSettings
+from services.grants.worker import run_once
+from shared.db import Database
+from shared.http import ServiceTokenAuth, make_client, no_cookies
+from shared.ledger_client import LedgerClient
+from shared.logs import configure_logging
+from shared.outbound import TargetPolicy
+from shared.worker import Job, closing
+
+
+@asynccontextmanager
+async def grants() -> AsyncIterator[Job | None]:
+    settings = GrantsSettings()
+    configure_logging("grants", settings.log_level)
+    if settings.worker_interval_seconds <= 0:
+        yield None
+        return
+    db = Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2)
+    http = make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service="grants",
+                                             master_secret=settings.service_secret))
+    webhook_http = httpx.AsyncClient(timeout=10, follow_redirects=False, cookies=no_cookies())
+    ledger = LedgerClient(http, settings.ledger_url)
+    targets = TargetPolicy.from_settings(settings.env, settings.webhook_allowed_hosts)
+    async with closing(db, http, webhook_http):
+        yield Job("grants", settings.worker_interval_seconds,
+                  lambda: run_once(db, ledger, webhook_http, targets=targets, lease_seconds=settings.worker_lease_seconds))

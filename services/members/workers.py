@@ -1,0 +1,53 @@
+"""The members service's workers as processes of their own (``sajja worker erasures``, ``sajja
+worker pii-reencrypt``; docs/workers.md)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from services.members.erasures.worker import carry_due
+from services.members.pii import PiiVault
+from services.members.pii_keys import service as pii_keys
+from services.members.settings import MembersSettings
+from shared.db import Database
+from shared.http import ServiceTokenAuth, make_client
+from shared.logs import configure_logging
+from shared.worker import Job, closing
+
+
+def _database(settings: MembersSettings) -> Database:
+    return Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2)
+
+
+@asynccontextmanager
+async def erasures() -> AsyncIterator[Job | None]:
+    """Each member's erasure carried to the other processes (services/members/erasures/worker.py)."""
+    settings = MembersSettings()
+    configure_logging("members", settings.log_level)
+    if settings.erasure_interval_seconds <= 0:
+        yield None
+        return
+    db = _database(settings)
+    http = make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service="members",
+                                             master_secret=settings.service_secret))
+    async with closing(db, http):
+        yield Job("erasures", settings.erasure_interval_seconds,
+                  lambda: carry_due(db, http, settings.erasure_urls(), settings.erasure_batch,
+                                    lease_seconds=settings.worker_lease_seconds))
+
+
+@asynccontextmanager
+async def pii_reencrypt() -> AsyncIterator[Job | None]:
+    """National IDs moved from older keys to the current one (docs/national-id-keys.md). Its
+    batches are ``SKIP LOCKED`` and short, and make no network call: no lease is needed."""
+    settings = MembersSettings()
+    configure_logging("members", settings.log_level)
+    if settings.pii_reencrypt_interval_seconds <= 0:
+        yield None
+        return
+    db = _database(settings)
+    vault = PiiVault(settings.pii_key_ring(), settings.pii_current_key_id, settings.pii_hash_key)
+    async with closing(db):
+        yield Job("pii-reencrypt", settings.pii_reencrypt_interval_seconds,
+                  lambda: pii_keys.reencrypt(db, vault, batch=settings.pii_reencrypt_batch))
