@@ -33,6 +33,7 @@ WORKERS: dict[str, tuple[str, str]] = {
     "erasures": ("members", "services.members.workers:erasures"),
     "pii-reencrypt": ("members", "services.members.workers:pii_reencrypt"),
     "line": ("gateway", "gateway.line.worker:line"),
+    "aggregates": ("ledger", "services.ledger.workers:aggregates"),
 }
 WORKER_NAMES: tuple[str, ...] = tuple(WORKERS)
 

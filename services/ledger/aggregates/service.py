@@ -114,22 +114,36 @@ async def count_arrears(session: AsyncSession, directory: MembersDirectory, fund
     return len(behind), sum(s.arrears_satang for s in behind)
 
 
-async def recount_arrears(session: AsyncSession, directory: MembersDirectory, *, limit: int = 200) -> int:
-    """Count again the arrears of up to ``limit`` funds with a plan whose count is missing, stale,
-    of an earlier day or older than ``ARREARS_MAX_AGE``, oldest first; how many were counted."""
+async def arrears_due(session: AsyncSession, *, limit: int = 200) -> list[uuid.UUID]:
+    """Up to ``limit`` funds with a plan whose arrears count is missing, stale, of an earlier day or
+    older than ``ARREARS_MAX_AGE``."""
     today, now = bangkok_today(), utcnow()
-    due = (await session.scalars(
+    return list((await session.scalars(
         select(ContributionPlan.fund_id).distinct()
         .outerjoin(FundArrears, FundArrears.fund_id == ContributionPlan.fund_id)
         .where(FundArrears.fund_id.is_(None) | FundArrears.stale | (FundArrears.as_of < today)
                | (FundArrears.counted_at < now - ARREARS_MAX_AGE))
+        .order_by(ContributionPlan.fund_id)
         .limit(limit)
-    )).all()
+    )).all())
+
+
+async def count_one(session: AsyncSession, directory: MembersDirectory, fund_id: uuid.UUID) -> None:
+    """Count one fund's arrears (the roll read from the members service first, while nothing is
+    written) and keep the count; the caller commits at once."""
+    today = bangkok_today()
+    members, amount = await count_arrears(session, directory, fund_id, today)
+    values = {"as_of": today, "members": members, "amount_satang": amount, "counted_at": utcnow(), "stale": False}
+    await session.execute(insert(FundArrears).values(fund_id=fund_id, **values)
+                          .on_conflict_do_update(index_elements=["fund_id"], set_=values))
+
+
+async def recount_arrears(session: AsyncSession, directory: MembersDirectory, *, limit: int = 200) -> int:
+    """Count again the arrears of the funds due a count (:func:`arrears_due`), in the caller's
+    transaction; how many were counted."""
+    due = await arrears_due(session, limit=limit)
     for fund_id in due:
-        members, amount = await count_arrears(session, directory, fund_id, today)
-        values = {"as_of": today, "members": members, "amount_satang": amount, "counted_at": utcnow(), "stale": False}
-        await session.execute(insert(FundArrears).values(fund_id=fund_id, **values)
-                              .on_conflict_do_update(index_elements=["fund_id"], set_=values))
+        await count_one(session, directory, fund_id)
     return len(due)
 
 
@@ -142,6 +156,11 @@ async def keep_up(db: Database, directory: MembersDirectory) -> None:
     """One pass of the ledger's aggregates worker: day totals, then arrears due a count."""
     async with db.sessionmaker() as session, session.begin():
         await refresh(session)
-    async with db.sessionmaker() as session, session.begin():
-        await recount_arrears(session, directory)
+    # Each fund in a transaction of its own, its count written only after the members service has
+    # answered: no row lock is held across the call, and two replicas at once only count twice.
+    async with db.sessionmaker() as session:
+        due = await arrears_due(session)
+    for fund_id in due:
+        async with db.sessionmaker() as session, session.begin():
+            await count_one(session, directory, fund_id)
 
