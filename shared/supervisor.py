@@ -4,6 +4,10 @@
 - Each process's database is created if missing and migrated to head before anything starts.
 - Each process is a separate uvicorn (``sajja serve NAME``) on its own port; every line it prints
   is prefixed with its name.
+- ``SAJJA_REPLICAS`` (or ``SAJJA_<NAME>_REPLICAS`` for one process) starts that many of each:
+  a service's replicas on ports of their own (the next blocks of five above ``SAJJA_PORT``), which
+  the gateway is told of and spreads its requests over; the gateway's replicas share its port
+  (``SO_REUSEPORT``), the kernel spreading the callers' connections (docs/replicas.md).
 - A child that dies is reported loudly and restarted with backoff; one that keeps dying
   (``MAX_RESTARTS`` within ``RESTART_WINDOW`` seconds) stops everything with a non-zero exit.
 - SIGINT or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace period) and then
@@ -26,7 +30,7 @@ from pathlib import Path
 
 from shared.embedded_pg import EmbeddedPostgres
 from shared.migrate import migrate, redact
-from shared.settings import PORT_OFFSETS, PROCESS_NAMES, SERVICE_NAMES
+from shared.settings import PORT_OFFSETS, PROCESS_NAMES, REPLICA_PORT_STRIDE, SERVICE_NAMES, replica_count
 
 MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
@@ -44,7 +48,7 @@ def say(source: str, line: str) -> None:
     width = max(len(n) for n in COLOURS)
     tag = f"{source:<{width}}"
     if sys.stdout.isatty():
-        tag = f"\033[{COLOURS.get(source, 37)}m{tag}\033[0m"
+        tag = f"\033[{COLOURS.get(source.split('-')[0], 37)}m{tag}\033[0m"
     sys.stdout.write(f"{tag} | {line}\n")
     sys.stdout.flush()
 
@@ -64,8 +68,13 @@ def dev_secrets(home: Path) -> dict[str, str]:
 
 @dataclass
 class Child:
+    #: The process's name in the output: its kind, with ``-2``, ``-3``... for further replicas.
     name: str
     port: int
+    #: Which of the five processes it is (``ledger`` for ``ledger-2``).
+    kind: str = ""
+    #: Shares its port with its other replicas (the gateway's replicas).
+    reuse_port: bool = False
     process: asyncio.subprocess.Process | None = None
     starts: list[float] = field(default_factory=list)
     pump: asyncio.Task | None = None
@@ -78,10 +87,17 @@ class Supervisor:
         self.base_port = base_port
         self.database_url = database_url
         self.pg: EmbeddedPostgres | None = None
-        self.children = {
-            name: Child(name, int(os.environ.get(f"SAJJA_{name.upper()}_PORT", base_port + PORT_OFFSETS[name])))
-            for name in PROCESS_NAMES
-        }
+        self.replicas = {name: replica_count(name, os.environ) for name in PROCESS_NAMES}
+        self.children: dict[str, Child] = {}
+        for name in PROCESS_NAMES:
+            first = int(os.environ.get(f"SAJJA_{name.upper()}_PORT", base_port + PORT_OFFSETS[name]))
+            count = self.replicas[name]
+            for n in range(count):
+                label = name if n == 0 else f"{name}-{n + 1}"
+                if name == "gateway":  # one address for callers: the kernel spreads connections
+                    self.children[label] = Child(label, first, kind=name, reuse_port=count > 1)
+                else:  # a port each: the gateway spreads requests and skips a dead replica
+                    self.children[label] = Child(label, first + n * REPLICA_PORT_STRIDE, kind=name)
         self.stopping = asyncio.Event()
         self.failed: str | None = None
 
@@ -97,6 +113,9 @@ class Supervisor:
         env.setdefault("SAJJA_JWKS_URL", f"{gateway}/.well-known/jwks.json")
         for name in SERVICE_NAMES:
             env.setdefault(f"SAJJA_{name.upper()}_URL", f"http://{self.host}:{self.children[name].port}")
+            if self.replicas[name] > 1:  # the gateway forwards to every replica; services call the first
+                urls = [f"http://{self.host}:{c.port}" for c in self.children.values() if c.kind == name]
+                env.setdefault(f"SAJJA_GATEWAY_{name.upper()}_URL", ",".join(urls))
         env.setdefault("SAJJA_BENEFITS_DOCUMENTS_DIR", str(self.home / "documents"))
         env["PYTHONUNBUFFERED"] = "1"
         return env
@@ -113,7 +132,8 @@ class Supervisor:
     async def spawn(self, child: Child, env: dict[str, str]) -> None:
         child.starts.append(time.monotonic())
         child.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "shared.cli", "serve", child.name, "--host", self.host, "--port", str(child.port),
+            sys.executable, "-m", "shared.cli", "serve", child.kind or child.name, "--host", self.host,
+            "--port", str(child.port), *(["--reuse-port"] if child.reuse_port else []),
             env=env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
