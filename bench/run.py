@@ -1309,6 +1309,7 @@ def section_replicas(bench: Bench) -> dict[str, Any]:
             funds = [_ledger_setup(sub, n, REPLICA_MEMBERS) for n in range(1, REPLICA_FUNDS + 1)]
             for books in funds:
                 _ledger_warm(sub, books)
+            _analyze_ledger(sub)
             systems[label] = (sub, funds)
         for round_no in range(1, args.rounds + 1):
             for label, (sub, funds) in systems.items():
@@ -1372,6 +1373,13 @@ def _more_collectors(bench: Bench, books: _Books, count: int) -> list[tuple[str,
     return collectors
 
 
+def _analyze_ledger(bench: Bench) -> None:
+    """The ledger's tables analyzed after warm-up, as in the ledger section (its comment says why)."""
+    from bench import pgbench as pgb
+
+    pgb.psql_rows(pgb.find_postgres(bench.system.home / "pgdata"), "ANALYZE " + ", ".join(LEDGER_TABLES))
+
+
 def section_peak(bench: Bench) -> dict[str, Any]:
     """The evening peak: 200 phones through the gateway, each posting a single deposit, waiting for
     its answer and pausing about 100 ms, driven by wrk (bench/wrk.py); deposits/s, p50, p90, p99."""
@@ -1385,6 +1393,7 @@ def section_peak(bench: Bench) -> dict[str, Any]:
     _ledger_warm(bench, books)
     collectors = _more_collectors(bench, books, PEAK_COLLECTORS)
     books.more_collectors = [cid for _, cid in collectors[1:]]
+    _analyze_ledger(bench)
     phones = wrk.Phones(path=f"/v1/ledger/funds/{books.fund_id}/deposits", collectors=collectors,
                         members=books.member_ids)
     lua = wrk.script(phones, pause_ms=PEAK_PAUSE_MS, amount_satang=DEPOSIT_SATANG)
