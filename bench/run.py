@@ -1439,7 +1439,7 @@ def section_peak(bench: Bench) -> dict[str, Any]:
         raise BenchError("peak: a round with no successful deposit; figures are meaningless")
     figures = {
         "phones": PEAK_PHONES, "pause_ms": PEAK_PAUSE_MS, "collectors": PEAK_COLLECTORS, "wrk_threads": threads,
-        "seconds": args.seconds, "rounds": args.rounds,
+        "seconds": args.seconds, "warmup_seconds": max(2.0, args.warmup), "rounds": args.rounds,
         "deposits_per_s_median": median["rps"], "deposits_per_s_rounds": [round(r.rps, 1) for r in runs],
         "p50_ms": median["p50_ms"], "p90_ms": median["p90_ms"], "p99_ms": median["p99_ms"],
         "p99_ms_rounds": [r.p99_ms for r in runs], "cores_median": cores, "target_p99_ms": PEAK_TARGET_P99_MS,

@@ -173,9 +173,10 @@ def headline(sections: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def settings_of(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The knobs of the run, as the sections recorded them."""
-    first = next((s for s in (sections.get("ledger"), sections.get("gateway")) if s), {})
+    first = next((s for s in (sections.get(name) for name in ("ledger", "gateway", "replicas", "peak")) if s), {})
     return {key: first.get(key) for key in ("seconds", "warmup_seconds", "rounds")} | {
-        "concurrency": (sections.get("gateway") or {}).get("concurrency") or first.get("concurrency_single"),
+        "concurrency": ((sections.get("gateway") or {}).get("concurrency") or first.get("concurrency_single")
+                        or first.get("concurrency")),
         "sections": [name for name in SECTIONS if name in sections],
     }
 
