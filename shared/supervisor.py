@@ -217,10 +217,14 @@ class Supervisor:
 
 def run_all() -> int:
     home = Path(os.environ.get("SAJJA_HOME", ".sajja")).resolve()
-    supervisor = Supervisor(
-        home=home,
-        host=os.environ.get("SAJJA_HOST", "127.0.0.1"),
-        base_port=int(os.environ.get("SAJJA_PORT", "8000")),
-        database_url=os.environ.get("SAJJA_DATABASE_URL") or None,
-    )
+    try:
+        supervisor = Supervisor(
+            home=home,
+            host=os.environ.get("SAJJA_HOST", "127.0.0.1"),
+            base_port=int(os.environ.get("SAJJA_PORT", "8000")),
+            database_url=os.environ.get("SAJJA_DATABASE_URL") or None,
+        )
+    except ValueError as exc:  # a replica count out of bounds
+        say("sajja", f"!!! {exc}")
+        return 2
     return asyncio.run(supervisor.run())
