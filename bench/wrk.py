@@ -45,20 +45,18 @@ function init(args)
   for i = 1, 10 do math.random() end
 end
 
-local function hex16(n) return string.format("%%04x", n) end
-
 local function uuid4()
   local r = math.random
-  return hex16(r(0, 65535)) .. hex16(r(0, 65535)) .. "-" .. hex16(r(0, 65535)) .. "-"
-    .. hex16(16384 + r(0, 4095)) .. "-" .. hex16(32768 + r(0, 16383)) .. "-"
-    .. hex16(r(0, 65535)) .. hex16(r(0, 65535)) .. hex16(r(0, 65535))
+  return string.format("%%04x%%04x-%%04x-%%04x-%%04x-%%04x%%04x%%04x", r(0, 65535), r(0, 65535), r(0, 65535),
+    16384 + r(0, 4095), 32768 + r(0, 16383), r(0, 65535), r(0, 65535), r(0, 65535))
 end
+
+local DEPOSIT = '{"id":"%%s","member_id":"%%s","amount_satang":%(amount)d,"collected_at":"%%s","collector_id":"%%s"}'
 
 function request()
   local t = targets[math.random(#targets)]
-  local body = '{"id":"' .. uuid4() .. '","member_id":"' .. members[math.random(#members)]
-    .. '","amount_satang":%(amount)d,"collected_at":"' .. os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ")
-    .. '","collector_id":"' .. t.collector .. '"}'
+  local body = string.format(DEPOSIT, uuid4(), members[math.random(#members)], os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ"),
+    t.collector)
   return wrk.format("POST", t.path, {["Authorization"] = t.auth, ["Content-Type"] = "application/json"}, body)
 end
 
@@ -68,9 +66,7 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format(
-    '\nWRK-JSON {"requests":%%d,"duration_us":%%d,"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d,'
-    .. '"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,"p999_us":%%d,"mean_us":%%.1f,"max_us":%%d}\n',
+  io.write(string.format('\nWRK-JSON {"requests":%%d,"duration_us":%%d,"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d,"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,"p999_us":%%d,"mean_us":%%.1f,"max_us":%%d}\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
     latency.mean, latency.max))
