@@ -24,7 +24,9 @@ test: $(STAMP)
 	sh tools/system_packages.sh fonts browser
 	$(BIN)/python -m pytest
 
+# wrk drives the evening-peak section of the bench from outside its own process.
 bench: $(STAMP)
+	sh tools/system_packages.sh bench
 	$(BIN)/python -m bench
 
 # Loads demo data into the running system (`make run` in another terminal) through the public API.

@@ -18,6 +18,13 @@ Sections (each a function taking a :class:`Bench`, run in order in the same syst
   SQL in each service's database), then the national and a province's roll-up, the funds table,
   its CSV and XLSX, and one fund's dashboard, timed through the gateway one request at a time,
   medians of 5 (``SAJJA_BENCH_FUNDS`` makes fewer funds, for a quicker try).
+- ``replicas``: single deposits through the gateway spread over 8 funds (``--phones`` in flight),
+  with one ledger process and with two (``SAJJA_LEDGER_REPLICAS=2``): two more systems started
+  side by side for it, alternating rounds, the same load; the target is that two reach at least
+  the throughput of one.
+- ``peak``: the evening peak, driven by wrk from outside (bench/wrk.py): 200 phones, each posting
+  a single deposit with a fresh id, waiting for its answer and pausing about 100 ms, 20 collectors
+  of one fund each with its own token; deposits/s, p50, p90, p99 (target p99 < 50 ms).
 
 Each section prints a table and writes its figures to ``bench-results/<section>.json``. When every
 section has run with the default rounds or longer, the headline figures with the date and the
@@ -45,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import gzip
 import json
@@ -212,8 +220,8 @@ def system_cpu_groups(system: RunningSystem) -> dict[str, Callable[[], list[psut
     from shared.settings import PROCESS_NAMES
 
     groups: dict[str, Callable[[], list[psutil.Process]]] = {"bench": lambda: _process(os.getpid())}
-    for name in PROCESS_NAMES:
-        groups[name] = lambda name=name: _process(system.pid_of(name))
+    for name in PROCESS_NAMES:  # a process's replicas together
+        groups[name] = lambda name=name: [p for pid in system.pids_of(name) for p in _process(pid)]
     groups["postgres"] = lambda: _postgres_processes(system.home / "pgdata")
     return groups
 
@@ -293,7 +301,12 @@ class _Caller:
         self.fixed = header_pairs({"Accept-Encoding": "gzip", **headers})
 
     async def request(self, method: str, target: str, extra: dict[str, str] | None, body: bytes | None) -> tuple[int, bytes]:
-        headers = self.fixed + header_pairs(extra) if extra else self.fixed
+        if extra:  # a request's own headers replace the session's of the same name (its Authorization)
+            own = header_pairs(extra)
+            names = {name for name, _ in own}
+            headers = [h for h in self.fixed if h[0] not in names] + own
+        else:
+            headers = self.fixed
         answer = await self.client.send(self.host, self.port, method, target.encode("latin-1"), headers=headers,
                                         body=body or b"")
         payload = answer.body
@@ -696,6 +709,8 @@ class _Books:
     created: int = 0  # deposits the system answered "created" for, over HTTP
     unknown: int = 0  # deposits whose request timed out or broke: maybe created, maybe not
     pgbench: int = 0  # deposits committed by pgbench, straight into the same books
+    #: Further collectors of the fund, who post deposits too (the peak section's).
+    more_collectors: list[str] = field(default_factory=list)
     warmed_at: float = 0.0
 
 
@@ -954,7 +969,8 @@ def _ledger_verify(bench: Bench, books: _Books) -> dict[str, Any]:
     if response.status_code != 200:
         raise BenchError(f"trial balance: {response.status_code} {response.text[:500]}")
     trial = response.json()
-    cash = [a for a in trial["accounts"] if a["kind"] == "collector_cash" and a["owner_id"] == books.collector_id]
+    collectors = {books.collector_id, *books.more_collectors}
+    cash = [a for a in trial["accounts"] if a["kind"] == "collector_cash" and a["owner_id"] in collectors]
     members = [a for a in trial["accounts"] if a["kind"] == "member_contribution"]
     in_cash = sum(a["balance_satang"] for a in cash) // DEPOSIT_SATANG
     in_members = -sum(a["balance_satang"] for a in members) // DEPOSIT_SATANG
@@ -1245,12 +1261,208 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
     return figures
 
 
+# --------------------------------------------------------------------------- ledger replicas
+
+#: The replicas section: single deposits spread over this many funds, of this many members each.
+REPLICA_FUNDS = 8
+REPLICA_MEMBERS = 200
+
+
+def _spread_singles(bench: Bench, funds: list[_Books], *, label: str, concurrency: int) -> Measurement:
+    """Single deposits through the gateway, each to one of ``funds`` at random, by its collector."""
+    for books in funds:
+        if time.monotonic() - books.warmed_at > REWARM_AFTER:
+            _ledger_warm(bench, books)
+    targets = [(f"{bench.system.url}/v1/ledger/funds/{b.fund_id}/deposits",
+                {"Content-Type": "application/json", **bench.login_headers(b.phone, COLLECTOR_PASSWORD)},
+                _single_deposits(b)) for b in funds]
+    by_collector = {b.collector_id: b for b in funds}
+    choose = random.Random(3).choice
+
+    def make() -> tuple[str, dict[str, str], bytes]:
+        url, headers, body = choose(targets)
+        return url, headers, body()
+
+    def credit(payload: bytes) -> tuple[int, str | None]:
+        by_collector[json.loads(payload)["collector_id"]].created += 1
+        return 1, None
+
+    run = bench.measure(targets[0][0], label=label, method="POST", ok_status=201, request_factory=make, check=credit,
+                        concurrency=concurrency)
+    for books in funds:
+        books.unknown += run.unknown
+    return run
+
+
+def section_replicas(bench: Bench) -> dict[str, Any]:
+    """Single deposits spread over several funds through the gateway, with one ledger process and
+    with two (``SAJJA_LEDGER_REPLICAS=2``): two more systems, started side by side with the same
+    funds, alternating rounds, the same load."""
+    args = bench.args
+    setups = {"1 ledger replica": 1, "2 ledger replicas": 2}
+    runs: dict[str, list[Measurement]] = {label: [] for label in setups}
+    books_figures: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="sajja-bench-replicas-") as tmp, contextlib.ExitStack() as stack:
+        systems: dict[str, tuple[Bench, list[_Books]]] = {}
+        for label, count in setups.items():
+            started = time.monotonic()
+            system = stack.enter_context(running_system(Path(tmp) / f"ledger-{count}", quiet=not args.verbose,
+                                                        extra_env={"SAJJA_LEDGER_REPLICAS": str(count)}))
+            print(f"  {label}: system up in {time.monotonic() - started:.1f} s at {system.url}, ledger at"
+                  f" {', '.join(system.replica_urls('ledger'))}", flush=True)
+            sub = Bench(system=system, args=args)
+            funds = [_ledger_setup(sub, n, REPLICA_MEMBERS) for n in range(1, REPLICA_FUNDS + 1)]
+            for books in funds:
+                _ledger_warm(sub, books)
+            _analyze_ledger(sub)
+            systems[label] = (sub, funds)
+        for round_no in range(1, args.rounds + 1):
+            for label, (sub, funds) in systems.items():
+                run = _spread_singles(sub, funds, label=label, concurrency=args.phones)
+                runs[label].append(run)
+                print(f"  round {round_no} {label:<18} {run.items_per_second:9.1f} deposits/s  ok {run.ok}"
+                      f"  errors {run.error_count}", flush=True)
+        print()
+        for label, (sub, funds) in systems.items():
+            books_figures[label] = [_ledger_verify(sub, books) for books in funds]
+    rows = _deposit_rows(runs)
+    print()
+    _print_deposit_table(f"single deposits through the gateway over {REPLICA_FUNDS} funds ({REPLICA_MEMBERS} members and"
+                         f" a collector each), {args.phones} in flight, one ledger process vs two ({bench.describe()})",
+                         rows)
+    one, two = (rows[label]["deposits_per_s_median"] for label in setups)
+    ratio = _ratio(two, one)
+    met = ratio is not None and ratio >= 1.0
+    print(f"  two replicas / one: {_fmt_ratio(ratio)}   target: at least the throughput of one  {'MET' if met else 'NOT MET'}")
+    warn_if_noisy(rows)
+    _require_successes("replicas", rows)
+    figures = {
+        "funds": REPLICA_FUNDS, "members_per_fund": REPLICA_MEMBERS, "concurrency": args.phones,
+        "seconds": args.seconds, "warmup_seconds": args.warmup, "rounds": args.rounds,
+        "targets": rows, "ratio_two_over_one": ratio, "target_met": met, "books": books_figures,
+    }
+    path_written = write_results("replicas", figures)
+    print(f"  written to {path_written.relative_to(RESULTS_DIR.parent)}")
+    return figures
+
+
+# --------------------------------------------------------------------------- the evening peak, by wrk
+
+#: Phones in flight, each pausing about this long between deposits (wrk's ``delay()``).
+PEAK_PHONES = 200
+PEAK_PAUSE_MS = 100
+#: Collectors of the peak's fund, each with a token of its own.
+PEAK_COLLECTORS = 20
+PEAK_FUND_NUMBER = 90
+PEAK_TARGET_P99_MS = 50.0
+
+
+def _more_collectors(bench: Bench, books: _Books, count: int) -> list[tuple[str, str]]:
+    """``count`` collectors of ``books``' fund in all (its own first): (token, collector id) each."""
+    collectors = [(bench.login_headers(books.phone, COLLECTOR_PASSWORD)["Authorization"].removeprefix("Bearer "),
+                   books.collector_id)]
+    with httpx.Client(base_url=bench.system.url, timeout=30) as client:
+        for n in range(1, count):
+            phone = f"08977{n:05d}"
+            user = client.post("/v1/auth/users", headers=bench.admin_headers(), json={
+                "phone": phone, "password": COLLECTOR_PASSWORD, "display_name": f"อาสา {n}", "role": "collector",
+                "fund_id": books.fund_id})
+            if user.status_code != 201:
+                raise BenchError(f"creating collector {n}: {user.status_code} {user.text}")
+            registered = client.post(f"/v1/members/funds/{books.fund_id}/collectors", headers=bench.admin_headers(),
+                                     json={"user_id": user.json()["id"], "display_name": f"อาสา {n}"})
+            if registered.status_code != 201:
+                raise BenchError(f"registering collector {n}: {registered.status_code} {registered.text}")
+            token = bench.login_headers(phone, COLLECTOR_PASSWORD)["Authorization"].removeprefix("Bearer ")
+            collectors.append((token, user.json()["id"]))
+    return collectors
+
+
+def _analyze_ledger(bench: Bench) -> None:
+    """The ledger's tables analyzed after warm-up, as in the ledger section (its comment says why)."""
+    from bench import pgbench as pgb
+
+    pgb.psql_rows(pgb.find_postgres(bench.system.home / "pgdata"), "ANALYZE " + ", ".join(LEDGER_TABLES))
+
+
+def section_peak(bench: Bench) -> dict[str, Any]:
+    """The evening peak: 200 phones through the gateway, each posting a single deposit, waiting for
+    its answer and pausing about 100 ms, driven by wrk (bench/wrk.py); deposits/s, p50, p90, p99."""
+    from bench import wrk
+
+    if wrk.wrk_binary() is None:
+        raise BenchError("wrk is not installed: run `make bench` (it installs it on Debian as root) or"
+                         " `sh tools/system_packages.sh bench`")
+    args = bench.args
+    books = _ledger_setup(bench, PEAK_FUND_NUMBER, LEDGER_MEMBERS)
+    _ledger_warm(bench, books)
+    collectors = _more_collectors(bench, books, PEAK_COLLECTORS)
+    books.more_collectors = [cid for _, cid in collectors[1:]]
+    _analyze_ledger(bench)
+    phones = wrk.Phones(path=f"/v1/ledger/funds/{books.fund_id}/deposits", collectors=collectors,
+                        members=books.member_ids)
+    lua = wrk.script(phones, pause_ms=PEAK_PAUSE_MS, amount_satang=DEPOSIT_SATANG)
+    threads = max(1, min(2, os.cpu_count() or 1))
+    runs: list[Any] = []
+
+    def one(seconds: float, cpu: CpuProbe | None) -> Any:
+        if time.monotonic() - books.warmed_at > REWARM_AFTER:
+            _ledger_warm(bench, books)
+        with tempfile.TemporaryDirectory(prefix="sajja-wrk-") as tmp:
+            run = wrk.run(bench.system.url, lua, connections=PEAK_PHONES, seconds=seconds, threads=threads,
+                          workdir=Path(tmp), cpu=cpu)
+        books.created += run.ok
+        # Requests failed in flight, and those still in flight when wrk stopped counting (it does
+        # not wait for them): posted or not, unknown here.
+        books.unknown += run.failed - run.errors["status"] + PEAK_PHONES
+        return run
+
+    for round_no in range(1, args.rounds + 1):
+        one(max(2.0, args.warmup), None)  # collectors' first deposits, connections opened: not measured
+        run = one(args.seconds, bench.cpu_probe())
+        runs.append(run)
+        print(f"  round {round_no}: {run.rps:8.1f} deposits/s  p50 {run.p50_ms:6.2f} ms  p90 {run.p90_ms:6.2f} ms"
+              f"  p99 {run.p99_ms:6.2f} ms  max {run.max_ms:7.2f} ms  errors {run.errors}", flush=True)
+    median = {key: round(statistics.median(getattr(r, key) for r in runs), 2)
+              for key in ("rps", "p50_ms", "p90_ms", "p99_ms")}
+    met = median["p99_ms"] < PEAK_TARGET_P99_MS
+    print()
+    print(f"evening peak: {PEAK_PHONES} phones through the gateway, each pausing {PEAK_PAUSE_MS} ms (75-125) between"
+          f" single deposits with fresh ids, {PEAK_COLLECTORS} collectors of one fund (wrk -t{threads}"
+          f" -c{PEAK_PHONES}, {args.seconds:g} s x {args.rounds} rounds)")
+    print(f"  deposits/s {median['rps']:.1f}, p50 {median['p50_ms']:.2f} ms, p90 {median['p90_ms']:.2f} ms,"
+          f" p99 {median['p99_ms']:.2f} ms (medians of rounds)")
+    cores = {name: round(statistics.median(r.cores.get(name, 0.0) for r in runs), 2) for name in runs[0].cores}
+    print("  cores busy (CPU s per wall s, median of rounds): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in cores.items() if v >= 0.05))
+    print(f"  target p99 < {PEAK_TARGET_P99_MS:g} ms: {'MET' if met else 'NOT MET'}")
+    if cores.get("other", 0.0) > NOISE_CORES:
+        print(f"  WARNING: {cores['other']:.2f} cores were busy with other work on this machine while measuring;"
+              " these figures are noisy, run again on a quiet machine")
+    books_figures = _ledger_verify(bench, books)
+    if not all(r.ok for r in runs):
+        raise BenchError("peak: a round with no successful deposit; figures are meaningless")
+    figures = {
+        "phones": PEAK_PHONES, "pause_ms": PEAK_PAUSE_MS, "collectors": PEAK_COLLECTORS, "wrk_threads": threads,
+        "seconds": args.seconds, "warmup_seconds": max(2.0, args.warmup), "rounds": args.rounds,
+        "deposits_per_s_median": median["rps"], "deposits_per_s_rounds": [round(r.rps, 1) for r in runs],
+        "p50_ms": median["p50_ms"], "p90_ms": median["p90_ms"], "p99_ms": median["p99_ms"],
+        "p99_ms_rounds": [r.p99_ms for r in runs], "cores_median": cores, "target_p99_ms": PEAK_TARGET_P99_MS,
+        "target_met": met, "rounds_detail": [r.figures() for r in runs], "books": books_figures,
+    }
+    path_written = write_results("peak", figures)
+    print(f"  written to {path_written.relative_to(RESULTS_DIR.parent)}")
+    return figures
+
+
 #: Sections, run in this order.
 SECTIONS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "gateway": section_gateway,
     "import": section_import,
     "ledger": section_ledger,
     "aggregates": section_aggregates,
+    "replicas": section_replicas,
+    "peak": section_peak,
 }
 
 
@@ -1275,7 +1487,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"\n== {name}", flush=True)
                     try:
                         results[name] = SECTIONS[name](bench)
-                    except (TimeoutError, BenchError, httpx.HTTPError, UpstreamError, OSError) as exc:
+                    except (TimeoutError, BenchError, httpx.HTTPError, UpstreamError, OSError, RuntimeError) as exc:
                         failed.append(name)
                         print(f"!! section {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
                 if failed:

@@ -33,7 +33,7 @@ from gateway.line.notifier import Notifier
 from gateway.line.service import MemberView
 from gateway.members_facts import MembersFacts
 from gateway.openapi import OpenApiMerger
-from gateway.proxy import TRANSPORT_ERRORS, Forwarder
+from gateway.proxy import Forwarder
 from gateway.settings import GatewaySettings
 from shared import worker
 from shared.app import BEARER_SCHEME, freeze_heap
@@ -196,15 +196,22 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> JSONResponse:
-        """200 when the gateway's database and every service are ready; 503 naming what is not."""
+        """200 when the gateway's database and every service are ready; 503 naming what is not.
+        A service of several replicas is ready when one of them is (the gateway sends requests
+        to those that answer); each replica's state is then listed under ``replicas``."""
         forwarder: Forwarder = request.app.state.forwarder
+        replicas: dict[str, dict[str, str]] = {}
 
         async def service_state(name: str) -> str:
-            try:
-                answer = await forwarder.call(name, "GET", "/readyz", timeout=2.0)
-            except TRANSPORT_ERRORS as exc:
-                return f"unreachable ({type(exc).__name__})"
-            return "ok" if answer.status == 200 else f"unready ({answer.status})"
+            states = []
+            for result in await forwarder.call_each(name, "GET", "/readyz", timeout=2.0):
+                if isinstance(result, BaseException):
+                    states.append(f"unreachable ({type(result).__name__})")
+                else:
+                    states.append("ok" if result.status == 200 else f"unready ({result.status})")
+            if len(states) > 1:
+                replicas[name] = dict(zip(forwarder.replica_urls(name), states))
+            return "ok" if "ok" in states else states[0]
 
         async def own_state() -> str:
             try:
@@ -220,6 +227,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         body = {"status": "ok" if not failing else "unavailable", "services": services}
         if failing:
             body["not_ready"] = failing
+        if replicas:
+            body["replicas"] = replicas
         return JSONResponse(body, status_code=503 if failing else 200)
 
     @app.get("/readyz", include_in_schema=False)

@@ -11,12 +11,23 @@ Responses, problem+json included, come back untouched (no decompression, repeate
 as ``Set-Cookie`` kept). An upstream timeout becomes 504, a refused connection 503, a broken
 answer 502, each as problem+json. The client keeps no cookies: nothing of one caller's answer
 can ride along with another's request.
+
+A service may run as several replicas (``sajja run`` with ``SAJJA_REPLICAS``, docs/replicas.md):
+each request goes to the replica with the fewest requests in flight from this gateway (round
+robin among equals). A replica that refuses the connection is taken out for
+:data:`DOWN_SECONDS` and the request is sent to another one, whatever its method: nothing of it
+was sent. A request that was sent and whose answer broke off (the replica died under it) is sent
+to another replica only when sending it twice does no harm (:func:`retry_after_sending`). A
+timeout is never retried: the request may still be under way, and a second copy would double
+the load on a service that is already slow.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,10 +36,11 @@ from fastapi.responses import Response
 
 from shared.errors import SajjaError, problem_response
 from shared.etag import etag_of, if_none_match
-from shared.http import CLIENT_IDLE_SECONDS
+from shared.http import CLIENT_IDLE_SECONDS, IDEMPOTENT_METHODS
 from shared.http1 import (
     OWN_HEADERS,
     Answer,
+    BrokenAnswer,
     Http1Client,
     Unreachable,
     UpstreamError,
@@ -86,25 +98,135 @@ def upstream_failure(exc: BaseException, service: str) -> SajjaError:
 #: What :meth:`Forwarder.call` raises when the exchange itself failed.
 TRANSPORT_ERRORS = (TimeoutError, UpstreamError)
 
+#: How long a replica that refused a connection is left out before a request tries it again.
+DOWN_SECONDS = 1.0
+#: Deposits carry their own ids, which the ledger's database keeps unique: posted twice, a deposit
+#: is posted once and the second answer is its receipt again (``Idempotency-Replayed``).
+_DEPOSIT_POST = re.compile(r"/v1/ledger/funds/[^/]+/deposits(?:/batch)?")
+
+
+def retry_after_sending(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request that reached a replica may be sent again to another: the methods HTTP
+    makes idempotent (as ``shared.http`` retries them), a request with an ``Idempotency-Key``,
+    and the deposit posts (idempotent by the deposits' ids). Any other POST or a PATCH is sent
+    once: it may have been applied before the answer broke off."""
+    if method in IDEMPOTENT_METHODS:
+        return True
+    if method == "POST" and _DEPOSIT_POST.fullmatch(path):
+        return True
+    return any(k == b"idempotency-key" for k, _ in headers)
+
+
+class Replica:
+    """One replica of a service: where it listens, and what this gateway knows of it."""
+
+    __slots__ = ("host", "port", "base", "in_flight", "down_until")
+
+    def __init__(self, url: str) -> None:
+        self.host, self.port, base = split_url(url)
+        self.base = base.rstrip(b"/")
+        self.in_flight = 0
+        self.down_until = 0.0
+
+
+class Upstream:
+    """A service's replicas, and the choice of one for each request."""
+
+    def __init__(self, urls: list[str]) -> None:
+        if not urls:
+            raise ValueError("a service needs at least one URL")
+        self.replicas = [Replica(url) for url in urls]
+        self._turn = 0
+
+    def pick(self, tried: list[Replica]) -> Replica | None:
+        """The replica with the fewest requests in flight, among those up and not yet tried; when
+        all are down, the one that went down first (it may be back); None when all were tried."""
+        replicas = self.replicas
+        if len(replicas) == 1:
+            return None if tried else replicas[0]
+        count = len(replicas)
+        start = self._turn = (self._turn + 1) % count
+        now = time.monotonic()
+        best: Replica | None = None
+        fallback: Replica | None = None
+        for i in range(count):
+            replica = replicas[(start + i) % count]
+            if replica in tried:
+                continue
+            if replica.down_until > now:
+                if fallback is None or replica.down_until < fallback.down_until:
+                    fallback = replica
+            elif best is None or replica.in_flight < best.in_flight:
+                best = replica
+        return best or fallback
+
 
 class Forwarder:
-    """The pooled client and the map of service names to base URLs."""
+    """The pooled client and each service's replicas."""
 
     def __init__(
-        self, service_urls: dict[str, str], *, timeout: float, connect_timeout: float, max_connections: int,
+        self, service_urls: dict[str, str | list[str]], *, timeout: float, connect_timeout: float, max_connections: int,
         idle_seconds: float = CLIENT_IDLE_SECONDS,
     ) -> None:
-        self.service_urls = service_urls
+        replicas = {name: [urls] if isinstance(urls, str) else list(urls) for name, urls in service_urls.items()}
+        #: service -> the first replica's base URL (for the gateway's callers that take one URL)
+        self.service_urls = {name: urls[0] for name, urls in replicas.items()}
         self.timeout = timeout
-        #: service -> (host, port, the base path every target starts with)
-        self._origins: dict[str, tuple[str, int, bytes]] = {}
-        for name, url in service_urls.items():
-            host, port, base = split_url(url)
-            self._origins[name] = (host, port, base.rstrip(b"/"))
+        self.upstreams = {name: Upstream(urls) for name, urls in replicas.items()}
         self.client = Http1Client(max_connections=max_connections, idle_seconds=idle_seconds, connect_timeout=connect_timeout)
 
     async def close(self) -> None:
         await self.client.close()
+
+    async def _send(
+        self, service: str, method: str, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes,
+        path: str,
+    ) -> Answer:
+        """Send to a replica of ``service`` (``target`` from its base), trying another as the
+        module's docstring says; raises the last replica's failure."""
+        upstream = self.upstreams[service]
+        tried: list[Replica] = []
+        failure: UpstreamError | None = None
+        while True:
+            replica = upstream.pick(tried)
+            if replica is None:
+                assert failure is not None  # the first pick always finds one
+                raise failure
+            tried.append(replica)
+            replica.in_flight += 1
+            try:
+                return await self.client.send(replica.host, replica.port, method, replica.base + target,
+                                              headers=headers, body=body)
+            except Unreachable as exc:
+                replica.down_until = time.monotonic() + DOWN_SECONDS
+                failure = exc
+                if len(upstream.replicas) > 1:
+                    log.warning("upstream %s replica %s:%d refused the connection; left out for %gs",
+                                service, replica.host, replica.port, DOWN_SECONDS)
+            except BrokenAnswer as exc:
+                failure = exc
+                if not retry_after_sending(method, path, headers):
+                    raise
+            finally:
+                replica.in_flight -= 1
+
+    async def call_each(self, service: str, method: str, path: str, *, timeout: float) -> list[Answer | BaseException]:
+        """The same request to every replica of ``service`` at once (readiness), in their order;
+        each replica's answer or its transport failure."""
+        target = path.encode("latin-1")
+
+        async def one(replica: Replica) -> Answer:
+            async with asyncio.timeout(timeout):
+                return await self.client.send(replica.host, replica.port, method, replica.base + target)
+
+        results = await asyncio.gather(*(one(r) for r in self.upstreams[service].replicas), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, TRANSPORT_ERRORS):
+                raise result
+        return results
+
+    def replica_urls(self, service: str) -> list[str]:
+        return [f"http://{r.host}:{r.port}{r.base.decode('latin-1')}" for r in self.upstreams[service].replicas]
 
     async def call(
         self, service: str, method: str, path: str, *, params: dict[str, Any] | None = None,
@@ -112,18 +234,16 @@ class Forwarder:
     ) -> Answer:
         """The gateway's own request to a service (``path`` from the service's root); raises one
         of :data:`TRANSPORT_ERRORS` when the exchange fails (see :func:`upstream_failure`)."""
-        host, port, base = self._origins[service]
-        target = base + path.encode("latin-1")
+        target = path.encode("latin-1")
         if params:
             target += b"?" + urlencode(params).encode("ascii")
         async with asyncio.timeout(timeout or self.timeout):
-            return await self.client.send(host, port, method, target, headers=header_pairs(headers or {}), body=body)
+            return await self._send(service, method, target, header_pairs(headers or {}), body, path)
 
     async def forward(self, request: Request, service: str) -> Response:
         scope = request.scope
-        host, port, base = self._origins[service]
         # The path and query as the caller encoded them, not re-encoded.
-        target = base + (scope.get("raw_path") or request.url.path.encode())
+        target = scope.get("raw_path") or request.url.path.encode()
         if query := scope.get("query_string"):
             target += b"?" + query
         headers = [(k, v) for k, v in scope["headers"] if k not in REQUEST_DROP]
@@ -137,7 +257,7 @@ class Forwarder:
         body = await request.body()
         try:
             async with asyncio.timeout(self.timeout):
-                answer = await self.client.send(host, port, request.method, target, headers=headers, body=body)
+                answer = await self._send(service, request.method, target, headers, body, scope["path"])
         except TRANSPORT_ERRORS as exc:
             failure = upstream_failure(exc, service)
             log.warning("upstream %s: %s (%s): %s %s", service, failure.code, type(exc).__name__, request.method,

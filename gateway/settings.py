@@ -19,6 +19,7 @@ class GatewaySettings(SajjaSettings):
     process_name: ClassVar[str] = "gateway"
     model_config = service_settings_config("gateway")
 
+    #: Each service's base URL; several, separated by commas, for its replicas (docs/replicas.md).
     members_url: str = "http://127.0.0.1:8001"
     ledger_url: str = "http://127.0.0.1:8002"
     benefits_url: str = "http://127.0.0.1:8003"
@@ -97,5 +98,9 @@ class GatewaySettings(SajjaSettings):
 
     secret_fields: ClassVar[tuple[str, ...]] = ("service_secret", "key_secret")
 
-    def service_urls(self) -> dict[str, str]:
-        return {name: getattr(self, f"{name}_url").rstrip("/") for name in SERVICE_NAMES}
+    def service_urls(self) -> dict[str, list[str]]:
+        """Each service's replicas' base URLs (one unless a URL setting lists several)."""
+        return {
+            name: [url.strip().rstrip("/") for url in getattr(self, f"{name}_url").split(",") if url.strip()]
+            for name in SERVICE_NAMES
+        }

@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
+from typing import Any
 
 from shared.settings import PORT_OFFSETS, PROCESS_NAMES
 from shared.worker import WORKER_NAMES
@@ -28,15 +30,25 @@ APPS = {
 }
 
 
-def serve(name: str, host: str, port: int | None, workers: int) -> int:
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening address other processes may bind too (``SO_REUSEPORT``): the kernel hands each
+    new connection to one of them, so replicas of the gateway share one port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def serve(name: str, host: str, port: int | None, workers: int, reuse_port: bool = False) -> int:
     import uvicorn
 
     from shared.http import SERVER_KEEP_ALIVE_SECONDS
 
     if port is None:
         port = int(os.environ.get(f"SAJJA_{name.upper()}_PORT", int(os.environ.get("SAJJA_PORT", "8000")) + PORT_OFFSETS[name]))
-    uvicorn.run(
-        APPS[name],
+    options: dict[str, Any] = dict(
         factory=True,
         host=host,
         port=port,
@@ -48,6 +60,12 @@ def serve(name: str, host: str, port: int | None, workers: int) -> int:
         forwarded_allow_ips=os.environ.get("SAJJA_FORWARDED_ALLOW_IPS", "127.0.0.1"),
         timeout_graceful_shutdown=10,
     )
+    if not reuse_port:
+        uvicorn.run(APPS[name], **options)
+        return 0
+    if workers != 1:
+        raise SystemExit("sajja serve: --reuse-port runs one worker per process; start more processes instead")
+    uvicorn.Server(uvicorn.Config(APPS[name], **options)).run(sockets=[reuse_port_socket(host, port)])
     return 0
 
 
@@ -86,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--workers", type=int, default=int(os.environ.get("SAJJA_WORKERS", "1")))
     p_worker = sub.add_parser("worker", help="run background workers as a process (docs/workers.md)")
     p_worker.add_argument("names", nargs="+", metavar="NAME", choices=(*WORKER_NAMES, "all"))
+    p_serve.add_argument("--reuse-port", action="store_true",
+                         help="share the port with other processes (SO_REUSEPORT): replicas of the gateway")
     p_migrate = sub.add_parser("migrate", help="create and migrate databases, then exit")
     p_migrate.add_argument("names", nargs="*", metavar="NAME")
     p_keys = sub.add_parser("pii-keys", help="the members service's national ID key ring (docs/national-id-keys.md)")
@@ -99,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_all()
     if args.command == "serve":
-        return serve(args.name, args.host, args.port, args.workers)
+        return serve(args.name, args.host, args.port, args.workers, args.reuse_port)
     if args.command == "worker":
         return run_workers(args.names)
     if args.command == "pii-keys":

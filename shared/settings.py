@@ -11,6 +11,7 @@ value is refused at start-up.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,6 +27,25 @@ SERVICE_NAMES: tuple[str, ...] = ("members", "ledger", "benefits", "grants")
 PROCESS_NAMES: tuple[str, ...] = ("gateway", *SERVICE_NAMES)
 #: Port offsets from ``SAJJA_PORT`` (the gateway's port) for each process.
 PORT_OFFSETS: dict[str, int] = {name: i for i, name in enumerate(PROCESS_NAMES)}
+#: A service's replica n (from 0) listens on its first replica's port + n x this: the next block
+#: of five ports above the first (docs/replicas.md).
+REPLICA_PORT_STRIDE = len(PROCESS_NAMES)
+
+
+def replica_count(name: str, environ: Mapping[str, str]) -> int:
+    """How many processes of ``name`` ``sajja run`` starts: ``SAJJA_<NAME>_REPLICAS``, else
+    ``SAJJA_REPLICAS``, else 1."""
+    for key in (f"SAJJA_{name.upper()}_REPLICAS", "SAJJA_REPLICAS"):
+        raw = environ.get(key, "").strip()
+        if raw:
+            try:
+                count = int(raw)
+            except ValueError:
+                raise ValueError(f"{key}={raw!r} is not a whole number") from None
+            if not 1 <= count <= 16:
+                raise ValueError(f"{key}={count}: between 1 and 16 replicas")
+            return count
+    return 1
 
 DEV_SECRET_PREFIX = "dev-"
 COMMON_PREFIX = "SAJJA_"

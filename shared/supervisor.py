@@ -4,6 +4,10 @@
 - Each process's database is created if missing and migrated to head before anything starts.
 - Each process is a separate uvicorn (``sajja serve NAME``) on its own port; every line it prints
   is prefixed with its name.
+- ``SAJJA_REPLICAS`` (or ``SAJJA_<NAME>_REPLICAS`` for one process) starts that many of each:
+  a service's replicas on ports of their own (the next blocks of five above ``SAJJA_PORT``), which
+  the gateway is told of and spreads its requests over; the gateway's replicas share its port
+  (``SO_REUSEPORT``), the kernel spreading the callers' connections (docs/replicas.md).
 - Each background worker runs as processes of its own (``sajja worker NAME``), never inside the
   API processes: ``SAJJA_WORKER_REPLICAS`` of each (default ``SAJJA_REPLICAS``, else 1), named
   ``NAME#1``, ``NAME#2``... Replicas share the work through leases (docs/workers.md).
@@ -29,7 +33,7 @@ from pathlib import Path
 
 from shared.embedded_pg import EmbeddedPostgres
 from shared.migrate import migrate, redact
-from shared.settings import PORT_OFFSETS, PROCESS_NAMES, SERVICE_NAMES
+from shared.settings import PORT_OFFSETS, PROCESS_NAMES, REPLICA_PORT_STRIDE, SERVICE_NAMES, replica_count
 from shared.worker import WORKER_NAMES, WORKERS
 
 MAX_RESTARTS = 5
@@ -55,7 +59,7 @@ def say(source: str, line: str) -> None:
     width = max(len(n) for n in COLOURS) + 2
     tag = f"{source:<{width}}"
     if sys.stdout.isatty():
-        tag = f"\033[{COLOURS.get(source.split('#')[0], 37)}m{tag}\033[0m"
+        tag = f"\033[{COLOURS.get(source.split('#')[0].split('-')[0], 37)}m{tag}\033[0m"
     sys.stdout.write(f"{tag} | {line}\n")
     sys.stdout.flush()
 
@@ -75,9 +79,15 @@ def dev_secrets(home: Path) -> dict[str, str]:
 
 @dataclass
 class Child:
+    #: The process's name in the output: its kind, with ``-2``, ``-3``... for further replicas.
     name: str
+    #: No port: a worker (``sajja worker NAME``).
     port: int | None
-    #: ``sajja`` arguments; a process without a port is a worker.
+    #: Which of the five processes it is (``ledger`` for ``ledger-2``); empty for a worker.
+    kind: str = ""
+    #: Shares its port with its other replicas (the gateway's replicas).
+    reuse_port: bool = False
+    #: ``sajja`` arguments.
     argv: list[str] = field(default_factory=list)
     process: asyncio.subprocess.Process | None = None
     starts: list[float] = field(default_factory=list)
@@ -91,15 +101,23 @@ class Supervisor:
         self.base_port = base_port
         self.database_url = database_url
         self.pg: EmbeddedPostgres | None = None
-        self.children = {
-            name: Child(name, int(os.environ.get(f"SAJJA_{name.upper()}_PORT", base_port + PORT_OFFSETS[name])))
-            for name in PROCESS_NAMES
-        }
-        for name in self.children:
-            self.children[name].argv = ["serve", name, "--host", host, "--port", str(self.children[name].port)]
+        self.replicas = {name: replica_count(name, os.environ) for name in PROCESS_NAMES}
+        self.children: dict[str, Child] = {}
+        for name in PROCESS_NAMES:
+            first = int(os.environ.get(f"SAJJA_{name.upper()}_PORT", base_port + PORT_OFFSETS[name]))
+            count = self.replicas[name]
+            for n in range(count):
+                label = name if n == 0 else f"{name}-{n + 1}"
+                if name == "gateway":  # one address for callers: the kernel spreads connections
+                    self.children[label] = Child(label, first, kind=name, reuse_port=count > 1)
+                else:  # a port each: the gateway spreads requests and skips a dead replica
+                    self.children[label] = Child(label, first + n * REPLICA_PORT_STRIDE, kind=name)
+        for child in self.children.values():
+            child.argv = ["serve", child.kind, "--host", host, "--port", str(child.port),
+                          *(["--reuse-port"] if child.reuse_port else [])]
         for worker in WORKER_NAMES:
             for i in range(1, worker_replicas() + 1):
-                self.children[f"{worker}#{i}"] = Child(f"{worker}#{i}", None, ["worker", worker])
+                self.children[f"{worker}#{i}"] = Child(f"{worker}#{i}", None, argv=["worker", worker])
         self.stopping = asyncio.Event()
         self.failed: str | None = None
 
@@ -117,6 +135,9 @@ class Supervisor:
         env.setdefault("SAJJA_JWKS_URL", f"{gateway}/.well-known/jwks.json")
         for name in SERVICE_NAMES:
             env.setdefault(f"SAJJA_{name.upper()}_URL", f"http://{self.host}:{self.children[name].port}")
+            if self.replicas[name] > 1:  # the gateway forwards to every replica; services call the first
+                urls = [f"http://{self.host}:{c.port}" for c in self.children.values() if c.kind == name]
+                env.setdefault(f"SAJJA_GATEWAY_{name.upper()}_URL", ",".join(urls))
         env.setdefault("SAJJA_BENEFITS_DOCUMENTS_DIR", str(self.home / "documents"))
         env["PYTHONUNBUFFERED"] = "1"
         return env
@@ -220,10 +241,14 @@ class Supervisor:
 
 def run_all() -> int:
     home = Path(os.environ.get("SAJJA_HOME", ".sajja")).resolve()
-    supervisor = Supervisor(
-        home=home,
-        host=os.environ.get("SAJJA_HOST", "127.0.0.1"),
-        base_port=int(os.environ.get("SAJJA_PORT", "8000")),
-        database_url=os.environ.get("SAJJA_DATABASE_URL") or None,
-    )
+    try:
+        supervisor = Supervisor(
+            home=home,
+            host=os.environ.get("SAJJA_HOST", "127.0.0.1"),
+            base_port=int(os.environ.get("SAJJA_PORT", "8000")),
+            database_url=os.environ.get("SAJJA_DATABASE_URL") or None,
+        )
+    except ValueError as exc:  # a replica count out of bounds
+        say("sajja", f"!!! {exc}")
+        return 2
     return asyncio.run(supervisor.run())

@@ -2,8 +2,9 @@
 # Debian packages Sajja uses outside Python, installed when missing (idempotent):
 #   fonts    Thai TrueType fonts (TLWG Laksaman and Garuda) for PDF receipts and reports, and for
 #            Thai text in the browser;
-#   browser  Debian's chromium, for the headless-browser test of the web dashboard.
-# Usage: tools/system_packages.sh fonts [browser]
+#   browser  Debian's chromium, for the headless-browser test of the web dashboard;
+#   bench    wrk, the HTTP load tool the bench's evening-peak section drives.
+# Usage: tools/system_packages.sh fonts [browser] [bench]
 # Installs only as root on Debian (apt-get); elsewhere it says what is missing and goes on, and the
 # code that needs a package reports it (a 503 problem for PDFs, a skipped test for the browser).
 set -eu
@@ -13,6 +14,7 @@ for group in "$@"; do
     case "$group" in
         fonts) want="$want fonts-tlwg-laksaman-ttf fonts-tlwg-garuda-ttf" ;;
         browser) want="$want chromium" ;;
+        bench) want="$want wrk" ;;
         *) echo "system_packages: unknown group $group" >&2; exit 2 ;;
     esac
 done

@@ -93,6 +93,12 @@ def sections(seconds: float = 10.0, rounds: int = 2) -> dict[str, dict[str, Any]
             name: {"seconds_median": seconds, "seconds_rounds": [seconds] * 5} for name, seconds in (
                 ("national", 0.4213), ("province", 0.08), ("funds_table", 0.35), ("funds_csv", 0.3),
                 ("funds_xlsx", 0.9), ("fund_dashboard", 0.05))}},
+        "replicas": {**knobs, "funds": 8, "concurrency": 128,
+                     "targets": {"1 ledger replica": _row(1500.4, [1490, 1510.8]),
+                                 "2 ledger replicas": _row(1620.0, [1600, 1640])}},
+        "peak": {"seconds": seconds, "rounds": rounds, "phones": 200, "pause_ms": 100,
+                 "deposits_per_s_median": 1580.6, "deposits_per_s_rounds": [1570.2, 1591.0],
+                 "p50_ms": 12.34, "p90_ms": 25.0, "p99_ms": 44.96},
     }
 
 
@@ -114,15 +120,20 @@ def test_a_full_run_is_summarised_with_medians_date_and_machine() -> None:
                              "single_direct", "single_gateway", "single_gateway_many_phones", "single_gateway_funds",
                              "single_pgbench", "batched_direct", "batched_gateway", "batched_gateway_funds",
                              "batched_pgbench", "aggregates_national", "aggregates_province", "aggregates_funds_table",
-                             "aggregates_funds_csv", "aggregates_funds_xlsx", "aggregates_fund_dashboard"]
+                             "aggregates_funds_csv", "aggregates_funds_xlsx", "aggregates_fund_dashboard",
+                             "single_funds_one_ledger", "single_funds_two_ledgers", "peak_deposits",
+                             "peak_p50", "peak_p90", "peak_p99"]
     assert figures["aggregates_national"] == {"key": "aggregates_national", "label": "National roll-up, 6,000 funds",
                                               "value": 0.42, "unit": "s"}
     assert figures["aggregates_province"]["label"] == "A province's roll-up (78 funds)"
+    assert figures["single_funds_two_ledgers"]["value"] == 1620 and figures["peak_deposits"]["rounds"] == [1570, 1591]
+    assert (figures["peak_p50"]["value"], figures["peak_p99"]["value"], figures["peak_p99"]["unit"]) == (12.3, 45.0, "ms")
 
 
 @pytest.mark.parametrize(
     ("chosen", "seconds", "rounds"),
-    [(("gateway", "import", "ledger", "aggregates"), 2.0, 2), (("gateway", "import", "ledger", "aggregates"), 10.0, 1),
+    [(("gateway", "import", "ledger", "aggregates", "replicas", "peak"), 2.0, 2),
+     (("gateway", "import", "ledger", "aggregates", "replicas", "peak"), 10.0, 1),
      (("gateway", "import", "ledger"), 10.0, 2), (("ledger",), 10.0, 2), (("aggregates",), 10.0, 2)],
 )
 def test_shorter_rounds_or_fewer_sections_are_a_smoke_run(chosen: tuple[str, ...], seconds: float, rounds: int) -> None:
@@ -143,6 +154,8 @@ def test_the_readme_gets_the_table_once_and_the_check_reads_it_back(tmp_path: Pa
     assert "| Syncs of 500 (4 phones), through the gateway | 26,250 |" in text
     assert "| Roll import, 10,000 rows through the gateway | 1.30 s |" in text
     assert "| Funds table as XLSX, 6,000 funds | 0.90 s |" in text and "median of 5 runs" in text
+    assert "| Evening peak, 200 phones pausing 100 ms: p99 latency, ms | 45.0 |" in text
+    assert "| Single deposits over 8 funds, through the gateway, 128 in flight, 2 ledger replicas | 1,620 |" in text
     assert bench_summary.table(summary) in written.read_text(encoding="utf-8")
 
     later = sections()

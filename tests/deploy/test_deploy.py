@@ -193,7 +193,7 @@ def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch, where: str) -> tup
     assert argv and argv[0] in ("serve", "migrate", "worker"), f"{where}: unexpected sajja command {argv}"
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(
-        cli, "serve", lambda name, host, port, workers: calls.append(("serve", name, host, port)) or 0
+        cli, "serve", lambda name, host, port, workers, reuse_port=False: calls.append(("serve", name, host, port)) or 0
     )
     monkeypatch.setattr(cli, "migrate_all", lambda names: calls.append(("migrate", *names)) or 0)
     monkeypatch.setattr(cli, "run_workers", lambda names: calls.append(("worker", list(names))) or 0)

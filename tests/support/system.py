@@ -64,13 +64,28 @@ class RunningSystem:
         return "\n".join(self.lines)
 
     def pid_of(self, name: str) -> int:
-        pids = re.findall(rf"started {name} on \S+ \(pid (\d+)\)", self.output())
+        """The current pid of ``name`` (a process, or a replica: ``ledger-2``)."""
+        pids = re.findall(rf"started {re.escape(name)} on \S+ \(pid (\d+)\)", self.output())
         return int(pids[-1])
 
     def worker_pids(self, name: str) -> dict[str, int]:
         """The latest pid of each replica of worker ``name`` (``payouts#1``: pid)."""
         found = re.findall(rf"started worker ({re.escape(name)}#\d+) \(pid (\d+)\)", self.output())
         return {replica: int(pid) for replica, pid in found}
+
+    def replica_names(self, name: str) -> list[str]:
+        """``name`` and its further replicas (``ledger``, ``ledger-2``...), as the supervisor started them."""
+        found = re.findall(rf"started ({re.escape(name)}(?:-\d+)?) on ", self.output())
+        return list(dict.fromkeys(found))
+
+    def pids_of(self, name: str) -> list[int]:
+        """The current pids of every replica of ``name``."""
+        return [self.pid_of(label) for label in self.replica_names(name)]
+
+    def replica_urls(self, name: str) -> list[str]:
+        """Where each replica of service ``name`` listens (the gateway's replicas share its port)."""
+        return [url for label in self.replica_names(name)
+                for url in re.findall(rf"started {re.escape(label)} on (\S+) ", self.output())[-1:]]
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -80,7 +95,9 @@ class RunningSystem:
                 raise RuntimeError(f"sajja run exited with {self.process.returncode}:\n{self.output()}")
             try:
                 response = httpx.get(self.url + "/healthz", timeout=3)
-                if response.status_code == 200:
+                # With replicas, every one of them: a test or a bench spreads load over all.
+                replicas = response.json().get("replicas", {}) if response.status_code == 200 else {}
+                if response.status_code == 200 and all(s == "ok" for r in replicas.values() for s in r.values()):
                     return
                 last = response.text
             except httpx.HTTPError as exc:
@@ -99,7 +116,10 @@ def running_system(home: Path, *, extra_env: dict[str, str] | None = None, quiet
                    bootstrap: bool = True) -> Iterator[RunningSystem]:
     """``sajja run`` on free ports. ``bootstrap=False`` leaves the first admin to the development
     login, as a plain ``make run`` does."""
-    base = free_port_block()
+    from shared.settings import PROCESS_NAMES, REPLICA_PORT_STRIDE, replica_count
+
+    replicas = max(replica_count(name, extra_env or {}) for name in PROCESS_NAMES)
+    base = free_port_block(REPLICA_PORT_STRIDE * replicas)
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("SAJJA_")
     }
