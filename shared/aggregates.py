@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, SajjaError, register_messages
 from shared.members_client import MembersDirectory
-from shared.schemas import ClosedModel
+from shared.schemas import ClosedModel, QueryDate
 
 register_messages(
     {
@@ -39,8 +39,8 @@ class ScopeIn(ClosedModel):
 
     fund_ids: list[uuid.UUID] | None = Field(
         None, max_length=MAX_FUNDS, description="The funds; null: every fund the caller may see")
-    date_from: dt.date | None = Field(None, alias="from")
-    date_to: dt.date | None = Field(None, alias="to")
+    date_from: QueryDate | None = Field(None, alias="from")
+    date_to: QueryDate | None = Field(None, alias="to")
 
     def period(self, today: dt.date) -> tuple[dt.date, dt.date]:
         """Default: 1 January of ``to``'s year to today."""
