@@ -35,7 +35,9 @@ async def line() -> AsyncIterator[Job | None]:
                           publish_seconds=settings.key_publish_seconds, token_lifetime=settings.access_token_ttl_seconds)
         await keyring.ensure_current(db)
         issuer = TokenIssuer(settings=settings, keyring=keyring)
-        notifier = Notifier(db, LineClient(settings, http), issuer, http, settings.service_urls(),
+        # The feeds are read from each service's first replica (services' own calls do the same).
+        first = {name: urls[0] for name, urls in settings.service_urls().items()}
+        notifier = Notifier(db, LineClient(settings, http), issuer, http, first,
                             lease_seconds=settings.worker_lease_seconds)
 
         async def one_pass() -> None:
