@@ -22,9 +22,9 @@ Sections (each a function taking a :class:`Bench`, run in order in the same syst
   with one ledger process and with two (``SAJJA_LEDGER_REPLICAS=2``): two more systems started
   side by side for it, alternating rounds, the same load; the target is that two reach at least
   the throughput of one.
-- ``peak``: the evening peak, driven by wrk from outside (bench/wrk.py): 200 phones, each posting
-  a single deposit with a fresh id, waiting for its answer and pausing about 100 ms, 20 collectors
-  of one fund each with its own token; deposits/s, p50, p90, p99 (target p99 < 50 ms).
+- ``peak``: the evening peak, driven by wrk from outside (bench/wrk.py): ``PEAK_PHONES`` phones,
+  each posting a single deposit with a fresh id, waiting for its answer and pausing a little
+  (``PEAK_PAUSE_MS``), collectors of one fund each with its own token; deposits/s, p50, p90, p99.
 
 Each section prints a table and writes its figures to ``bench-results/<section>.json``. When every
 section has run with the default rounds or longer, the headline figures with the date and the
@@ -1386,8 +1386,9 @@ def _analyze_ledger(bench: Bench) -> None:
 
 
 def section_peak(bench: Bench) -> dict[str, Any]:
-    """The evening peak: 200 phones through the gateway, each posting a single deposit, waiting for
-    its answer and pausing about 100 ms, driven by wrk (bench/wrk.py); deposits/s, p50, p90, p99."""
+    """The evening peak: ``PEAK_PHONES`` phones through the gateway, each posting a single deposit,
+    waiting for its answer and pausing ``PEAK_PAUSE_MS``, driven by wrk (bench/wrk.py); deposits/s,
+    p50, p90, p99."""
     from bench import wrk
 
     if wrk.wrk_binary() is None:
