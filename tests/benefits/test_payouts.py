@@ -30,6 +30,7 @@ from shared.auth import Role
 from shared.ledger_client import LedgerClient
 from shared.timeutil import BANGKOK
 from tests.support.factories import make_fund, person
+from tests.support.helpers import migration
 
 TODAY = dt.datetime.now(BANGKOK).date()
 B = 100
@@ -294,18 +295,6 @@ KEPT = {
     "helped": "SELECT fund_id, paid_on, nullif(previous_on, '-infinity'), members FROM benefit_helped_days WHERE members <> 0",
     "waiting": "SELECT fund_id, status, claims, oldest FROM benefit_waiting WHERE claims <> 0",
 }
-
-
-def migration(service: str, name: str) -> Any:
-    """A migration module of ``service`` (its file name starts with a date, so it is loaded by path)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = next((Path(__file__).parents[2] / "services" / service / "migrations" / "versions").glob(f"*_{name}.py"))
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 async def kept(session: Any) -> dict[str, set[tuple[Any, ...]]]:
