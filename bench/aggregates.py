@@ -8,7 +8,9 @@ wrote for the fund (and the rows hanging off them) is inserted again once per co
 id made new (``md5(copy || id)``, the same in every database, so a member, an entry or a claim
 keeps pointing at its own across services), the copies spread over 77 provinces with a network
 each. The ledger's own triggers check every copied posting (entries balance, accounts exist) and
-queue every copied entry; ``ledger_refresh_aggregates()`` then builds the day totals. The
+queue every copied entry; ``ledger_refresh_aggregates()`` then builds the day totals. The benefits
+and grants services' triggers keep their aggregates from the copied claims, applications and
+tranches as they would from the services' own writes. The
 arrears each copy's ledger would count are the template's (the same books and roll), copied.
 
 Then, through the gateway as a platform admin, each view is timed (median of several runs, one
@@ -45,9 +47,11 @@ PASSWORD = "bench-aggregates-pass"
 #: Copies inserted per transaction.
 CHUNK = 1_000
 
-#: Tables the copies leave out: what the ledger builds from the copies itself, and records of acts.
-SKIP = {"alembic_version", "audit_events", "aggregate_queue", "income_days", "deposit_days", "idempotency_keys",
-        "idempotency"}
+#: Tables the copies leave out: the aggregates each service builds from the copies itself (the
+#: ledger's queue and day totals; benefits' and grants' kept by triggers on the copied claims,
+#: applications and tranches), and records of acts.
+SKIP = {"alembic_version", "audit_events", "aggregate_queue", "income_days", "deposit_days", "benefit_paid_days",
+        "benefit_helped_days", "benefit_waiting", "grant_totals", "idempotency_keys", "idempotency"}
 #: Columns that name something shared by every copy (a grant program, its grantor).
 KEEP = {"program_id", "grantor_id", "network_id"}
 
@@ -353,6 +357,15 @@ def section_aggregates(bench: Any) -> dict[str, Any]:
         from bench.run import BenchError
         raise BenchError(f"the national accumulated fund {national['accumulated_satang']} is not {FUNDS} x the template's"
                          f" {one['accumulated_satang']}")
+    # Benefits and grants: each copy's figures are the template's.
+    for group, keys in (("benefits_paid", ("total_satang", "claims", "members_helped")), ("pending_claims", ("claims",)),
+                        ("grants", ("applications", "awarded_satang", "received_satang"))):
+        for key in keys:
+            want = ((before.get(group) or {}).get(key) or 0) + FUNDS * one[group][key]
+            if national[group][key] != want:
+                from bench.run import BenchError
+                raise BenchError(f"the national {group}.{key} {national[group][key]} is not {want}:"
+                                 f" {FUNDS} x the template's {one[group][key]} and those before")
     in_province = sum(1 for r in national["table"] if r["province"] == province(0))
     views = {
         "national": "/v1/dashboard/national",

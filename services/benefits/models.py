@@ -192,3 +192,47 @@ class ClaimDocument(Base):
     #: no document that is not erased has the same checksum.
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     file_released_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- Aggregates kept per fund (docs/aggregates.md), moved by triggers on ``claims`` in the
+# transaction of every change (migration 20261207_0006).
+
+
+class BenefitPaidDay(Base):
+    """Claims paid by one fund on one Bangkok day in one category, and their amount: what
+    ``reports/paid`` sums by category, kept per fund and day (any period is a sum)."""
+
+    __tablename__ = "benefit_paid_days"
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    paid_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    claims: Mapped[int] = mapped_column(Integer, nullable=False)
+    amount_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class BenefitHelpedDay(Base):
+    """How many of a fund's members were paid on ``paid_on`` and last paid before that on
+    ``previous_on`` ('-infinity': never before). A member is helped in a period exactly once, on
+    their first day paid in it, the one whose previous day is before the period: members helped
+    from ``start`` to ``end`` is the sum over ``start <= paid_on <= end`` and ``previous_on < start``."""
+
+    __tablename__ = "benefit_helped_days"
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    paid_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    previous_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    members: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class BenefitWaiting(Base):
+    """A fund's claims waiting in one state (``submitted``, ``under_review``, ``payout_pending``,
+    ``payout_held``: as ``reports/pending`` groups them), and since when the oldest has waited;
+    ``claims`` 0 and ``oldest`` null once none does."""
+
+    __tablename__ = "benefit_waiting"
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    claims: Mapped[int] = mapped_column(Integer, nullable=False)
+    oldest: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

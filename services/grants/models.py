@@ -243,3 +243,27 @@ class WebhookDelivery(Leased, Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = _now()
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+#: ``grant_totals.network_id`` of applications from a fund of no network (a key cannot be null).
+NO_NETWORK = uuid.UUID(int=0)
+
+
+class GrantTotals(Base):
+    """What a fund's applications to one program (from one network) come to: applications beyond
+    a draft, requested, awarded, and their tranches disbursed and received by the fund's ledger.
+    Kept per fund with every change of an application or a tranche, by triggers in its own
+    transaction (migration 20261207_0008, docs/aggregates.md)."""
+
+    __tablename__ = "grant_totals"
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    program_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    #: The applications' network (``NO_NETWORK`` for none): a network officer sees its own only.
+    network_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    applications: Mapped[int] = mapped_column(Integer, nullable=False)
+    requested_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    awarded: Mapped[int] = mapped_column(Integer, nullable=False)
+    awarded_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    disbursed_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    received_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)

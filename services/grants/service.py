@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.grants.models import (
     Application,
     Grantor,
+    GrantTotals,
     Idempotency,
     Program,
     Review,
@@ -665,28 +666,32 @@ async def remember(session: AsyncSession, caller: str, key: str | None, payload:
 
 async def aggregates(session: AsyncSession, principal: Principal, fund_ids: list[uuid.UUID] | None) -> dict[str, Any]:
     """What ``/funds/{id}/summary`` says of one fund, summed over the funds named (all when none
-    are), of the applications the caller may see: two queries whatever the number of funds."""
-    mine: list[Any] = [Application.status != "draft"]
+    are), of the applications the caller may see: one query of the totals kept per fund, program
+    and network with every change (docs/aggregates.md), whatever the number of funds. They
+    include every change committed before ``as_of``."""
+    as_of = utcnow()
+    mine: list[Any] = []
     if fund_ids is not None:
-        mine.append(Application.fund_id.in_(fund_ids))
+        mine.append(GrantTotals.fund_id.in_(fund_ids))
     if principal.role is Role.network_officer:
-        mine.append(Application.network_id == principal.network_id)
+        mine.append(GrantTotals.network_id == principal.network_id)
     if principal.role is Role.integration:
         if principal.fund_id is not None:
-            mine.append(Application.fund_id == principal.fund_id)
+            mine.append(GrantTotals.fund_id == principal.fund_id)
         if principal.network_id is not None:
-            mine.append(Application.network_id == principal.network_id)
+            mine.append(GrantTotals.network_id == principal.network_id)
     ours = visible_programs(principal)
     if ours:
-        mine.append(Application.program_id.in_(select(Program.id).where(*ours)))
-    applications, requested, awarded, awarded_satang, funds = (await session.execute(
-        select(func.count(), func.coalesce(func.sum(Application.requested_satang), 0), func.count(Application.approved_satang),
-               func.coalesce(func.sum(Application.approved_satang), 0), func.count(func.distinct(Application.fund_id)))
+        mine.append(GrantTotals.program_id.in_(select(Program.id).where(*ours)))
+
+    def total(column: Any) -> Any:
+        return func.coalesce(func.sum(column), 0)
+
+    funds, applications, requested, awarded, awarded_satang, disbursed, received = (await session.execute(
+        select(func.count(func.distinct(GrantTotals.fund_id)).filter(GrantTotals.applications > 0),
+               total(GrantTotals.applications), total(GrantTotals.requested_satang), total(GrantTotals.awarded),
+               total(GrantTotals.awarded_satang), total(GrantTotals.disbursed_satang), total(GrantTotals.received_satang))
         .where(*mine))).one()
-    disbursed, received = (await session.execute(
-        select(func.coalesce(func.sum(Tranche.amount_satang).filter(Tranche.status == "disbursed"), 0),
-               func.coalesce(func.sum(Tranche.amount_satang).filter(Tranche.ledger_status == "posted"), 0))
-        .join(Application, Application.id == Tranche.application_id).where(*mine))).one()
     return {"funds_with_applications": int(funds), "applications": int(applications), "awarded": int(awarded),
             "requested_satang": int(requested), "awarded_satang": int(awarded_satang), "disbursed_satang": int(disbursed),
-            "received_satang": int(received), "in_transit_satang": int(disbursed) - int(received), "as_of": utcnow()}
+            "received_satang": int(received), "in_transit_satang": int(disbursed) - int(received), "as_of": as_of}

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from unittest.mock import ANY
 import uuid
 from typing import Any
 
@@ -28,6 +30,7 @@ from shared.auth import Role
 from shared.ledger_client import LedgerClient
 from shared.timeutil import BANGKOK
 from tests.support.factories import make_fund, person
+from tests.support.helpers import migration
 
 TODAY = dt.datetime.now(BANGKOK).date()
 B = 100
@@ -281,3 +284,142 @@ async def test_a_claim_paid_with_another_amount_stays_unpaid_and_says_why(fund_p
     assert (claim["status"], claim["payout_status"]) == ("approved", "pending")
     assert claim["payout_error"] == "ledger answered 409 idempotency.key_reused"
     assert await p.moved() == moved
+
+
+# --- Aggregates kept with every change of a claim (issue 22, point 1; docs/aggregates.md) ----------------------
+
+#: The kept tables, as sets of rows (a row that came back to nothing is no figure).
+KEPT = {
+    "paid": "SELECT fund_id, paid_on, category, claims, amount_satang FROM benefit_paid_days"
+            " WHERE claims <> 0 OR amount_satang <> 0",
+    "helped": "SELECT fund_id, paid_on, nullif(previous_on, '-infinity'), members FROM benefit_helped_days WHERE members <> 0",
+    "waiting": "SELECT fund_id, status, claims, oldest FROM benefit_waiting WHERE claims <> 0",
+}
+
+
+async def kept(session: Any) -> dict[str, set[tuple[Any, ...]]]:
+    return {name: {tuple(r) for r in (await session.execute(text(sql))).all()} for name, sql in KEPT.items()}
+
+
+async def recount(session: Any) -> dict[str, set[tuple[Any, ...]]]:
+    """The same figures counted from scratch from the claims, in Python."""
+    paid: dict[tuple[Any, ...], list[int]] = {}
+    days: dict[tuple[Any, ...], set[dt.date]] = {}
+    waiting: dict[tuple[Any, ...], list[Any]] = {}
+    for c in (await session.scalars(select(Claim))).all():
+        if c.status == "paid" and c.paid_at is not None:
+            day = c.paid_at.astimezone(BANGKOK).date()
+            line = paid.setdefault((c.fund_id, day, c.category), [0, 0])
+            line[0], line[1] = line[0] + 1, line[1] + c.amount_satang
+            days.setdefault((c.fund_id, c.member_id), set()).add(day)
+        if c.status in ("submitted", "under_review", "approved"):
+            key = f"payout_{c.payout_status}" if c.status == "approved" else c.status
+            since = c.decided_at if c.status == "approved" and c.decided_at else c.created_at
+            line = waiting.setdefault((c.fund_id, key), [0, since])
+            line[0], line[1] = line[0] + 1, min(line[1], since)
+    helped: Counter[tuple[Any, ...]] = Counter()
+    for (fund, _), paid_days in days.items():
+        previous = None
+        for day in sorted(paid_days):
+            helped[(fund, day, previous)] += 1
+            previous = day
+    return {"paid": {(*k, n, a) for k, (n, a) in paid.items()}, "helped": {(*k, n) for k, n in helped.items()},
+            "waiting": {(*k, n, s) for k, (n, s) in waiting.items()}}
+
+
+async def test_the_kept_aggregates_are_a_recount_of_the_claims_after_every_change(fund_payouts: Payouts) -> None:
+    """Claims submitted, reviewed, approved, rejected, cancelled, paid, held and released, paid on
+    other days (written in SQL, as the bench's copies are): after each change the kept tables are
+    what counting the claims from scratch gives, the migration's backfill gives the same, a write
+    rolled back leaves them as they were, and the roll-up of the fund says what its own reports say
+    for periods that cut through its days paid."""
+    from services.benefits.reports import service as reports
+
+    p = fund_payouts
+    db = p.benefits._transport.app.state.db
+    fund = uuid.UUID(p.fund.id)
+
+    async def check() -> dict[str, set[tuple[Any, ...]]]:
+        async with db.sessionmaker() as session:
+            now = await kept(session)
+            assert now == await recount(session)
+            return now
+
+    async def sql(statement: str, **params: Any) -> None:
+        async with db.sessionmaker() as session, session.begin():
+            await session.execute(text(statement), params)
+
+    async def submitted(member: int) -> str:
+        made = await p.benefits.post(f"{p.base}/claims", headers=p.committee, json={
+            "member_id": p.member_ids[member], "benefit_code": "education", "event_date": TODAY.isoformat()})
+        assert made.status_code == 201, made.text
+        await check()
+        return made.json()["id"]
+
+    async def act(claim: str, action: str, **body: Any) -> None:
+        answer = await p.benefits.post(f"{p.base}/claims/{claim}/{action}", json=body or None, headers=p.committee)
+        assert answer.status_code == 200, answer.text
+        await check()
+
+    first = await p.approved_claim(0)
+    assert (await check())["waiting"] and not (await check())["paid"]
+    rejected = await submitted(1)
+    await act(rejected, "review")
+    await act(rejected, "reject", reason="ไม่ครบเงื่อนไข")
+    await act(await submitted(1), "cancel", reason="ยื่นซ้ำ")
+    assert await p.pay() == 1
+    await check()
+    # A second claim of the same member paid the same day (a copy written in SQL, as the bench's
+    # are): one member helped, two claims paid.
+    again = str(uuid.uuid4())
+    columns = [c.name for c in Claim.__table__.columns]
+    await sql(f"INSERT INTO claims ({', '.join(columns)}) SELECT {', '.join(':again' if c == 'id' else c for c in columns)}"
+              " FROM claims WHERE id = :id", id=first, again=again)
+    assert {r[3] for r in (await check())["helped"]} == {1} and {r[3] for r in (await check())["paid"]} == {2}
+    # Held (as the worker holds it), released by the committee.
+    held = await p.approved_claim(1)
+    await sql("UPDATE claims SET payout_status = 'held' WHERE id = :id", id=held)
+    await check()
+    await act(held, "release")
+
+    # A write rolled back (a payout recorded, then the transaction fails) leaves them untouched.
+    before = await check()
+    with pytest.raises(RuntimeError):
+        async with db.sessionmaker() as session, session.begin():
+            claim = await session.get(Claim, (fund, uuid.UUID(held)))
+            claim.status, claim.payout_status, claim.paid_at = "paid", "paid", dt.datetime.now(BANGKOK)
+            await session.flush()
+            assert await kept(session) != before, "moved in the write's own transaction"
+            raise RuntimeError("the answer could not be written")
+    assert await check() == before
+    assert await p.pay() == 1
+    # Days paid moved in SQL: member 0 paid 40 and 10 days ago (two days), member 1 today.
+    await sql("UPDATE claims SET paid_at = paid_at - interval '40 days' WHERE id = :id", id=first)
+    await check()
+    await sql("UPDATE claims SET paid_at = paid_at - interval '10 days' WHERE id = :id", id=again)
+    figures = await check()
+    assert len(figures["helped"]) == 3 and len(figures["paid"]) == 3
+
+    # The migration's backfill counts the same from the claims as they stand.
+    backfill = migration("benefits", "kept_aggregates").BACKFILL
+    async with db.sessionmaker() as session, session.begin():
+        for table in ("benefit_paid_days", "benefit_helped_days", "benefit_waiting"):
+            await session.execute(text(f"DELETE FROM {table}"))
+        for statement in backfill.split(";\n"):
+            if statement.strip():
+                await session.execute(text(statement))
+        assert await kept(session) == figures
+
+    # The roll-up of the fund is what its own reports say, for periods cutting through its days paid.
+    async with db.sessionmaker() as session:
+        for back_from, back_to in ((60, 0), (40, 0), (39, 0), (20, 5), (10, 10), (45, 11), (5, 0), (100, 50)):
+            start, end = TODAY - dt.timedelta(days=back_from), TODAY - dt.timedelta(days=back_to)
+            rolled = await reports.aggregates(session, [fund], start, end)
+            own = await reports.paid(session, fund, start.year, start=start, end=end)
+            assert rolled["paid"] == {"total_satang": own.total_satang, "claims": own.claims, "members_helped": own.members_helped,
+                                      "by_category": [line.model_dump() for line in own.by_category]}, (start, end)
+        pending = await reports.pending(session, fund)
+        assert [(w["status"], w["claims"], w["oldest_days"]) for w in rolled["pending"]] == [
+            (line.status, line.claims, line.oldest_days) for line in pending.lines]
+        assert await reports.aggregates(session, [uuid.uuid4()], TODAY, TODAY) == {
+            "as_of": ANY, "paid": {"total_satang": 0, "claims": 0, "members_helped": 0, "by_category": []}, "pending": []}

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from services.grants.worker import run_once, verify
 from shared.auth import Role
 from shared.timeutil import BANGKOK
 from tests.support.factories import NAKHON, grant_officer, make_fund, make_grantor
-from tests.support.helpers import Tokens
+from tests.support.helpers import Tokens, migration
 
 TODAY = dt.datetime.now(BANGKOK).date()
 B = 100
@@ -375,3 +375,146 @@ async def test_awards_stay_within_each_split_of_the_envelope(g: Grants) -> None:
     assert over.status_code == 409 and over.json()["code"] == "award.split_exceeded"  # 35,000 + 35,000 > 50,000 issue-based
     target = await g.screened(program, await nakhon_fund(g, "กองทุนพื้นที่"), split="target_areas")
     assert (await g.decide(target["id"], {"decision": "approve"})).status_code == 200
+
+
+# --- Totals kept with every change of an application or a tranche (issue 22, point 1) ------------------------
+
+
+async def _totals(session: Any) -> set[tuple[Any, ...]]:
+    return {tuple(r) for r in (await session.execute(text(
+        "SELECT fund_id, program_id, network_id, applications, requested_satang, awarded, awarded_satang,"
+        " disbursed_satang, received_satang FROM grant_totals"
+        " WHERE (applications, requested_satang, awarded, awarded_satang, disbursed_satang, received_satang)"
+        " <> (0, 0, 0, 0, 0, 0)"))).all()}
+
+
+async def _recount(session: Any) -> set[tuple[Any, ...]]:
+    """The same totals counted from scratch from the applications and tranches, in Python."""
+    from services.grants.models import NO_NETWORK, Application, Tranche
+
+    applications = {a.id: a for a in (await session.scalars(select(Application))).all()}
+    totals: dict[tuple[Any, ...], list[int]] = {}
+
+    def line(a: Any) -> list[int]:
+        return totals.setdefault((a.fund_id, a.program_id, a.network_id or NO_NETWORK), [0] * 6)
+
+    for a in applications.values():
+        if a.status != "draft":
+            t = line(a)
+            t[0], t[1] = t[0] + 1, t[1] + a.requested_satang
+            t[2], t[3] = t[2] + (a.approved_satang is not None), t[3] + (a.approved_satang or 0)
+    for tranche in (await session.scalars(select(Tranche))).all():
+        t = line(applications[tranche.application_id])
+        t[4] += tranche.amount_satang if tranche.status == "disbursed" else 0
+        t[5] += tranche.amount_satang if tranche.ledger_status == "posted" else 0
+    return {(*k, *v) for k, v in totals.items() if any(v)}
+
+
+async def _from_the_rows(session: Any, principal: Any, fund_ids: list[uuid.UUID] | None) -> dict[str, int]:
+    """What the aggregates said when they grouped the applications and tranches themselves."""
+    from sqlalchemy import func
+
+    from services.grants.models import Application, Program, Tranche
+    from services.grants.service import visible_programs
+
+    mine: list[Any] = [Application.status != "draft"]
+    if fund_ids is not None:
+        mine.append(Application.fund_id.in_(fund_ids))
+    if principal.role is Role.network_officer:
+        mine.append(Application.network_id == principal.network_id)
+    if principal.role is Role.integration:
+        if principal.fund_id is not None:
+            mine.append(Application.fund_id == principal.fund_id)
+        if principal.network_id is not None:
+            mine.append(Application.network_id == principal.network_id)
+    if visible_programs(principal):
+        mine.append(Application.program_id.in_(select(Program.id).where(*visible_programs(principal))))
+    applications, requested, awarded, awarded_satang, funds = (await session.execute(
+        select(func.count(), func.coalesce(func.sum(Application.requested_satang), 0), func.count(Application.approved_satang),
+               func.coalesce(func.sum(Application.approved_satang), 0), func.count(func.distinct(Application.fund_id)))
+        .where(*mine))).one()
+    disbursed, received = (await session.execute(
+        select(func.coalesce(func.sum(Tranche.amount_satang).filter(Tranche.status == "disbursed"), 0),
+               func.coalesce(func.sum(Tranche.amount_satang).filter(Tranche.ledger_status == "posted"), 0))
+        .join(Application, Application.id == Tranche.application_id).where(*mine))).one()
+    return {"funds_with_applications": funds, "applications": applications, "awarded": awarded, "requested_satang": requested,
+            "awarded_satang": awarded_satang, "disbursed_satang": disbursed, "received_satang": received,
+            "in_transit_satang": disbursed - received}
+
+
+async def test_the_kept_totals_are_a_recount_of_applications_and_tranches(g: Grants) -> None:
+    """Applications drafted, submitted, screened, rejected and awarded, tranches disbursed and
+    received by the ledger: after each change ``grant_totals`` is what counting the rows from
+    scratch gives, the migration's backfill gives the same, a write rolled back leaves it as it was,
+    and the aggregates answer each caller what grouping the rows answered."""
+    from services.grants import service
+    from services.grants.models import Tranche
+    from shared.auth import Principal
+
+    db = g.grants._transport.app.state.db
+
+    async def check() -> set[tuple[Any, ...]]:
+        async with db.sessionmaker() as session:
+            now = await _totals(session)
+            assert now == await _recount(session)
+            return now
+
+    network = (await g.members.post("/v1/members/networks", headers=g.tokens.headers(),
+                                    json={"name_th": "เครือข่ายนครศรีธรรมราช", "province": "นครศรีธรรมราช"})).json()
+    in_network = await make_fund(g.members, g.tokens, name="กองทุนในเครือข่าย", network_id=network["id"], **NAKHON)
+    outside = await make_fund(g.members, g.tokens, name="กองทุนห้วยงู", province="ชัยนาท", district="หันคา",
+                              subdistrict="ห้วยงู", founded_on="2011-01-01")
+    program = await g.program()
+    other = await g.program(grantor="provincial_office", name="งบจังหวัด")
+    drafted = await g.apply(other, in_network)
+    assert drafted.status_code == 201 and not await check(), "a draft counts nowhere"
+    awarded = (await g.screened(program, in_network))["id"]
+    await check()
+    award = (await g.decide(awarded, {"decision": "approve", "tranches": [
+        {"amount_satang": 30_000 * B, "due_on": TODAY.isoformat()},
+        {"amount_satang": 25_000 * B, "due_on": (TODAY + dt.timedelta(days=90)).isoformat()}]})).json()
+    await check()
+    rejected = (await g.screened(program, outside))["id"]
+    assert (await g.decide(rejected, {"decision": "reject", "note": "ไม่ครบเงื่อนไข"})).status_code == 200
+    await check()
+    first = award["tranches"][0]["id"]
+    disbursed = await g.grants.post(f"/v1/grants/applications/{awarded}/tranches/{first}/disbursement", headers=g.officer,
+                                    json={"disbursed_on": TODAY.isoformat(), "reference": "KTB-0001"})
+    assert disbursed.status_code == 200, disbursed.text
+    await check()
+    await g.work()
+    totals = await check()
+    assert {t[7:] for t in totals} == {(30_000 * B, 30_000 * B), (0, 0)}
+
+    # The migration's backfill counts the same.
+    backfill = migration("grants", "kept_aggregates").BACKFILL
+    async with db.sessionmaker() as session, session.begin():
+        await session.execute(text("DELETE FROM grant_totals"))
+        await session.execute(text(backfill.strip().rstrip(";")))
+        assert await _totals(session) == totals
+
+    # A write rolled back leaves the totals untouched.
+    with pytest.raises(RuntimeError):
+        async with db.sessionmaker() as session, session.begin():
+            second = await session.get(Tranche, uuid.UUID(award["tranches"][1]["id"]))
+            second.status, second.disbursed_on = "disbursed", TODAY
+            await session.flush()
+            assert await _totals(session) != totals, "moved in the write's own transaction"
+            raise RuntimeError("the webhook's outbox could not be written")
+    assert await check() == totals
+
+    # Each caller's aggregates are what grouping the rows gave.
+    callers = [
+        Principal(subject="admin", role=Role.platform_admin),
+        Principal(subject="officer", role=Role.network_officer, network_id=uuid.UUID(network["id"])),
+        Principal(subject="codi-officer", role=Role.grant_officer, grantor_id=uuid.UUID(g.codi)),
+        Principal(subject="province-officer", role=Role.grant_officer, grantor_id=uuid.UUID(g.grantors["provincial_office"])),
+        Principal(subject="cli", role=Role.integration, grantor_id=uuid.UUID(g.codi), scopes=frozenset({"grants:read"}),
+                  fund_id=uuid.UUID(outside.id)),
+    ]
+    async with db.sessionmaker() as session:
+        for principal in callers:
+            for fund_ids in (None, [uuid.UUID(in_network.id)], [uuid.UUID(outside.id), uuid.uuid4()]):
+                answer = await service.aggregates(session, principal, fund_ids)
+                assert {k: v for k, v in answer.items() if k != "as_of"} == await _from_the_rows(session, principal, fund_ids), (
+                    principal.role, fund_ids)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -105,3 +107,12 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+def migration(service: str, name: str) -> Any:
+    """A migration module of ``service`` (its file name starts with a date, so it is loaded by path)."""
+    path = next((Path(__file__).parents[2] / "services" / service / "migrations" / "versions").glob(f"*_{name}.py"))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

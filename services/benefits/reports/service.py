@@ -7,10 +7,10 @@ import statistics
 import uuid
 from typing import Any
 
-from sqlalchemy import case, extract, func, select
+from sqlalchemy import extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.benefits.models import Claim
+from services.benefits.models import BenefitHelpedDay, BenefitPaidDay, BenefitWaiting, Claim
 from services.benefits.schemas import PaidLine, PaidReport, PendingAge, PendingReport
 from shared.figures import BE_OFFSET
 from shared.timeutil import BANGKOK, utcnow
@@ -62,26 +62,31 @@ async def pending(session: AsyncSession, fund_id: uuid.UUID) -> PendingReport:
 async def aggregates(session: AsyncSession, fund_ids: list[uuid.UUID] | None, start: dt.date, end: dt.date) -> dict[str, Any]:
     """Benefits paid by category over the period and claims still waiting, over many funds: what
     ``paid`` and ``pending`` say of each fund, summed (members helped: each fund's own, added),
-    one query per figure whatever the number of funds."""
-    scope = () if fund_ids is None else (Claim.fund_id.in_(fund_ids),)
-    paid_on = func.date(func.timezone("Asia/Bangkok", Claim.paid_at))
-    paid_in = (Claim.status == "paid", paid_on >= start, paid_on <= end, *scope)
-    by_category = (await session.execute(
-        select(Claim.category, func.count(), func.sum(Claim.amount_satang)).where(*paid_in)
-        .group_by(Claim.category).order_by(Claim.category))).all()
-    per_fund = select(func.count(func.distinct(Claim.member_id)).label("n")).where(*paid_in).group_by(Claim.fund_id).subquery()
-    helped = await session.scalar(select(func.coalesce(func.sum(per_fund.c.n), 0)))
+    from the aggregates kept per fund with every change of a claim (docs/aggregates.md), one
+    query per figure whatever the number of funds. They include every change committed before
+    ``as_of``."""
     now = utcnow()
-    key = case((Claim.status == "approved", func.concat("payout_", Claim.payout_status)), else_=Claim.status)
-    since = case(((Claim.status == "approved") & Claim.decided_at.is_not(None), Claim.decided_at), else_=Claim.created_at)
+
+    def scope(column: Any) -> tuple[Any, ...]:
+        return () if fund_ids is None else (column.in_(fund_ids),)
+
+    in_period = (BenefitPaidDay.paid_on >= start, BenefitPaidDay.paid_on <= end, *scope(BenefitPaidDay.fund_id))
+    by_category = [(c, int(n), int(s)) for c, n, s in (await session.execute(
+        select(BenefitPaidDay.category, func.sum(BenefitPaidDay.claims), func.sum(BenefitPaidDay.amount_satang))
+        .where(*in_period).group_by(BenefitPaidDay.category).order_by(BenefitPaidDay.category))).all() if n]
+    # A member counts on their first day paid in the period: the day whose previous one is before it.
+    helped = await session.scalar(select(func.coalesce(func.sum(BenefitHelpedDay.members), 0)).where(
+        BenefitHelpedDay.paid_on >= start, BenefitHelpedDay.paid_on <= end, BenefitHelpedDay.previous_on < start,
+        *scope(BenefitHelpedDay.fund_id)))
     waiting = (await session.execute(
-        select(key, func.count(), func.min(since))
-        .where(Claim.status.in_(("submitted", "under_review", "approved")), *scope).group_by(key).order_by(key))).all()
+        select(BenefitWaiting.status, func.sum(BenefitWaiting.claims), func.min(BenefitWaiting.oldest))
+        .where(BenefitWaiting.claims > 0, *scope(BenefitWaiting.fund_id))
+        .group_by(BenefitWaiting.status).order_by(BenefitWaiting.status))).all()
     return {
         "as_of": now.astimezone(BANGKOK),
-        "paid": {"total_satang": sum(int(s) for _, _, s in by_category), "claims": sum(n for _, n, _ in by_category),
-                 "members_helped": int(helped or 0),
-                 "by_category": [{"key": c, "claims": n, "amount_satang": int(s)} for c, n, s in by_category]},
-        "pending": [{"status": k, "claims": n, "oldest_days": int((now - oldest).total_seconds() / 86400)}
+        "paid": {"total_satang": sum(s for _, _, s in by_category), "claims": sum(n for _, n, _ in by_category),
+                 "members_helped": int(helped),
+                 "by_category": [{"key": c, "claims": n, "amount_satang": s} for c, n, s in by_category]},
+        "pending": [{"status": k, "claims": int(n), "oldest_days": int((now - oldest).total_seconds() / 86400)}
                     for k, n, oldest in waiting],
     }
