@@ -15,7 +15,7 @@ can ride along with another's request.
 A service may run as several replicas (``sajja run`` with ``SAJJA_REPLICAS``, docs/replicas.md):
 each request goes to the replica with the fewest requests in flight from this gateway (round
 robin among equals). A replica that refuses the connection is taken out for
-:data:`DOWN_SECONDS` and the request is sent to another one, whatever its method: nothing of it
+:data:`shared.replicas.DOWN_SECONDS` and the request is sent to another one, whatever its method: nothing of it
 was sent. A request that was sent and whose answer broke off (the replica died under it) is sent
 to another replica only when sending it twice does no harm (:func:`retry_after_sending`). A
 timeout is never retried: the request may still be under way, and a second copy would double
@@ -48,7 +48,7 @@ from shared.http1 import (
 )
 # What a service's replicas are, how one is chosen, and which requests go to another after a broken
 # answer: one piece of code with the services' own calls to each other (shared/replicas.py).
-from shared.replicas import DOWN_SECONDS, Replica, Upstream, retry_after_sending  # noqa: F401 - used and re-exported
+from shared.replicas import Replica, Upstream, retry_after_sending
 
 log = logging.getLogger("sajja.proxy")
 
