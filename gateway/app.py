@@ -49,6 +49,7 @@ from shared.middleware import (
     RequestIdMiddleware,
     ServerTimeMiddleware,
 )
+from shared.replicas import ReplicaTransport
 from shared.settings import SERVICE_NAMES
 
 log = logging.getLogger("sajja.gateway")
@@ -121,7 +122,9 @@ async def start_gateway(app: FastAPI) -> list[Any]:
     app.state.openapi_merger = OpenApiMerger(app.state.forwarder.service_urls)
     app.state.members_facts = MembersFacts(app.state.forwarder, app.state.issuer)
     if not hasattr(app.state, "internal_http"):
-        app.state.internal_http = httpx.AsyncClient(timeout=10, cookies=no_cookies())
+        # Its calls to a service's first URL (member views, the feeds) go to any of its replicas.
+        app.state.internal_http = httpx.AsyncClient(timeout=10, cookies=no_cookies(), transport=ReplicaTransport(
+            settings.service_urls(), httpx.AsyncHTTPTransport(retries=1)))
         owned.append(_Closing(app.state.internal_http.aclose))
     app.state.line = LineClient(settings, app.state.internal_http)
     app.state.member_view = MemberView(app.state.issuer, app.state.internal_http, app.state.forwarder.service_urls)

@@ -15,28 +15,28 @@ can ride along with another's request.
 A service may run as several replicas (``sajja run`` with ``SAJJA_REPLICAS``, docs/replicas.md):
 each request goes to the replica with the fewest requests in flight from this gateway (round
 robin among equals). A replica that refuses the connection is taken out for
-:data:`DOWN_SECONDS` and the request is sent to another one, whatever its method: nothing of it
+:data:`shared.replicas.DOWN_SECONDS` and the request is sent to another one, whatever its method: nothing of it
 was sent. A request that was sent and whose answer broke off (the replica died under it) is sent
 to another replica only when sending it twice does no harm (:func:`retry_after_sending`). A
 timeout is never retried: the request may still be under way, and a second copy would double
-the load on a service that is already slow.
+the load on a service that is already slow. The choice and these rules are ``shared/replicas.py``'s,
+the same for the services' and the workers' own calls to each other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import time
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
 
+from shared import replicas
 from shared.errors import SajjaError, problem_response
 from shared.etag import etag_of, if_none_match
-from shared.http import CLIENT_IDLE_SECONDS, IDEMPOTENT_METHODS
+from shared.http import CLIENT_IDLE_SECONDS
 from shared.http1 import (
     OWN_HEADERS,
     Answer,
@@ -45,8 +45,10 @@ from shared.http1 import (
     Unreachable,
     UpstreamError,
     header_pairs,
-    split_url,
 )
+# What a service's replicas are, how one is chosen, and which requests go to another after a broken
+# answer: one piece of code with the services' own calls to each other (shared/replicas.py).
+from shared.replicas import Replica, Upstream, retry_after_sending
 
 log = logging.getLogger("sajja.proxy")
 
@@ -98,69 +100,6 @@ def upstream_failure(exc: BaseException, service: str) -> SajjaError:
 #: What :meth:`Forwarder.call` raises when the exchange itself failed.
 TRANSPORT_ERRORS = (TimeoutError, UpstreamError)
 
-#: How long a replica that refused a connection is left out before a request tries it again.
-DOWN_SECONDS = 1.0
-#: Deposits carry their own ids, which the ledger's database keeps unique: posted twice, a deposit
-#: is posted once and the second answer is its receipt again (``Idempotency-Replayed``).
-_DEPOSIT_POST = re.compile(r"/v1/ledger/funds/[^/]+/deposits(?:/batch)?")
-
-
-def retry_after_sending(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether a request that reached a replica may be sent again to another: the methods HTTP
-    makes idempotent (as ``shared.http`` retries them), a request with an ``Idempotency-Key``,
-    and the deposit posts (idempotent by the deposits' ids). Any other POST or a PATCH is sent
-    once: it may have been applied before the answer broke off."""
-    if method in IDEMPOTENT_METHODS:
-        return True
-    if method == "POST" and _DEPOSIT_POST.fullmatch(path):
-        return True
-    return any(k == b"idempotency-key" for k, _ in headers)
-
-
-class Replica:
-    """One replica of a service: where it listens, and what this gateway knows of it."""
-
-    __slots__ = ("host", "port", "base", "in_flight", "down_until")
-
-    def __init__(self, url: str) -> None:
-        self.host, self.port, base = split_url(url)
-        self.base = base.rstrip(b"/")
-        self.in_flight = 0
-        self.down_until = 0.0
-
-
-class Upstream:
-    """A service's replicas, and the choice of one for each request."""
-
-    def __init__(self, urls: list[str]) -> None:
-        if not urls:
-            raise ValueError("a service needs at least one URL")
-        self.replicas = [Replica(url) for url in urls]
-        self._turn = 0
-
-    def pick(self, tried: list[Replica]) -> Replica | None:
-        """The replica with the fewest requests in flight, among those up and not yet tried; when
-        all are down, the one that went down first (it may be back); None when all were tried."""
-        replicas = self.replicas
-        if len(replicas) == 1:
-            return None if tried else replicas[0]
-        count = len(replicas)
-        start = self._turn = (self._turn + 1) % count
-        now = time.monotonic()
-        best: Replica | None = None
-        fallback: Replica | None = None
-        for i in range(count):
-            replica = replicas[(start + i) % count]
-            if replica in tried:
-                continue
-            if replica.down_until > now:
-                if fallback is None or replica.down_until < fallback.down_until:
-                    fallback = replica
-            elif best is None or replica.in_flight < best.in_flight:
-                best = replica
-        return best or fallback
-
-
 class Forwarder:
     """The pooled client and each service's replicas."""
 
@@ -198,11 +137,11 @@ class Forwarder:
                 return await self.client.send(replica.host, replica.port, method, replica.base + target,
                                               headers=headers, body=body)
             except Unreachable as exc:
-                replica.down_until = time.monotonic() + DOWN_SECONDS
+                replica.refused()
                 failure = exc
                 if len(upstream.replicas) > 1:
                     log.warning("upstream %s replica %s:%d refused the connection; left out for %gs",
-                                service, replica.host, replica.port, DOWN_SECONDS)
+                                service, replica.host, replica.port, replicas.DOWN_SECONDS)
             except BrokenAnswer as exc:
                 failure = exc
                 if not retry_after_sending(method, path, headers):

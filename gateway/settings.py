@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from shared.settings import DEV_SECRET_PREFIX, SERVICE_NAMES, SajjaSettings, service_settings_config
+from shared.settings import DEV_SECRET_PREFIX, SajjaSettings, service_settings_config
 
 #: The first platform admin of a development system (``SAJJA_ENV=dev``, which listens on loopback
 #: only by default) when no bootstrap login is set: documented in the README so that a newcomer
@@ -97,10 +97,3 @@ class GatewaySettings(SajjaSettings):
     line_feed_concurrency: int = Field(default=8, ge=1)
 
     secret_fields: ClassVar[tuple[str, ...]] = ("service_secret", "key_secret")
-
-    def service_urls(self) -> dict[str, list[str]]:
-        """Each service's replicas' base URLs (one unless a URL setting lists several)."""
-        return {
-            name: [url.strip().rstrip("/") for url in getattr(self, f"{name}_url").split(",") if url.strip()]
-            for name in SERVICE_NAMES
-        }

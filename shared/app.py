@@ -111,7 +111,8 @@ def create_service_app(
             app.state.http = make_client(
                 auth=ServiceTokenAuth(
                     gateway_url=settings.gateway_url, service=process, master_secret=settings.service_secret
-                )
+                ),
+                services=settings.service_urls(),
             )
             owned.append(app.state.http)
         made_verifier = not hasattr(app.state, "verifier")

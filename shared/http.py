@@ -6,13 +6,17 @@
 - Service tokens: a service authenticates to another with a token the gateway issues for its
   client credentials (``svc-<name>``), fetched on first use and renewed before it expires.
 - The caller's ``X-Request-ID`` goes along, so logs join up across services.
+- A service run as several replicas (``SAJJA_LEDGER_URL=http://a,http://b``) is called at its first
+  replica's URL, and each request goes to one of them as the gateway's do: the fewest in flight, a
+  refused connection tried on another replica, a broken answer only when the request may be sent
+  twice (``shared/replicas.py``, docs/replicas.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
@@ -20,6 +24,7 @@ import httpx
 
 from shared.auth import service_client_id, service_client_secret
 from shared.logs import request_id_var
+from shared.replicas import IDEMPOTENT_METHODS, ReplicaTransport, split_urls
 
 #: How long a Sajja server keeps an idle keep-alive connection open (uvicorn's default is 5 s)...
 SERVER_KEEP_ALIVE_SECONDS = 75
@@ -29,7 +34,6 @@ SERVER_KEEP_ALIVE_SECONDS = 75
 #: and the server's idle timeout runs out just as the next request leaves).
 CLIENT_IDLE_SECONDS = 30.0
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 
 
@@ -97,16 +101,22 @@ def make_client(
     max_connections: int = 100,
     idle_seconds: float = CLIENT_IDLE_SECONDS,
     transport: httpx.AsyncBaseTransport | None = None,
+    services: Mapping[str, str | Sequence[str]] | None = None,
 ) -> httpx.AsyncClient:
-    """A pooled client with timeouts, request-id propagation and (optionally) service auth."""
+    """A pooled client with timeouts, request-id propagation and (optionally) service auth.
+    ``services``: each service's replicas' URLs (a list, or a comma-separated setting); a request
+    to a service's first URL goes to one of them (:class:`shared.replicas.ReplicaTransport`)."""
     # The limits belong to the transport: given one, httpx ignores a client's own ``limits``.
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
                           keepalive_expiry=idle_seconds)
+    transport = transport or httpx.AsyncHTTPTransport(retries=1, limits=limits)  # retries: connect failures only
+    if services and any(len(split_urls(urls)) > 1 for urls in services.values()):
+        transport = ReplicaTransport(services, transport)
     return httpx.AsyncClient(
         base_url=base_url,
         auth=auth,
         timeout=httpx.Timeout(timeout, connect=connect_timeout),
-        transport=transport or httpx.AsyncHTTPTransport(retries=1, limits=limits),  # retries: connect failures only
+        transport=transport,
         event_hooks={"request": [_propagate_request_id]},
         cookies=no_cookies(),
     )

@@ -158,6 +158,18 @@ class SajjaSettings(BaseSettings):
         """This process's own database on the configured server."""
         return database_url_for(self.database_url, self.process_db_name)
 
+    def service_urls(self) -> dict[str, list[str]]:
+        """Each service this process calls (a ``<service>_url`` setting of its own), with its
+        replicas' base URLs: one, unless the setting lists several, comma-separated."""
+        from shared.replicas import split_urls
+
+        return {name: split_urls(getattr(self, f"{name}_url")) for name in SERVICE_NAMES if hasattr(self, f"{name}_url")}
+
+    def service_url(self, name: str) -> str:
+        """Where this process calls service ``name``: its first replica's URL, which a client made
+        with :meth:`service_urls` (``shared.http.make_client(services=...)``) spreads over all."""
+        return self.service_urls()[name][0]
+
 
 def service_settings_config(process: str) -> SettingsConfigDict:
     """The settings config of one process: its own env prefix, unknown variables ignored."""

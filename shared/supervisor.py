@@ -6,7 +6,8 @@
   is prefixed with its name.
 - ``SAJJA_REPLICAS`` (or ``SAJJA_<NAME>_REPLICAS`` for one process) starts that many of each:
   a service's replicas on ports of their own (the next blocks of five above ``SAJJA_PORT``), which
-  the gateway is told of and spreads its requests over; the gateway's replicas share its port
+  every process is told of (``SAJJA_LEDGER_URL=http://...,http://...``): the gateway spreads its
+  requests over them, and so do the services and workers their calls; the gateway's replicas share its port
   (``SO_REUSEPORT``), the kernel spreading the callers' connections (docs/replicas.md).
 - Each background worker runs as processes of its own (``sajja worker NAME``), never inside the
   API processes: ``SAJJA_WORKER_REPLICAS`` of each (default ``SAJJA_REPLICAS``, else 1), named
@@ -134,10 +135,10 @@ class Supervisor:
         env.setdefault("SAJJA_GATEWAY_URL", gateway)
         env.setdefault("SAJJA_JWKS_URL", f"{gateway}/.well-known/jwks.json")
         for name in SERVICE_NAMES:
-            env.setdefault(f"SAJJA_{name.upper()}_URL", f"http://{self.host}:{self.children[name].port}")
-            if self.replicas[name] > 1:  # the gateway forwards to every replica; services call the first
-                urls = [f"http://{self.host}:{c.port}" for c in self.children.values() if c.kind == name]
-                env.setdefault(f"SAJJA_GATEWAY_{name.upper()}_URL", ",".join(urls))
+            # Every replica, to every process: the gateway forwards to them, and the services and
+            # workers spread their own calls over them (shared/replicas.py).
+            urls = [f"http://{self.host}:{c.port}" for c in self.children.values() if c.kind == name]
+            env.setdefault(f"SAJJA_{name.upper()}_URL", ",".join(urls))
         env.setdefault("SAJJA_BENEFITS_DOCUMENTS_DIR", str(self.home / "documents"))
         env["PYTHONUNBUFFERED"] = "1"
         return env

@@ -16,6 +16,7 @@ from gateway.settings import GatewaySettings
 from shared.db import Database
 from shared.http import no_cookies
 from shared.logs import configure_logging
+from shared.replicas import ReplicaTransport
 from shared.worker import Job, closing
 
 
@@ -28,15 +29,18 @@ async def line() -> AsyncIterator[Job | None]:
         yield None
         return
     db = Database.from_url(settings.process_database_url, pool_size=settings.line_feed_concurrency + 1, max_overflow=2)
-    http = httpx.AsyncClient(timeout=10, cookies=no_cookies())
+    # Calls to a service's first URL go to any of its replicas (shared/replicas.py); LINE's own
+    # address goes through untouched.
+    http = httpx.AsyncClient(timeout=10, cookies=no_cookies(), transport=ReplicaTransport(
+        settings.service_urls(), httpx.AsyncHTTPTransport(retries=1)))
     async with closing(db, http):
         # The worker signs its own service tokens for the feeds, with the gateway's current key.
         keyring = KeyRing(settings.key_secret, reload_interval=settings.jwks_refresh_seconds,
                           publish_seconds=settings.key_publish_seconds, token_lifetime=settings.access_token_ttl_seconds)
         await keyring.ensure_current(db)
         issuer = TokenIssuer(settings=settings, keyring=keyring)
-        # The feeds are read from each service's first replica (services' own calls do the same).
-        first = {name: urls[0] for name, urls in settings.service_urls().items()}
+        # The feeds are asked of each service at its first URL; the client's transport spreads them.
+        first = {name: settings.service_url(name) for name in settings.service_urls()}
         notifier = Notifier(db, LineClient(settings, http), issuer, http, first,
                             lease_seconds=settings.worker_lease_seconds)
 

@@ -25,9 +25,9 @@ def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
 
     async def on_startup(app: FastAPI) -> None:
         if not hasattr(app.state, "directory"):
-            app.state.directory = MembersDirectory(app.state.http, settings.members_url)
+            app.state.directory = MembersDirectory(app.state.http, settings.service_url("members"))
         if not hasattr(app.state, "ledger"):
-            app.state.ledger = LedgerClient(app.state.http, settings.ledger_url)
+            app.state.ledger = LedgerClient(app.state.http, settings.service_url("ledger"))
         if settings.in_process_workers and settings.payout_interval_seconds > 0:
             app.state.payout_worker = start(settings.payout_interval_seconds, name="payouts",
                                             one_pass=lambda: pay_due(app.state.db, app.state.ledger, settings.payout_batch,

@@ -31,8 +31,9 @@ async def payouts() -> AsyncIterator[Job | None]:
         return
     db = _database(settings)
     http = make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service="benefits",
-                                             master_secret=settings.service_secret))
-    ledger = LedgerClient(http, settings.ledger_url)
+                                             master_secret=settings.service_secret),
+                       services=settings.service_urls())
+    ledger = LedgerClient(http, settings.service_url("ledger"))
     async with closing(db, http):
         yield Job("payouts", settings.payout_interval_seconds,
                   lambda: pay_due(db, ledger, settings.payout_batch, lease_seconds=settings.worker_lease_seconds))

@@ -22,9 +22,9 @@ def create_app(settings: GrantsSettings | None = None) -> FastAPI:
 
     async def on_startup(app: FastAPI) -> None:
         if not hasattr(app.state, "directory"):
-            app.state.directory = MembersDirectory(app.state.http, settings.members_url)
+            app.state.directory = MembersDirectory(app.state.http, settings.service_url("members"))
         if not hasattr(app.state, "ledger"):
-            app.state.ledger = LedgerClient(app.state.http, settings.ledger_url)
+            app.state.ledger = LedgerClient(app.state.http, settings.service_url("ledger"))
         if not hasattr(app.state, "webhook_http"):
             app.state.webhook_http = httpx.AsyncClient(timeout=10, follow_redirects=False, cookies=no_cookies())
         if settings.in_process_workers and settings.worker_interval_seconds > 0:

@@ -27,9 +27,10 @@ async def grants() -> AsyncIterator[Job | None]:
         return
     db = Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2)
     http = make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service="grants",
-                                             master_secret=settings.service_secret))
+                                             master_secret=settings.service_secret),
+                       services=settings.service_urls())
     webhook_http = httpx.AsyncClient(timeout=10, follow_redirects=False, cookies=no_cookies())
-    ledger = LedgerClient(http, settings.ledger_url)
+    ledger = LedgerClient(http, settings.service_url("ledger"))
     targets = TargetPolicy.from_settings(settings.env, settings.webhook_allowed_hosts)
     async with closing(db, http, webhook_http):
         yield Job("grants", settings.worker_interval_seconds,

@@ -24,7 +24,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
 
     async def on_startup(app: FastAPI) -> None:
         if not hasattr(app.state, "directory"):
-            app.state.directory = MembersDirectory(app.state.http, settings.members_url)
+            app.state.directory = MembersDirectory(app.state.http, settings.service_url("members"))
         # The aggregates worker is a process of its own (services/ledger/workers.py) unless
         # SAJJA_IN_PROCESS_WORKERS; a read of the aggregates brings the day totals up to date itself.
         if settings.in_process_workers and settings.aggregates_interval_seconds > 0:

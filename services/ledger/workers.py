@@ -25,7 +25,8 @@ async def aggregates() -> AsyncIterator[Job | None]:
         return
     db = Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2)
     http = make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service="ledger",
-                                             master_secret=settings.service_secret))
-    directory = MembersDirectory(http, settings.members_url)
+                                             master_secret=settings.service_secret),
+                       services=settings.service_urls())
+    directory = MembersDirectory(http, settings.service_url("members"))
     async with closing(db, http):
         yield Job("aggregates", settings.aggregates_interval_seconds, lambda: keep_up(db, directory))

@@ -46,7 +46,7 @@ class MembersSettings(SajjaSettings):
 
     def erasure_urls(self) -> dict[str, str]:
         """Each process an erasure is carried to, by its base URL."""
-        return {"gateway": self.gateway_url, "ledger": self.ledger_url, "benefits": self.benefits_url}
+        return {"gateway": self.gateway_url, "ledger": self.service_url("ledger"), "benefits": self.service_url("benefits")}
 
     # ``pii_key`` is checked with the whole ring (``_refuse_default_secrets`` below): it may be unset.
     secret_fields: ClassVar[tuple[str, ...]] = ("service_secret", "pii_hash_key")

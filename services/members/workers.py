@@ -30,7 +30,8 @@ async def erasures() -> AsyncIterator[Job | None]:
         return
     db = _database(settings)
     http = make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service="members",
-                                             master_secret=settings.service_secret))
+                                             master_secret=settings.service_secret),
+                       services=settings.service_urls())
     async with closing(db, http):
         yield Job("erasures", settings.erasure_interval_seconds,
                   lambda: carry_due(db, http, settings.erasure_urls(), settings.erasure_batch,

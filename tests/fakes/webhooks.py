@@ -3,15 +3,20 @@
 - ``WebhookReceiver``: a real HTTP server on 127.0.0.1, over https with a certificate of its own CA
   for a name (``tls_name``) or plain http; it checks each delivery's signature, and records the
   ``Host`` header and the TLS server name (SNI) it was reached by. ``answer`` sets what it replies
-  (a status, or a redirect elsewhere).
+  (a status, or a redirect elsewhere). ``hold()`` keeps every delivery that arrives waiting for its
+  answer until ``release()`` (recorded on arrival, with the sender's port, in ``held``): a test
+  kills a sender while its call is under way. ``ThreadedWebhookReceiver`` runs one on a loop of its
+  own, for tests that drive real processes synchronously.
 - ``FakeDns``: a ``shared.outbound.Resolver`` over a table the test changes as it goes (a name
   that pointed outside now points inside), unknown names failing as ``getaddrinfo`` does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import threading
 import socket
 import ssl
 import tempfile
@@ -71,6 +76,9 @@ class WebhookReceiver:
         self.redirect_to: str | None = None
         self.port = 0
         self.ca_pem = b""
+        #: Deliveries that arrived while held: (delivery id, the sender's port).
+        self.held: list[tuple[str, int]] = []
+        self._open: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
 
     def url(self, host: str = "127.0.0.1", path: str = "/hooks") -> str:
@@ -90,9 +98,21 @@ class WebhookReceiver:
             self.bad_signatures += 1
             return web.Response(status=401)
         self.seen.append(json.loads(body))
+        if self._open is not None and not self._open.is_set():
+            peer = request.transport.get_extra_info("peername") if request.transport else None
+            self.held.append((request.headers.get("Sajja-Delivery", ""), peer[1] if peer else 0))
+            await self._open.wait()
         if self.redirect_to:
             return web.Response(status=self.status, headers={"Location": self.redirect_to})
         return web.Response(status=self.status)
+
+    def hold(self) -> None:
+        """Deliveries from now on wait for their answer until :meth:`release` (on the receiver's loop)."""
+        self._open = asyncio.Event()
+
+    def release(self) -> None:
+        if self._open is not None:
+            self._open.set()
 
     async def _elsewhere(self, request: web.Request) -> web.Response:
         self.elsewhere_hits += 1
@@ -122,3 +142,30 @@ class WebhookReceiver:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+class ThreadedWebhookReceiver:
+    """A :class:`WebhookReceiver` on its own event loop in a thread; ``hold`` and ``release`` may be
+    called from the test's thread."""
+
+    def __init__(self) -> None:
+        self.receiver = WebhookReceiver()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> "ThreadedWebhookReceiver":
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.receiver.start(), self._loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        asyncio.run_coroutine_threadsafe(self.receiver.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def hold(self) -> None:
+        self._loop.call_soon_threadsafe(self.receiver.hold)
+
+    def release(self) -> None:
+        self._loop.call_soon_threadsafe(self.receiver.release)

@@ -1,4 +1,5 @@
-"""The gateway's choice among a service's replicas (gateway/proxy.py, docs/replicas.md), against
+"""The gateway's choice among a service's replicas (gateway/proxy.py over shared/replicas.py,
+docs/replicas.md; the services' own calls: tests/shared/test_service_replicas.py), against
 upstreams on real sockets: requests spread; a replica that refuses connections is left out and
 the request goes to another, then it is back once it answers; after a broken answer only
 requests that may be sent twice go to another replica."""
@@ -12,8 +13,8 @@ from contextlib import asynccontextmanager
 import pytest
 from aiohttp import web
 
-from gateway import proxy
 from gateway.proxy import Forwarder, retry_after_sending
+from shared import replicas
 from shared.http1 import BrokenAnswer, Unreachable
 from tests.support.helpers import free_port, serving
 
@@ -57,7 +58,7 @@ async def test_requests_spread_over_the_replicas() -> None:
 
 async def test_a_replica_refusing_connections_is_left_out_and_back_when_it_answers(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(proxy, "DOWN_SECONDS", 0.3)
+    monkeypatch.setattr(replicas, "DOWN_SECONDS", 0.3)
     hits: list[tuple[str, str, str]] = []
     port = free_port()
     dead = f"http://127.0.0.1:{port}"

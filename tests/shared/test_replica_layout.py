@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.settings import GatewaySettings
+from services.benefits.settings import BenefitsSettings
+from services.members.settings import MembersSettings
 from shared.settings import replica_count
 from shared.supervisor import Supervisor
 from shared.worker import WORKER_NAMES
@@ -30,7 +32,7 @@ def test_one_of_each_by_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     # One process of each worker, without a port (docs/workers.md).
     assert {name for name, child in supervisor.children.items() if child.port is None} == {f"{w}#1" for w in WORKER_NAMES}
     assert not any(child.reuse_port for child in supervisor.children.values())
-    assert "SAJJA_GATEWAY_LEDGER_URL" not in supervisor.child_env("postgresql://x/y")
+    assert supervisor.child_env("postgresql://x/y")["SAJJA_LEDGER_URL"] == "http://127.0.0.1:8002"
 
 
 def test_replicas_of_everything_and_of_one_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -46,15 +48,21 @@ def test_replicas_of_everything_and_of_one_process(monkeypatch: pytest.MonkeyPat
         "grants": ("grants", 8004, False), "grants-2": ("grants", 8009, False),
     }
     env = supervisor.child_env("postgresql://x/y")
-    # The services call the first replica; the gateway is told of all of them.
-    assert env["SAJJA_LEDGER_URL"] == "http://127.0.0.1:8002"
-    assert env["SAJJA_GATEWAY_LEDGER_URL"] == "http://127.0.0.1:8002,http://127.0.0.1:8007,http://127.0.0.1:8012"
+    # Every process is told of every replica: the gateway forwards to them, the services and the
+    # workers spread their own calls over them.
+    assert env["SAJJA_LEDGER_URL"] == "http://127.0.0.1:8002,http://127.0.0.1:8007,http://127.0.0.1:8012"
     for key, value in env.items():
         if key.startswith("SAJJA_"):
             monkeypatch.setenv(key, value)
     urls = GatewaySettings().service_urls()
     assert urls["ledger"] == ["http://127.0.0.1:8002", "http://127.0.0.1:8007", "http://127.0.0.1:8012"]
     assert urls["members"] == ["http://127.0.0.1:8001", "http://127.0.0.1:8006"]
+    benefits = BenefitsSettings()
+    assert benefits.service_urls() == {"members": urls["members"], "ledger": urls["ledger"]}
+    assert benefits.service_url("ledger") == "http://127.0.0.1:8002"
+    members = MembersSettings()
+    assert members.erasure_urls() == {"gateway": "http://127.0.0.1:8000", "ledger": "http://127.0.0.1:8002",
+                                      "benefits": "http://127.0.0.1:8003"}
 
 
 @pytest.mark.parametrize("value", ["0", "17", "two"])
