@@ -79,14 +79,18 @@ def run_workers(names: list[str]) -> int:
 def migrate_all(names: list[str]) -> int:
     from shared.migrate import migrate
 
-    url = os.environ.get("SAJJA_DATABASE_URL")
+    # Behind a transaction pooler the processes' URL is the pooler's; migrations (DDL, CREATE
+    # DATABASE) go to the server itself: SAJJA_MIGRATE_DATABASE_URL (deploy/README.md).
+    url = os.environ.get("SAJJA_MIGRATE_DATABASE_URL") or os.environ.get("SAJJA_DATABASE_URL")
     if not url:
         print("sajja migrate: set SAJJA_DATABASE_URL to the PostgreSQL server", file=sys.stderr)
         return 2
 
     async def _run() -> None:
         for name in names or PROCESS_NAMES:
-            await migrate(name, os.environ.get(f"SAJJA_{name.upper()}_DATABASE_URL", url))
+            own = (os.environ.get(f"SAJJA_{name.upper()}_MIGRATE_DATABASE_URL")
+                   or os.environ.get(f"SAJJA_{name.upper()}_DATABASE_URL"))
+            await migrate(name, own or url)
             print(f"migrated sajja_{name}")
 
     asyncio.run(_run())

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.settings import database_url_for
+
+log = logging.getLogger("sajja.migrate")
 
 PACKAGES: dict[str, str] = {
     "gateway": "gateway",
@@ -73,7 +77,9 @@ def run_env(metadata: MetaData) -> None:
 
 
 async def ensure_database(server_url: str, db_name: str) -> bool:
-    """Create ``db_name`` on the server unless it exists. True when it was created."""
+    """Create ``db_name`` on the server unless it exists, and make UTC its sessions' default time
+    zone (so connections through a transaction pooler, which send none, are in UTC too). True
+    when it was created."""
     admin_url = database_url_for(server_url, "postgres")
     engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
@@ -81,8 +87,11 @@ async def ensure_database(server_url: str, db_name: str) -> bool:
             exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": db_name})
             if not exists:
                 await conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-                return True
-            return False
+            try:
+                await conn.execute(text(f'ALTER DATABASE "{db_name}" SET timezone TO \'UTC\''))
+            except DBAPIError as error:  # a database made beforehand by another owner
+                log.warning("could not make UTC the time zone of %s (%s): set it as its owner", db_name, error.orig)
+            return not exists
     finally:
         await engine.dispose()
 

@@ -27,7 +27,7 @@ async def line() -> AsyncIterator[Job | None]:
             settings.line_messaging_channel_secret and settings.line_messaging_access_token):
         yield None
         return
-    db = Database.from_url(settings.process_database_url, pool_size=settings.line_feed_concurrency + 1, max_overflow=2)
+    db = Database.from_url(settings.process_database_url, pool_size=settings.line_feed_concurrency + 1, max_overflow=2, pooler=settings.db_pooler)
     http = httpx.AsyncClient(timeout=10, cookies=no_cookies())
     async with closing(db, http):
         # The worker signs its own service tokens for the feeds, with the gateway's current key.

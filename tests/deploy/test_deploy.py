@@ -125,7 +125,7 @@ def compose_services() -> dict[str, dict[str, Any]]:
 
 
 def sajja_compose_services() -> dict[str, dict[str, Any]]:
-    return {n: s for n, s in compose_services().items() if n != "postgres"}
+    return {n: s for n, s in compose_services().items() if n not in ("postgres", "pgbouncer")}
 
 
 def env_list(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -228,7 +228,8 @@ def secret_settings(process: str) -> dict[str, tuple[str, str]]:
 
 
 def migrate_variables() -> set[str]:
-    return {"SAJJA_DATABASE_URL"} | {f"SAJJA_{p.upper()}_DATABASE_URL" for p in PROCESS_NAMES} | CLI_VARIABLES
+    return ({"SAJJA_DATABASE_URL", "SAJJA_MIGRATE_DATABASE_URL"} | {f"SAJJA_{p.upper()}_DATABASE_URL" for p in PROCESS_NAMES}
+            | {f"SAJJA_{p.upper()}_MIGRATE_DATABASE_URL" for p in PROCESS_NAMES} | CLI_VARIABLES)
 
 
 # ------------------------------------------------------------------------------------- YAML + schema
@@ -580,7 +581,23 @@ def test_secret_example_documents_every_key_and_is_unusable_as_is() -> None:
 
 
 def test_compose_has_postgres_migrate_and_the_five_processes() -> None:
-    assert set(compose_services()) == {"postgres", "migrate", *PROCESS_NAMES, "workers"}
+    assert set(compose_services()) == {"postgres", "pgbouncer", "migrate", *PROCESS_NAMES, "workers"}
+
+
+def test_compose_processes_go_through_pgbouncer_and_migrations_do_not() -> None:
+    """The connection budget (deploy/README.md): every process's URL is PgBouncer's, in transaction
+    mode, with the pooler setting that keeps prepared statements inside transactions; the
+    migration goes to PostgreSQL itself."""
+    services = compose_services()
+    bouncer = services["pgbouncer"]
+    assert bouncer["environment"]["POOL_MODE"] == "transaction"
+    assert bouncer["environment"]["DB_HOST"] == "postgres" and "ports" not in bouncer
+    assert bouncer["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in (*PROCESS_NAMES, "workers"):
+        env = services[name]["environment"]
+        assert "@pgbouncer:6432/" in env["SAJJA_DATABASE_URL"] and env["SAJJA_DB_POOLER"] == "pgbouncer", name
+        assert services[name]["depends_on"]["pgbouncer"]["condition"] == "service_healthy", name
+    assert "@postgres:5432/" in services["migrate"]["environment"]["SAJJA_MIGRATE_DATABASE_URL"]
 
 
 def test_compose_runs_every_worker(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -650,7 +667,8 @@ def test_compose_has_no_default_secrets() -> None:
                 continue
             value = str(value)
             if var.endswith("DATABASE_URL"):
-                match = re.fullmatch(rf"postgresql\+asyncpg://\w+:({REQUIRED_REF})@postgres:5432/postgres", value)
+                # PostgreSQL itself (migrations), or PgBouncer in front of it (the processes).
+                match = re.fullmatch(rf"postgresql\+asyncpg://\w+:({REQUIRED_REF})@(postgres:5432|pgbouncer:6432)/postgres", value)
                 assert match, f"compose {name}: {var} must take its password from a required variable"
             elif "BOOTSTRAP" in var:
                 assert re.fullmatch(rf"{REQUIRED_REF}|\$\{{\w+(:?-)?\}}", value), f"compose {name}: {var}"
@@ -848,7 +866,7 @@ def test_every_process_name_used_is_a_real_process() -> None:
         if service["command"][0] == "serve":
             names.add(service["command"][1])
     # SAJJA_<PROCESS>_DATABASE_URL (a process's own server) and SAJJA_<PROCESS>_URL (an upstream).
-    not_processes = {"SAJJA_DATABASE_URL", "SAJJA_JWKS_URL", "SAJJA_HEALTHCHECK_URL"}
+    not_processes = {"SAJJA_DATABASE_URL", "SAJJA_JWKS_URL", "SAJJA_HEALTHCHECK_URL", "SAJJA_MIGRATE_DATABASE_URL"}
     for var in used_variables() - not_processes:
         match = re.fullmatch(r"SAJJA_([A-Z]+)_(?:DATABASE_)?URL", var)
         if match:
