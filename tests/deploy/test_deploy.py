@@ -190,13 +190,14 @@ def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch, where: str) -> tup
     """Parse ``sajja ARGV`` with the real CLI; return what it would have run."""
     from shared import cli
 
-    assert argv and argv[0] in ("serve", "migrate", "worker"), f"{where}: unexpected sajja command {argv}"
+    assert argv and argv[0] in ("serve", "migrate", "worker", "wait-schema"), f"{where}: unexpected sajja command {argv}"
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(
         cli, "serve", lambda name, host, port, workers, reuse_port=False: calls.append(("serve", name, host, port)) or 0
     )
     monkeypatch.setattr(cli, "migrate_all", lambda names: calls.append(("migrate", *names)) or 0)
     monkeypatch.setattr(cli, "run_workers", lambda names: calls.append(("worker", list(names))) or 0)
+    monkeypatch.setattr(cli, "wait_schema", lambda name, timeout: calls.append(("wait-schema", name)) or 0)
     try:
         assert cli.main(list(argv)) == 0
     except SystemExit as exc:
@@ -578,6 +579,27 @@ def test_secret_example_documents_every_key_and_is_unusable_as_is() -> None:
 
 
 # ------------------------------------------------------------------------------------------ compose
+
+
+def test_every_deployment_waits_for_its_schema_before_starting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The migrate Job completes before a release's pods start (docs/migrations.md): each
+    Deployment's init container runs `sajja wait-schema` for the process whose database its
+    container works on, with the same image and hardening, and the database URL from the Secret."""
+    from shared.worker import WORKERS
+
+    deployments = objects("Deployment")
+    assert len(deployments) == len(PROCESS_NAMES) + len(WORKERS)
+    for name, deployment in deployments.items():
+        process = WORKERS[name.removeprefix("worker-")][0] if name.startswith("worker-") else name
+        (init,) = deployment["spec"]["template"]["spec"]["initContainers"]
+        assert run_cli(init["args"], monkeypatch, f"{name} init") == ("wait-schema", process), name
+        assert init["image"] == only_container(deployment)["image"], name
+        security = init["securityContext"]
+        assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"], name
+        assert security["capabilities"]["drop"] == ["ALL"] and init["resources"]["limits"], name
+        env = env_list(init)
+        assert env["SAJJA_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == SECRET_NAME, name
+        assert env[f"SAJJA_{process.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["optional"] is True, name
 
 
 def test_compose_has_postgres_migrate_and_the_five_processes() -> None:
