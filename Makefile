@@ -20,14 +20,17 @@ run: $(STAMP)
 	sh tools/system_packages.sh fonts
 	$(BIN)/sajja run
 
+# pgbouncer: one end-to-end test runs the system through it (tests/e2e/test_e2e_pgbouncer.py).
 test: $(STAMP)
-	sh tools/system_packages.sh fonts browser
+	sh tools/system_packages.sh fonts browser pooler
 	$(BIN)/python -m pytest
 
-# wrk drives the evening-peak section of the bench from outside its own process.
+# wrk drives the evening-peak section of the bench from outside its own process; pgbouncer is
+# the second part's (bench/pooler.py: deposits direct vs through PgBouncer).
 bench: $(STAMP)
-	sh tools/system_packages.sh bench
+	sh tools/system_packages.sh bench pooler
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.pooler
 
 # Loads demo data into the running system (`make run` in another terminal) through the public API.
 demo: $(STAMP)

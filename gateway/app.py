@@ -64,7 +64,8 @@ async def start_gateway(app: FastAPI) -> list[Any]:
     owned: list[Any] = []
     if not hasattr(app.state, "db"):
         app.state.db = Database.from_url(
-            settings.process_database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+            settings.process_database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+            pooler=settings.db_pooler,
         )
         owned.append(app.state.db)
     db: Database = app.state.db

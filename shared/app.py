@@ -104,7 +104,8 @@ def create_service_app(
         owned: list[Any] = []
         if not hasattr(app.state, "db"):
             app.state.db = Database.from_url(
-                settings.process_database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+                settings.process_database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                pooler=settings.db_pooler,
             )
             owned.append(app.state.db)
         if not hasattr(app.state, "http"):

@@ -5,6 +5,7 @@
     sajja worker NAME ...     background workers as a process (payouts, documents, grants, erasures,
                               pii-reencrypt, line; ``all``: every one), until SIGTERM
     sajja migrate [NAME ...]  create and migrate databases on SAJJA_DATABASE_URL, then exit
+    sajja wait-schema NAME    wait until NAME's database is at this release's revision (init containers)
     sajja pii-keys status     the national ID key ring: rows per key id, the latest re-encryption
     sajja pii-keys reencrypt  move every national ID under an older key to the current one, then exit
 """
@@ -79,18 +80,57 @@ def run_workers(names: list[str]) -> int:
 def migrate_all(names: list[str]) -> int:
     from shared.migrate import migrate
 
-    url = os.environ.get("SAJJA_DATABASE_URL")
+    # Behind a transaction pooler the processes' URL is the pooler's; migrations (DDL, CREATE
+    # DATABASE) go to the server itself: SAJJA_MIGRATE_DATABASE_URL (deploy/README.md).
+    url = os.environ.get("SAJJA_MIGRATE_DATABASE_URL") or os.environ.get("SAJJA_DATABASE_URL")
     if not url:
         print("sajja migrate: set SAJJA_DATABASE_URL to the PostgreSQL server", file=sys.stderr)
         return 2
 
     async def _run() -> None:
         for name in names or PROCESS_NAMES:
-            await migrate(name, os.environ.get(f"SAJJA_{name.upper()}_DATABASE_URL", url))
+            own = (os.environ.get(f"SAJJA_{name.upper()}_MIGRATE_DATABASE_URL")
+                   or os.environ.get(f"SAJJA_{name.upper()}_DATABASE_URL"))
+            await migrate(name, own or url)
             print(f"migrated sajja_{name}")
 
     asyncio.run(_run())
     return 0
+
+
+
+def wait_schema(name: str, timeout: float, interval: float = 2.0) -> int:
+    """Until the process's database is at this code's head revision (or a later release's):
+    the init container of every Deployment, so no pod of a release serves before its migrations
+    have run (docs/migrations.md). Exit 1 after ``timeout`` seconds."""
+    import time
+    from typing import ClassVar
+
+    from shared.migrate import code_head, redact, schema_ready
+    from shared.settings import SajjaSettings, service_settings_config
+
+    class Database(SajjaSettings):  # only where the database is: no secret is needed to wait
+        process_name: ClassVar[str] = name
+        model_config = service_settings_config(name)
+        secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    settings = Database()
+    url, head = settings.process_database_url, code_head(name)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ready, current = asyncio.run(schema_ready(name, url, settings.db_pooler))
+        except (OSError, Exception) as error:  # noqa: BLE001 - the database not up yet: wait as for a revision
+            ready, current = False, f"unreachable ({type(error).__name__})"
+        if ready:
+            print(f"sajja wait-schema: {name} at {current} (this release's head: {head})")
+            return 0
+        if time.monotonic() >= deadline:
+            print(f"sajja wait-schema: {name} at {current} on {redact(url)} after {timeout:.0f} s, not {head}",
+                  file=sys.stderr)
+            return 1
+        print(f"sajja wait-schema: {name} at {current}, waiting for {head}", flush=True)
+        time.sleep(interval)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                          help="share the port with other processes (SO_REUSEPORT): replicas of the gateway")
     p_migrate = sub.add_parser("migrate", help="create and migrate databases, then exit")
     p_migrate.add_argument("names", nargs="*", metavar="NAME")
+    p_wait = sub.add_parser("wait-schema", help="wait until a process's database is at this release's revision")
+    p_wait.add_argument("name", choices=PROCESS_NAMES)
+    p_wait.add_argument("--timeout", type=float, default=float(os.environ.get("SAJJA_WAIT_SCHEMA_SECONDS", "900")))
     p_keys = sub.add_parser("pii-keys", help="the members service's national ID key ring (docs/national-id-keys.md)")
     p_keys.add_argument("action", choices=("status", "reencrypt"))
     p_keys.add_argument("--batch", type=int, default=None, help="rows per transaction (SAJJA_MEMBERS_PII_REENCRYPT_BATCH)")
@@ -122,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args.name, args.host, args.port, args.workers, args.reuse_port)
     if args.command == "worker":
         return run_workers(args.names)
+    if args.command == "wait-schema":
+        return wait_schema(args.name, args.timeout)
     if args.command == "pii-keys":
         from services.members.pii_keys.cli import run
 

@@ -8,6 +8,7 @@ to the caller as a success.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -46,11 +47,35 @@ def make_base() -> type[DeclarativeBase]:
 CONNECT_ARGS = {"server_settings": {"timezone": "UTC", "application_name": "sajja"}}
 
 
+def _statement_name() -> str:
+    return f"__sajja_{uuid.uuid4().hex}__"
+
+
+#: Through PgBouncer in transaction mode (``SAJJA_DB_POOLER=pgbouncer``), each transaction may
+#: run on another server connection: asyncpg caches no prepared statement (one would be looked
+#: for on a server that never saw it), and the statements SQLAlchemy prepares inside a
+#: transaction get names no other client uses, so two clients never meet on one name on a shared
+#: server connection. No time zone in the start-up packet either: each database's default is UTC
+#: (``ALTER DATABASE ... SET timezone``, made by ``sajja migrate``), so a server connection is in
+#: UTC whichever client had it before, with no SET.
+POOLED_CONNECT_ARGS = {
+    "server_settings": {"application_name": "sajja"},
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": _statement_name,
+}
+
+
+def connect_args(pooler: str = "") -> dict:
+    return POOLED_CONNECT_ARGS if pooler else CONNECT_ARGS
+
+
 class Database:
     """An engine (or, in tests, one connection inside an outer transaction) and its sessions."""
 
-    def __init__(self, bind: AsyncEngine | AsyncConnection, *, pool_size: int = 10) -> None:
+    def __init__(self, bind: AsyncEngine | AsyncConnection, *, pool_size: int = 10, pooler: str = "") -> None:
         self.bind = bind
+        self.pooler = pooler
         #: Size of the autocommit pool (the main pool's size; see :meth:`autocommit`).
         self._pool_size = pool_size
         self._autocommit_engine: AsyncEngine | None = None
@@ -61,15 +86,15 @@ class Database:
         self.sessionmaker = async_sessionmaker(bind, **kwargs)
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> "Database":
+    def from_url(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10, pooler: str = "") -> "Database":
         engine = create_async_engine(
             url,
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_pre_ping=True,
-            connect_args=CONNECT_ARGS,
+            connect_args=connect_args(pooler),
         )
-        return cls(engine, pool_size=pool_size)
+        return cls(engine, pool_size=pool_size, pooler=pooler)
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
@@ -77,7 +102,12 @@ class Database:
         as it finishes: no BEGIN or COMMIT round trips, and no lock it takes outlives the statement.
         For one call that must be atomic on its own (a posting function). In tests, bound to one
         shared connection, the statement runs in a savepoint of the test's transaction instead."""
-        if isinstance(self.bind, AsyncEngine):
+        if isinstance(self.bind, AsyncEngine) and self.pooler:
+            # Behind PgBouncer in transaction mode a statement outside a transaction may be parsed
+            # on one server connection and run on another: the one statement gets a transaction.
+            async with self.bind.begin() as conn:
+                yield conn
+        elif isinstance(self.bind, AsyncEngine):
             if self._autocommit_engine is None:
                 # A pool of its own: in autocommit from the start, not pinged on checkout (the main
                 # pool pings each connection it lends: BEGIN, a ping and ROLLBACK with asyncpg,

@@ -75,6 +75,9 @@ class SajjaSettings(BaseSettings):
     db_name: str = ""
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    #: ``pgbouncer``: the database URL is a PgBouncer in transaction mode (deploy/README.md, the
+    #: connection budget): no prepared statement outlives its transaction (shared/db.py).
+    db_pooler: Literal["", "pgbouncer"] = ""
 
     jwt_issuer: str = "sajja-gateway"
     jwt_audience: str = "sajja"

@@ -45,6 +45,7 @@ DEV_SECRET_NAMES = (
     "SAJJA_GATEWAY_KEY_SECRET",
     "SAJJA_MEMBERS_PII_KEY",
     "SAJJA_MEMBERS_PII_HASH_KEY",
+    "SAJJA_BENEFITS_DOCUMENT_KEY",
 )
 COLOURS = {"gateway": 36, "members": 32, "ledger": 33, "benefits": 35, "grants": 34, "sajja": 37}
 #: A worker's lines are the colour of the process whose database it works on.

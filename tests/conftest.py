@@ -20,11 +20,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.auth import TokenVerifier
-from services.benefits.documents import DocumentStore
 from shared.embedded_pg import EmbeddedPostgres
 from shared.migrate import migrate
 from shared.settings import PROCESS_NAMES
-from tests.support.apps import gateway_app, ledger_client, members_directory, rolled_back, service_app
+from tests.support.apps import document_store, gateway_app, ledger_client, members_directory, rolled_back, service_app
 from tests.support.helpers import AUDIENCE, ISSUER, TEST_KEY_SECRET, Tokens
 
 
@@ -83,7 +82,7 @@ async def service_client(
         if name in ("benefits", "grants"):
             app.state.ledger = ledger_client(await make("ledger"), tokens, name)
         if name == "benefits":
-            app.state.documents = DocumentStore(tmp_path_factory.mktemp("documents"), 1024 * 1024)
+            app.state.documents = document_store(tmp_path_factory.mktemp("documents"))
         if name == "grants":
             app.state.directory = members_directory(await make("members"), tokens, name)
             app.state.webhook_http = httpx.AsyncClient(timeout=5)

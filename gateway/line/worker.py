@@ -28,7 +28,7 @@ async def line() -> AsyncIterator[Job | None]:
             settings.line_messaging_channel_secret and settings.line_messaging_access_token):
         yield None
         return
-    db = Database.from_url(settings.process_database_url, pool_size=settings.line_feed_concurrency + 1, max_overflow=2)
+    db = Database.from_url(settings.process_database_url, pool_size=settings.line_feed_concurrency + 1, max_overflow=2, pooler=settings.db_pooler)
     # Calls to a service's first URL go to any of its replicas (shared/replicas.py); LINE's own
     # address goes through untouched.
     http = httpx.AsyncClient(timeout=10, cookies=no_cookies(), transport=ReplicaTransport(

@@ -6,10 +6,9 @@ from fastapi import FastAPI
 from services.benefits.access import AuditReader
 from services.benefits.catalog.endpoints import router as catalog_router
 from services.benefits.claims.endpoints import router as claims_router
-from services.benefits.documents import DocumentStore
+from services.benefits.documents import DocumentStore, one_pass
 from services.benefits.payouts import pay_due
 from services.benefits.personal_data import router as personal_data_router
-from services.benefits.personal_data import sweep_documents
 from services.benefits.reports.endpoints import aggregates_router
 from services.benefits.reports.endpoints import router as reports_router
 from services.benefits.settings import BenefitsSettings
@@ -34,11 +33,12 @@ def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
                                                                             lease_seconds=settings.worker_lease_seconds))
         if settings.in_process_workers and settings.document_sweep_interval_seconds > 0:
             app.state.document_sweep = start(settings.document_sweep_interval_seconds, name="document sweep",
-                                             one_pass=lambda: sweep_documents(app.state.db, app.state.documents))
+                                             one_pass=lambda: one_pass(app.state.db, app.state.documents))
 
     async def on_shutdown(app: FastAPI) -> None:
         await stop(getattr(app.state, "payout_worker", None))
         await stop(getattr(app.state, "document_sweep", None))
+        await app.state.documents.close()
 
     app = create_service_app(
         settings=settings,
@@ -50,5 +50,5 @@ def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
         on_shutdown=on_shutdown,
         body_limit_overrides={"/documents": settings.document_max_bytes + 64 * 1024},
     )
-    app.state.documents = DocumentStore(settings.documents_dir, settings.document_max_bytes)
+    app.state.documents = DocumentStore.from_settings(settings)
     return app

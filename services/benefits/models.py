@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     UniqueConstraint,
@@ -171,7 +172,8 @@ class ClaimApproval(Base):
 
 
 class ClaimDocument(Base):
-    """A photo or PDF attached to a claim, stored on disk by checksum, outside the database."""
+    """A photo or PDF attached to a claim, encrypted in the blob store, outside the database
+    (services/benefits/documents.py, docs/documents.md)."""
 
     __tablename__ = "claim_documents"
     __table_args__ = (ForeignKeyConstraint(["fund_id", "claim_id"], ["claims.fund_id", "claims.id"]),)
@@ -192,10 +194,17 @@ class ClaimDocument(Base):
     #: no document that is not erased has the same checksum.
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     file_released_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Where its object is (``claims/<fund>/<claim>/<id>``); NULL for documents from before
+    #: encryption, kept in plaintext by checksum (``ab/abcdef...``).
+    object_key: Mapped[str | None] = mapped_column(String(300))
+    #: The key-encryption key that wraps its data key, and the wrapped data key (NULL: plaintext,
+    #: or erased: without it the object does not open).
+    key_id: Mapped[int | None] = mapped_column(SmallInteger)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 # --- Aggregates kept per fund (docs/aggregates.md), moved by triggers on ``claims`` in the
-# transaction of every change (migration 20261207_0006).
+# transaction of every change (migration 20261207_0006_kept_aggregates).
 
 
 class BenefitPaidDay(Base):

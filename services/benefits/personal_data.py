@@ -6,8 +6,10 @@ erasure worker, ``benefits.member_erase``): the free text of the member's claims
 committee's reason, the notes of their events) is cleared and their documents are marked erased
 (the file name goes). Amounts, dates, statuses, rule versions and the payout's entry stay: the books
 and the fund's reports rely on them, and none of them names the person. Idempotent: asked again it
-answers what was left to erase (nothing). Files are removed from disk by :func:`sweep_documents`,
-outside the request's transaction, so a rolled-back erase never loses a file it kept.
+answers what was left to erase (nothing). A document's wrapped data key goes with the erase (its
+object no longer opens, in any copy of the store); the object is deleted by the documents worker
+(``services.benefits.documents.sweep_erased``), outside the request's transaction, so a rolled-back
+erase never loses an object it kept.
 
 ``GET .../export`` (the gateway, ``benefits.member_export``): every claim of the member, with its
 history and every document's metadata (never the files).
@@ -15,18 +17,16 @@ history and every document's metadata (never the files).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import and_, exists, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import select, update
 
 from services.benefits.access import MemberEraser, MemberExporter
 from services.benefits.claims import service as claims
-from services.benefits.documents import DocumentStore
+from services.benefits.documents import DocumentStore, sweep_erased
 from services.benefits.models import Claim, ClaimDocument, ClaimEvent
 from shared.auth import Principal, Role
 from shared.db import Database, DbSession
@@ -52,7 +52,7 @@ async def erase_member(fund_id: uuid.UUID, member_id: uuid.UUID, session: DbSess
     documents = await session.execute(
         update(ClaimDocument).where(ClaimDocument.fund_id == fund_id, ClaimDocument.claim_id.in_(of_member),
                                     ClaimDocument.erased_at.is_(None))
-        .values(erased_at=utcnow(), filename=ERASED_FILENAME))
+        .values(erased_at=utcnow(), filename=ERASED_FILENAME, wrapped_key=None))
     return {"erased": {"claim_texts": texts.rowcount or 0, "claim_event_notes": notes.rowcount or 0,
                        "documents": documents.rowcount or 0}}
 
@@ -68,18 +68,6 @@ async def export_member(fund_id: uuid.UUID, member_id: uuid.UUID, session: DbSes
 
 
 async def sweep_documents(db: Database, store: DocumentStore, limit: int = 200) -> int:
-    """Let go of the files of erased documents: each file is removed from disk once no document that
-    is not erased has its checksum (files are stored once per checksum). Returns the documents let go."""
-    live = aliased(ClaimDocument)
-    async with db.sessionmaker() as session:
-        async with session.begin():
-            erased = (await session.scalars(
-                select(ClaimDocument).where(ClaimDocument.erased_at.is_not(None), ClaimDocument.file_released_at.is_(None))
-                .limit(limit).with_for_update(skip_locked=True))).all()
-            for document in erased:
-                still_used = await session.scalar(select(exists().where(and_(
-                    live.sha256 == document.sha256, live.erased_at.is_(None)))))
-                if not still_used:
-                    await asyncio.to_thread(store.path(document.sha256).unlink, missing_ok=True)
-                document.file_released_at = utcnow()
-            return len(erased)
+    """Erased documents' objects deleted (kept under this name for callers from before the blob
+    store; services/benefits/documents.py)."""
+    return await sweep_erased(db, store, limit)

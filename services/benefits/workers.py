@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from services.benefits.documents import DocumentStore
+from services.benefits.documents import DocumentStore, one_pass
 from services.benefits.payouts import pay_due
-from services.benefits.personal_data import sweep_documents
 from services.benefits.settings import BenefitsSettings
 from shared.db import Database
 from shared.http import ServiceTokenAuth, make_client
@@ -18,7 +17,7 @@ from shared.worker import Job, closing
 
 
 def _database(settings: BenefitsSettings) -> Database:
-    return Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2)
+    return Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2, pooler=settings.db_pooler)
 
 
 @asynccontextmanager
@@ -41,13 +40,14 @@ async def payouts() -> AsyncIterator[Job | None]:
 
 @asynccontextmanager
 async def document_sweep() -> AsyncIterator[Job | None]:
-    """The files of erased claim documents let go (services/benefits/personal_data.py)."""
+    """Erased documents' objects and orphaned objects deleted, data keys under older KEKs rewrapped
+    (services/benefits/documents.py)."""
     settings = BenefitsSettings()
     configure_logging("benefits", settings.log_level)
     if settings.document_sweep_interval_seconds <= 0:
         yield None
         return
     db = _database(settings)
-    store = DocumentStore(settings.documents_dir, settings.document_max_bytes)
-    async with closing(db):
-        yield Job("documents", settings.document_sweep_interval_seconds, lambda: sweep_documents(db, store))
+    store = DocumentStore.from_settings(settings)
+    async with closing(db, store):
+        yield Job("documents", settings.document_sweep_interval_seconds, lambda: one_pass(db, store))

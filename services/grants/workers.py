@@ -25,7 +25,7 @@ async def grants() -> AsyncIterator[Job | None]:
     if settings.worker_interval_seconds <= 0:
         yield None
         return
-    db = Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2)
+    db = Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2, pooler=settings.db_pooler)
     http = make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service="grants",
                                              master_secret=settings.service_secret),
                        services=settings.service_urls())

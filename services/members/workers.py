@@ -17,7 +17,7 @@ from shared.worker import Job, closing
 
 
 def _database(settings: MembersSettings) -> Database:
-    return Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2)
+    return Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2, pooler=settings.db_pooler)
 
 
 @asynccontextmanager

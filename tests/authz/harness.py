@@ -23,11 +23,10 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.benefits.documents import DocumentStore
 from shared.auth import TokenVerifier
 from shared.db import Database
 from shared.http1 import Answer
-from tests.support.apps import ledger_client, members_directory, service_app
+from tests.support.apps import document_store, ledger_client, members_directory, service_app
 from tests.support.helpers import AUDIENCE, ISSUER, Tokens, gateway_settings
 
 SERVICES = ("members", "ledger", "benefits", "grants")
@@ -213,7 +212,7 @@ async def running_system(engines: dict[str, AsyncEngine], documents: Any) -> Asy
             services[name].state.directory = members_directory(clients["members"], tokens, name)
         for name in ("benefits", "grants"):
             services[name].state.ledger = ledger_client(clients["ledger"], tokens, name)
-        services["benefits"].state.documents = DocumentStore(documents, 1024 * 1024)
+        services["benefits"].state.documents = document_store(documents)
         services["grants"].state.webhook_http = httpx.AsyncClient(timeout=5)
         stack.push_async_callback(services["grants"].state.webhook_http.aclose)
         clients["gateway"] = httpx.AsyncClient(

@@ -487,20 +487,3 @@ async def test_an_end_before_the_start_is_422_naming_the_end_date_and_writes_not
         rows = (await session.execute(text("SELECT event_date, event_end_date FROM claims WHERE fund_id = :fund"),
                                       {"fund": welfare.fund.id})).all()
     assert [(a.isoformat(), b.isoformat()) for a, b in rows] == [(start, start)]
-
-
-async def test_the_document_store_keeps_whole_files_by_their_hash(tmp_path) -> None:
-    """Content-addressed, written whole (no temporary file left behind), and checked on reading:
-    a file changed on disk is an error, never served as the member's document."""
-    from services.benefits.documents import DocumentStore
-    from shared.errors import SajjaError
-
-    store = DocumentStore(tmp_path, 1024)
-    photo = b"\xff\xd8\xff" + b"x" * 100
-    digest = await store.put(photo)
-    assert await store.put(photo) == digest, "the same file is stored once"
-    assert store.path(digest).read_bytes() == photo and await store.get(digest) == photo
-    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [digest]
-    store.path(digest).write_bytes(b"\xff\xd8\xff tampered")
-    with pytest.raises(SajjaError):
-        await store.get(digest)

@@ -125,7 +125,7 @@ def compose_services() -> dict[str, dict[str, Any]]:
 
 
 def sajja_compose_services() -> dict[str, dict[str, Any]]:
-    return {n: s for n, s in compose_services().items() if n != "postgres"}
+    return {n: s for n, s in compose_services().items() if n not in ("postgres", "pgbouncer")}
 
 
 def env_list(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -190,13 +190,14 @@ def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch, where: str) -> tup
     """Parse ``sajja ARGV`` with the real CLI; return what it would have run."""
     from shared import cli
 
-    assert argv and argv[0] in ("serve", "migrate", "worker"), f"{where}: unexpected sajja command {argv}"
+    assert argv and argv[0] in ("serve", "migrate", "worker", "wait-schema"), f"{where}: unexpected sajja command {argv}"
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(
         cli, "serve", lambda name, host, port, workers, reuse_port=False: calls.append(("serve", name, host, port)) or 0
     )
     monkeypatch.setattr(cli, "migrate_all", lambda names: calls.append(("migrate", *names)) or 0)
     monkeypatch.setattr(cli, "run_workers", lambda names: calls.append(("worker", list(names))) or 0)
+    monkeypatch.setattr(cli, "wait_schema", lambda name, timeout: calls.append(("wait-schema", name)) or 0)
     try:
         assert cli.main(list(argv)) == 0
     except SystemExit as exc:
@@ -228,7 +229,8 @@ def secret_settings(process: str) -> dict[str, tuple[str, str]]:
 
 
 def migrate_variables() -> set[str]:
-    return {"SAJJA_DATABASE_URL"} | {f"SAJJA_{p.upper()}_DATABASE_URL" for p in PROCESS_NAMES} | CLI_VARIABLES
+    return ({"SAJJA_DATABASE_URL", "SAJJA_MIGRATE_DATABASE_URL"} | {f"SAJJA_{p.upper()}_DATABASE_URL" for p in PROCESS_NAMES}
+            | {f"SAJJA_{p.upper()}_MIGRATE_DATABASE_URL" for p in PROCESS_NAMES} | CLI_VARIABLES)
 
 
 # ------------------------------------------------------------------------------------- YAML + schema
@@ -579,8 +581,45 @@ def test_secret_example_documents_every_key_and_is_unusable_as_is() -> None:
 # ------------------------------------------------------------------------------------------ compose
 
 
+def test_every_deployment_waits_for_its_schema_before_starting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The migrate Job completes before a release's pods start (docs/migrations.md): each
+    Deployment's init container runs `sajja wait-schema` for the process whose database its
+    container works on, with the same image and hardening, and the database URL from the Secret."""
+    from shared.worker import WORKERS
+
+    deployments = objects("Deployment")
+    assert len(deployments) == len(PROCESS_NAMES) + len(WORKERS)
+    for name, deployment in deployments.items():
+        process = WORKERS[name.removeprefix("worker-")][0] if name.startswith("worker-") else name
+        (init,) = deployment["spec"]["template"]["spec"]["initContainers"]
+        assert run_cli(init["args"], monkeypatch, f"{name} init") == ("wait-schema", process), name
+        assert init["image"] == only_container(deployment)["image"], name
+        security = init["securityContext"]
+        assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"], name
+        assert security["capabilities"]["drop"] == ["ALL"] and init["resources"]["limits"], name
+        env = env_list(init)
+        assert env["SAJJA_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == SECRET_NAME, name
+        assert env[f"SAJJA_{process.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["optional"] is True, name
+
+
 def test_compose_has_postgres_migrate_and_the_five_processes() -> None:
-    assert set(compose_services()) == {"postgres", "migrate", *PROCESS_NAMES, "workers"}
+    assert set(compose_services()) == {"postgres", "pgbouncer", "migrate", *PROCESS_NAMES, "workers"}
+
+
+def test_compose_processes_go_through_pgbouncer_and_migrations_do_not() -> None:
+    """The connection budget (deploy/README.md): every process's URL is PgBouncer's, in transaction
+    mode, with the pooler setting that keeps prepared statements inside transactions; the
+    migration goes to PostgreSQL itself."""
+    services = compose_services()
+    bouncer = services["pgbouncer"]
+    assert bouncer["environment"]["POOL_MODE"] == "transaction"
+    assert bouncer["environment"]["DB_HOST"] == "postgres" and "ports" not in bouncer
+    assert bouncer["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in (*PROCESS_NAMES, "workers"):
+        env = services[name]["environment"]
+        assert "@pgbouncer:6432/" in env["SAJJA_DATABASE_URL"] and env["SAJJA_DB_POOLER"] == "pgbouncer", name
+        assert services[name]["depends_on"]["pgbouncer"]["condition"] == "service_healthy", name
+    assert "@postgres:5432/" in services["migrate"]["environment"]["SAJJA_MIGRATE_DATABASE_URL"]
 
 
 def test_compose_runs_every_worker(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -650,7 +689,8 @@ def test_compose_has_no_default_secrets() -> None:
                 continue
             value = str(value)
             if var.endswith("DATABASE_URL"):
-                match = re.fullmatch(rf"postgresql\+asyncpg://\w+:({REQUIRED_REF})@postgres:5432/postgres", value)
+                # PostgreSQL itself (migrations), or PgBouncer in front of it (the processes).
+                match = re.fullmatch(rf"postgresql\+asyncpg://\w+:({REQUIRED_REF})@(postgres:5432|pgbouncer:6432)/postgres", value)
                 assert match, f"compose {name}: {var} must take its password from a required variable"
             elif "BOOTSTRAP" in var:
                 assert re.fullmatch(rf"{REQUIRED_REF}|\$\{{\w+(:?-)?\}}", value), f"compose {name}: {var}"
@@ -848,7 +888,7 @@ def test_every_process_name_used_is_a_real_process() -> None:
         if service["command"][0] == "serve":
             names.add(service["command"][1])
     # SAJJA_<PROCESS>_DATABASE_URL (a process's own server) and SAJJA_<PROCESS>_URL (an upstream).
-    not_processes = {"SAJJA_DATABASE_URL", "SAJJA_JWKS_URL", "SAJJA_HEALTHCHECK_URL"}
+    not_processes = {"SAJJA_DATABASE_URL", "SAJJA_JWKS_URL", "SAJJA_HEALTHCHECK_URL", "SAJJA_MIGRATE_DATABASE_URL"}
     for var in used_variables() - not_processes:
         match = re.fullmatch(r"SAJJA_([A-Z]+)_(?:DATABASE_)?URL", var)
         if match:

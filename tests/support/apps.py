@@ -39,10 +39,26 @@ def service_settings(name: str) -> Any:
     # The tests' webhook receivers listen on 127.0.0.1, over http: let through by the allowlist,
     # with the https and public-address rules of SAJJA_ENV=test otherwise in force.
     extra = {"webhook_allowed_hosts": "127.0.0.1"} if name == "grants" else {}
+    if name == "benefits":
+        extra = {"document_key": TEST_DOCUMENT_KEY}
     if name == "members":
         # Key 1 of the national ID key ring (docs/national-id-keys.md), checked with the ring.
         extra = {"pii_key": "test-pii_key-0123456789abcdef"}
     return cls(env="test", **{**secrets, "service_secret": TEST_SECRET}, **extra)
+
+
+#: The documents' key-encryption key in tests (key 1 of the ring).
+TEST_DOCUMENT_KEY = "test-document-key-0123456789abcdef"
+
+
+def document_store(root: Any = None, *, blobs: Any = None, max_bytes: int = 1024 * 1024, keys: dict[int, str] | None = None,
+                   **limits: Any) -> Any:
+    """A claim documents' store for the tests: a local directory (or ``blobs``), the tests' key ring."""
+    from services.benefits.documents import DocumentStore
+    from services.benefits.envelope import KeyRing
+    from services.benefits.storage import LocalBlobStore
+
+    return DocumentStore(blobs or LocalBlobStore(root), KeyRing(keys or {1: TEST_DOCUMENT_KEY}), max_bytes=max_bytes, **limits)
 
 
 def service_app(name: str) -> Any:

@@ -192,5 +192,5 @@ async def download(claim: VisibleClaim, document_id: uuid.UUID, request: Request
         raise NotFound("claim.not_found")
     if document.erased_at is not None:
         raise SajjaError("document.erased", status_code=410)
-    return Response(await deps.store(request).get(document.sha256), media_type=document.content_type,
+    return Response(await deps.store(request).read(document), media_type=document.content_type,
                     headers={"Content-Disposition": f'attachment; filename="{document.id}"', "Cache-Control": "private, no-store"})

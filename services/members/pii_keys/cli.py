@@ -20,7 +20,7 @@ async def run(action: str, batch: int | None = None) -> int:
 
     settings = MembersSettings()
     vault = make_vault(settings)
-    db = Database.from_url(settings.process_database_url, pool_size=2, max_overflow=0)
+    db = Database.from_url(settings.process_database_url, pool_size=2, max_overflow=0, pooler=settings.db_pooler)
     try:
         if action == "reencrypt":
             # Audited as the operator's account on this machine (no Sajja token here).
