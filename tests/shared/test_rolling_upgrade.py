@@ -29,7 +29,7 @@ from tests.support.claims import PNG, claim_desk
 from tests.support.factories import make_books
 from tests.support.migrations import fresh_database
 
-BENEFITS_BEFORE = "20261207_0005_worker_leases"
+BENEFITS_BEFORE = "20261207_0006_kept_aggregates"  # the revision before the document envelopes
 
 
 async def columns(url: str, table: str) -> set[str]:
