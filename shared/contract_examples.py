@@ -26,8 +26,8 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
         "name": "กองทุนสวัสดิการชุมชนตำบลท่างาม", "province": "สิงห์บุรี", "district": "อินทร์บุรี",
         "subdistrict": "ท่างาม", "founded_on": "2008-03-01", "population": 4233}),
     "members_register": ("สมัครสมาชิกใหม่พร้อมผู้รับผลประโยชน์", {
-        "national_id": "3600100000019", "title": "นาง", "first_name": "สมศรี", "last_name": "ใจดี",
-        "birth_date": "1965-01-01", "sex": "หญิง", "village": 2, "house_no": "12/1", "joined_on": "2015-01-01",
+        "national_id": "3600100000010", "title": "นาง", "first_name": "สมศรี", "last_name": "ใจดี",
+        "birth_date": "1965-01-01", "sex": "female", "village": 2, "house_no": "12/1", "joined_on": "2015-01-01",
         "beneficiaries": [{"name": "สมชาย ใจดี", "relationship": "บุตร", "share_bp": 10000}], "consent_given": True}),
     "members_create_collector": ("แต่งตั้งอาสาเก็บเงินประจำหมู่ 2 และ 3", {
         "user_id": _USER, "display_name": "อาสาเก็บเงิน หมู่ 2", "villages": [2, 3]}),
