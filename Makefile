@@ -20,7 +20,7 @@ run: $(STAMP)
 	sh tools/system_packages.sh fonts
 	$(BIN)/sajja run
 
-# The API contract's checks (tests/contract, tests/e2e/test_e2e_contract_client.py) use the npm
+# The API contract's checks (tests/shared/test_contract.py, tests/e2e/test_e2e_contract_client.py) use the npm
 # packages locked in contract/package-lock.json: Spectral, openapi-typescript, openapi-fetch, tsc.
 contract/node_modules: contract/package-lock.json
 	npm ci --prefix contract --no-audit --no-fund

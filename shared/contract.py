@@ -171,6 +171,17 @@ ERROR_RESPONSES: dict[str, tuple[str, str]] = {
     "404": ("NotFound", "Nothing of that id that the caller may see."),
     "409": ("Conflict", "The request conflicts with the current state (a duplicate, a state that does not allow it)."),
     "422": ("ValidationFailed", "The request is invalid; ``errors`` lists every invalid field."),
+    "413": ("BodyTooLarge", "The body is larger than the operation takes."),
+    "429": ("TooManyAttempts", "Too many failed attempts: try again after ``Retry-After`` seconds."),
+}
+
+#: Errors only some operations answer, by operationId: sign-ins slowed after failures
+#: (docs/login-throttling.md), uploads with a larger body limit of their own.
+EXTRA_ERRORS: dict[str, tuple[str, ...]] = {
+    "auth_login": ("429",),
+    "auth_token": ("429",),
+    "members_import": ("413",),
+    "benefits_upload_document": ("413",),
 }
 
 
@@ -198,7 +209,7 @@ def _errors_of(method: str, path: str, operation: dict[str, Any]) -> list[str]:
         statuses.append("409")
     if operation.get("parameters") or operation.get("requestBody") or "422" in operation.get("responses", {}):
         statuses.append("422")
-    return statuses
+    return statuses + list(EXTRA_ERRORS.get(operation.get("operationId", ""), ()))
 
 
 def finish(document: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,9 @@
-"""The public API document front ends generate their clients from (docs/api-contract.md).
-
-Built as the gateway serves it, from the five apps (``tools.contract.public_document``): valid
-OpenAPI (openapi-spec-validator), clean under the committed Spectral ruleset, readable unique
-operationIds, every error answer a problem+json ``Problem``, no internal route, Thai examples each
-route accepts, and identical to the committed snapshot (``contract/openapi.json``); a breaking
-change to the snapshot must be named in CHANGELOG.md's top section.
+"""The public API document's rules (``shared/contract.py``, docs/api-contract.md), checked on the
+document as the gateway serves it (``tools.contract.public_document``): valid OpenAPI
+(openapi-spec-validator), clean under the committed Spectral ruleset (``contract/.spectral.yaml``),
+readable unique operationIds, every error answer a problem+json ``Problem``, bearer and
+client-credentials security, no internal route (those are in each service's
+``/openapi.internal.json``, for service tokens only), and Thai examples each route accepts.
 """
 
 from __future__ import annotations
@@ -23,9 +22,8 @@ from openapi_spec_validator import validate
 from pydantic import TypeAdapter
 
 from gateway.auth.schemas import ClientCredentialsRequest
-from gateway.openapi import ContractClash, merge_documents
 from shared.auth import Role, TokenVerifier
-from shared.contract import DOMAINS, build_document, operation_id_for, ERROR_RESPONSES, is_internal
+from shared.contract import DOMAINS, ERROR_RESPONSES, EXTRA_ERRORS, build_document, is_internal, operation_id_for
 from shared.contract_examples import EXAMPLES
 from tests.support.helpers import AUDIENCE, ISSUER, Tokens
 from tools import contract
@@ -37,6 +35,10 @@ CONTRACT_DIR = contract.ROOT / "contract"
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     return contract.public_document()
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method, path, op) for path, item in document["paths"].items() for method, op in item.items() if method in METHODS]
 
 
 def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -67,6 +69,7 @@ def test_every_operation_documents_its_problems(document: dict[str, Any]) -> Non
         expected = {"401"} | ({"403"} if op.get("security") != [] else set()) | ({"404"} if "{" in path else set())
         expected |= {"409"} if method != "get" else set()
         expected |= {"422"} if op.get("parameters") or op.get("requestBody") else set()
+        expected |= set(EXTRA_ERRORS.get(op["operationId"], ()))
         assert expected <= set(answers), (method, path, sorted(answers))
         for status, answer in answers.items():
             if status.startswith(("4", "5")):
@@ -129,29 +132,6 @@ def test_every_example_is_thai_and_accepted_by_its_route(document: dict[str, Any
     assert {"auth_login", "ledger_post_deposit_batch", "members_register", "benefits_submit_claim"} <= set(EXAMPLES)
 
 
-def test_the_merge_fails_on_a_clash_instead_of_renaming() -> None:
-    base = {"openapi": "3.1.0", "paths": {"/v1/auth/me": {"get": {"operationId": "auth_me"}}},
-            "components": {"schemas": {"Feed": {"type": "object", "properties": {"a": {"type": "string"}}}}}}
-    same = {"paths": {"/v1/ledger/x": {"get": {"operationId": "ledger_x"}}},
-            "components": {"schemas": {"Feed": {"type": "object", "properties": {"a": {"type": "string"}}}}}}
-    assert set(merge_documents(base, {"ledger": same})["paths"]) == {"/v1/auth/me", "/v1/ledger/x"}
-    other = {"paths": {"/v1/benefits/y": {"get": {"operationId": "benefits_y"}}},
-             "components": {"schemas": {"Feed": {"type": "object", "properties": {"b": {"type": "integer"}}}}}}
-    with pytest.raises(ContractClash, match="components.schemas.Feed"):
-        merge_documents(base, {"benefits": other})
-    with pytest.raises(ContractClash, match="operationId auth_me"):
-        merge_documents(base, {"ledger": {"paths": {"/v1/ledger/me": {"get": {"operationId": "auth_me"}}}}})
-    with pytest.raises(ContractClash, match="path /v1/auth/me"):
-        merge_documents(base, {"ledger": {"paths": {"/v1/auth/me": {"get": {"operationId": "ledger_me"}}}}})
-
-
-def test_the_snapshot_is_the_live_document(document: dict[str, Any]) -> None:
-    snapshot = json.loads(contract.SNAPSHOT.read_text(encoding="utf-8"))
-    changelog = contract.CHANGELOG.read_text(encoding="utf-8")
-    assert snapshot == document, contract.describe_difference(snapshot, document, changelog)
-    assert contract.SNAPSHOT.read_text(encoding="utf-8") == contract.dumps(document), f"run `{contract.REFRESH_COMMAND}`"
-
-
 def test_the_document_passes_the_spectral_ruleset(document: dict[str, Any], tmp_path: Path) -> None:
     spectral = CONTRACT_DIR / "node_modules" / ".bin" / "spectral"
     if shutil.which("node") is None:
@@ -162,84 +142,6 @@ def test_the_document_passes_the_spectral_ruleset(document: dict[str, Any], tmp_
     done = subprocess.run([str(spectral), "lint", "--ruleset", str(CONTRACT_DIR / ".spectral.yaml"), "--fail-severity", "warn",
                            str(target)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], cwd=contract.ROOT, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
-def test_breaking_changes_to_the_snapshot_are_in_the_changelog() -> None:
-    """The snapshot against its version before it last changed (or before the uncommitted change):
-    each breaking change is named in CHANGELOG.md's top section."""
-    relative = contract.SNAPSHOT.relative_to(contract.ROOT).as_posix()
-    current = contract.SNAPSHOT.read_text(encoding="utf-8")
-    at_head = _git("show", f"HEAD:{relative}")
-    if at_head is None:
-        pytest.skip("not a git checkout with the snapshot committed")
-    if at_head != current:
-        previous = at_head
-    else:
-        last = (_git("log", "-n", "1", "--format=%H", "--", relative) or "").strip()
-        previous = _git("show", f"{last}^1:{relative}") if last else None
-    if previous is None:
-        pytest.skip("the snapshot has no earlier version")
-    changes = contract.breaking_changes(json.loads(previous), json.loads(current))
-    missing = contract.unnoted(changes, contract.CHANGELOG.read_text(encoding="utf-8"))
-    assert not missing, "breaking changes the top section of CHANGELOG.md does not name:\n" + "\n".join(c.message for c in missing)
-
-
-# --- What counts as breaking --------------------------------------------------------------------------------
-
-def _doc(body: dict[str, Any], answer: dict[str, Any], extra_ops: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"paths": {"/v1/ledger/x": {"post": {
-        "operationId": "ledger_x",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/XIn"}}}},
-        "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/XOut"}}}}}}},
-        **(extra_ops or {})},
-        "components": {"schemas": {"XIn": body, "XOut": answer}}}
-
-
-BODY = {"type": "object", "additionalProperties": False, "required": ["amount_satang"],
-        "properties": {"amount_satang": {"type": "integer", "maximum": 100}, "memo": {"type": "string"},
-                       "kind": {"type": "string", "enum": ["cash", "bank"]}}}
-ANSWER = {"type": "object", "required": ["id", "receipt_no"],
-          "properties": {"id": {"type": "string"}, "receipt_no": {"type": "integer"}}}
-
-
-def _with(schema: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    return json.loads(json.dumps({**schema, **changes}))
-
-
-@pytest.mark.parametrize(("new", "subject"), [
-    (_doc(_with(BODY, required=["amount_satang", "memo"]), ANSWER), "XIn.memo"),
-    (_doc(_with(BODY, properties={**BODY["properties"], "amount_satang": {"type": "string"}}), ANSWER), "XIn.amount_satang"),
-    (_doc(_with(BODY, properties={**BODY["properties"], "amount_satang": {"type": "integer", "maximum": 50}}), ANSWER),
-     "XIn.amount_satang"),
-    (_doc(_with(BODY, properties={**BODY["properties"], "kind": {"type": "string", "enum": ["cash"]}}), ANSWER), "XIn.kind"),
-    (_doc(BODY, _with(ANSWER, properties={"id": {"type": "string"}})), "XOut.receipt_no"),
-    (_doc(BODY, _with(ANSWER, properties={**ANSWER["properties"], "id": {"type": ["string", "null"]}})), "XOut.id"),
-    ({"paths": {}, "components": {"schemas": {}}}, "ledger_x"),
-])
-def test_breaking_changes_are_found(new: dict[str, Any], subject: str) -> None:
-    changes = contract.breaking_changes(_doc(BODY, ANSWER), new)
-    assert changes and any(subject in c.subjects for c in changes), [c.message for c in changes]
-    assert all(c.noted_in(f"## 0.2\n- {' '.join(c.subjects)}\n") for c in changes)
-    assert contract.unnoted(changes, f"## 0.2\n- nothing\n## 0.1\n- {subject}\n")
-
-
-def test_additive_changes_are_not_breaking() -> None:
-    wider = _with(BODY, properties={**BODY["properties"], "note": {"type": "string"},
-                                    "amount_satang": {"type": "integer", "maximum": 1000},
-                                    "kind": {"type": "string", "enum": ["cash", "bank", "transfer"]}})
-    more = _with(ANSWER, properties={**ANSWER["properties"], "posted_at": {"type": "string"}})
-    new = _doc(wider, more, {"/v1/ledger/y": {"get": {"operationId": "ledger_y", "responses": {}}}})
-    assert contract.breaking_changes(_doc(BODY, ANSWER), new) == []
-    message = contract.describe_difference(_doc(BODY, ANSWER), new, "")
-    assert "additively" in message and contract.REFRESH_COMMAND in message
 
 
 async def test_the_internal_document_is_for_services_only(tokens: Tokens) -> None:
