@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench demo clean
+.PHONY: install run test bench demo contract clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,21 @@ run: $(STAMP)
 	sh tools/system_packages.sh fonts
 	$(BIN)/sajja run
 
+# The API contract's checks (tests/shared/test_contract.py, tests/e2e/test_e2e_contract_client.py) use the npm
+# packages locked in contract/package-lock.json: Spectral, openapi-typescript, openapi-fetch, tsc.
+contract/node_modules: contract/package-lock.json
+	npm ci --prefix contract --no-audit --no-fund
+	touch contract/node_modules
+
 # pgbouncer: one end-to-end test runs the system through it (tests/e2e/test_e2e_pgbouncer.py).
-test: $(STAMP)
+test: $(STAMP) contract/node_modules
 	sh tools/system_packages.sh fonts browser pooler
 	$(BIN)/python -m pytest
+
+# Writes the public API document's snapshot (contract/openapi.json) from the apps; refuses a breaking
+# change CHANGELOG.md's top section does not name (docs/api-contract.md).
+contract: $(STAMP)
+	$(BIN)/python -m tools.contract
 
 # wrk drives the evening-peak section of the bench from outside its own process; pgbouncer is
 # the second part's (bench/pooler.py: deposits direct vs through PgBouncer).
@@ -37,4 +48,4 @@ demo: $(STAMP)
 	$(BIN)/python -m tools.demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache contract/node_modules

@@ -12,7 +12,6 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.exceptions import ExceptionMiddleware
@@ -36,7 +35,8 @@ from gateway.openapi import OpenApiMerger
 from gateway.proxy import Forwarder
 from gateway.settings import GatewaySettings
 from shared import worker
-from shared.app import BEARER_SCHEME, freeze_heap
+from shared.app import freeze_heap
+from shared.contract import build_document, operation_id
 from shared.auth import RevocationList, RevokingVerifier, TokenVerifier, current_principal
 from shared.db import Database
 from shared.errors import install_error_handlers
@@ -176,6 +176,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         telemetry=settings.fastapi_telemetry,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -244,10 +245,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok", "service": "gateway"})
 
     def own_openapi() -> dict[str, Any]:
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(BEARER_SCHEME)
-        schema["security"] = [{"bearerAuth": []}]
-        return schema
+        if app.openapi_schema is None:
+            app.openapi_schema = build_document(app)
+        return app.openapi_schema
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> JSONResponse:

@@ -1,53 +1,59 @@
-"""One OpenAPI document for the whole API: the gateway's own operations and every service's.
+"""One OpenAPI document for the whole API: the gateway's own operations and every service's public ones.
 
-Each service's document is fetched from it and cached. Schemas that two services name alike but
-define differently are renamed ``<service>_<Name>`` in the later one, with its references.
+Each service's public document (``/openapi.json``, made by ``shared.contract``) is fetched from it and
+cached. Names are unique at their source: a schema, a shared component, a path or an operationId
+that two documents define differently is a :class:`ContractClash`, raised with every clash named,
+never renamed here (a renaming would make the names front ends generate clients from depend on the
+order of the merge). Internal routes are in no service's public document (``/openapi.internal.json``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import time
 from typing import Any
 
 import orjson
 
 from gateway.proxy import TRANSPORT_ERRORS, Forwarder
+from shared.contract import DOMAINS, duplicate_operation_ids
 
 CACHE_SECONDS = 60.0
+
+
+class ContractClash(ValueError):
+    """Two documents define one name differently."""
 
 
 def merge_documents(base: dict[str, Any], others: dict[str, dict[str, Any]]) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     paths = merged.setdefault("paths", {})
-    schemas = merged.setdefault("components", {}).setdefault("schemas", {})
+    components = merged.setdefault("components", {})
     tags = {t["name"]: t for t in merged.get("tags", [])}
+    clashes: list[str] = []
     for service, doc in others.items():
-        doc_schemas = doc.get("components", {}).get("schemas", {})
-        renames = {
-            name: f"{service}_{name}"
-            for name, schema in doc_schemas.items()
-            if name in schemas and schemas[name] != schema
-        }
-        text = json.dumps(doc)
-        for old, new in renames.items():
-            text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
-        doc = json.loads(text)
-        for name, schema in doc.get("components", {}).get("schemas", {}).items():
-            schemas[renames.get(name, name)] = schema
+        for kind, entries in doc.get("components", {}).items():
+            mine = components.setdefault(kind, {})
+            for name, value in entries.items():
+                if name in mine and mine[name] != value:
+                    clashes.append(f"components.{kind}.{name}: {service}'s differs from one merged before it")
+                mine.setdefault(name, value)
         for path, item in doc.get("paths", {}).items():
-            paths[path] = item
-            for operation in item.values():
-                if isinstance(operation, dict):
-                    operation.setdefault("tags", [service])
+            if path in paths:
+                clashes.append(f"path {path}: in {service}'s document and one merged before it")
+                continue
+            paths[path] = copy.deepcopy(item)
         for tag in doc.get("tags", []):
             tags.setdefault(tag["name"], tag)
-        for name, scheme in doc.get("components", {}).get("securitySchemes", {}).items():
-            merged["components"].setdefault("securitySchemes", {})[name] = scheme
+    duplicates = duplicate_operation_ids(merged)
+    clashes += [f"operationId {op}: {', '.join(where)}" for op, where in sorted(duplicates.items())]
+    if clashes:
+        raise ContractClash("the services' OpenAPI documents clash (make names unique where they are "
+                            "defined, docs/api-contract.md):\n  " + "\n  ".join(clashes))
     if tags:
-        merged["tags"] = list(tags.values())
+        order = {name: i for i, name in enumerate(DOMAINS)}
+        merged["tags"] = sorted(tags.values(), key=lambda t: (order.get(t["name"], len(order)), t["name"]))
     return merged
 
 

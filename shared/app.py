@@ -13,20 +13,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from shared.auth import RevocationList, RevokingVerifier, TokenVerifier, http_revocations_loader
+from shared.auth import RevocationList, RevokingVerifier, Role, TokenVerifier, current_principal, http_revocations_loader
+from shared.contract import build_document, operation_id
 from shared.db import Database
-from shared.errors import install_error_handlers
+from shared.errors import Forbidden, install_error_handlers
 from shared.http import ServiceTokenAuth, make_client
 from shared.lean import LeanRoute
 from shared.logs import configure_logging
 from shared.middleware import BodyLimitMiddleware, InputHygieneMiddleware, RequestIdMiddleware
 from shared.settings import SajjaSettings
-
-BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-
 
 def health_router(process: str) -> APIRouter:
     """``/healthz``: the process is up. ``/readyz``: it can reach its database."""
@@ -49,19 +46,30 @@ def health_router(process: str) -> APIRouter:
     return router
 
 
-def with_bearer_security(app: FastAPI) -> None:
-    """Every operation in the OpenAPI document requires a bearer token unless it says otherwise."""
+def with_contract(app: FastAPI) -> None:
+    """The app's OpenAPI documents, made by ``shared.contract`` (operationIds, tags, problems,
+    security, examples): ``/openapi.json`` has its public routes, the gateway merges it into the
+    API's one document; ``/openapi.internal.json`` has its internal routes (``/v1/<service>/internal``),
+    for other services only (a service token)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(BEARER_SCHEME)
-        schema["security"] = [{"bearerAuth": []}]
-        app.openapi_schema = schema
-        return schema
+        app.openapi_schema = build_document(app)
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    internal: dict[str, Any] = {}
+
+    async def internal_openapi(request: Request) -> Response:
+        principal = await current_principal(request)
+        if principal.role != Role.service:
+            raise Forbidden()
+        if not internal:
+            internal.update(build_document(app, internal=True))
+        return JSONResponse(internal)
+
+    app.add_route("/openapi.internal.json", internal_openapi, methods=["GET"], include_in_schema=False)
 
 
 def include_router(app: FastAPI, router: APIRouter) -> None:
@@ -148,7 +156,8 @@ def create_service_app(
                     await resource.aclose()
 
     app = FastAPI(
-        title=title, description=description, version="0.1.0", lifespan=lifespan, telemetry=settings.fastapi_telemetry
+        title=title, description=description, version="0.1.0", lifespan=lifespan, telemetry=settings.fastapi_telemetry,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -158,5 +167,5 @@ def create_service_app(
     app.add_middleware(InputHygieneMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limit_overrides)
     app.add_middleware(RequestIdMiddleware)
-    with_bearer_security(app)
+    with_contract(app)
     return app

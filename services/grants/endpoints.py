@@ -54,8 +54,8 @@ from services.grants.schemas import (
     Reconciliation,
     ReviewIn,
     ReviewOut,
-    Rollup,
-    RollupLine,
+    GrantsRollup,
+    GrantsRollupLine,
     SubscriptionIn,
     SubscriptionOut,
     TrancheOut,
@@ -252,7 +252,7 @@ async def matching_due(
     return MatchingDue(program_id=program_id, fund_id=fund_id, year=year, member_contributions_satang=sum(per_member.values()), due_satang=due)
 
 
-@router.get("/reports/rollup", response_model=Rollup)
+@router.get("/reports/rollup", response_model=GrantsRollup)
 async def rollup(session: DbSession, principal: RollupReader, program_id: uuid.UUID | None = None, province: str | None = None) -> Any:
     """Applications and money by province and program: national for officers, a network's own for its officers."""
     disbursed = (select(Tranche.application_id, func.sum(Tranche.amount_satang).label("disbursed"))
@@ -274,9 +274,9 @@ async def rollup(session: DbSession, principal: RollupReader, program_id: uuid.U
         query = query.where(Program.id == program_id)
     if province:
         query = query.where(Application.province == province)
-    lines = [RollupLine(province=p, program_id=i, program=n, applications=c, approved=a, requested_satang=int(r),
+    lines = [GrantsRollupLine(province=p, program_id=i, program=n, applications=c, approved=a, requested_satang=int(r),
                         awarded_satang=int(w), disbursed_satang=int(d)) for p, i, n, c, a, r, w, d in (await session.execute(query)).all()]
-    return Rollup(lines=lines, total_awarded_satang=sum(line.awarded_satang for line in lines),
+    return GrantsRollup(lines=lines, total_awarded_satang=sum(line.awarded_satang for line in lines),
                   total_disbursed_satang=sum(line.disbursed_satang for line in lines))
 
 

@@ -260,7 +260,7 @@ class MatchingDue(BaseModel):
     due_satang: int
 
 
-class RollupLine(BaseModel):
+class GrantsRollupLine(BaseModel):
     province: str
     program_id: uuid.UUID
     program: str
@@ -271,8 +271,8 @@ class RollupLine(BaseModel):
     disbursed_satang: int
 
 
-class Rollup(BaseModel):
-    lines: list[RollupLine]
+class GrantsRollup(BaseModel):
+    lines: list[GrantsRollupLine]
     total_awarded_satang: int
     total_disbursed_satang: int
 

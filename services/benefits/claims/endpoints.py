@@ -77,7 +77,7 @@ async def list_claims(
     return ClaimPage(items=items, next_cursor=next_cursor)
 
 
-class FeedItem(BaseModel):
+class ClaimFeedItem(BaseModel):
     claim_id: uuid.UUID
     seq: int
     member_id: uuid.UUID
@@ -89,12 +89,12 @@ class FeedItem(BaseModel):
     at: dt.datetime
 
 
-class Feed(BaseModel):
-    items: list[FeedItem]
+class ClaimFeed(BaseModel):
+    items: list[ClaimFeedItem]
     next_cursor: str
 
 
-@router.get("/feed", response_model=Feed)
+@router.get("/feed", response_model=ClaimFeed)
 async def feed(
     fund_id: ClaimFeedReader, session: DbSession, after: Cursor = None, since: QueryTime | None = None, limit: Limit = 200,
 ) -> Any:
@@ -107,14 +107,14 @@ async def feed(
     elif since is not None:
         query = query.where(ClaimEvent.at >= since)
     rows = (await session.execute(query.order_by(ClaimEvent.at, ClaimEvent.claim_id, ClaimEvent.seq).limit(limit))).all()
-    items = [FeedItem(claim_id=c.id, seq=e.seq, member_id=c.member_id, benefit_code=c.benefit_code, amount_satang=c.amount_satang,
+    items = [ClaimFeedItem(claim_id=c.id, seq=e.seq, member_id=c.member_id, benefit_code=c.benefit_code, amount_satang=c.amount_satang,
                       action=e.action, to_status=e.to_status, note=e.note, at=e.at) for e, c in rows]
     if rows:
         last = rows[-1][0]
         next_cursor = encode_cursor(last.at.isoformat(), last.claim_id, last.seq)
     else:
         next_cursor = after or encode_cursor((since or dt.datetime.min.replace(tzinfo=dt.UTC)).isoformat(), uuid.UUID(int=0), 0)
-    return Feed(items=items, next_cursor=next_cursor)
+    return ClaimFeed(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{claim_id}", response_model=ClaimOut)

@@ -97,7 +97,7 @@ def batch_answer(outcomes: list[Outcome], lang: str) -> bytes:
     )
 
 
-class FeedItem(BaseModel):
+class DepositFeedItem(BaseModel):
     id: uuid.UUID
     member_id: uuid.UUID
     collector_id: uuid.UUID
@@ -108,12 +108,12 @@ class FeedItem(BaseModel):
     posted_at: dt.datetime
 
 
-class Feed(BaseModel):
-    items: list[FeedItem]
+class DepositFeed(BaseModel):
+    items: list[DepositFeedItem]
     next_cursor: str = Field(description="Pass as ``after`` to continue; unchanged when nothing is new")
 
 
-@router.get("/feed", response_model=Feed)
+@router.get("/feed", response_model=DepositFeed)
 async def feed(
     fund_id: DepositFeedReader, session: DbSession, after: Cursor = None, since: QueryTime | None = None, limit: Limit = 200,
 ) -> Any:
@@ -126,14 +126,14 @@ async def feed(
     elif since is not None:
         query = query.where(Deposit.posted_at >= since)
     rows = (await session.scalars(query.order_by(Deposit.posted_at, Deposit.id).limit(limit))).all()
-    items = [FeedItem(id=r.id, member_id=r.member_id, collector_id=r.collector_id, amount_satang=r.amount_satang,
+    items = [DepositFeedItem(id=r.id, member_id=r.member_id, collector_id=r.collector_id, amount_satang=r.amount_satang,
                       receipt_no=r.receipt_no, business_date=r.business_date, collected_at=r.collected_at, posted_at=r.posted_at)
              for r in rows]
     if rows:
         next_cursor = encode_cursor(rows[-1].posted_at.isoformat(), rows[-1].id)
     else:
         next_cursor = after or encode_cursor((since or dt.datetime.min.replace(tzinfo=dt.UTC)).isoformat(), uuid.UUID(int=0))
-    return Feed(items=items, next_cursor=next_cursor)
+    return DepositFeed(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{deposit_id}", response_model=DepositOut)
