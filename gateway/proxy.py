@@ -14,17 +14,21 @@ can ride along with another's request.
 
 A service may run as several replicas (``sajja run`` with ``SAJJA_REPLICAS``, docs/replicas.md):
 each request goes to the replica with the fewest requests in flight from this gateway (round
-robin among equals). A replica that refuses the connection is taken out for
-:data:`DOWN_SECONDS` and the request is sent to another one, whatever its method: nothing of it
-was sent. A request that was sent and whose answer broke off (the replica died under it) is sent
-to another replica only when sending it twice does no harm (:func:`retry_after_sending`). A
-timeout is never retried: the request may still be under way, and a second copy would double
-the load on a service that is already slow.
+robin among equals), except a fund's deposit posts, which go to the fund's own replica (the first
+up in an order made from the fund's id and each replica's address, the same in every gateway
+process): one ledger process then groups all of a fund's deposits into its posting calls, rather
+than two processes splitting them (:meth:`Upstream.pick`). A replica that refuses the connection
+is taken out for :data:`DOWN_SECONDS` and the request is sent to another one, whatever its
+method: nothing of it was sent. A request that was sent and whose answer broke off (the replica
+died under it) is sent to another replica only when sending it twice does no harm
+(:func:`retry_after_sending`). A timeout is never retried: the request may still be under way,
+and a second copy would double the load on a service that is already slow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import time
@@ -102,7 +106,10 @@ TRANSPORT_ERRORS = (TimeoutError, UpstreamError)
 DOWN_SECONDS = 1.0
 #: Deposits carry their own ids, which the ledger's database keeps unique: posted twice, a deposit
 #: is posted once and the second answer is its receipt again (``Idempotency-Replayed``).
-_DEPOSIT_POST = re.compile(r"/v1/ledger/funds/[^/]+/deposits(?:/batch)?")
+_DEPOSIT_POST = re.compile(r"/v1/ledger/funds/([^/]+)/deposits(?:/batch)?")
+#: Funds whose order of replicas :class:`Upstream` keeps (a few thousand funds in all); past this
+#: many it forgets them all and starts again.
+ORDERS_KEPT = 65_536
 
 
 def retry_after_sending(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> bool:
@@ -120,11 +127,13 @@ def retry_after_sending(method: str, path: str, headers: list[tuple[bytes, bytes
 class Replica:
     """One replica of a service: where it listens, and what this gateway knows of it."""
 
-    __slots__ = ("host", "port", "base", "in_flight", "down_until")
+    __slots__ = ("host", "port", "base", "name", "in_flight", "down_until")
 
     def __init__(self, url: str) -> None:
         self.host, self.port, base = split_url(url)
         self.base = base.rstrip(b"/")
+        #: What the replica is known by in a fund's order: its address, the same in every gateway.
+        self.name = f"{self.host}:{self.port}{self.base.decode('latin-1')}".encode()
         self.in_flight = 0
         self.down_until = 0.0
 
@@ -137,18 +146,45 @@ class Upstream:
             raise ValueError("a service needs at least one URL")
         self.replicas = [Replica(url) for url in urls]
         self._turn = 0
+        self._orders: dict[str, tuple[Replica, ...]] = {}
 
-    def pick(self, tried: list[Replica]) -> Replica | None:
-        """The replica with the fewest requests in flight, among those up and not yet tried; when
-        all are down, the one that went down first (it may be back); None when all were tried."""
+    def order(self, key: str) -> tuple[Replica, ...]:
+        """The replicas in ``key``'s order of preference (rendezvous hashing): each replica scored
+        by a hash of the key and the replica's address. Every gateway process orders them alike,
+        and a replica that goes away moves only its own keys, each to its next replica."""
+        found = self._orders.get(key)
+        if found is None:
+            if len(self._orders) >= ORDERS_KEPT:
+                self._orders.clear()
+            raw = b"\0" + key.encode("utf-8", "surrogateescape")
+            found = self._orders[key] = tuple(sorted(
+                self.replicas, key=lambda r: hashlib.blake2b(r.name + raw, digest_size=8).digest(), reverse=True))
+        return found
+
+    def pick(self, tried: list[Replica], key: str | None = None) -> Replica | None:
+        """With a ``key`` (a fund's deposits), the first replica in the key's :meth:`order` that is
+        up and not yet tried; without, the replica with the fewest requests in flight among those.
+        When all left are down, the one that went down first (it may be back); None when all were
+        tried."""
         replicas = self.replicas
         if len(replicas) == 1:
             return None if tried else replicas[0]
+        if key is not None:
+            now = time.monotonic()
+            fallback: Replica | None = None
+            for replica in self.order(key):
+                if replica in tried:
+                    continue
+                if replica.down_until <= now:
+                    return replica
+                if fallback is None or replica.down_until < fallback.down_until:
+                    fallback = replica
+            return fallback
         count = len(replicas)
         start = self._turn = (self._turn + 1) % count
         now = time.monotonic()
         best: Replica | None = None
-        fallback: Replica | None = None
+        fallback = None
         for i in range(count):
             replica = replicas[(start + i) % count]
             if replica in tried:
@@ -187,8 +223,11 @@ class Forwarder:
         upstream = self.upstreams[service]
         tried: list[Replica] = []
         failure: UpstreamError | None = None
+        key = None
+        if method == "POST" and len(upstream.replicas) > 1 and (deposits := _DEPOSIT_POST.fullmatch(path)):
+            key = deposits[1].lower()  # the fund: its deposits are grouped by one replica
         while True:
-            replica = upstream.pick(tried)
+            replica = upstream.pick(tried, key)
             if replica is None:
                 assert failure is not None  # the first pick always finds one
                 raise failure
