@@ -1379,10 +1379,16 @@ def _more_collectors(bench: Bench, books: _Books, count: int) -> list[tuple[str,
 
 
 def _analyze_ledger(bench: Bench) -> None:
-    """The ledger's tables analyzed after warm-up, as in the ledger section (its comment says why)."""
+    """The ledger's tables analyzed after warm-up, as in the ledger section (its comment says why),
+    then a checkpoint, as PostgreSQL makes within its first minutes: from then on it recycles the
+    WAL files it no longer needs as the next ones. Without it, a system just started writes each
+    new WAL file full of zeros and syncs it while every commit waits (a stall the latency of a
+    section on a fresh system would show, and a server running for a while does not have)."""
     from bench import pgbench as pgb
 
-    pgb.psql_rows(pgb.find_postgres(bench.system.home / "pgdata"), "ANALYZE " + ", ".join(LEDGER_TABLES))
+    target = pgb.find_postgres(bench.system.home / "pgdata")
+    pgb.psql_rows(target, "ANALYZE " + ", ".join(LEDGER_TABLES))
+    pgb.psql_rows(target, "CHECKPOINT")
 
 
 def section_peak(bench: Bench) -> dict[str, Any]:

@@ -14,7 +14,10 @@ can ride along with another's request.
 
 A service may run as several replicas (``sajja run`` with ``SAJJA_REPLICAS``, docs/replicas.md):
 each request goes to the replica with the fewest requests in flight from this gateway (round
-robin among equals). A replica that refuses the connection is taken out for
+robin among equals), except a fund's deposit posts, which go to the fund's own replica (the first
+up in an order made from the fund's id and each replica's address, the same in every gateway
+process): one ledger process then groups all of a fund's deposits into its posting calls, rather
+than two processes splitting them. A replica that refuses the connection is taken out for
 :data:`shared.replicas.DOWN_SECONDS` and the request is sent to another one, whatever its method: nothing of it
 was sent. A request that was sent and whose answer broke off (the replica died under it) is sent
 to another replica only when sending it twice does no harm (:func:`retry_after_sending`). A
@@ -48,7 +51,7 @@ from shared.http1 import (
 )
 # What a service's replicas are, how one is chosen, and which requests go to another after a broken
 # answer: one piece of code with the services' own calls to each other (shared/replicas.py).
-from shared.replicas import Replica, Upstream, retry_after_sending
+from shared.replicas import DEPOSIT_POST, Replica, Upstream, retry_after_sending
 
 log = logging.getLogger("sajja.proxy")
 
@@ -126,8 +129,11 @@ class Forwarder:
         upstream = self.upstreams[service]
         tried: list[Replica] = []
         failure: UpstreamError | None = None
+        key = None
+        if method == "POST" and len(upstream.replicas) > 1 and (deposits := DEPOSIT_POST.fullmatch(path)):
+            key = deposits[1].lower()  # the fund: its deposits are grouped by one replica
         while True:
-            replica = upstream.pick(tried)
+            replica = upstream.pick(tried, key)
             if replica is None:
                 assert failure is not None  # the first pick always finds one
                 raise failure

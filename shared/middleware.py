@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import email.message
+import functools
 import json
 import re
 import uuid
@@ -175,6 +176,14 @@ def _json_type(content_type: str | None) -> bool:
     """Whether a body of this type is read as JSON (FastAPI reads a body with no type as JSON too)."""
     if not content_type:
         return True
+    return _json_media_type(content_type)
+
+
+@functools.lru_cache(maxsize=256)
+def _json_media_type(content_type: str) -> bool:
+    """``_json_type`` of a given header, remembered: every POST asks it (phones send a handful of
+    distinct values), and parsing the header as ``email`` does costs more than the rest of the
+    check."""
     message = email.message.Message()
     message["content-type"] = content_type
     subtype = message.get_content_subtype()

@@ -3,7 +3,9 @@ by the gateway's forwarding (``gateway/proxy.py``) and by every call a service o
 another service (:class:`ReplicaTransport`, under ``shared.http.make_client``).
 
 - Each request goes to the replica with the fewest requests in flight from this process, taking
-  turns among equals.
+  turns among equals; a request with a key (the gateway keys a fund's deposit posts by the fund)
+  goes to the first replica up in the key's own order (:meth:`Upstream.order`), so that one
+  ledger process groups all of a fund's deposits.
 - A replica that refuses the connection is left out for :data:`DOWN_SECONDS` and the request is
   sent to another one, whatever its method: nothing of it was sent. While every replica is left
   out, the one left out first is tried.
@@ -19,6 +21,7 @@ the transport sends each request to whichever replica it chooses. See docs/repli
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -36,7 +39,10 @@ DOWN_SECONDS = 1.0
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 #: Deposits carry their own ids, which the ledger's database keeps unique: posted twice, a deposit
 #: is posted once and the second answer is its receipt again (``Idempotency-Replayed``).
-_DEPOSIT_POST = re.compile(r"/v1/ledger/funds/[^/]+/deposits(?:/batch)?")
+DEPOSIT_POST = re.compile(r"/v1/ledger/funds/([^/]+)/deposits(?:/batch)?")
+#: Keys whose order of replicas :class:`Upstream` keeps (a few thousand funds in all); past this
+#: many it forgets them all and starts again.
+ORDERS_KEPT = 65_536
 
 
 def split_urls(value: str | Sequence[str]) -> list[str]:
@@ -61,7 +67,7 @@ def retry_after_sending(method: str, path: str, headers: Iterable[tuple[Any, Any
     the answer broke off. ``headers``: (name, value) pairs, as bytes or str."""
     if method.upper() in IDEMPOTENT_METHODS:
         return True
-    if method.upper() == "POST" and _DEPOSIT_POST.fullmatch(path):
+    if method.upper() == "POST" and DEPOSIT_POST.fullmatch(path):
         return True
     return any((k.lower() if isinstance(k, bytes) else k.lower().encode("latin-1")) == b"idempotency-key"
                for k, _ in headers)
@@ -70,7 +76,7 @@ def retry_after_sending(method: str, path: str, headers: Iterable[tuple[Any, Any
 class Replica:
     """One replica of a service: where it listens, and what this process knows of it."""
 
-    __slots__ = ("scheme", "host", "port", "base", "in_flight", "down_until")
+    __slots__ = ("scheme", "host", "port", "base", "name", "in_flight", "down_until")
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -80,6 +86,8 @@ class Replica:
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.base = (parts.path or "").rstrip("/").encode("latin-1")
+        #: What the replica is known by in a key's order: its address, the same in every process.
+        self.name = f"{self.host}:{self.port}{self.base.decode('latin-1')}".encode()
         self.in_flight = 0
         self.down_until = 0.0
 
@@ -100,18 +108,44 @@ class Upstream:
             raise ValueError("a service needs at least one URL")
         self.replicas = [Replica(url) for url in urls]
         self._turn = 0
+        self._orders: dict[str, tuple[Replica, ...]] = {}
 
-    def pick(self, tried: list[Replica]) -> Replica | None:
-        """The replica with the fewest requests in flight, among those up and not yet tried; when
-        all are down, the one that went down first (it may be back); None when all were tried."""
+    def order(self, key: str) -> tuple[Replica, ...]:
+        """The replicas in ``key``'s order of preference (rendezvous hashing): each replica scored
+        by a hash of the key and the replica's address. Every process orders them alike, and a
+        replica that goes away moves only its own keys, each to its next replica."""
+        found = self._orders.get(key)
+        if found is None:
+            if len(self._orders) >= ORDERS_KEPT:
+                self._orders.clear()
+            raw = b"\0" + key.encode("utf-8", "surrogateescape")
+            found = self._orders[key] = tuple(sorted(
+                self.replicas, key=lambda r: hashlib.blake2b(r.name + raw, digest_size=8).digest(), reverse=True))
+        return found
+
+    def pick(self, tried: list[Replica], key: str | None = None) -> Replica | None:
+        """With a ``key``, the first replica in the key's :meth:`order` that is up and not yet
+        tried; without, the replica with the fewest requests in flight among those. When all left
+        are down, the one that went down first (it may be back); None when all were tried."""
         replicas = self.replicas
         if len(replicas) == 1:
             return None if tried else replicas[0]
+        if key is not None:
+            now = time.monotonic()
+            fallback: Replica | None = None
+            for replica in self.order(key):
+                if replica in tried:
+                    continue
+                if replica.down_until <= now:
+                    return replica
+                if fallback is None or replica.down_until < fallback.down_until:
+                    fallback = replica
+            return fallback
         count = len(replicas)
         start = self._turn = (self._turn + 1) % count
         now = time.monotonic()
         best: Replica | None = None
-        fallback: Replica | None = None
+        fallback = None
         for i in range(count):
             replica = replicas[(start + i) % count]
             if replica in tried:

@@ -1,8 +1,9 @@
 """Two ledger replicas behind the gateway, as real processes (``SAJJA_LEDGER_REPLICAS=2``): the
-gateway spreads deposits over both; one replica is SIGKILLed while phones keep posting, and every
-deposit is answered and posted exactly once; the killed replica, restarted by the supervisor,
-takes requests again. The same deposit sent to both replicas at once is posted once: the ledger's
-database decides, not either process's grouping of deposits (docs/replicas.md)."""
+gateway sends a fund's deposits to the fund's own replica; that replica is SIGKILLed while phones
+keep posting, and every deposit is answered (by the other replica) and posted exactly once; the
+killed replica, restarted by the supervisor, takes the fund's deposits again. The same deposit
+sent to both replicas at once is posted once: the ledger's database decides, not either process's
+grouping of deposits (docs/replicas.md)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import httpx
 import psutil
 import pytest
 
+from shared.replicas import Upstream
 from tests.support.factories import E2E_FUND, national_id
 from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, RunningSystem, running_system
 
@@ -117,11 +119,13 @@ def test_deposits_spread_over_two_ledger_replicas_and_survive_one_killed(tmp_pat
                            json={"user_id": user["id"], "display_name": "อาสา"}).status_code == 201
         collector = _login(client, "0871111111", "collector-pass")
 
-        # 1. Phones through the gateway: both replicas take deposits.
+        # 1. Phones through the gateway: the fund's own replica takes its deposits (the gateway
+        # orders the replicas for a fund as Upstream.order does, from the fund and the addresses).
+        own = [urlsplit(url).port for url in replicas].index(Upstream(replicas).order(fid)[0].port)
+        own_name, own_url = system.replica_names("ledger")[own], replicas[own]
         answers = _phones(system, fid, collector, members, seconds=2.0)
         assert answers and all(status == 201 for _, status, _ in answers), {s for _, s, _ in answers}
-        pids = system.pids_of("ledger")
-        assert [_gateway_connections(pid, url) > 0 for pid, url in zip(pids, replicas)] == [True, True]
+        assert _gateway_connections(system.pid_of(own_name), own_url) > 0
 
         # 2. The same deposit straight to both replicas at once: one posts it, the other answers
         # with its receipt (the deposits' key in the database decides).
@@ -136,22 +140,22 @@ def test_deposits_spread_over_two_ledger_replicas_and_survive_one_killed(tmp_pat
             assert sorted([first.status_code, second.status_code]) == [200, 201], (first.text, second.text)
             assert first.json()["receipt_no"] == second.json()["receipt_no"]
 
-        # 3. Replica 2 is killed while the phones post: every deposit is still answered (a request
-        # refused, or cut off, by the dead replica goes to the other one).
-        killed = system.pid_of("ledger-2")
+        # 3. The fund's replica is killed while the phones post: every deposit is still answered (a
+        # request refused, or cut off, by the dead replica goes to the other one).
+        killed = system.pid_of(own_name)
         more = _phones(system, fid, collector, members, seconds=4.0,
                        during=lambda: os.kill(killed, signal.SIGKILL))
         statuses = {status for _, status, _ in more}
         assert statuses <= {200, 201}, [(s, a) for _, s, a in more if s not in (200, 201)][:3]
         assert psutil.pid_exists(killed) is False or psutil.Process(killed).status() == psutil.STATUS_ZOMBIE
 
-        # 4. The supervisor restarts it; once it answers, the gateway sends it requests again.
-        _wait(lambda: system.pid_of("ledger-2") != killed)
-        _wait(lambda: _ready(replicas[1]))
-        time.sleep(1.2)  # the gateway's time-out of a replica that refused (proxy.DOWN_SECONDS)
+        # 4. The supervisor restarts it; once it answers, the gateway sends it the fund's deposits again.
+        _wait(lambda: system.pid_of(own_name) != killed)
+        _wait(lambda: _ready(own_url))
+        time.sleep(1.2)  # the gateway's time-out of a replica that refused (shared.replicas.DOWN_SECONDS)
         again = _phones(system, fid, collector, members, seconds=2.0)
         assert all(status == 201 for _, status, _ in again)
-        assert _gateway_connections(system.pid_of("ledger-2"), replicas[1]) > 0
+        assert _gateway_connections(system.pid_of(own_name), own_url) > 0
 
         # 5. Every deposit posted exactly once: one receipt each, and the books hold each amount once.
         everything = answers + more + again

@@ -127,3 +127,64 @@ def test_which_requests_are_sent_again_after_reaching_a_replica() -> None:
     assert retry_after_sending("POST", f"/v1/ledger/funds/{FUND}/movements", [(b"idempotency-key", b"x")])
     assert not retry_after_sending("PATCH", "/v1/members/x", [])
     assert retry_after_sending("PUT", "/v1/members/x", []) and retry_after_sending("GET", "/v1/members/x", [])
+
+
+FUNDS = [f"0190b3a4-0000-7000-8000-{n:012d}" for n in range(1, 21)]
+
+
+async def test_a_funds_deposits_go_to_one_replica_and_funds_spread_over_both() -> None:
+    hits: list[tuple[str, str, str]] = []
+    async with serving(replica("a", hits)) as a, serving(replica("b", hits)) as b, forwarder(a, b) as fwd:
+        # Many at once (least in flight would split them): each fund's to one replica, its own.
+        await asyncio.gather(*(fwd.call("ledger", "POST", f"/v1/ledger/funds/{fund}/deposits{tail}")
+                               for fund in FUNDS for tail in ("", "", "", "/batch")))
+        replica_of = {fund: {name for name, _, path in hits if fund in path} for fund in FUNDS}
+        assert all(len(names) == 1 for names in replica_of.values()), replica_of
+        assert {name for names in replica_of.values() for name in names} == {"a", "b"}
+        # The same in another gateway process (the order comes from the fund and the addresses),
+        # and in any case of the fund's id.
+        other = Forwarder({"ledger": [b, a]}, timeout=5, connect_timeout=1, max_connections=4)
+        try:
+            for fund in FUNDS:
+                hits.clear()
+                await other.call("ledger", "POST", f"/v1/ledger/funds/{fund.upper()}/deposits")
+                assert {name for name, _, _ in hits} == replica_of[fund]
+        finally:
+            await other.close()
+        # Other requests of a fund still go to the replica with the fewest in flight.
+        hits.clear()
+        await asyncio.gather(*(fwd.call("ledger", "GET", f"/v1/ledger/funds/{FUNDS[0]}/deposits/feed") for _ in range(20)))
+        assert {name for name, _, _ in hits} == {"a", "b"}
+
+
+async def test_a_funds_deposits_go_to_its_next_replica_while_its_own_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replicas, "DOWN_SECONDS", 0.3)
+    hits: list[tuple[str, str, str]] = []
+    port = free_port()
+    dead = f"http://127.0.0.1:{port}"
+    async with serving(replica("live", hits)) as live, forwarder(dead, live) as fwd:
+        upstream = fwd.upstreams["ledger"]
+        # A fund whose own replica is the dead one: its deposits are answered, all by the other.
+        fund = next(f for f in FUNDS if upstream.order(f)[0].port == port)
+        answers = await asyncio.gather(*(fwd.call("ledger", "POST", f"/v1/ledger/funds/{fund}/deposits")
+                                         for _ in range(10)))
+        assert [a.status for a in answers] == [201] * 10 and {name for name, _, _ in hits} == {"live"}
+
+        runner = web.AppRunner(replica("restarted", hits))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            await asyncio.sleep(0.35)  # back once it answers: the fund's deposits go to it again
+            hits.clear()
+            await asyncio.gather(*(fwd.call("ledger", "POST", f"/v1/ledger/funds/{fund}/deposits") for _ in range(5)))
+            assert {name for name, _, _ in hits} == {"restarted"}
+        finally:
+            await runner.cleanup()
+
+
+def test_a_replica_leaving_moves_only_its_own_funds() -> None:
+    urls = [f"http://127.0.0.1:{8002 + 5 * n}" for n in range(3)]
+    three, two = replicas.Upstream(urls), replicas.Upstream(urls[:2])
+    moved = [f for f in FUNDS if three.order(f)[0].port != two.order(f)[0].port]
+    assert moved and all(three.order(f)[0].port == 8012 for f in moved)
+    assert [r.port for r in three.order(FUNDS[0])] == [r.port for r in replicas.Upstream(urls[::-1]).order(FUNDS[0])]

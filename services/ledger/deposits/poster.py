@@ -12,7 +12,9 @@ default), so the next call can judge its deposits and write their entries and po
 wait at PostgreSQL on the fund's lock, while the one before posts its receipts and balances. Two
 such calls are ordered by the lock; a deposit of the first that the second looked for before the
 first committed fails the second's insert on its key, and the second is made again (then that
-deposit is a duplicate).
+deposit is a duplicate). A call gives up its place when the database has answered, before its
+requests are answered: the next call is sent first, and the database works on it while this
+process writes the answers (a group's answers are many responses at once).
 
 Each call is one autocommitted statement (:meth:`shared.db.Database.autocommit`): the lock is
 taken and released inside PostgreSQL, never held while Python runs. Requests whose deposit ids
@@ -32,6 +34,7 @@ import datetime as dt
 import logging
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -110,22 +113,39 @@ class DepositPoster:
         while queue and running < self.in_flight:
             group = self._next_group(queue)
             running += 1
-            task = asyncio.create_task(self._post_group(fund_id, group), name=f"post-deposits-{fund_id}")
+            task = asyncio.create_task(self._run(fund_id, group), name=f"post-deposits-{fund_id}")
             self._tasks.add(task)
-            task.add_done_callback(lambda done, fund_id=fund_id: self._finished(fund_id, done))
+            task.add_done_callback(self._tasks.discard)
         if running:
             self._running[fund_id] = running
         else:
             self._running.pop(fund_id, None)
             self._queues.pop(fund_id, None)
 
-    def _finished(self, fund_id: uuid.UUID, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._running[fund_id] -= 1
-        self._pump(fund_id)
+    async def _run(self, fund_id: uuid.UUID, group: list[_Pending]) -> None:
+        """One of the fund's calls under way: its place is given up as soon as its database work
+        is done, before its requests are answered (see :meth:`_post_group`), or when it fails."""
+        done = False
 
-    async def _post_group(self, fund_id: uuid.UUID, group: list[_Pending]) -> None:
-        """Post a group and answer each request (see the module's docstring for failures)."""
+        def release() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self._running[fund_id] -= 1
+                self._pump(fund_id)
+
+        try:
+            await self._post_group(fund_id, group, release)
+        finally:
+            release()
+
+    async def _post_group(self, fund_id: uuid.UUID, group: list[_Pending],
+                          release: Callable[[], None] | None = None) -> None:
+        """Post a group and answer each request (see the module's docstring for failures).
+
+        ``release`` is called once the call has come back, before the requests are answered: the
+        fund's next call then starts first, and the database posts it while this process writes
+        the answers of this one, rather than after."""
         try:
             rows = await self._call(fund_id, group)
         except (IntegrityError, DataError) as exc:
@@ -147,6 +167,8 @@ class DepositPoster:
         except BaseException:  # cancelled (the ledger is stopping): nobody is left waiting
             self._fail(group, RuntimeError("the ledger is stopping"))
             raise
+        if release is not None:
+            release()
         start = 0
         for pending in group:
             end = start + len(pending.deposits)
