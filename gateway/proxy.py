@@ -37,6 +37,7 @@ from fastapi.responses import Response
 from shared.errors import SajjaError, problem_response
 from shared.etag import etag_of, if_none_match
 from shared.http import CLIENT_IDLE_SECONDS, IDEMPOTENT_METHODS
+from shared.tracing import trace_var
 from shared.http1 import (
     OWN_HEADERS,
     Answer,
@@ -55,7 +56,7 @@ log = logging.getLogger("sajja.proxy")
 #: either) and the hop-by-hop ones a proxy answers for itself.
 HOP_BY_HOP = OWN_HEADERS | {b"proxy-authenticate", b"proxy-authorization", b"trailers"}
 #: Set by the gateway itself on the way in...
-REQUEST_SET = frozenset({b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto"})
+REQUEST_SET = frozenset({b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto", b"traceparent", b"tracestate"})
 REQUEST_DROP = HOP_BY_HOP | REQUEST_SET
 #: ...and by the gateway's own server on the way out.
 RESPONSE_DROP = HOP_BY_HOP | {b"x-request-id", b"server", b"date"}
@@ -237,8 +238,11 @@ class Forwarder:
         target = path.encode("latin-1")
         if params:
             target += b"?" + urlencode(params).encode("ascii")
+        pairs = header_pairs(headers or {})
+        if (trace := trace_var.get()) is not None:
+            pairs.append((b"traceparent", trace.traceparent().encode("latin-1")))
         async with asyncio.timeout(timeout or self.timeout):
-            return await self._send(service, method, target, header_pairs(headers or {}), body, path)
+            return await self._send(service, method, target, pairs, body, path)
 
     async def forward(self, request: Request, service: str) -> Response:
         scope = request.scope
@@ -254,6 +258,8 @@ class Forwarder:
             (b"x-forwarded-for", (f"{prior}, {client}" if prior else client).encode("latin-1")),
             (b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")),
         ]
+        if (trace := trace_var.get()) is not None:
+            headers.append((b"traceparent", trace.traceparent().encode("latin-1")))
         body = await request.body()
         try:
             async with asyncio.timeout(self.timeout):

@@ -16,7 +16,7 @@ from gateway.settings import GatewaySettings
 from shared.db import Database
 from shared.http import no_cookies
 from shared.logs import configure_logging
-from shared.worker import Job, closing
+from shared.worker import Job, closing, outbox_backlog
 
 
 @asynccontextmanager
@@ -45,4 +45,5 @@ async def line() -> AsyncIterator[Job | None]:
             await notifier.one_pass(settings.line_push_per_pass, funds=settings.line_feeds_per_pass,
                                     concurrency=settings.line_feed_concurrency)
 
-        yield Job("line", settings.line_worker_interval_seconds, one_pass)
+        yield Job("line", settings.line_worker_interval_seconds, one_pass,
+                  backlog=outbox_backlog(db, {"line": ("line_outbox", "status = 'pending'", "created_at")}))
