@@ -107,8 +107,17 @@ class _State:
 state = _State()
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def _now_iso(created: float) -> str:
-    return datetime.datetime.fromtimestamp(created, datetime.UTC).isoformat(timespec="milliseconds")
+    """``2026-01-31T12:00:00.123Z`` (UTC), the second's part made once per second."""
+    global _second
+    whole = int(created)
+    second = _second
+    if second[0] != whole:
+        second = _second = (whole, datetime.datetime.fromtimestamp(whole, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{second[1]}.{int((created - whole) * 1000):03d}Z"
 
 
 def context_fields() -> dict[str, Any]:
@@ -203,6 +212,9 @@ def configure_logging(process: str, level: str = "INFO", fmt: str | None = None,
     root.setLevel(level.upper())
     # uvicorn's access log is off (shared.cli); Sajja writes its own (shared.observe). Keep its errors.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx says every call it makes at INFO, its URL and query included: the access lines of the
+    # process called, and the caller's trace, say it better.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     access = access_log_on(process) if access is None else access
     state.access = access and logging.getLogger("sajja.access").isEnabledFor(logging.INFO)
 
@@ -213,7 +225,7 @@ def access_line(method: str, route: str, status: int, duration: float, trace: An
         line: dict[str, Any] = {
             "ts": _now_iso(time.time()), "level": "INFO", "process": state.process, "logger": "sajja.access",
             "msg": "request", "method": method, "route": route, "status": status,
-            "duration_ms": round(duration * 1000, 3),
+            "duration_ms": int(duration * 1_000_000) / 1000,
         }
         request_id = request_id_var.get()
         if request_id != "-":

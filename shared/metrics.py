@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import weakref
+from bisect import bisect_left as _bisect
 from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 from prometheus_client.registry import Collector
 
 log = logging.getLogger("sajja.metrics")
@@ -25,11 +27,6 @@ log = logging.getLogger("sajja.metrics")
 #: Seconds; around what a deposit takes (a few ms) up to the forwarding timeout.
 LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
 
-HTTP_DURATION = Histogram(
-    "sajja_http_request_duration_seconds",
-    "Requests served, by route template, method and status, and how long each took.",
-    ["process", "method", "route", "status"], buckets=LATENCY_BUCKETS,
-)
 PROCESS_INFO = Gauge("sajja_process_info", "1 for the process: which one it is.", ["process", "worker"])
 
 DEPOSITS_POSTED = Counter("sajja_deposits_posted", "Deposits the ledger posted (new ones; a replayed duplicate is not counted).")
@@ -57,16 +54,50 @@ OUTBOX_LAG = Gauge("sajja_outbox_lag_seconds",
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-#: (process, method, route, status) -> the histogram's child: ``labels()`` once per series.
-_children: dict[tuple[str, str, str, int], Any] = {}
+class _RequestHistogram(Collector):
+    """``sajja_http_request_duration_seconds``: requests by process, method, route template and
+    status, with their latency in :data:`LATENCY_BUCKETS`.
+
+    Kept as plain lists of counts rather than with ``prometheus_client.Histogram``, whose
+    ``observe`` takes a lock per bucket and per sum: a request is observed on the event loop's
+    thread (the only writer) with a bisection and three additions, and the scrape, on the
+    listener's thread, reads the lists as they are (a scrape may see a request in ``_count``
+    before its bucket: a difference of one request, gone at the next scrape)."""
+
+    name = "sajja_http_request_duration_seconds"
+
+    def __init__(self) -> None:
+        #: (process, method, route, status) -> [count per bucket (not cumulative)..., +Inf, sum]
+        self.series: dict[tuple[str, str, str, int], list[float]] = {}
+
+    def observe(self, process: str, method: str, route: str, status: int, seconds: float) -> None:
+        key = (process, method, route, status)
+        counts = self.series.get(key)
+        if counts is None:
+            counts = self.series[key] = [0] * (len(LATENCY_BUCKETS) + 1) + [0.0]
+        counts[_bisect(LATENCY_BUCKETS, seconds)] += 1
+        counts[-1] += seconds
+
+    def collect(self) -> Iterable[HistogramMetricFamily]:
+        family = HistogramMetricFamily(
+            self.name, "Requests served, by route template, method and status, and how long each took.",
+            labels=["process", "method", "route", "status"])
+        for (process, method, route, status), counts in list(self.series.items()):
+            counts = list(counts)
+            running, buckets = 0.0, []
+            for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts[:-1]):
+                running += count
+                buckets.append((floatToGoString(bound), running))
+            family.add_metric([process, method, route, str(status)], buckets, counts[-1])
+        yield family
+
+    def describe(self) -> Iterable[HistogramMetricFamily]:
+        yield HistogramMetricFamily(self.name, "", labels=["process", "method", "route", "status"])
 
 
-def observe_request(process: str, method: str, route: str, status: int, seconds: float) -> None:
-    key = (process, method, route, status)
-    child = _children.get(key)
-    if child is None:
-        child = _children[key] = HTTP_DURATION.labels(process, method, route, str(status))
-    child.observe(seconds)
+HTTP_REQUESTS = _RequestHistogram()
+REGISTRY.register(HTTP_REQUESTS)
+observe_request = HTTP_REQUESTS.observe
 
 
 class _Pools(Collector):

@@ -26,6 +26,7 @@ import contextlib
 import contextvars
 import logging
 import random
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,7 +70,7 @@ class Trace:
 
 trace_var: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("sajja_trace", default=None)
 
-_HEX = frozenset("0123456789abcdef")
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 _getrandbits = random.getrandbits
@@ -77,10 +78,11 @@ _getrandbits = random.getrandbits
 
 def parse_traceparent(value: str) -> tuple[str, str, str] | None:
     """(trace id, parent span id, flags) of a well-formed version-00 ``traceparent``, else None."""
-    if len(value) != 55 or value[:3] != "00-" or value[35] != "-" or value[52] != "-":
+    found = _TRACEPARENT.fullmatch(value)
+    if found is None:
         return None
-    trace_id, span_id, flags = value[3:35], value[36:52], value[53:55]
-    if not _HEX.issuperset(value[3:35] + span_id + flags) or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+    trace_id, span_id, flags = found.groups()
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
     return trace_id, span_id, flags
 
