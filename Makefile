@@ -15,13 +15,14 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Debian packages outside Python, installed when missing (as root on Debian; otherwise a note):
-# Thai fonts for PDF receipts and reports, and chromium for the web dashboard's browser test.
+# Thai fonts for PDF receipts and reports, chromium for the web dashboard's browser test, and
+# promtool (Debian's prometheus) for the tests of deploy/prometheus's alert rules.
 run: $(STAMP)
 	sh tools/system_packages.sh fonts
 	$(BIN)/sajja run
 
 test: $(STAMP)
-	sh tools/system_packages.sh fonts browser
+	sh tools/system_packages.sh fonts browser promtool
 	$(BIN)/python -m pytest
 
 # wrk drives the evening-peak section of the bench from outside its own process.

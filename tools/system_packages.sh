@@ -3,8 +3,10 @@
 #   fonts    Thai TrueType fonts (TLWG Laksaman and Garuda) for PDF receipts and reports, and for
 #            Thai text in the browser;
 #   browser  Debian's chromium, for the headless-browser test of the web dashboard;
-#   bench    wrk, the HTTP load tool the bench's evening-peak section drives.
-# Usage: tools/system_packages.sh fonts [browser] [bench]
+#   bench    wrk, the HTTP load tool the bench's evening-peak section drives;
+#   promtool Debian's prometheus, for its promtool: the tests check and unit-test the alert rules
+#            in deploy/prometheus with it (Sajja needs no Prometheus server of its own).
+# Usage: tools/system_packages.sh fonts [browser] [bench] [promtool]
 # Installs only as root on Debian (apt-get); elsewhere it says what is missing and goes on, and the
 # code that needs a package reports it (a 503 problem for PDFs, a skipped test for the browser).
 set -eu
@@ -15,6 +17,7 @@ for group in "$@"; do
         fonts) want="$want fonts-tlwg-laksaman-ttf fonts-tlwg-garuda-ttf" ;;
         browser) want="$want chromium" ;;
         bench) want="$want wrk" ;;
+        promtool) want="$want prometheus" ;;
         *) echo "system_packages: unknown group $group" >&2; exit 2 ;;
     esac
 done
