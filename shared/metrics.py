@@ -52,6 +52,14 @@ OUTBOX_DEPTH = Gauge("sajja_outbox_depth", "Rows of an outbox waiting for a work
 OUTBOX_LAG = Gauge("sajja_outbox_lag_seconds",
                    "How long the oldest row of an outbox that is due has been due (0 when none is).", ["outbox"])
 
+# Every label value of the money and delivery counters from the start, at 0: a rate over a
+# counter that appears only at its first failure would miss that failure.
+for _reason in ("unreachable", "refused", "held"):
+    PAYOUTS_FAILED.labels(_reason)
+for _final in ("true", "false"):
+    WEBHOOKS_FAILED.labels(_final)
+    LINE_PUSHES_FAILED.labels(_final)
+
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 class _RequestHistogram(Collector):
