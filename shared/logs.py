@@ -56,7 +56,8 @@ class _Lines:
     def __init__(self) -> None:
         self.stream: Any = sys.stderr
         self.pending: list[bytes] = []
-        self.scheduled = False
+        #: The loop a flush is scheduled on (a loop closed before running it is replaced).
+        self.scheduled: asyncio.AbstractEventLoop | None = None
 
     def write(self, line: bytes) -> None:
         try:
@@ -65,12 +66,12 @@ class _Lines:
             self._out(line)
             return
         self.pending.append(line)
-        if not self.scheduled:
-            self.scheduled = True
+        if self.scheduled is not loop:
+            self.scheduled = loop
             loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        self.scheduled = False
+        self.scheduled = None
         if self.pending:
             pending, self.pending = self.pending, []
             self._out(b"".join(pending))

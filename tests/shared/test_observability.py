@@ -206,3 +206,17 @@ def test_the_request_histogram_counts_each_request_once_in_its_bucket() -> None:
     assert samples[("sajja_http_request_duration_seconds_bucket", "15.0")] == 3
     assert samples[("sajja_http_request_duration_seconds_bucket", "+Inf")] == 4
     assert samples[("sajja_http_request_duration_seconds_count", None)] == 4
+
+
+def test_lines_of_a_loop_that_ended_before_writing_them_are_written_by_the_next(lines: io.StringIO) -> None:
+    import asyncio
+
+    async def one(text: str) -> None:
+        logging.getLogger("sajja.test").info(text)
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(one("first"))  # its flush is scheduled, and the loop closes first
+    loop.close()
+    asyncio.run(one("second"))
+    written = [r["msg"] for r in _records(lines) if r["logger"] == "sajja.test"]
+    assert written == ["first", "second"]
