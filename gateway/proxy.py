@@ -37,7 +37,6 @@ from fastapi.responses import Response
 from shared.errors import SajjaError, problem_response
 from shared.etag import etag_of, if_none_match
 from shared.http import CLIENT_IDLE_SECONDS, IDEMPOTENT_METHODS
-from shared.tracing import trace_var
 from shared.http1 import (
     OWN_HEADERS,
     Answer,
@@ -48,6 +47,7 @@ from shared.http1 import (
     header_pairs,
     split_url,
 )
+from shared.tracing import trace_var
 
 log = logging.getLogger("sajja.proxy")
 

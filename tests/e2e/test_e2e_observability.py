@@ -31,7 +31,7 @@ from shared.worker import WORKER_NAMES
 from shared.settings import PROCESS_NAMES
 from tests.support.factories import E2E_FUND, national_id
 from tests.support.promql import alert_expressions, dashboard_expressions, exposed_names, metric_names
-from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, RunningSystem, free_port_block, running_system
+from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, RunningSystem, running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -118,14 +118,14 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
     collector = _Collector()
     threading.Thread(target=collector.serve_forever, daemon=True).start()
     children = len(PROCESS_NAMES) + len(WORKER_NAMES)
-    metrics_base = free_port_block(children)
     env = {
-        "SAJJA_LOG_FORMAT": "json", "SAJJA_LOG_LEVEL": "INFO", "SAJJA_METRICS_PORT": str(metrics_base),
+        "SAJJA_LOG_FORMAT": "json", "SAJJA_LOG_LEVEL": "INFO",
         "SAJJA_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_address[1]}",
     }
     try:
-        with running_system(tmp_path_factory.mktemp("observability"), extra_env=env) as system, \
+        with running_system(tmp_path_factory.mktemp("observability"), extra_env=env, metrics_ports=children) as system, \
                 httpx.Client(base_url=system.url, timeout=20) as client:
+            metrics_base = system.metrics_base
             seen = Observed(system, collector, metrics_base)
             admin = _login(client, ADMIN_PHONE, ADMIN_PASSWORD)
             fund = client.post("/v1/members/funds", headers=admin, json=E2E_FUND)
@@ -154,15 +154,24 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
             assert httpx.get(system.service_url("ledger") + "/metrics").status_code == 404
             urls = [f"http://127.0.0.1:{metrics_base + i}/metrics" for i in range(children)]
 
+            last: dict[str, str | None] = {}
+
             def scraped() -> dict[str, str] | None:
                 # Every listener answers, and the workers that run have made a pass and measured
                 # their outboxes (the LINE worker runs none without a LINE channel).
                 pages = {url: _page(url) for url in urls}
+                last.update(pages)
                 every = "".join(p for p in pages.values() if p)
                 done = all(pages.values()) and "sajja_worker_passes_total{" in every and "sajja_outbox_lag_seconds{" in every
                 return pages if done else None  # type: ignore[return-value]
 
-            seen.pages = _until(scraped, "every process's metrics")
+            try:
+                seen.pages = _until(scraped, "every process's metrics", timeout=120)
+            except AssertionError:
+                missing = [url for url, page in last.items() if not page]
+                raise AssertionError(f"metrics not all there; no answer from {missing}; "
+                                     f"outbox measured: {'sajja_outbox_lag_seconds{' in ''.join(p or '' for p in last.values())}\n"
+                                     + "\n".join(system.lines[-80:])) from None
             yield seen
     finally:
         collector.shutdown()
