@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Debian packages outside Python, installed when missing (as root on Debian; otherwise a note):
-# Thai fonts for PDF receipts and reports, and chromium for the web dashboard's browser test.
+# Thai fonts for PDF receipts and reports, chromium for the web dashboard's browser test, and
+# promtool (Debian's prometheus) for the tests of deploy/prometheus's alert rules.
 run: $(STAMP)
 	sh tools/system_packages.sh fonts
 	$(BIN)/sajja run
@@ -26,9 +27,10 @@ contract/node_modules: contract/package-lock.json
 	npm ci --prefix contract --no-audit --no-fund
 	touch contract/node_modules
 
-# pgbouncer: one end-to-end test runs the system through it (tests/e2e/test_e2e_pgbouncer.py).
+# pgbouncer: one end-to-end test runs the system through it (tests/e2e/test_e2e_pgbouncer.py);
+# promtool checks the alert rules in deploy/prometheus.
 test: $(STAMP) contract/node_modules
-	sh tools/system_packages.sh fonts browser pooler
+	sh tools/system_packages.sh fonts browser pooler promtool
 	$(BIN)/python -m pytest
 
 # Writes the public API document's snapshot (contract/openapi.json) from the apps; refuses a breaking

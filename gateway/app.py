@@ -42,13 +42,13 @@ from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.etag import if_none_match
 from shared.http import no_cookies
-from shared.logs import configure_logging
 from shared.middleware import (
     BodyLimitMiddleware,
     InputHygieneMiddleware,
     RequestIdMiddleware,
     ServerTimeMiddleware,
 )
+from shared.observe import ObserveMiddleware, start_process
 from shared.replicas import ReplicaTransport
 from shared.settings import SERVICE_NAMES
 
@@ -155,7 +155,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging("gateway", settings.log_level)
+        start_process("gateway", settings)
         owned = await start_gateway(app)
         freeze_heap()
         try:
@@ -261,6 +261,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # Outermost first. Every request passes these, forwarded or not (see ForwardingLane).
     middleware: list[tuple[type, dict[str, Any]]] = [
         (RequestIdMiddleware, {}),
+        # Metrics, access line and trace (docs/observability.md): a trace of its own for every
+        # request from outside, whatever ``traceparent`` the caller sent.
+        (ObserveMiddleware, {"process": "gateway", "trust_traceparent": False}),
         (ServerTimeMiddleware, {}),
         # Compress for phones on slow networks; a body already encoded upstream is left as it is.
         # zlib's own default level, not Starlette's 9: on a sync's answer level 9 costs the gateway

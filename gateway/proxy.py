@@ -52,6 +52,7 @@ from shared.http1 import (
 # What a service's replicas are, how one is chosen, and which requests go to another after a broken
 # answer: one piece of code with the services' own calls to each other (shared/replicas.py).
 from shared.replicas import DEPOSIT_POST, Replica, Upstream, retry_after_sending
+from shared.tracing import trace_var
 
 log = logging.getLogger("sajja.proxy")
 
@@ -60,7 +61,7 @@ log = logging.getLogger("sajja.proxy")
 #: either) and the hop-by-hop ones a proxy answers for itself.
 HOP_BY_HOP = OWN_HEADERS | {b"proxy-authenticate", b"proxy-authorization", b"trailers"}
 #: Set by the gateway itself on the way in...
-REQUEST_SET = frozenset({b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto"})
+REQUEST_SET = frozenset({b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto", b"traceparent", b"tracestate"})
 REQUEST_DROP = HOP_BY_HOP | REQUEST_SET
 #: ...and by the gateway's own server on the way out.
 RESPONSE_DROP = HOP_BY_HOP | {b"x-request-id", b"server", b"date"}
@@ -182,8 +183,11 @@ class Forwarder:
         target = path.encode("latin-1")
         if params:
             target += b"?" + urlencode(params).encode("ascii")
+        pairs = header_pairs(headers or {})
+        if (trace := trace_var.get()) is not None:
+            pairs.append((b"traceparent", trace.traceparent().encode("latin-1")))
         async with asyncio.timeout(timeout or self.timeout):
-            return await self._send(service, method, target, header_pairs(headers or {}), body, path)
+            return await self._send(service, method, target, pairs, body, path)
 
     async def forward(self, request: Request, service: str) -> Response:
         scope = request.scope
@@ -199,6 +203,8 @@ class Forwarder:
             (b"x-forwarded-for", (f"{prior}, {client}" if prior else client).encode("latin-1")),
             (b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")),
         ]
+        if (trace := trace_var.get()) is not None:
+            headers.append((b"traceparent", trace.traceparent().encode("latin-1")))
         body = await request.body()
         try:
             async with asyncio.timeout(self.timeout):

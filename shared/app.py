@@ -21,8 +21,8 @@ from shared.db import Database
 from shared.errors import Forbidden, install_error_handlers
 from shared.http import ServiceTokenAuth, make_client
 from shared.lean import LeanRoute
-from shared.logs import configure_logging
 from shared.middleware import BodyLimitMiddleware, InputHygieneMiddleware, RequestIdMiddleware
+from shared.observe import ObserveMiddleware, start_process
 from shared.settings import SajjaSettings
 
 def health_router(process: str) -> APIRouter:
@@ -108,7 +108,7 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(process, settings.log_level)
+        start_process(process, settings)
         owned: list[Any] = []
         if not hasattr(app.state, "db"):
             app.state.db = Database.from_url(
@@ -166,6 +166,8 @@ def create_service_app(
         include_router(app, router)
     app.add_middleware(InputHygieneMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limit_overrides)
+    # Inside the request id (its access line carries it), outside everything that may answer.
+    app.add_middleware(ObserveMiddleware, process=process)
     app.add_middleware(RequestIdMiddleware)
     with_contract(app)
     return app

@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from shared.metrics import watch_pool
+
 #: Explicit constraint names, so Alembic migrations are stable and readable.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -94,6 +96,7 @@ class Database:
             pool_pre_ping=True,
             connect_args=connect_args(pooler),
         )
+        watch_pool("main", engine)
         return cls(engine, pool_size=pool_size, pooler=pooler)
 
     @asynccontextmanager
@@ -121,6 +124,7 @@ class Database:
                     self.bind.url, isolation_level="AUTOCOMMIT", connect_args=CONNECT_ARGS,
                     pool_size=self._pool_size, max_overflow=0,
                 )
+                watch_pool("autocommit", self._autocommit_engine)
             async with self._autocommit_engine.connect() as conn:
                 yield conn
         else:

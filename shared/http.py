@@ -5,7 +5,7 @@
   carries an ``Idempotency-Key``. A POST without one is sent once.
 - Service tokens: a service authenticates to another with a token the gateway issues for its
   client credentials (``svc-<name>``), fetched on first use and renewed before it expires.
-- The caller's ``X-Request-ID`` goes along, so logs join up across services.
+- The caller's ``X-Request-ID`` and W3C ``traceparent`` go along, so logs and traces join up across services.
 - A service run as several replicas (``SAJJA_LEDGER_URL=http://a,http://b``) is called at its first
   replica's URL, and each request goes to one of them as the gateway's do: the fewest in flight, a
   refused connection tried on another replica, a broken answer only when the request may be sent
@@ -25,6 +25,7 @@ import httpx
 from shared.auth import service_client_id, service_client_secret
 from shared.logs import request_id_var
 from shared.replicas import IDEMPOTENT_METHODS, ReplicaTransport, split_urls
+from shared.tracing import current_traceparent
 
 #: How long a Sajja server keeps an idle keep-alive connection open (uvicorn's default is 5 s)...
 SERVER_KEEP_ALIVE_SECONDS = 75
@@ -81,9 +82,12 @@ class ServiceTokenAuth(httpx.Auth):
 
 
 async def _propagate_request_id(request: httpx.Request) -> None:
+    """The caller's request id and trace go along (docs/observability.md)."""
     request_id = request_id_var.get()
     if request_id != "-" and "x-request-id" not in request.headers:
         request.headers["X-Request-ID"] = request_id
+    if (traceparent := current_traceparent()) is not None:
+        request.headers["traceparent"] = traceparent
 
 
 def no_cookies() -> CookieJar:

@@ -94,6 +94,20 @@ class SajjaSettings(BaseSettings):
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
+    #: ``json`` (one JSON object per line, for a log collector) or ``text`` (a terminal); empty:
+    #: text under ``SAJJA_ENV=dev``, JSON otherwise (docs/observability.md).
+    log_format: Literal["json", "text", ""] = ""
+    #: One access-log line per request (method, route template, status, duration).
+    access_log: bool = True
+    #: Port of this process's Prometheus listener (``/metrics``), apart from its API port; 0: none.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    #: Address it listens on: ``0.0.0.0`` in a container, where only Prometheus is let in to it.
+    metrics_host: str = "127.0.0.1"
+    #: OTLP/HTTP collector spans are exported to (``http://otel-collector:4318``); empty: no spans
+    #: are recorded, and only the ``traceparent`` is passed on (docs/observability.md).
+    otlp_endpoint: str = ""
+    #: Share of new traces recorded, decided where a trace starts (the gateway, a worker's pass).
+    trace_sample_ratio: float = Field(default=1.0, ge=0, le=1)
     #: Where the services read which subjects' older tokens are refused (docs/accounts.md); empty:
     #: the JWKS URL's sibling ``/.well-known/revocations``.
     revocations_url: str = ""

@@ -94,6 +94,8 @@ class Child:
     process: asyncio.subprocess.Process | None = None
     starts: list[float] = field(default_factory=list)
     pump: asyncio.Task | None = None
+    #: Port of its Prometheus listener (``SAJJA_METRICS_PORT`` + its place in the list), or None.
+    metrics_port: int | None = None
 
 
 class Supervisor:
@@ -120,6 +122,11 @@ class Supervisor:
         for worker in WORKER_NAMES:
             for i in range(1, worker_replicas() + 1):
                 self.children[f"{worker}#{i}"] = Child(f"{worker}#{i}", None, argv=["worker", worker])
+        # Metrics: each child a listener of its own, on consecutive ports from SAJJA_METRICS_PORT.
+        metrics_base = int(os.environ.get("SAJJA_METRICS_PORT") or 0)
+        if metrics_base:
+            for i, child in enumerate(self.children.values()):
+                child.metrics_port = metrics_base + i
         self.stopping = asyncio.Event()
         self.failed: str | None = None
 
@@ -155,6 +162,8 @@ class Supervisor:
 
     async def spawn(self, child: Child, env: dict[str, str]) -> None:
         child.starts.append(time.monotonic())
+        if child.metrics_port is not None:
+            env = {**env, "SAJJA_METRICS_PORT": str(child.metrics_port)}
         child.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "shared.cli", *child.argv,
             env=env,
@@ -167,6 +176,8 @@ class Supervisor:
             say("sajja", f"started worker {child.name} (pid {child.process.pid})")
         else:
             say("sajja", f"started {child.name} on http://{self.host}:{child.port} (pid {child.process.pid})")
+        if child.metrics_port is not None:
+            say("sajja", f"metrics of {child.name} on http://{self.host}:{child.metrics_port}/metrics")
 
     async def _pump(self, child: Child, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None

@@ -16,10 +16,13 @@ import contextlib
 import importlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
+
+from shared import metrics, tracing
 
 log = logging.getLogger("sajja.worker")
 
@@ -45,6 +48,9 @@ class Job:
     name: str
     interval: float
     one_pass: Callable[[], Awaitable[Any]]
+    #: The outboxes it works through, measured after each pass for the metrics: outbox name ->
+    #: (rows waiting, seconds the oldest due row has been due) (docs/observability.md).
+    backlog: Callable[[], Awaitable[dict[str, tuple[int, float]]]] | None = None
 
 
 JobFactory = Callable[[], AbstractAsyncContextManager["Job | None"]]
@@ -56,23 +62,47 @@ def factory(name: str) -> JobFactory:
 
 
 async def every(interval: float, one_pass: Callable[[], Awaitable[Any]], *, name: str,
-                stopping: asyncio.Event | None = None) -> None:
+                stopping: asyncio.Event | None = None,
+                backlog: Callable[[], Awaitable[dict[str, tuple[int, float]]]] | None = None) -> None:
     """Run ``one_pass``, wait ``interval`` seconds, and again, until cancelled (or until
     ``stopping`` is set: the pass under way finishes first). A pass that fails is logged and the
     next one comes as usual: the worker outlives a bad pass (each pass commits what it finished,
-    so nothing is half done)."""
+    so nothing is half done). Each pass is a trace of its own and is counted and timed in the
+    metrics; ``backlog`` is measured after it (docs/observability.md)."""
     while stopping is None or not stopping.is_set():
+        started = time.perf_counter()
         try:
-            await one_pass()
+            with tracing.worker_pass(name):
+                await one_pass()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - whatever it was, the next pass may succeed
             log.exception("%s: pass failed", name)
+            metrics.WORKER_PASSES.labels(name, "failed").inc()
+        else:
+            metrics.WORKER_PASSES.labels(name, "ok").inc()
+            metrics.WORKER_LAST_SUCCESS.labels(name).set(time.time())
+        metrics.WORKER_PASS_SECONDS.labels(name).observe(time.perf_counter() - started)
+        if backlog is not None:
+            await _measure(name, backlog)
         if stopping is None:
             await asyncio.sleep(interval)
         else:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval)
+
+
+async def _measure(name: str, backlog: Callable[[], Awaitable[dict[str, tuple[int, float]]]]) -> None:
+    try:
+        found = await backlog()
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - a metric is not worth a worker
+        log.warning("%s: could not measure its backlog", name, exc_info=True)
+        return
+    for outbox, (depth, lag) in found.items():
+        metrics.OUTBOX_DEPTH.labels(outbox).set(depth)
+        metrics.OUTBOX_LAG.labels(outbox).set(max(lag, 0.0))
 
 
 def start(interval: float, one_pass: Callable[[], Awaitable[Any]], *, name: str) -> asyncio.Task[None]:
@@ -93,6 +123,11 @@ async def run(names: list[str], *, stopping: asyncio.Event | None = None) -> Non
     """Run the named workers in this process until SIGTERM or SIGINT (or ``stopping``): each
     finishes the pass it is in, then its resources are closed. A claim left unfinished by a
     process killed outright is taken over when its lease runs out."""
+    from shared.observe import start_process
+    from shared.settings import SajjaSettings
+
+    process = WORKERS[names[0]][0] if len(names) == 1 else "workers"
+    start_process(process, SajjaSettings(), worker=",".join(names))
     stopping = stopping or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -107,8 +142,41 @@ async def run(names: list[str], *, stopping: asyncio.Event | None = None) -> Non
             else:
                 jobs.append(job)
         log.info("workers running: %s", ", ".join(j.name for j in jobs) or "none")
-        await asyncio.gather(*(every(j.interval, j.one_pass, name=j.name, stopping=stopping) for j in jobs),
-                             stopping.wait())
+        await asyncio.gather(*(every(j.interval, j.one_pass, name=j.name, stopping=stopping, backlog=j.backlog)
+                               for j in jobs), stopping.wait())
+
+
+#: An outbox for :func:`outbox_backlog`: its table, the condition of a row waiting in it, and the
+#: expression of when the row began to wait. Constants of the code, never input.
+Outbox = tuple[str, str, str]
+#: The backlog is measured at most this often (seconds), not after every pass of a busy worker.
+BACKLOG_SECONDS = 15.0
+
+
+def outbox_backlog(db: Any, outboxes: dict[str, Outbox]) -> Callable[[], Awaitable[dict[str, tuple[int, float]]]]:
+    """A ``Job.backlog`` for ``outboxes`` of ``db``: per outbox, the rows waiting and the age in
+    seconds of the oldest of them (the database's clock), in one short read-only query each."""
+    from sqlalchemy import text
+
+    queries = {
+        name: text(f"SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min({since})), 0) "  # noqa: S608
+                   f"FROM {table} WHERE {waiting}")
+        for name, (table, waiting, since) in outboxes.items()
+    }
+    last: dict[str, Any] = {"at": -BACKLOG_SECONDS, "found": {}}
+
+    async def measure() -> dict[str, tuple[int, float]]:
+        if time.monotonic() - last["at"] < BACKLOG_SECONDS:
+            return last["found"]
+        found: dict[str, tuple[int, float]] = {}
+        async with db.sessionmaker() as session:
+            for name, query in queries.items():
+                depth, age = (await session.execute(query)).one()
+                found[name] = (int(depth), float(age))
+        last.update(at=time.monotonic(), found=found)
+        return found
+
+    return measure
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,9 @@
 #   bench    wrk, the HTTP load tool the bench's evening-peak section drives;
 #   pooler   PgBouncer, in front of the embedded PostgreSQL for one end-to-end test and the
 #            bench's pooler part (the connection budget, deploy/README.md).
-# Usage: tools/system_packages.sh fonts [browser] [bench] [pooler]
+#   promtool Debian's prometheus, for its promtool: the tests check and unit-test the alert rules
+#            in deploy/prometheus with it (Sajja needs no Prometheus server of its own).
+# Usage: tools/system_packages.sh fonts [browser] [bench] [pooler] [promtool]
 # Installs only as root on Debian (apt-get); elsewhere it says what is missing and goes on, and the
 # code that needs a package reports it (a 503 problem for PDFs, a skipped test for the browser).
 set -eu
@@ -18,6 +20,7 @@ for group in "$@"; do
         browser) want="$want chromium" ;;
         bench) want="$want wrk" ;;
         pooler) want="$want pgbouncer" ;;
+        promtool) want="$want prometheus" ;;
         *) echo "system_packages: unknown group $group" >&2; exit 2 ;;
     esac
 done

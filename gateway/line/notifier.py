@@ -39,6 +39,7 @@ from gateway.models import FeedCursor, LineLink, LineOutbox
 from shared import lease
 from shared.db import Database
 from shared.lease import DEFAULT_LEASE_SECONDS
+from shared.metrics import LINE_PUSHES_FAILED
 from shared.timeutil import utcnow
 
 log = logging.getLogger("sajja.line")
@@ -200,6 +201,8 @@ class Notifier:
                     message.status = "failed"  # a reply token lives about a minute
             else:
                 message.status, message.last_error = "failed", f"LINE answered {response.status_code}"
+            if message.status != "sent":
+                LINE_PUSHES_FAILED.labels("true" if message.status == "failed" else "false").inc()
             return True
 
     async def send_due(self, limit: int) -> int:

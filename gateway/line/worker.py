@@ -17,7 +17,7 @@ from shared.db import Database
 from shared.http import no_cookies
 from shared.logs import configure_logging
 from shared.replicas import ReplicaTransport
-from shared.worker import Job, closing
+from shared.worker import Job, closing, outbox_backlog
 
 
 @asynccontextmanager
@@ -49,4 +49,5 @@ async def line() -> AsyncIterator[Job | None]:
             await notifier.one_pass(settings.line_push_per_pass, funds=settings.line_feeds_per_pass,
                                     concurrency=settings.line_feed_concurrency)
 
-        yield Job("line", settings.line_worker_interval_seconds, one_pass)
+        yield Job("line", settings.line_worker_interval_seconds, one_pass,
+                  backlog=outbox_backlog(db, {"line": ("line_outbox", "status = 'pending'", "created_at")}))

@@ -25,6 +25,7 @@ from services.benefits.models import Claim
 from shared.db import Database
 from shared import lease
 from shared.lease import DEFAULT_LEASE_SECONDS
+from shared.metrics import CLAIMS_PAID, PAYOUTS_FAILED
 from shared.ledger_client import LedgerAnswer, LedgerClient
 from shared.timeutil import bangkok_today, utcnow
 
@@ -84,17 +85,21 @@ async def pay_one(db: Database, ledger: LedgerClient, *, lease_seconds: float = 
             claim.payout_error = (error or "")[:300]
             claim.next_attempt_at = utcnow() + backoff(attempts)
             log.warning("payout of claim %s: %s; retrying", claim.id, claim.payout_error)
+            PAYOUTS_FAILED.labels("unreachable").inc()
         elif answer.status_code in (200, 201):
             claim.status, claim.payout_status, claim.payout_error = "paid", "paid", None
             claim.paid_entry_id, claim.paid_at = answer.body.get("entry_id"), utcnow()
             await _record(session, claim, "payout", "paid", f"entry {claim.paid_entry_id}")
+            CLAIMS_PAID.inc()
         elif answer.code in HOLD_CODES:
             claim.payout_status, claim.payout_error = "held", answer.body.get("detail", answer.code)[:300]
             await _record(session, claim, "payout_held", "approved", claim.payout_error)
+            PAYOUTS_FAILED.labels("held").inc()
         else:
             claim.payout_error = f"ledger answered {answer.status_code} {answer.code or ''}".strip()[:300]
             claim.next_attempt_at = utcnow() + backoff(attempts)
             log.warning("payout of claim %s: %s; retrying", claim.id, claim.payout_error)
+            PAYOUTS_FAILED.labels("refused").inc()
         return True
 
 

@@ -13,7 +13,7 @@ from shared.db import Database
 from shared.http import ServiceTokenAuth, make_client
 from shared.ledger_client import LedgerClient
 from shared.logs import configure_logging
-from shared.worker import Job, closing
+from shared.worker import Job, closing, outbox_backlog
 
 
 def _database(settings: BenefitsSettings) -> Database:
@@ -35,7 +35,9 @@ async def payouts() -> AsyncIterator[Job | None]:
     ledger = LedgerClient(http, settings.service_url("ledger"))
     async with closing(db, http):
         yield Job("payouts", settings.payout_interval_seconds,
-                  lambda: pay_due(db, ledger, settings.payout_batch, lease_seconds=settings.worker_lease_seconds))
+                  lambda: pay_due(db, ledger, settings.payout_batch, lease_seconds=settings.worker_lease_seconds),
+                  backlog=outbox_backlog(db, {"payouts": (
+                      "claims", "status = 'approved' AND payout_status = 'pending'", "coalesce(decided_at, created_at)")}))
 
 
 @asynccontextmanager

@@ -47,6 +47,7 @@ from shared import lease, outbound
 from shared.db import Database
 from shared.lease import DEFAULT_LEASE_SECONDS
 from shared.ledger_client import LedgerAnswer, LedgerClient
+from shared.metrics import WEBHOOKS_FAILED
 from shared.outbound import TargetPolicy, TargetRefused
 from shared.timeutil import utcnow
 
@@ -170,6 +171,8 @@ async def deliver_one(db: Database, http: httpx.AsyncClient, targets: TargetPoli
             delivery.status = "failed"
         else:
             delivery.next_attempt_at = utcnow() + backoff(attempts)
+        if not outcome.ok:
+            WEBHOOKS_FAILED.labels("true" if delivery.status == "failed" else "false").inc()
         return True
 
 

@@ -15,7 +15,7 @@ from shared.http import ServiceTokenAuth, make_client, no_cookies
 from shared.ledger_client import LedgerClient
 from shared.logs import configure_logging
 from shared.outbound import TargetPolicy
-from shared.worker import Job, closing
+from shared.worker import Job, closing, outbox_backlog
 
 
 @asynccontextmanager
@@ -34,4 +34,7 @@ async def grants() -> AsyncIterator[Job | None]:
     targets = TargetPolicy.from_settings(settings.env, settings.webhook_allowed_hosts)
     async with closing(db, http, webhook_http):
         yield Job("grants", settings.worker_interval_seconds,
-                  lambda: run_once(db, ledger, webhook_http, targets=targets, lease_seconds=settings.worker_lease_seconds))
+                  lambda: run_once(db, ledger, webhook_http, targets=targets, lease_seconds=settings.worker_lease_seconds),
+                  backlog=outbox_backlog(db, {
+                      "tranche_postings": ("tranches", "ledger_status = 'pending'", "disbursed_on::timestamptz"),
+                      "webhooks": ("webhook_deliveries", "status = 'pending'", "created_at")}))

@@ -13,7 +13,7 @@ from services.members.settings import MembersSettings
 from shared.db import Database
 from shared.http import ServiceTokenAuth, make_client
 from shared.logs import configure_logging
-from shared.worker import Job, closing
+from shared.worker import Job, closing, outbox_backlog
 
 
 def _database(settings: MembersSettings) -> Database:
@@ -35,7 +35,8 @@ async def erasures() -> AsyncIterator[Job | None]:
     async with closing(db, http):
         yield Job("erasures", settings.erasure_interval_seconds,
                   lambda: carry_due(db, http, settings.erasure_urls(), settings.erasure_batch,
-                                    lease_seconds=settings.worker_lease_seconds))
+                                    lease_seconds=settings.worker_lease_seconds),
+                  backlog=outbox_backlog(db, {"erasures": ("erasures", "completed_at IS NULL", "requested_at")}))
 
 
 @asynccontextmanager

@@ -114,6 +114,11 @@ def document() -> str:
         "Routes of the services are called on the service and, for a sample, through the gateway, which",
         "forwards `/v1/<service>/...` unchanged and answers the same.",
         "",
+        "Prometheus's `/metrics` is no route of any process, so it is in no table: every process, API or",
+        "worker, serves it on a metrics port of its own (`SAJJA_METRICS_PORT`), which neither the ingress",
+        "nor the gateway's forwarding reaches; only what can reach that port (in Kubernetes, the namespace",
+        "`monitoring`) may read it, and an API port answers `/metrics` with a 404 ([observability.md](observability.md)).",
+        "",
     ]
     for app in APPS:
         routes = [r for r in ordered_routes() if r.app == app]

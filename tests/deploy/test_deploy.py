@@ -58,6 +58,7 @@ SETTINGS_CLASSES = {
     "grants": ("services.grants.settings", "GrantsSettings"),
 }
 #: Variables read by ``shared.cli`` (or the image) rather than by a settings class.
+METRICS_PORT = 9100
 CLI_VARIABLES = {"SAJJA_WORKERS", "SAJJA_FORWARDED_ALLOW_IPS", "SAJJA_HOST", "SAJJA_PORT", "SAJJA_HEALTHCHECK_URL"}
 SECRET_VARIABLE = re.compile(r"SECRET|PASSWORD|DATABASE_URL|_KEY$")
 REQUIRED_REF = r"\$\{\w+:\?[^}]*\}"  # ${VAR:?message}: compose fails while VAR is unset or empty
@@ -478,8 +479,33 @@ def test_network_policy_admits_the_gateway_to_the_services() -> None:
     selector = policy["spec"]["podSelector"]["matchLabels"]
     guarded = {n for n, d in objects("Deployment").items() if selects(selector, pod_labels(d))}
     assert guarded == set(SERVICE_NAMES)
-    sources = [f["podSelector"]["matchLabels"] for rule in policy["spec"]["ingress"] for f in rule["from"]]
+    sources = [f["podSelector"]["matchLabels"] for rule in policy["spec"]["ingress"] for f in rule["from"]
+               if "podSelector" in f]
     assert any(selects(s, pod_labels(deployment("gateway"))) for s in sources)
+    # The metrics port only from Prometheus's namespace, and nothing else from it (docs/observability.md).
+    for rule in policy["spec"]["ingress"]:
+        ports = {p["port"] for p in rule["ports"]}
+        if any("namespaceSelector" in f for f in rule["from"]):
+            assert ports == {METRICS_PORT}
+            assert [f["namespaceSelector"]["matchLabels"] for f in rule["from"]] == [
+                {"kubernetes.io/metadata.name": "monitoring"}]
+        else:
+            assert ports == {PORT}
+
+
+@pytest.mark.parametrize("name", [*PROCESS_NAMES, *(f"worker-{w}" for w in WORKER_NAMES)])
+def test_every_pod_serves_its_metrics_apart_from_its_api(name: str) -> None:
+    """Every process's /metrics on a port of its own (docs/observability.md), which no Service routes."""
+    workload = objects("Deployment")[name]
+    ports = {p["name"]: p["containerPort"] for p in only_container(workload)["ports"]}
+    assert ports["metrics"] == METRICS_PORT
+    annotations = workload["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT)}
+    for service in objects("Service").values():
+        for port in service["spec"]["ports"]:
+            assert port.get("targetPort") not in ("metrics", METRICS_PORT) and port["port"] != METRICS_PORT
+    (config,) = objects("ConfigMap").values()
+    assert config["data"]["SAJJA_METRICS_PORT"] == str(METRICS_PORT) and config["data"]["SAJJA_LOG_FORMAT"] == "json"
 
 
 def test_autoscalers_target_existing_deployments() -> None:

@@ -162,7 +162,7 @@ async def test_a_service_freezes_its_heap_once_started(monkeypatch: pytest.Monke
     from services.ledger.app import create_app
 
     events: list[str] = []
-    monkeypatch.setattr("shared.app.configure_logging", lambda *args: None)  # the test process's logging stays
+    monkeypatch.setattr("shared.app.start_process", lambda *args, **kwargs: None)  # the test process's logging stays
     app = create_app(LedgerSettings(members_url="http://127.0.0.1:9"))
     monkeypatch.setattr(gc, "freeze", lambda: events.append(f"freeze, started: {hasattr(app.state, 'directory')}"))
     async with app.router.lifespan_context(app):
@@ -176,7 +176,7 @@ async def test_the_gateway_freezes_its_heap_once_started(engines, monkeypatch: p
     from tests.support.helpers import gateway_settings
 
     events: list[str] = []
-    monkeypatch.setattr("gateway.app.configure_logging", lambda *args: None)
+    monkeypatch.setattr("gateway.app.start_process", lambda *args, **kwargs: None)
     app = create_app(gateway_settings())
     monkeypatch.setattr(gc, "freeze", lambda: events.append(f"freeze, started: {hasattr(app.state, 'issuer')}"))
     async with rolled_back(engines["gateway"]) as db:

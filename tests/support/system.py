@@ -50,6 +50,8 @@ class RunningSystem:
     base_port: int
     home: Path
     lines: list[str] = field(default_factory=list)
+    #: The first children's metrics port, when the system was started with some (0: none).
+    metrics_base: int = 0
 
     @property
     def url(self) -> str:
@@ -113,13 +115,14 @@ class RunningSystem:
 
 @contextmanager
 def running_system(home: Path, *, extra_env: dict[str, str] | None = None, quiet: bool = True,
-                   bootstrap: bool = True) -> Iterator[RunningSystem]:
+                   bootstrap: bool = True, metrics_ports: int = 0) -> Iterator[RunningSystem]:
     """``sajja run`` on free ports. ``bootstrap=False`` leaves the first admin to the development
-    login, as a plain ``make run`` does."""
+    login, as a plain ``make run`` does. ``metrics_ports``: that many free ports above the API's
+    for the children's metrics listeners (``SAJJA_METRICS_PORT``, ``RunningSystem.metrics_base``)."""
     from shared.settings import PROCESS_NAMES, REPLICA_PORT_STRIDE, replica_count
 
     replicas = max(replica_count(name, extra_env or {}) for name in PROCESS_NAMES)
-    base = free_port_block(REPLICA_PORT_STRIDE * replicas)
+    base = free_port_block(REPLICA_PORT_STRIDE * replicas + metrics_ports)
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("SAJJA_")
     }
@@ -128,6 +131,7 @@ def running_system(home: Path, *, extra_env: dict[str, str] | None = None, quiet
             "SAJJA_HOME": str(home),
             "SAJJA_PORT": str(base),
             "SAJJA_LOG_LEVEL": "WARNING",
+            **({"SAJJA_METRICS_PORT": str(base + REPLICA_PORT_STRIDE * replicas)} if metrics_ports else {}),
             **(extra_env or {}),
         }
     )
@@ -141,7 +145,8 @@ def running_system(home: Path, *, extra_env: dict[str, str] | None = None, quiet
         text=True,
         start_new_session=True,
     )
-    system = RunningSystem(process=process, base_port=base, home=home)
+    system = RunningSystem(process=process, base_port=base, home=home,
+                           metrics_base=base + REPLICA_PORT_STRIDE * replicas if metrics_ports else 0)
 
     def pump() -> None:
         assert process.stdout is not None

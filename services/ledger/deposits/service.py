@@ -24,6 +24,7 @@ from services.ledger.settings import LedgerSettings
 from shared.auth import Principal, Role
 from shared.errors import register_messages, render_message
 from shared.members_client import MembersDirectory
+from shared.metrics import DEPOSITS_POSTED
 from shared.timeutil import bangkok_date, bangkok_today, utcnow
 
 register_messages(
@@ -194,6 +195,7 @@ async def post_deposits(
             await session.commit()
         # Facts fetched just now are younger than the first call's limit: the same limit holds.
         await _post(poster, fund_id, principal, again, fresh_after=now - ttl, final=True)
+    DEPOSITS_POSTED.inc(sum(1 for o in ready if o.status == "created"))
     return outcomes
 
 
