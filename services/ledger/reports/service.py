@@ -21,7 +21,7 @@ from services.ledger.models import (
     Movement,
     Posting,
 )
-from services.ledger.posting import stands
+from services.ledger.posting import not_flowless, stands
 from services.ledger.schemas import (
     AccountIn,
     AccountOut,
@@ -150,7 +150,7 @@ async def sources(session: AsyncSession, fund_id: uuid.UUID, start: dt.date, end
         select(Account.source, func.sum(Posting.amount_satang))
         .join(Account, (Account.fund_id == Posting.fund_id) & (Account.id == Posting.account_id))
         .where(Posting.fund_id == fund_id, Account.type == "income", Posting.business_date >= start,
-               Posting.business_date <= end)
+               Posting.business_date <= end, not_flowless(Posting.fund_id, Posting.entry_id))
         .group_by(Account.source)
     )).all()
     amounts = {source: -int(total) for source, total in rows if total}
