@@ -215,6 +215,9 @@ class StatementLine(BaseModel):
     amount_satang: int = Field(description="Positive: money in for the member")
     receipt_no: int | None
     memo: str | None
+    collected_on: dt.date | None = Field(default=None, description="A deposit's collection date")
+    late: bool = Field(default=False, description="A deposit collected in a year closed before it was synced, "
+                                                  "posted into the open year (docs/fiscal-years.md)")
 
 
 class Statement(BaseModel):
