@@ -206,7 +206,7 @@ async def test_years_close_in_order(service_client, tokens) -> None:
     assert (await co_funding(books, "codi", 1_000, f"{LAST - 1}-05-01")).status_code == 201
     out_of_order = await books.post(f"/years/{LAST}/close", close_body())
     assert out_of_order.status_code == 409 and out_of_order.json()["code"] == "year.earlier_open"
-    assert out_of_order.json()["params"]["open_year"] == LAST - 1 if "params" in out_of_order.json() else True
+    assert str(LAST - 1 + 543) in out_of_order.json()["detail"]
     assert (await books.post(f"/years/{LAST - 1}/close", close_body())).status_code == 201
     assert (await books.post(f"/years/{LAST}/close", close_body())).status_code == 201
     later = await books.post(f"/years/{LAST - 1}/reopen", {"id": str(uuid.uuid4()), "reason": "ผิดปี"},
