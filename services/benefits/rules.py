@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from shared.fiscal import fiscal_year_of
 from shared.errors import register_messages
 from shared.schemas import ClosedModel, Satang
 
@@ -156,6 +157,9 @@ class MemberFacts:
     #: ``(effective_on, status)`` of every change of status, oldest first, joining the first (the
     #: members service's status history). Empty when not known: today's status is then taken for every day.
     history: tuple[tuple[dt.date, str], ...] = ()
+    #: The month the fund's fiscal year starts (1 or 10): yearly limits count its fiscal year
+    #: (docs/fiscal-years.md), as the ledger says in the member's standing.
+    fiscal_year_start_month: int = 1
 
     def status_on(self, day: dt.date) -> str | None:
         """The member's status on ``day``: the last change effective on or before it, except that a
@@ -285,9 +289,11 @@ def judge(
                 reasons.append(("eligibility.overlap", {"other_from": other.event_date.isoformat(), "other_to": other_end.isoformat()}))
                 break
 
-    year_claims = [p for p in past if p.event_date.year == event_date.year]
+    # The fund's fiscal year, named by the calendar year it ends in (shared.fiscal).
+    year = fiscal_year_of(event_date, member.fiscal_year_start_month)
+    year_claims = [p for p in past if fiscal_year_of(p.event_date, member.fiscal_year_start_month) == year]
     if rules.per_year_count is not None and len(year_claims) >= rules.per_year_count:
-        reasons.append(("eligibility.year_count", {"limit": rules.per_year_count, "year": event_date.year}))
+        reasons.append(("eligibility.year_count", {"limit": rules.per_year_count, "year": year}))
     if rules.lifetime_count is not None and len(past) >= rules.lifetime_count:
         reasons.append(("eligibility.lifetime_count", {"limit": rules.lifetime_count}))
 
@@ -314,7 +320,7 @@ def judge(
             used = sum(p.days or 0 for p in year_claims)
             left = max(0, rules.amount.max_days_per_year - used)
             if left == 0 and payable:
-                reasons.append(("eligibility.days_exhausted", {"limit": rules.amount.max_days_per_year, "year": event_date.year}))
+                reasons.append(("eligibility.days_exhausted", {"limit": rules.amount.max_days_per_year, "year": year}))
             payable = min(payable, left)
         days = payable
         amount = payable * (rules.amount.per_day_satang or 0)

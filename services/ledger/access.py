@@ -37,10 +37,23 @@ from services.ledger import deps
 from shared.aggregates import Scoped, ScopeIn, scoped_funds
 from shared.audit import audit_reader
 from shared.auth import CurrentPrincipal, Principal, Role, ensure_fund_access
-from shared.errors import Forbidden
+from shared.errors import Forbidden, register_messages
 from shared.members_client import MembersDirectory
 from shared.service_calls import ServiceMay, admits_services, ensure_service_may
 from shared.timeutil import bangkok_today
+
+register_messages(
+    {
+        "year.committee_only": {
+            "th": ("เฉพาะคณะกรรมการกองทุน", "การปิดบัญชีประจำปีทำได้เฉพาะคณะกรรมการของกองทุนนี้ ตามมติที่ประชุมใหญ่"),
+            "en": ("The fund's committee only", "A year is closed only by this fund's committee, as its general meeting approved"),
+        },
+        "year.platform_admin_only": {
+            "th": ("เฉพาะผู้ดูแลระบบ", "การเปิดปีบัญชีที่ปิดแล้วใหม่ทำได้เฉพาะผู้ดูแลระบบ พร้อมเหตุผล"),
+            "en": ("Platform admins only", "Only a platform admin reopens a closed year, with a reason"),
+        },
+    }
+)
 
 POSTERS = (Role.collector, Role.committee, Role.fund_admin)
 BOOKKEEPERS = (Role.committee, Role.fund_admin)
@@ -167,6 +180,34 @@ async def fund_signatory(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uui
 
 
 FundSignatory = Annotated[uuid.UUID, Depends(fund_signatory)]
+
+
+async def year_closer(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """The fund's own committee, and no one else: who close its fiscal year, with the general
+    meeting's approval recorded (docs/fiscal-years.md). Platform admins and services are not
+    persons of the fund; fund admins keep the accounts but the meeting's decision is carried out
+    by its committee."""
+    if principal.role in (Role.platform_admin, Role.service):
+        raise Forbidden("year.committee_only")
+    if principal.role is not Role.committee:
+        raise Forbidden()
+    if principal.fund_id != fund_id:
+        raise Forbidden("auth.out_of_scope")
+    return fund_id
+
+
+YearCloser = Annotated[uuid.UUID, Depends(year_closer)]
+
+
+async def year_reopener(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:
+    """Platform admins only: reopening a closed year undoes what the general meeting approved, so
+    it is not the fund's own act (docs/fiscal-years.md); the reason is recorded."""
+    if principal.role is not Role.platform_admin:
+        raise Forbidden("year.platform_admin_only")
+    return fund_id
+
+
+YearReopener = Annotated[uuid.UUID, Depends(year_reopener)]
 
 
 async def fund_actor(fund_id: uuid.UUID, principal: CurrentPrincipal) -> uuid.UUID:

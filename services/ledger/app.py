@@ -13,6 +13,7 @@ from services.ledger.plans.endpoints import router as plans_router
 from services.ledger.proposals.endpoints import router as proposals_router
 from services.ledger.reports.endpoints import router as reports_router
 from services.ledger.settings import LedgerSettings
+from services.ledger.years.endpoints import router as years_router
 from shared.app import create_service_app
 from shared.members_client import MembersDirectory
 from shared.audit import internal_router as audit_router
@@ -42,7 +43,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         title="Sajja ledger",
         description="Double-entry savings and co-funding ledger per fund: deposits, receipts, co-funding, reports.",
         routers=[deposit_posting_router, deposits_router, movements_router, proposals_router, reports_router, plans_router,
-                 aggregates_router, personal_data_router, audit_router("ledger", AuditReader)],
+                 aggregates_router, years_router, personal_data_router, audit_router("ledger", AuditReader)],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )

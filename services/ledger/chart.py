@@ -59,6 +59,7 @@ class Template:
     name_th: str
     name_en: str
     source: str | None = None
+    allow_negative: bool = False
 
 
 TEMPLATE: tuple[Template, ...] = (
@@ -66,6 +67,11 @@ TEMPLATE: tuple[Template, ...] = (
     Template("1020", "bank", "asset", "เงินฝากธนาคาร", "Bank deposits"),
     Template("1300", "grants_receivable", "asset", "เงินอุดหนุนค้างรับ", "Grants receivable"),
     Template("3100", "restricted", "equity", "เงินทุนที่มีวัตถุประสงค์เฉพาะ", "Restricted funds"),
+    # What closing a year carries the year's result into (a deficit too), and the contra of the
+    # members' own contribution accounts, which closing never touches (docs/fiscal-years.md).
+    Template("3200", "accumulated_fund", "equity", "กองทุนสะสม", "Accumulated fund", allow_negative=True),
+    Template("4199", "contribution_closed", "income", "เงินสัจจะสมาชิกที่ปิดเข้ากองทุนสะสม",
+             "Members' contributions carried to the accumulated fund", "members", allow_negative=True),
     *(Template(code, "income", "income", th, en, source) for source, (code, th, en) in INCOME_SOURCES.items()),
     *(
         Template(f"5100-{category}", "benefit_expense", "expense", th, en, category)
@@ -87,7 +93,7 @@ async def ensure_fund(session: AsyncSession, directory: MembersDirectory, fund_i
         insert(Account.__table__).on_conflict_do_nothing(index_elements=["fund_id", "code"]),
         [
             {"fund_id": fund_id, "id": uuid.uuid4(), "code": t.code, "kind": t.kind, "type": t.type,
-             "name_th": t.name_th, "name_en": t.name_en, "source": t.source, "allow_negative": False,
+             "name_th": t.name_th, "name_en": t.name_en, "source": t.source, "allow_negative": t.allow_negative,
              "balance_satang": 0}
             for t in TEMPLATE
         ],

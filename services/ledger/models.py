@@ -58,6 +58,7 @@ class LedgerFund(Base):
     __table_args__ = (
         CheckConstraint("admin_cap_bp BETWEEN 0 AND 10000", name="admin_cap_range"),
         CheckConstraint("late_window_days BETWEEN 0 AND 3650", name="late_window_range"),
+        CheckConstraint("fiscal_year_start_month IN (1, 10)", name="fiscal_year_start_known"),
     )
 
     fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -67,6 +68,11 @@ class LedgerFund(Base):
     late_window_days: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=7)
     #: Administration expense may not exceed this share of the year's income (basis points).
     admin_cap_bp: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=2000)
+    #: The month the fund's fiscal year starts: 1 (calendar year) or 10 (October to September).
+    fiscal_year_start_month: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=1, server_default="1")
+    #: The last day of the fund's latest closed year: nothing is posted on or before it
+    #: (docs/fiscal-years.md); NULL while no year is closed.
+    closed_through: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = _now()
 
 
@@ -327,6 +333,45 @@ class Proposal(Base):
     #: Once confirmed: the entry posted, and the movement as answered then (replayed as is).
     entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     result: Mapped[dict | None] = mapped_column(JSONB)
+
+
+class YearClosing(Base):
+    """One closing of a fund's fiscal year, with the general meeting's approval, and its reopening
+    if a platform admin reopened it (docs/fiscal-years.md). Never deleted; changed once, when
+    reopened (a trigger). One standing closing per fund and year (a partial unique index)."""
+
+    __tablename__ = "year_closings"
+    __table_args__ = (
+        CheckConstraint(
+            "(reopened_at IS NULL AND reopened_by IS NULL AND reopen_reason IS NULL AND reopen_id IS NULL"
+            " AND reopen_entry_id IS NULL) OR (reopened_at IS NOT NULL AND reopened_by IS NOT NULL"
+            " AND reopen_reason IS NOT NULL AND reopen_id IS NOT NULL)",
+            name="reopened_whole",
+        ),
+        Index("uq_year_closings_standing", "fund_id", "year", unique=True, postgresql_where=text("reopened_at IS NULL")),
+        Index("uq_year_closings_reopen", "fund_id", "reopen_id", unique=True, postgresql_where=text("reopen_id IS NOT NULL")),
+    )
+
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    #: The client's request id: closing again with it is the same closing.
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, nullable=False)
+    starts_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    ends_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    #: The closing entry; NULL when the year had nothing to carry.
+    entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    request_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    meeting_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    minutes_ref: Mapped[str] = mapped_column(String(200), nullable=False)
+    surplus_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    closed_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    closed_role: Mapped[str] = mapped_column(String(16), nullable=False)
+    closed_at: Mapped[dt.datetime] = _now()
+    reopen_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    reopen_entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    reopened_by: Mapped[str | None] = mapped_column(String(64))
+    reopened_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reopen_reason: Mapped[str | None] = mapped_column(String(300))
 
 
 # --- Aggregates over many funds (docs/aggregates.md) ----------------------------------------------

@@ -30,6 +30,14 @@ register_messages(
             "th": ("ใช้รหัสคำขอซ้ำกับข้อมูลอื่น", "รหัสคำขอ {key} เคยใช้กับข้อมูลที่ต่างจากครั้งนี้"),
             "en": ("Idempotency key reused", "Key {key} was used before with a different request"),
         },
+        "period.closed": {
+            "th": ("ปิดบัญชีปีนั้นแล้ว",
+                   "บัญชีของกองทุนปิดถึงวันที่ {closed_through} แล้ว จึงบันทึกรายการลงวันที่ {date} ไม่ได้"
+                   " ให้บันทึกในปีที่ยังเปิดอยู่ (การแก้ไขปีที่ปิดแล้ว ให้กลับรายการในปีที่เปิดอยู่)"),
+            "en": ("Period closed",
+                   "The fund's books are closed through {closed_through}: nothing can be dated {date}. Post it in the "
+                   "open year (a correction to a closed year is a reversal in the open year)"),
+        },
         "entry.unbalanced": {
             "th": ("รายการไม่สมดุล", "ยอดเดบิตและเครดิตต้องเท่ากัน และต้องมีอย่างน้อยสองบรรทัด"),
             "en": ("Unbalanced entry", "Debits must equal credits, over two or more postings"),
@@ -38,6 +46,25 @@ register_messages(
 )
 
 REPLAY_HEADER = "Idempotency-Replayed"
+
+#: Entries that carry a year's result into the accumulated fund and undo that: transfers, left
+#: out of every flow counted by date (income, expenditure, the administration cap).
+FLOWLESS_KINDS = ("year_closing", "year_reopening")
+#: The SQLSTATE ``ledger_post_entry`` raises for an entry dated into a closed year.
+PERIOD_CLOSED_SQLSTATE = "SJ001"
+
+
+def not_flowless(fund_id: Any, entry_id: Any) -> ColumnElement[bool]:
+    """Postings (by their fund and entry) of entries that are flows: not a closing or reopening."""
+    return ~exists().where(JournalEntry.fund_id == fund_id, JournalEntry.id == entry_id,
+                           JournalEntry.kind.in_(FLOWLESS_KINDS)).correlate_except(JournalEntry)
+
+
+async def ensure_open(session: AsyncSession, fund_id: uuid.UUID, day: dt.date) -> None:
+    """409 ``period.closed`` when ``day`` lies in a closed year of the fund."""
+    closed = await session.scalar(select(LedgerFund.closed_through).where(LedgerFund.fund_id == fund_id))
+    if closed is not None and day <= closed:
+        raise Conflict("period.closed", params={"date": day.isoformat(), "closed_through": closed.isoformat()})
 
 
 def request_hash(payload: Any) -> bytes:
@@ -100,7 +127,11 @@ async def post_entry(
 ) -> tuple[uuid.UUID, dt.datetime]:
     """Post one balanced entry (legs: account, signed satang, debit positive) and move balances."""
     check_balanced(legs)
+    if kind not in FLOWLESS_KINDS:
+        await ensure_open(session, fund_id, business_date)
     entry_id = entry_id or uuid.uuid4()
+    # Callers hold the fund's lock (``lock_fund``), so ``ensure_open`` read what the function's
+    # own check (SQLSTATE SJ001, the database's rule) will read.
     posted_at = await session.scalar(
         text("SELECT ledger_post_entry(:fund, :entry, :kind, :date, :memo, :by, :reverses, :accounts, :amounts, :line)"),
         {"fund": fund_id, "entry": entry_id, "kind": kind, "date": business_date, "memo": memo, "by": by,

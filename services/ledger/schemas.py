@@ -215,6 +215,9 @@ class StatementLine(BaseModel):
     amount_satang: int = Field(description="Positive: money in for the member")
     receipt_no: int | None
     memo: str | None
+    collected_on: dt.date | None = Field(default=None, description="A deposit's collection date")
+    late: bool = Field(default=False, description="A deposit collected in a year closed before it was synced, "
+                                                  "posted into the open year (docs/fiscal-years.md)")
 
 
 class Statement(BaseModel):
@@ -309,6 +312,7 @@ class Standing(BaseModel):
     arrears_satang: int
     in_arrears: bool = Field(description="More periods in arrears than that plan's grace")
     as_of: dt.date
+    fiscal_year_start_month: int = Field(default=1, description="The fund's fiscal year starts in this month (1 or 10)")
 
 
 class ArrearsPage(BaseModel):
@@ -342,6 +346,8 @@ class MatchingReport(BaseModel):
 class FundRulesIn(PatchBody):
     late_window_days: int | None = Field(default=None, ge=0, le=3650, description="Up to ten years, for a fund bringing its past books in")
     admin_cap_bp: int | None = Field(default=None, ge=0, le=10_000)
+    fiscal_year_start_month: Literal[1, 10] | None = Field(
+        default=None, description="1: the calendar year; 10: October to September (only while no year is closed)")
 
 
 class FundRulesOut(BaseModel):
@@ -350,4 +356,111 @@ class FundRulesOut(BaseModel):
     fund_id: uuid.UUID
     late_window_days: int
     admin_cap_bp: int
+    fiscal_year_start_month: int
+    closed_through: dt.date | None
     receipt_seq: int
+
+
+# --- Fiscal years, closing, statements (docs/fiscal-years.md) -------------------------------------
+
+
+class YearCloseIn(ClosedModel):
+    id: uuid.UUID = Field(description="The request's id: closing again with it is the same closing")
+    meeting_on: EventDate = Field(description="The general meeting that approved the year's accounts")
+    minutes_ref: SingleLineText = Field(min_length=1, max_length=200, description="Reference of the meeting's minutes")
+
+
+class YearReopenIn(ClosedModel):
+    id: uuid.UUID = Field(description="The request's id: reopening again with it is the same reopening")
+    reason: MultiLineText = Field(min_length=3, max_length=300)
+
+
+class YearClosingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    year: int
+    starts_on: dt.date
+    ends_on: dt.date
+    entry_id: uuid.UUID | None
+    meeting_on: dt.date
+    minutes_ref: str
+    surplus_satang: int
+    closed_by: str
+    closed_role: str
+    closed_at: dt.datetime
+    reopen_entry_id: uuid.UUID | None
+    reopened_by: str | None
+    reopened_at: dt.datetime | None
+    reopen_reason: str | None
+
+
+class FiscalYearOut(BaseModel):
+    year: int
+    year_be: int
+    starts_on: dt.date
+    ends_on: dt.date
+    status: str = Field(description="open, or closed")
+    closing: YearClosingOut | None = Field(description="The standing closing of a closed year")
+    reopened: list[YearClosingOut] = Field(description="Closings of this year that were reopened, oldest first")
+
+
+class FiscalYears(BaseModel):
+    fund_id: uuid.UUID
+    fiscal_year_start_month: int
+    closed_through: dt.date | None
+    current_year: int
+    years: list[FiscalYearOut]
+
+
+class StatementFigure(BaseModel):
+    key: str
+    label_th: str
+    label_en: str
+    amount_satang: int
+    previous_satang: int
+    share_pct: float | None = None
+
+
+class FinancialPosition(BaseModel):
+    as_of: dt.date
+    previous_as_of: dt.date
+    assets: list[StatementFigure]
+    assets_total: StatementFigure
+    liabilities: list[StatementFigure]
+    funds: list[StatementFigure]
+    funds_total: StatementFigure
+
+
+class AdministrationAgainstCap(BaseModel):
+    cap_bp: int
+    spent_satang: int
+    cap_satang: int
+    previous_spent_satang: int
+    previous_cap_satang: int
+    within_cap: bool
+
+
+class IncomeAndExpenditure(BaseModel):
+    income: list[StatementFigure]
+    income_total: StatementFigure
+    benefits: list[StatementFigure]
+    benefits_total: StatementFigure
+    other_expenditure: list[StatementFigure]
+    expenditure_total: StatementFigure
+    surplus: StatementFigure
+    prior_year_corrections: StatementFigure
+    administration: AdministrationAgainstCap
+
+
+class YearStatements(BaseModel):
+    fund_id: uuid.UUID
+    year: int
+    year_be: int
+    starts_on: dt.date
+    ends_on: dt.date
+    previous_year: int
+    status: str
+    closing: YearClosingOut | None
+    position: FinancialPosition
+    income_and_expenditure: IncomeAndExpenditure

@@ -154,6 +154,9 @@ POLICIES: dict[str, Policy] = _policies(
     Policy("second_signatory", "Another person of the fund than the proposer: the world's proposal is the "
            "committee member's, so only the fund admin may confirm it (403 proposal.confirm_own).",
            allow=frozenset({FUND_ADMIN})),
+    Policy("year_closer", "The fund's committee alone, carrying out its general meeting's approval (no fund admin, "
+           "no platform admin: closing the year is the fund's own act, docs/fiscal-years.md).",
+           allow=frozenset({COMMITTEE})),
     Policy("books_reader", "The fund's committee and admins, its network's officers, platform admins.",
            allow=A_STAFF | {NETWORK, PLATFORM}),
     Policy("deposit_feed_reader", "The books' readers, and the gateway service (ledger.deposit_feed, for LINE "

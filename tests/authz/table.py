@@ -83,6 +83,10 @@ ledger    GET    /v1/ledger/funds/{fund_id}/members/{member_id}/standing        
 ledger    GET    /v1/ledger/funds/{fund_id}/arrears                                   books_reader
 ledger    PUT    /v1/ledger/funds/{fund_id}/matching-rules                            bookkeeper
 ledger    GET    /v1/ledger/funds/{fund_id}/reports/matching                          books_reader
+ledger    GET    /v1/ledger/funds/{fund_id}/years                                     books_reader
+ledger    POST   /v1/ledger/funds/{fund_id}/years/{year}/close                        year_closer
+ledger    POST   /v1/ledger/funds/{fund_id}/years/{year}/reopen                       platform_admin
+ledger    GET    /v1/ledger/funds/{fund_id}/statements/{year}                         books_reader
 ledger    GET    /v1/ledger/internal/audit                                             audit_feed
 ledger    POST   /v1/ledger/internal/funds/{fund_id}/members/{member_id}/erase        member_erase
 ledger    GET    /v1/ledger/internal/funds/{fund_id}/members/{member_id}/export       member_export

@@ -38,8 +38,9 @@ from tests.authz.table import ROUTE_POLICIES
 from tests.authz.world import World
 
 ROUTES = [route for route in all_routes() if route in ROUTE_POLICIES]
-#: Path parameters that are names, not ids of objects (a benefit's code, a province, a file format).
-NAMES = {"code", "province_name", "fmt"}
+#: Path parameters that are names, not ids of objects (a benefit's code, a province, a file format, a
+#: fiscal year).
+NAMES = {"code", "province_name", "fmt", "year"}
 #: Objects anyone may know of: programs are public, networks are not a fund's.
 PUBLIC_OBJECTS = {"program_id", "network_id"}
 #: Who sees fund A: a refusal of theirs may say that fund A's object exists.

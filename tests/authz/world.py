@@ -107,7 +107,7 @@ class World:
         if side == "random":
             made = {key: str(uuid.uuid4()) for key in self.params("A")}
             # Programs are public (every signed-in caller reads them): not an object to hide.
-            made.update({"code": "no-such-benefit", "province_name": "ไม่มีจังหวัดนี้", "fmt": "csv",
+            made.update({"code": "no-such-benefit", "province_name": "ไม่มีจังหวัดนี้", "fmt": "csv", "year": "2001",
                          "phone": "0899999990", "program_id": self.ids["program"]})
             return made
         other = "B" if side == "A" else "A"
@@ -136,6 +136,8 @@ class World:
             "delivery_id": ids["delivery:own" if side == "A" else "delivery:other"],
             "province_name": FUNDS[side]["province"],
             "fmt": "csv",
+            # a fiscal year long past: closing and reopening it moves nothing of the world's
+            "year": "2001",
             "phone": "0899999990",
         }
 

@@ -79,7 +79,7 @@ async def test_fund_admins_add_accounts_and_types_decide_negative_balances(books
                                            "allow_negative": True}, books.admin)
     assert loose.status_code == 201 and loose.json()["allow_negative"] is True
     accounts = {a["code"]: a for a in (await books.get("/accounts")).json()}
-    income = next(a for a in accounts.values() if a["type"] == "income")
+    income = next(a for a in accounts.values() if a["kind"] == "income")
     async with books.ledger._transport.app.state.db.sessionmaker() as session:
         for account, balance, allowed in ((added.json(), -1, False), (income, 1, False), (loose.json(), 1, True),
                                           (loose.json(), -1, True), (added.json(), 1, True)):
@@ -892,10 +892,22 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
                 " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('money_proposals'))"
                 " + (SELECT count(*) FROM pg_proc WHERE proname = 'ledger_proposal_decided_once')"))).one()
 
+    versions = Path(alembic_config("ledger").get_main_option("script_location")) / "versions"
+
     def post_deposits_of(revision_file: str) -> str:
         """The body of ``ledger_post_deposits`` as a revision file writes it (what ``prosrc`` holds)."""
-        created = function_of(Path(alembic_config("ledger").get_main_option("script_location")) / "versions" / revision_file,
-                              "ledger_post_deposits")
+        created = function_of(versions / revision_file, "ledger_post_deposits")
+        return created[created.index("AS $$") + len("AS $$"):-len("$$")]
+
+    def post_deposits_of_fiscal_years() -> str:
+        """The body revision 0016 makes (by changing 0009's text)."""
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("fiscal_years", versions / "20261207_0016_fiscal_years.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        created = module._post_deposits()
         return created[created.index("AS $$") + len("AS $$"):-len("$$")]
 
     async def step_on(conn: Any, step: Any, revision: str) -> None:
@@ -913,10 +925,14 @@ async def test_the_latest_ledger_revisions_go_down_and_up_again(pg_url: str) -> 
     try:
         head = await shape()
         assert head[:3] == (10, 2, True) and "enable_seqscan=off" in head[3]
-        assert head[4] == post_deposits_of("20261203_0009_postings_first.py")
+        assert head[4] == post_deposits_of_fiscal_years() and "v_closed" in head[4]
         assert head[5] == 3, "money_proposals' two triggers and their function"
+        await move(command.downgrade, "20261207_0015_aggregates_by_key")
+        assert (await shape())[:4] == head[:4] and (await shape())[4] == post_deposits_of("20261203_0009_postings_first.py")
         await move(command.downgrade, "20261203_0009_postings_first")
-        assert (await shape())[:5] == head[:5] and (await shape())[5] == 0
+        postings_first = await shape()
+        assert postings_first[:4] == head[:4] and postings_first[5] == 0
+        assert postings_first[4] == post_deposits_of("20261203_0009_postings_first.py")
         await move(command.downgrade, "20261203_0008_sync_entries")
         sync_entries = await shape()
         assert sync_entries[:4] == head[:4] and sync_entries[4] == post_deposits_of("20261203_0008_sync_entries.py")

@@ -437,6 +437,13 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
         await call("POST", "/proposals/{proposal_id}/withdraw", f"/proposals/{undo['id']}/withdraw")
         await call("GET", "/proposals/{proposal_id}", f"/proposals/{undo['id']}")
         await call("GET", "/proposals", "/proposals?status=confirmed&limit=1")
+        last_year = now.year - 1
+        await call("POST", "/years/{year}/close", f"/years/{last_year}/close",
+                   {"id": str(uuid.uuid4()), "meeting_on": today, "minutes_ref": "1/2569"})
+        await call("POST", "/years/{year}/reopen", f"/years/{last_year}/reopen",
+                   {"id": str(uuid.uuid4()), "reason": "ทดสอบ"}, tokens.headers(Role.platform_admin))
+        await call("GET", "/years", "/years")
+        await call("GET", "/statements/{year}", f"/statements/{now.year}")
         member = member_ids[0]
         for route, path in (
             ("/deposits/feed", "/deposits/feed"), ("/deposits/{deposit_id}", f"/deposits/{first['id']}"),

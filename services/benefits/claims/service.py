@@ -4,6 +4,7 @@ and payout through the ledger (by the payout worker, exactly once)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
@@ -100,15 +101,45 @@ async def _member_facts(
     if facts is None:
         raise SajjaError("claim.member_unknown", status_code=422)
     arrears = None
-    if rules.max_periods_in_arrears is not None:
-        arrears = (await ledger.standing(fund_id, member_id, event_date.isoformat()))["periods_in_arrears"]
+    start_month = fiscal_start_months.get(fund_id)
+    yearly = rules.per_year_count is not None or rules.per_year_satang is not None or (
+        rules.amount.model == "per_day" and rules.amount.max_days_per_year is not None)
+    if rules.max_periods_in_arrears is not None or (yearly and start_month is None):
+        standing = await ledger.standing(fund_id, member_id, event_date.isoformat())
+        arrears = standing["periods_in_arrears"] if rules.max_periods_in_arrears is not None else None
+        start_month = int(standing.get("fiscal_year_start_month", 1))
+        fiscal_start_months.put(fund_id, start_month)
     # The status history, so the judge goes by the status on the event date, not today's.
     history = tuple((dt.date.fromisoformat(c["effective_on"]), c["status"]) for c in facts.get("status_history") or ())
     return MemberFacts(
         status=facts["status"], joined_on=dt.date.fromisoformat(facts["joined_on"]),
         birth_date=dt.date.fromisoformat(facts["birth_date"]) if facts.get("birth_date") else None,
-        sex=facts["sex"], periods_in_arrears=arrears, history=history,
+        sex=facts["sex"], periods_in_arrears=arrears, history=history, fiscal_year_start_month=start_month or 1,
     )
+
+
+class FiscalStartMonths:
+    """Each fund's fiscal year start month as the ledger last said (in a member's standing), kept
+    for ``ttl`` seconds: it changes at most once in a fund's life, before its first closing
+    (docs/fiscal-years.md)."""
+
+    def __init__(self, ttl: float = 300.0) -> None:
+        self.ttl = ttl
+        self._months: dict[uuid.UUID, tuple[float, int]] = {}
+
+    def get(self, fund_id: uuid.UUID) -> int | None:
+        kept = self._months.get(fund_id)
+        if kept is None or time.monotonic() - kept[0] > self.ttl:
+            return None
+        return kept[1]
+
+    def put(self, fund_id: uuid.UUID, month: int) -> None:
+        if len(self._months) > 100_000:
+            self._months.clear()
+        self._months[fund_id] = (time.monotonic(), month)
+
+
+fiscal_start_months = FiscalStartMonths()
 
 
 async def past_claims(session: AsyncSession, fund_id: uuid.UUID, member_id: uuid.UUID, code: str, exclude: uuid.UUID | None) -> list[PastClaim]:

@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ledger.chart import account_of_kind, collector_cash_account, ensure_fund
 from services.ledger.models import Account, Deposit, IdempotencyRecord, JournalEntry, LedgerFund, Movement, Posting
 from services.ledger.posting import (
+    FLOWLESS_KINDS,
     Reversed,
     lock_fund,
+    not_flowless,
     post_entry,
     remember,
     replay,
@@ -27,6 +29,7 @@ from services.ledger.posting import (
 from services.ledger.schemas import MovementOut
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound, SajjaError, register_messages
+from shared.fiscal import fiscal_year_of, year_bounds
 from shared.members_client import MembersDirectory
 from shared.timeutil import bangkok_today
 
@@ -55,6 +58,10 @@ register_messages(
         "entry.holds_deposits": {
             "th": ("กลับรายการฝากทีละรายการ", "รายการนี้รวมเงินฝากของสมาชิก ให้กลับรายการฝากทีละใบเสร็จ"),
             "en": ("Reverse deposits one by one", "This entry holds members' deposits: reverse each deposit on its own"),
+        },
+        "entry.is_year_closing": {
+            "th": ("กลับรายการปิดบัญชีไม่ได้", "รายการปิดบัญชีประจำปีจะยกเลิกได้โดยการเปิดปีบัญชีใหม่เท่านั้น"),
+            "en": ("A closing entry", "A year's closing entry is undone only by reopening the year"),
         },
         "deposit.already_reversed": {
             "th": ("กลับรายการฝากแล้ว", "รายการฝากใบเสร็จเลขที่ {receipt_no} ถูกกลับรายการไปแล้ว"),
@@ -254,14 +261,19 @@ async def _sum_postings(session: AsyncSession, fund_id: uuid.UUID, kinds: tuple[
         select(func.coalesce(func.sum(Posting.amount_satang), 0))
         .join(Account, (Account.fund_id == Posting.fund_id) & (Account.id == Posting.account_id))
         .where(Posting.fund_id == fund_id, Account.kind.in_(kinds), Posting.business_date >= start,
-               Posting.business_date <= end)
+               Posting.business_date <= end, not_flowless(Posting.fund_id, Posting.entry_id))
     )
     return int(total or 0)
 
 
-async def year_income(session: AsyncSession, fund_id: uuid.UUID, year: int) -> int:
-    """The year's income (all sources, member contributions included), as a positive number."""
-    return -await _sum_postings(session, fund_id, ("income", "member_contribution"), dt.date(year, 1, 1), dt.date(year, 12, 31))
+#: Income accounts of every kind: by source, each member's, and the members' contra (which moves
+#: only with a member's account, so a correction of a closed year nets to nothing here).
+INCOME_KINDS = ("income", "member_contribution", "contribution_closed")
+
+
+async def year_income(session: AsyncSession, fund_id: uuid.UUID, start: dt.date, end: dt.date) -> int:
+    """A fiscal year's income (all sources, member contributions included), as a positive number."""
+    return -await _sum_postings(session, fund_id, INCOME_KINDS, start, end)
 
 
 # Administration expenses and reversals are proposed by one person of the fund and posted when
@@ -271,12 +283,13 @@ async def year_income(session: AsyncSession, fund_id: uuid.UUID, year: int) -> i
 
 def admin_expense(*, session: AsyncSession, fund_id: uuid.UUID, data: Any, by: str) -> Plan:
     """An administration expense, refused when the year's administration would pass the fund's cap
-    (default 20% of the calendar year's income)."""
+    (default 20% of the income of the fund's fiscal year of the expense's date)."""
 
     async def plan(fund: LedgerFund) -> Planned:
-        year = data.paid_on.year
-        income = await year_income(session, fund_id, year)
-        spent = await _sum_postings(session, fund_id, ("admin_expense",), dt.date(year, 1, 1), dt.date(year, 12, 31))
+        year = fiscal_year_of(data.paid_on, fund.fiscal_year_start_month)
+        start, end = year_bounds(year, fund.fiscal_year_start_month)
+        income = await year_income(session, fund_id, start, end)
+        spent = await _sum_postings(session, fund_id, ("admin_expense",), start, end)
         cap = income * fund.admin_cap_bp // 10_000
         if spent + data.amount_satang > cap:
             raise SajjaError("expense.admin_cap_exceeded", status_code=422, params={
@@ -302,11 +315,14 @@ def reverse(*, session: AsyncSession, fund_id: uuid.UUID, entry_id: uuid.UUID, d
             raise Conflict("entry.is_reversal")
         if original.kind == "deposit":
             raise Conflict("entry.holds_deposits")
+        if original.kind in FLOWLESS_KINDS:
+            raise Conflict("entry.is_year_closing")
         if await _reversal_of(session, fund_id, entry_id) is not None:
             raise Conflict("entry.already_reversed")
         postings = (await session.scalars(select(Posting).where(
             Posting.fund_id == fund_id, Posting.entry_id == entry_id).order_by(Posting.line))).all()
-        legs = [(p.account_id, -p.amount_satang) for p in postings]
+        legs = await prior_year_legs(session, fund, original.business_date,
+                                     [(p.account_id, -p.amount_satang) for p in postings])
         amount = sum(p.amount_satang for p in postings if p.amount_satang > 0)
         movement = _movement(fund_id, data.id, "reversal", amount, bangkok_today(), by, reference=f"reverses {entry_id}")
         return movement, legs, data.reason, Reversed(entry_id)
@@ -330,11 +346,40 @@ def reverse_deposit(*, session: AsyncSession, fund_id: uuid.UUID, deposit_id: uu
             Posting.line.in_((1, deposit.entry_line))))).all())
         # line 1 is the collector's cash in hand, the deposit's own line its member's contribution
         legs = [(accounts[deposit.entry_line], deposit.amount_satang), (accounts[1], -deposit.amount_satang)]
+        dated = await session.scalar(select(Posting.business_date).where(
+            Posting.fund_id == fund_id, Posting.entry_id == deposit.entry_id, Posting.line == 1))
+        legs = await prior_year_legs(session, fund, dated, legs)
         movement = _movement(fund_id, data.id, "reversal", deposit.amount_satang, bangkok_today(), by,
                              reference=f"reverses receipt {deposit.receipt_no}")
         return movement, legs, data.reason, Reversed(deposit.entry_id, deposit.entry_line)
 
     return plan
+
+
+async def prior_year_legs(session: AsyncSession, fund: LedgerFund, dated: dt.date | None, legs: Legs) -> Legs:
+    """A correction of an entry of a closed year, posted in the open year (docs/fiscal-years.md):
+    its income and expense legs go to the accumulated fund, which the closing carried them into,
+    not to this year's income and expenditure. A member's contribution leg stays on the member's
+    account (their total is what it is) and is matched by the members' contra, so the open
+    year's income does not move either. An entry of an open year: the legs as they are."""
+    if fund.closed_through is None or dated is None or dated > fund.closed_through:
+        return legs
+    accounts = {a.id: a for a in (await session.scalars(select(Account).where(
+        Account.fund_id == fund.fund_id, Account.id.in_([a for a, _ in legs])))).all()}
+    accumulated = await account_of_kind(session, fund.fund_id, "accumulated_fund")
+    contra = await account_of_kind(session, fund.fund_id, "contribution_closed")
+    moved: dict[uuid.UUID, int] = {}
+    for account_id, amount in legs:
+        kind, type_ = accounts[account_id].kind, accounts[account_id].type
+        if kind == "member_contribution":
+            moved[account_id] = moved.get(account_id, 0) + amount
+            moved[contra.id] = moved.get(contra.id, 0) - amount
+            moved[accumulated.id] = moved.get(accumulated.id, 0) + amount
+        elif type_ in ("income", "expense"):
+            moved[accumulated.id] = moved.get(accumulated.id, 0) + amount
+        else:
+            moved[account_id] = moved.get(account_id, 0) + amount
+    return [(a, m) for a, m in moved.items() if m != 0]
 
 
 async def _reversal_of(session: AsyncSession, fund_id: uuid.UUID, entry_id: uuid.UUID, line: int | None = None) -> uuid.UUID | None:

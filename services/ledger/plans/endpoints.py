@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from services.ledger import deps
+from services.ledger.models import LedgerFund
 from services.ledger.access import FundActor, FundBookkeeper, FundReader, StandingReader
 from services.ledger.chart import ensure_fund
 from services.ledger.plans import service
@@ -24,6 +25,7 @@ from shared.audit import audit
 from shared.auth import CurrentPrincipal
 from shared.db import DbSession
 from shared.errors import NotFound
+from shared.fiscal import fiscal_year_of
 from shared.timeutil import bangkok_today
 from shared.schemas import QueryDate
 
@@ -59,10 +61,13 @@ async def member_standing(
         raise NotFound("deposit.member_unknown")
     day = as_of or bangkok_today()
     contributed = (await service.contributed_by_member(session, fund_id, [member_id], day)).get(member_id, 0)
-    return service.standing(
+    answer = service.standing(
         member_id=member_id, joined_on=dt.date.fromisoformat(facts[member_id]["joined_on"]), contributed=contributed,
         all_plans=await service.plans(session, fund_id), as_of=day,
     )
+    fund = await session.get(LedgerFund, fund_id)
+    answer.fiscal_year_start_month = fund.fiscal_year_start_month if fund is not None else 1
+    return answer
 
 
 @router.get("/arrears", response_model=ArrearsPage)
@@ -83,12 +88,13 @@ async def set_matching_rule(fund_id: FundBookkeeper, body: MatchingRuleIn, reque
     await service.set_matching_rule(session, fund_id, body.source, body.ratio_bp, body.cap_per_member_year_satang)
     await audit(session, principal, "ledger.matching_rules_set", fund_id=fund_id, object_type="matching_rule",
                 object_id=body.source, details=body.model_dump(mode="json"))
-    return await service.matching(session, fund_id, bangkok_today().year)
+    fund = await ensure_fund(session, deps.directory(request), fund_id)
+    return await service.matching(session, fund_id, fiscal_year_of(bangkok_today(), fund.fiscal_year_start_month))
 
 
 @router.get("/reports/matching", response_model=MatchingReport)
 async def matching(
     fund_id: FundReader, session: DbSession, year: Annotated[int, Query(ge=2000, le=2200)],
 ) -> Any:
-    """For a calendar year: what each co-funder owes under its rule, received, and outstanding."""
+    """For a fiscal year of the fund: what each co-funder owes under its rule, received, and outstanding."""
     return await service.matching(session, fund_id, year)

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.models import (
+    LedgerFund,
     Account,
     ContributionPlan,
     FundArrears,
@@ -34,6 +35,7 @@ from services.ledger.schemas import (
 from shared.errors import Conflict, register_messages
 from shared.members_client import MembersDirectory
 from shared.figures import BE_OFFSET
+from shared.fiscal import year_bounds
 from shared.timeutil import bangkok_today
 
 register_messages(
@@ -219,12 +221,14 @@ async def set_matching_rule(session: AsyncSession, fund_id: uuid.UUID, source: s
 
 
 async def matching(session: AsyncSession, fund_id: uuid.UUID, year: int) -> MatchingReport:
-    """For one calendar year: what each co-funder owes under its rule, against what it sent.
+    """For one fiscal year of the fund (docs/fiscal-years.md): what each co-funder owes under its
+    rule, against what it sent.
 
     Due is computed per member (ratio of what they contributed that year, capped per member),
     then summed, so one large saver cannot use up a cap meant for everyone.
     """
-    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    fund = await session.get(LedgerFund, fund_id)
+    start, end = year_bounds(year, fund.fiscal_year_start_month if fund is not None else 1)
     per_member = (await session.execute(
         select(Posting.account_id, func.sum(Posting.amount_satang))
         .join(Account, (Account.fund_id == Posting.fund_id) & (Account.id == Posting.account_id))

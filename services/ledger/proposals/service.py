@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ledger.chart import ensure_fund
 from services.ledger.models import LedgerFund, Proposal
 from services.ledger.movements import service as movements
-from services.ledger.posting import lock_fund, request_hash
+from services.ledger.posting import ensure_open, lock_fund, request_hash
 from services.ledger.schemas import ExpenseIn, ProposalOut, ProposalPage, ReversalIn
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, NotFound, register_messages
@@ -129,6 +129,7 @@ async def propose(
     fund = await session.get(LedgerFund, fund_id)
     assert fund is not None
     movement, legs, _, _ = await _plan(session, fund_id, kind, target_id, data, principal.subject)(fund)
+    await ensure_open(session, fund_id, movement.business_date)
     await movements.ensure_balances_allow(session, fund_id, legs)
     made = await session.scalar(insert(Proposal).values(
         fund_id=fund_id, id=data.id, kind=kind, target_id=target_id, body=body, request_hash=fingerprint,

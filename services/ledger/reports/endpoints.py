@@ -13,6 +13,7 @@ from services.ledger import deps
 from services.ledger.access import ContributionsReader, FundAdmin, FundReader, FundReaderOrCollector, MemberReader
 from services.ledger.chart import ensure_fund
 from services.ledger.models import LedgerFund
+from services.ledger.posting import lock_fund
 from services.ledger.reports import service
 from services.ledger.schemas import (
     AccountIn,
@@ -32,7 +33,7 @@ from services.ledger.schemas import (
 from shared.audit import audit
 from shared.auth import CurrentPrincipal, Role
 from shared.db import DbSession
-from shared.errors import Forbidden
+from shared.errors import Conflict, Forbidden
 from shared.pagination import Cursor, Limit
 from shared.timeutil import bangkok_today
 from shared.schemas import QueryDate
@@ -140,8 +141,13 @@ async def rules(fund_id: FundReader, request: Request, session: DbSession) -> An
 @router.patch("/rules", response_model=FundRulesOut)
 async def set_rules(fund_id: FundAdmin, body: FundRulesIn, request: Request, session: DbSession,
                     principal: CurrentPrincipal) -> Any:
-    """Change the late-deposit window or the administration cap (fund admins)."""
+    """Change the late-deposit window, the administration cap or the fiscal year (fund admins); the
+    fiscal year only while no year of the fund is closed (docs/fiscal-years.md)."""
     fund: LedgerFund = await ensure_fund(session, deps.directory(request), fund_id)
+    if body.fiscal_year_start_month is not None and body.fiscal_year_start_month != fund.fiscal_year_start_month:
+        fund = await lock_fund(session, fund_id)
+        if fund.closed_through is not None:
+            raise Conflict("fiscal_year.change_after_closing", params={"closed_through": fund.closed_through.isoformat()})
     changes = body.model_dump(mode="json", exclude_unset=True, exclude_none=True)
     for name, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(fund, name, value)

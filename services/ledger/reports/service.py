@@ -21,7 +21,7 @@ from services.ledger.models import (
     Movement,
     Posting,
 )
-from services.ledger.posting import stands
+from services.ledger.posting import not_flowless, stands
 from services.ledger.schemas import (
     AccountIn,
     AccountOut,
@@ -122,7 +122,8 @@ async def statement(
     posted_at = func.coalesce(Deposit.posted_at, JournalEntry.posted_at)
     query = (
         select(Posting.entry_id, Posting.line, Posting.amount_satang, JournalEntry.kind, JournalEntry.business_date,
-               posted_at.label("posted_at"), JournalEntry.memo, Deposit.receipt_no)
+               posted_at.label("posted_at"), JournalEntry.memo, Deposit.receipt_no,
+               Deposit.business_date.label("collected_on"))
         .join(JournalEntry, (JournalEntry.fund_id == Posting.fund_id) & (JournalEntry.id == Posting.entry_id))
         .outerjoin(Deposit, (Deposit.fund_id == Posting.fund_id) & (Deposit.member_id == member_id)
                    & (Deposit.entry_id == Posting.entry_id) & (Deposit.entry_line == Posting.line))
@@ -136,7 +137,8 @@ async def statement(
     page, next_cursor = split_page(rows, limit, lambda r: (r.posted_at.isoformat(), r.entry_id, r.line))
     lines = [
         StatementLine(entry_id=r.entry_id, kind=r.kind, business_date=r.business_date, posted_at=r.posted_at,
-                      amount_satang=-r.amount_satang, receipt_no=r.receipt_no, memo=r.memo)
+                      amount_satang=-r.amount_satang, receipt_no=r.receipt_no, memo=r.memo, collected_on=r.collected_on,
+                      late=r.collected_on is not None and r.collected_on < r.business_date)
         for r in page
     ]
     return Statement(member_id=member_id, balance_satang=-(balance or 0), lines=lines, next_cursor=next_cursor)
@@ -150,7 +152,7 @@ async def sources(session: AsyncSession, fund_id: uuid.UUID, start: dt.date, end
         select(Account.source, func.sum(Posting.amount_satang))
         .join(Account, (Account.fund_id == Posting.fund_id) & (Account.id == Posting.account_id))
         .where(Posting.fund_id == fund_id, Account.type == "income", Posting.business_date >= start,
-               Posting.business_date <= end)
+               Posting.business_date <= end, not_flowless(Posting.fund_id, Posting.entry_id))
         .group_by(Account.source)
     )).all()
     amounts = {source: -int(total) for source, total in rows if total}
