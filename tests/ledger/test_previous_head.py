@@ -1,5 +1,6 @@
 """This release's code on the previous migration head (docs/migrations.md): every process's
-database at head~1, the real ledger and members apps on them, and the ledger's key paths: a
+database at head~1 (or at its head where this release's code needs its newest revision,
+``tests.support.migrations.NEEDS_OWN_HEAD``), the real ledger and members apps on them, and the ledger's key paths: a
 deposit, a sync of offline deposits, a reversal's proposal, balances, statements and the trial
 balance. Together with tests/shared/test_rolling_upgrade.py (the previous release's calls on this
 release's schema), a release and the one before it each run on the other's schema."""
@@ -13,14 +14,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.settings import PROCESS_NAMES
-from tests.support.migrations import fresh_database, head_minus_one
+from tests.support.migrations import fresh_database, previous_schema
 from tests.support.factories import make_books
 
 
 @pytest.fixture(scope="module")
 async def engines(pg_url: str) -> AsyncIterator[dict[str, AsyncEngine]]:
     """Overrides the session's databases in this module: every process's at its previous head."""
-    made = {name: create_async_engine(await fresh_database(pg_url, name, head_minus_one(name)), pool_size=5)
+    made = {name: create_async_engine(await fresh_database(pg_url, name, previous_schema(name)), pool_size=5)
             for name in PROCESS_NAMES}
     yield made
     for engine in made.values():
