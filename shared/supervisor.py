@@ -216,7 +216,7 @@ class Supervisor:
         for child in running:
             try:
                 await asyncio.wait_for(child.process.wait(), max(0.1, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 say("sajja", f"{child.name} did not stop in {STOP_GRACE:.0f}s; killing it")
                 child.process.kill()
                 await child.process.wait()
