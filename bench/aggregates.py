@@ -236,7 +236,7 @@ def copy_plan(columns: dict[str, list[tuple[str, str, int | None]]], keys: list[
                 return f"decode(md5(g.n::text || encode(t.{column}, 'hex')), 'hex')"
             return f"left(md5(g.n::text || t.{column}) || md5(t.{column} || g.n::text), {length or 64})"
         if table == first_table and column == "name":
-            return f"t.name || ' ' || g.n"
+            return "t.name || ' ' || g.n"
         if table == first_table and column == "province":
             return f"'จังหวัดทดสอบ ' || lpad((g.n % {PROVINCES} + 1)::text, 2, '0')"
         if table == first_table and column == "network_id":
@@ -310,7 +310,7 @@ def _time(bench: Any, views: dict[str, str]) -> dict[str, dict[str, Any]]:
     runs: dict[str, list[float]] = {name: [] for name in views}
     sizes: dict[str, int] = {}
     with httpx.Client(base_url=bench.system.url, timeout=60) as client:
-        for name, path in views.items():  # once unmeasured: a connection, the services' pools, plans
+        for path in views.values():  # once unmeasured: a connection, the services' pools, plans
             client.get(path, headers=bench.admin_headers())
         for _ in range(RUNS):
             for name, path in views.items():

@@ -67,7 +67,7 @@ class GatewaySettings(SajjaSettings):
     bootstrap_admin_password: str = Field(default="", repr=False)
 
     @model_validator(mode="after")
-    def _refuse_development_admin_password(self) -> "GatewaySettings":
+    def _refuse_development_admin_password(self) -> GatewaySettings:
         if self.env != "dev" and self.bootstrap_admin_password.startswith(DEV_SECRET_PREFIX):
             raise ValueError("refusing a development bootstrap admin password outside SAJJA_ENV=dev")
         return self

@@ -88,7 +88,7 @@ class Database:
         self.sessionmaker = async_sessionmaker(bind, **kwargs)
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10, pooler: str = "") -> "Database":
+    def from_url(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10, pooler: str = "") -> Database:
         engine = create_async_engine(
             url,
             pool_size=pool_size,

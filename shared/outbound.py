@@ -111,7 +111,7 @@ class Allowlist:
     networks: tuple[IPNetwork, ...] = ()
 
     @classmethod
-    def parse(cls, text: str) -> "Allowlist":
+    def parse(cls, text: str) -> Allowlist:
         """``"127.0.0.1, hooks.test, 10.8.0.0/16, ::1"``: comma-separated host names, addresses and
         networks (CIDR). Anything else is a ``ValueError``, so a mistyped setting stops the start."""
         hosts: set[str] = set()
@@ -173,7 +173,7 @@ class TargetPolicy:
     resolve_timeout_seconds: float = 5.0
 
     @classmethod
-    def from_settings(cls, env: str, allowed_hosts: str, **kw: Any) -> "TargetPolicy":
+    def from_settings(cls, env: str, allowed_hosts: str, **kw: Any) -> TargetPolicy:
         return cls(https_only=env != "dev", allowlist=Allowlist.parse(allowed_hosts), **kw)
 
     async def check(self, url: str | httpx.URL) -> Target:
@@ -193,7 +193,7 @@ class TargetPolicy:
                 answers = await asyncio.wait_for(self.resolve(host, url.port or (443 if url.scheme == "https" else 80)),
                                                  self.resolve_timeout_seconds)
                 addresses = [ipaddress.ip_address(a) for a in answers]
-            except (OSError, UnicodeError, ValueError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, UnicodeError, ValueError):
                 raise TargetRefused(UNRESOLVABLE) from None
             if not addresses:
                 raise TargetRefused(UNRESOLVABLE)

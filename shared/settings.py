@@ -152,7 +152,7 @@ class SajjaSettings(BaseSettings):
         return tuple(sources)
 
     @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> "SajjaSettings":
+    def _refuse_default_secrets(self) -> SajjaSettings:
         if self.env == "dev":
             return self
         weak = [

@@ -32,7 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.embedded_pg import EmbeddedPostgres
+from shared.embedded_pg import EmbeddedPostgres, embedded_installed
+from shared.embedded_pg import MISSING as EMBEDDED_MISSING
 from shared.migrate import migrate, redact
 from shared.settings import PORT_OFFSETS, PROCESS_NAMES, REPLICA_PORT_STRIDE, SERVICE_NAMES, replica_count
 from shared.worker import WORKER_NAMES, WORKERS
@@ -215,7 +216,7 @@ class Supervisor:
         for child in running:
             try:
                 await asyncio.wait_for(child.process.wait(), max(0.1, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 say("sajja", f"{child.name} did not stop in {STOP_GRACE:.0f}s; killing it")
                 child.process.kill()
                 await child.process.wait()
@@ -263,5 +264,8 @@ def run_all() -> int:
         )
     except ValueError as exc:  # a replica count out of bounds
         say("sajja", f"!!! {exc}")
+        return 2
+    if supervisor.database_url is None and not embedded_installed():
+        say("sajja", f"!!! {EMBEDDED_MISSING}")
         return 2
     return asyncio.run(supervisor.run())

@@ -13,7 +13,6 @@ caller comes from their cookie rather than from a dependency.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 

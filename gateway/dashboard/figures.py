@@ -23,7 +23,7 @@ from typing import Any
 from gateway.dashboard import thai
 from gateway.dashboard.upstream import Upstream, UpstreamProblem, gather_all
 from shared.errors import SajjaError, register_messages
-from shared.figures import coverage_pct, share_pct
+from shared.figures import coverage_pct
 from shared.timeutil import bangkok_today, utcnow
 
 register_messages(

@@ -97,7 +97,7 @@ class DocumentStore:
         self.orphan_cursor = ""
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "DocumentStore":
+    def from_settings(cls, settings: Any) -> DocumentStore:
         if settings.documents_backend == "s3":
             blobs: BlobStore = S3BlobStore(
                 bucket=settings.documents_s3_bucket, endpoint_url=settings.documents_s3_endpoint,

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 
 import httpx
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.benefits.catalog.service import settings_of
@@ -58,16 +58,16 @@ async def pay_one(db: Database, ledger: LedgerClient, *, lease_seconds: float = 
             order_by=Claim.next_attempt_at, seconds=lease_seconds)
         if not claims:
             return False
-        claim = claims[0]
-        settings = await settings_of(session, claim.fund_id)
+        due = claims[0]
+        settings = await settings_of(session, due.fund_id)
         body = {
-            "id": str(claim.id), "category": claim.category, "amount_satang": claim.amount_satang,
+            "id": str(due.id), "category": due.category, "amount_satang": due.amount_satang,
             "paid_on": bangkok_today().isoformat(), "paid_from": settings.paid_from,
-            "reference": f"claim {claim.id}",
-            "reserve_floor_satang": None if claim.reserve_override else settings.reserve_floor_satang,
+            "reference": f"claim {due.id}",
+            "reserve_floor_satang": None if due.reserve_override else settings.reserve_floor_satang,
         }
-        claim.payout_attempts += 1
-        key, token, attempts = (claim.fund_id, claim.id), claim.claim_token, claim.payout_attempts
+        due.payout_attempts += 1
+        key, token, attempts = (due.fund_id, due.id), due.claim_token, due.payout_attempts
     assert token is not None
     answer: LedgerAnswer | None = None
     error: str | None = None

@@ -42,7 +42,7 @@ class AmountModel(ClosedModel):
     tiers: list[Tier] = Field(default_factory=list, max_length=20, description="tiered")
 
     @model_validator(mode="after")
-    def _complete(self) -> "AmountModel":
+    def _complete(self) -> AmountModel:
         needed = {"fixed": self.amount_satang, "per_day": self.per_day_satang, "tiered": self.tiers or None}[self.model]
         if needed is None:
             raise ValueError(f"amount model {self.model} needs its amount")

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import httpx
 import orjson
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.grants.models import (

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, exists, select, text
+from sqlalchemy import ColumnElement, and_, exists, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,7 +74,7 @@ def request_hash(payload: Any) -> bytes:
 
 async def lock_fund(session: AsyncSession, fund_id: uuid.UUID) -> LedgerFund:
     """Take the fund's posting lock for the rest of the transaction."""
-    fund = await session.scalar(
+    fund: LedgerFund | None = await session.scalar(
         select(LedgerFund).where(LedgerFund.fund_id == fund_id).with_for_update().execution_options(populate_existing=True)
     )
     assert fund is not None, "ensure_fund first"
@@ -87,7 +87,7 @@ def reverses(entry_id: Any, line: Any = None) -> ColumnElement[bool]:
     lines = JournalEntry.reverses_line.is_(None)
     if line is not None:
         lines = lines | (JournalEntry.reverses_line == line)
-    return (JournalEntry.reverses_entry_id == entry_id) & lines
+    return and_(JournalEntry.reverses_entry_id == entry_id, lines)
 
 
 def stands(fund_id: Any, entry_id: Any, line: Any = None) -> ColumnElement[bool]:

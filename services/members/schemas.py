@@ -262,7 +262,7 @@ class MemberFields(ClosedModel):
     joined_on: PastDate
 
     @model_validator(mode="after")
-    def _joined_after_birth(self) -> "MemberFields":
+    def _joined_after_birth(self) -> MemberFields:
         if self.joined_on < self.birth_date:
             raise PydanticCustomError("joined_before_birth", "Joined before being born")
         return self

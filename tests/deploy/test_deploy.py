@@ -14,7 +14,6 @@ import copy
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import yaml
 
 from shared.settings import PROCESS_NAMES, SERVICE_NAMES
 from shared.worker import WORKER_NAMES, WORKERS
+from tests.support import dockerfile
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -145,23 +145,7 @@ def quantity(value: str | float) -> float:
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, with comments dropped and continuation lines joined."""
-    instructions: list[tuple[str, str]] = []
-    pending = ""
-    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if pending and line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        pending += line
-        keyword, _, rest = pending.strip().partition(" ")
-        instructions.append((keyword.upper(), rest.strip()))
-        pending = ""
-    assert not pending, "Dockerfile ends inside a continued line"
-    return instructions
+    return dockerfile.instructions(DOCKERFILE)
 
 
 def final_stage() -> list[tuple[str, str]]:
@@ -807,23 +791,6 @@ def test_dockerfile_installs_without_dev_extras() -> None:
     # The final stage copies only the built virtualenv, no sources from the build context.
     copies = [a for kw, a in final_stage() if kw == "COPY"]
     assert copies and all(a.startswith("--from=") for a in copies)
-
-
-def test_dockerfile_requirements_snippet_lists_only_runtime_dependencies() -> None:
-    """The RUN line that turns pyproject.toml into requirements works, and leaves dev out."""
-    import tomllib
-
-    (run,) = [a for kw, a in dockerfile_instructions() if kw == "RUN" and "tomllib" in a]
-    words = shlex.split(run)
-    code = words[words.index("-c") + 1]
-    result = subprocess.run(
-        [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert result.stdout.split("\n")[:-1] == project["dependencies"]
-    for dev in project.get("optional-dependencies", {}).get("dev", []):
-        assert dev not in result.stdout.splitlines()
 
 
 def test_dockerfile_copies_only_what_the_ignore_file_allows() -> None:

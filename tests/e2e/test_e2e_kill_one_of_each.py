@@ -116,7 +116,7 @@ class Phones:
         self.stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
-    def __enter__(self) -> "Phones":
+    def __enter__(self) -> Phones:
         self._thread.start()
         return self
 

@@ -46,7 +46,7 @@ class FakeDns:
 
 def _certificates(name: str) -> tuple[bytes, bytes, bytes]:
     """A CA, and a certificate for ``name`` it signed, with its key: PEM (ca, certificate, key)."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sajja tests' webhook CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
@@ -118,7 +118,7 @@ class WebhookReceiver:
         self.elsewhere_hits += 1
         return web.Response(status=204)
 
-    async def start(self) -> "WebhookReceiver":
+    async def start(self) -> WebhookReceiver:
         app = web.Application()
         app.router.add_post("/hooks", self._hooks)
         app.router.add_route("*", "/elsewhere", self._elsewhere)
@@ -153,7 +153,7 @@ class ThreadedWebhookReceiver:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    def __enter__(self) -> "ThreadedWebhookReceiver":
+    def __enter__(self) -> ThreadedWebhookReceiver:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.receiver.start(), self._loop).result(10)
         return self

@@ -41,10 +41,6 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
     return [(method, path, op) for path, item in document["paths"].items() for method, op in item.items() if method in METHODS]
 
 
-def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(method, path, op) for path, item in document["paths"].items() for method, op in item.items() if method in METHODS]
-
-
 def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
     validate(document)
 

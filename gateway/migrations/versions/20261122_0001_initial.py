@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 20261122_0001_initial
-Revises: 
+Revises:
 Create Date: 2026-11-22 01:44:17.938948
 """
 

@@ -228,7 +228,7 @@ async def benefit_payout(
         if data.reserve_floor_satang is not None:
             available = await session.scalar(select(func.coalesce(func.sum(Account.balance_satang), 0)).where(
                 Account.fund_id == fund_id, Account.kind.in_(("fund_cash", "bank"))))
-            after = int(available) - data.amount_satang
+            after = int(available or 0) - data.amount_satang
             if after < data.reserve_floor_satang:
                 raise Conflict("payout.below_reserve", params={"after_satang": after, "floor_satang": data.reserve_floor_satang})
         expense = await account_of_kind(session, fund_id, "benefit_expense", data.category)
@@ -253,6 +253,7 @@ async def _payout_replay(session: AsyncSession, fund_id: uuid.UUID, paid: Moveme
         return first.status_code, first.response, True
     posted_at = await session.scalar(select(JournalEntry.posted_at).where(
         JournalEntry.fund_id == fund_id, JournalEntry.id == paid.entry_id))
+    assert posted_at is not None, "a paid movement has its journal entry"
     return 201, to_out(paid, posted_at).model_dump(mode="json"), True
 
 

@@ -3,7 +3,6 @@ collectors' days, and the fund's money rules."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any
 
