@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -46,7 +45,7 @@ from shared.middleware import (
     BodyLimitMiddleware,
     InputHygieneMiddleware,
     RequestIdMiddleware,
-    ServerTimeMiddleware,
+    SmallFirstGZipMiddleware,
 )
 from shared.observe import ObserveMiddleware, start_process
 from shared.replicas import ReplicaTransport
@@ -260,15 +259,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     # Outermost first. Every request passes these, forwarded or not (see ForwardingLane).
     middleware: list[tuple[type, dict[str, Any]]] = [
-        (RequestIdMiddleware, {}),
+        # With X-Server-Time, so that phones with wrong clocks can correct themselves (one pass over
+        # the answer's headers for both).
+        (RequestIdMiddleware, {"server_time": True}),
         # Metrics, access line and trace (docs/observability.md): a trace of its own for every
         # request from outside, whatever ``traceparent`` the caller sent.
         (ObserveMiddleware, {"process": "gateway", "trust_traceparent": False}),
-        (ServerTimeMiddleware, {}),
         # Compress for phones on slow networks; a body already encoded upstream is left as it is.
         # zlib's own default level, not Starlette's 9: on a sync's answer level 9 costs the gateway
         # several times the CPU for hardly a byte less, and that CPU is taken from the services.
-        (GZipMiddleware, {"minimum_size": 1000, "compresslevel": 6}),
+        # A small answer (a deposit's receipt) passes without the compressor's machinery.
+        (SmallFirstGZipMiddleware, {"minimum_size": 1000, "compresslevel": 6}),
         (BodyLimitMiddleware, {"max_bytes": settings.max_body_bytes,
                                "overrides": {suffix: settings.upload_max_bytes for suffix in UPLOAD_SUFFIXES}}),
         # NUL and lone surrogates in any string: refused here too, so a forwarded request carries none.

@@ -979,6 +979,26 @@ def test_the_batch_answer_is_what_pydantic_would_write(lang: str, monkeypatch: p
     assert endpoints.batch_answer(outcomes, lang) == expected.encode()
 
 
+@pytest.mark.parametrize("status", ["created", "duplicate"])
+def test_the_receipt_made_without_validation_is_what_a_validated_one_writes(status: str) -> None:
+    from asyncpg.pgproto.pgproto import UUID as PgUUID
+
+    from services.ledger.deposits import endpoints
+    from services.ledger.deposits.service import Outcome
+    from services.ledger.schemas import DepositIn, DepositOut
+
+    item = DepositIn.model_validate_json(
+        f'{{"id":"{uuid.uuid4()}","member_id":"{uuid.uuid4()}","amount_satang":12345,'
+        f'"collected_at":"{dt.datetime.now(BANGKOK).replace(microsecond=120).isoformat()}"}}')
+    outcome = Outcome(id=item.id, status=status, receipt_no=10**12, entry_id=PgUUID(str(uuid.uuid4())),
+                      posted_at=dt.datetime.now(dt.UTC), item=item, collector_id=uuid.uuid4(),
+                      business_date=dt.date(2026, 12, 3))
+    made = endpoints._out(outcome)
+    validated = DepositOut(**{name: getattr(made, name) for name in DepositOut.model_fields})
+    assert made.model_dump_json() == validated.model_dump_json()
+    assert made == validated
+
+
 async def test_a_deposit_whose_entry_was_reversed_whole_is_not_reversed_again(books: Books) -> None:
     """Before revision 0008 a deposit's entry was its own and was reversed whole: such a deposit
     counts as reversed (here the whole-entry reversal is posted the way the old endpoint did)."""
