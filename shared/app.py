@@ -19,7 +19,7 @@ from shared.auth import RevocationList, RevokingVerifier, Role, TokenVerifier, c
 from shared.contract import build_document, operation_id
 from shared.db import Database
 from shared.errors import Forbidden, install_error_handlers
-from shared.http import ServiceTokenAuth, make_client
+from shared.http import make_client, service_client
 from shared.lean import LeanRoute
 from shared.middleware import BodyLimitMiddleware, InputHygieneMiddleware, RequestIdMiddleware
 from shared.observe import ObserveMiddleware, start_process
@@ -128,12 +128,7 @@ def create_service_app(
             )
             owned.append(app.state.db)
         if not hasattr(app.state, "http"):
-            app.state.http = make_client(
-                auth=ServiceTokenAuth(
-                    gateway_url=settings.gateway_url, service=process, master_secret=settings.service_secret
-                ),
-                services=settings.service_urls(),
-            )
+            app.state.http = service_client(settings, process)
             owned.append(app.state.http)
         made_verifier = not hasattr(app.state, "verifier")
         if not hasattr(app.state, "verifier"):

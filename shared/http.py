@@ -126,6 +126,15 @@ def make_client(
     )
 
 
+def service_client(settings: Any, process: str) -> httpx.AsyncClient:
+    """``process``'s client to the other services: its service token, and each service's replicas
+    (``settings``: the process's settings, with ``gateway_url``, ``service_secret`` and
+    ``service_urls()``)."""
+    return make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service=process,
+                                             master_secret=settings.service_secret),
+                       services=settings.service_urls())
+
+
 def is_retryable(method: str, headers: Any) -> bool:
     return method.upper() in IDEMPOTENT_METHODS or "idempotency-key" in {k.lower() for k in (headers or {})}
 

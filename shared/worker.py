@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import metrics, tracing
+from shared.db import Database
 
 log = logging.getLogger("sajja.worker")
 
@@ -177,6 +178,12 @@ def outbox_backlog(db: Any, outboxes: dict[str, Outbox]) -> Callable[[], Awaitab
         return found
 
     return measure
+
+
+def worker_database(settings: Any) -> Database:
+    """A worker's pool on its process's database: small, a pass runs a few short transactions at
+    a time (``settings``: the process's settings)."""
+    return Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2, pooler=settings.db_pooler)
 
 
 @contextlib.asynccontextmanager

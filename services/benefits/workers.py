@@ -9,15 +9,11 @@ from contextlib import asynccontextmanager
 from services.benefits.documents import DocumentStore, one_pass
 from services.benefits.payouts import pay_due
 from services.benefits.settings import BenefitsSettings
-from shared.db import Database
-from shared.http import ServiceTokenAuth, make_client
+from shared.http import service_client
 from shared.ledger_client import LedgerClient
 from shared.logs import configure_logging
-from shared.worker import Job, closing, outbox_backlog
+from shared.worker import Job, closing, outbox_backlog, worker_database
 
-
-def _database(settings: BenefitsSettings) -> Database:
-    return Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2, pooler=settings.db_pooler)
 
 
 @asynccontextmanager
@@ -28,10 +24,8 @@ async def payouts() -> AsyncIterator[Job | None]:
     if settings.payout_interval_seconds <= 0:
         yield None
         return
-    db = _database(settings)
-    http = make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service="benefits",
-                                             master_secret=settings.service_secret),
-                       services=settings.service_urls())
+    db = worker_database(settings)
+    http = service_client(settings, "benefits")
     ledger = LedgerClient(http, settings.service_url("ledger"))
     async with closing(db, http):
         yield Job("payouts", settings.payout_interval_seconds,
@@ -49,7 +43,7 @@ async def document_sweep() -> AsyncIterator[Job | None]:
     if settings.document_sweep_interval_seconds <= 0:
         yield None
         return
-    db = _database(settings)
+    db = worker_database(settings)
     store = DocumentStore.from_settings(settings)
     async with closing(db, store):
         yield Job("documents", settings.document_sweep_interval_seconds, lambda: one_pass(db, store))

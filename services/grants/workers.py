@@ -10,12 +10,11 @@ import httpx
 
 from services.grants.settings import GrantsSettings
 from services.grants.worker import run_once
-from shared.db import Database
-from shared.http import ServiceTokenAuth, make_client, no_cookies
+from shared.http import no_cookies, service_client
 from shared.ledger_client import LedgerClient
 from shared.logs import configure_logging
 from shared.outbound import TargetPolicy
-from shared.worker import Job, closing, outbox_backlog
+from shared.worker import Job, closing, outbox_backlog, worker_database
 
 
 @asynccontextmanager
@@ -25,10 +24,8 @@ async def grants() -> AsyncIterator[Job | None]:
     if settings.worker_interval_seconds <= 0:
         yield None
         return
-    db = Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2, pooler=settings.db_pooler)
-    http = make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service="grants",
-                                             master_secret=settings.service_secret),
-                       services=settings.service_urls())
+    db = worker_database(settings)
+    http = service_client(settings, "grants")
     webhook_http = httpx.AsyncClient(timeout=10, follow_redirects=False, cookies=no_cookies())
     ledger = LedgerClient(http, settings.service_url("ledger"))
     targets = TargetPolicy.from_settings(settings.env, settings.webhook_allowed_hosts)

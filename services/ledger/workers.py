@@ -8,11 +8,10 @@ from contextlib import asynccontextmanager
 
 from services.ledger.aggregates.service import keep_up
 from services.ledger.settings import LedgerSettings
-from shared.db import Database
-from shared.http import ServiceTokenAuth, make_client
+from shared.http import service_client
 from shared.logs import configure_logging
 from shared.members_client import MembersDirectory
-from shared.worker import Job, closing
+from shared.worker import Job, closing, worker_database
 
 
 @asynccontextmanager
@@ -23,10 +22,8 @@ async def aggregates() -> AsyncIterator[Job | None]:
     if settings.aggregates_interval_seconds <= 0:
         yield None
         return
-    db = Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2, pooler=settings.db_pooler)
-    http = make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service="ledger",
-                                             master_secret=settings.service_secret),
-                       services=settings.service_urls())
+    db = worker_database(settings)
+    http = service_client(settings, "ledger")
     directory = MembersDirectory(http, settings.service_url("members"))
     async with closing(db, http):
         yield Job("aggregates", settings.aggregates_interval_seconds, lambda: keep_up(db, directory))

@@ -10,14 +10,10 @@ from services.members.erasures.worker import carry_due
 from services.members.pii import PiiVault
 from services.members.pii_keys import service as pii_keys
 from services.members.settings import MembersSettings
-from shared.db import Database
-from shared.http import ServiceTokenAuth, make_client
+from shared.http import service_client
 from shared.logs import configure_logging
-from shared.worker import Job, closing, outbox_backlog
+from shared.worker import Job, closing, outbox_backlog, worker_database
 
-
-def _database(settings: MembersSettings) -> Database:
-    return Database.from_url(settings.process_database_url, pool_size=2, max_overflow=2, pooler=settings.db_pooler)
 
 
 @asynccontextmanager
@@ -28,10 +24,8 @@ async def erasures() -> AsyncIterator[Job | None]:
     if settings.erasure_interval_seconds <= 0:
         yield None
         return
-    db = _database(settings)
-    http = make_client(auth=ServiceTokenAuth(gateway_url=settings.gateway_url, service="members",
-                                             master_secret=settings.service_secret),
-                       services=settings.service_urls())
+    db = worker_database(settings)
+    http = service_client(settings, "members")
     async with closing(db, http):
         yield Job("erasures", settings.erasure_interval_seconds,
                   lambda: carry_due(db, http, settings.erasure_urls(), settings.erasure_batch,
@@ -48,7 +42,7 @@ async def pii_reencrypt() -> AsyncIterator[Job | None]:
     if settings.pii_reencrypt_interval_seconds <= 0:
         yield None
         return
-    db = _database(settings)
+    db = worker_database(settings)
     vault = PiiVault(settings.pii_key_ring(), settings.pii_current_key_id, settings.pii_hash_key)
     async with closing(db):
         yield Job("pii-reencrypt", settings.pii_reencrypt_interval_seconds,
