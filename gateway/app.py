@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -40,7 +39,7 @@ from shared.auth import RevocationList, RevokingVerifier, TokenVerifier, current
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.etag import if_none_match
-from shared.http import no_cookies
+from shared.http import make_client
 from shared.middleware import (
     BodyLimitMiddleware,
     InputHygieneMiddleware,
@@ -48,7 +47,6 @@ from shared.middleware import (
     SmallFirstGZipMiddleware,
 )
 from shared.observe import ObserveMiddleware, start_process
-from shared.replicas import ReplicaTransport
 from shared.settings import SERVICE_NAMES
 
 log = logging.getLogger("sajja.gateway")
@@ -123,8 +121,7 @@ async def start_gateway(app: FastAPI) -> list[Any]:
     app.state.members_facts = MembersFacts(app.state.forwarder, app.state.issuer)
     if not hasattr(app.state, "internal_http"):
         # Its calls to a service's first URL (member views, the feeds) go to any of its replicas.
-        app.state.internal_http = httpx.AsyncClient(timeout=10, cookies=no_cookies(), transport=ReplicaTransport(
-            settings.service_urls(), httpx.AsyncHTTPTransport(retries=1)))
+        app.state.internal_http = make_client(timeout=10, services=settings.service_urls())
         owned.append(_Closing(app.state.internal_http.aclose))
     app.state.line = LineClient(settings, app.state.internal_http)
     app.state.member_view = MemberView(app.state.issuer, app.state.internal_http, app.state.forwarder.service_urls)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 
 from gateway.auth.service import TokenIssuer
 from gateway.keys import KeyRing
@@ -14,9 +13,8 @@ from gateway.line.client import LineClient
 from gateway.line.notifier import Notifier
 from gateway.settings import GatewaySettings
 from shared.db import Database
-from shared.http import no_cookies
+from shared.http import make_client
 from shared.logs import configure_logging
-from shared.replicas import ReplicaTransport
 from shared.worker import Job, closing, outbox_backlog
 
 
@@ -31,8 +29,7 @@ async def line() -> AsyncIterator[Job | None]:
     db = Database.from_url(settings.process_database_url, pool_size=settings.line_feed_concurrency + 1, max_overflow=2, pooler=settings.db_pooler)
     # Calls to a service's first URL go to any of its replicas (shared/replicas.py); LINE's own
     # address goes through untouched.
-    http = httpx.AsyncClient(timeout=10, cookies=no_cookies(), transport=ReplicaTransport(
-        settings.service_urls(), httpx.AsyncHTTPTransport(retries=1)))
+    http = make_client(timeout=10, services=settings.service_urls())
     async with closing(db, http):
         # The worker signs its own service tokens for the feeds, with the gateway's current key.
         keyring = KeyRing(settings.key_secret, reload_interval=settings.jwks_refresh_seconds,
