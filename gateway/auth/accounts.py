@@ -361,7 +361,9 @@ async def set_pin_with_ticket(body: TicketPinChange, request: Request, session: 
 
 @router.post(f"{P}/me/pin", status_code=204)
 async def change_own_pin(body: OwnPinChange, session: DbSession, principal: SignedIn) -> Response:
-    """A user changes their own PIN, giving the current one."""
+    """A user changes their own PIN, giving the current one. Every session of the user ends, this
+    one too (a PIN changed because it leaked must shut out whoever has it): the app logs in again
+    with the new PIN."""
     own = principal.user_id if principal.role not in (Role.service, Role.integration) else None
     user = await session.get(User, own, with_for_update=True) if own is not None else None
     if user is None or not user.is_active:
@@ -372,6 +374,7 @@ async def change_own_pin(body: OwnPinChange, session: DbSession, principal: Sign
     if body.new_pin == body.current_pin:
         raise SajjaError("user.pin_unchanged", status_code=422)
     user.password_hash = await service.hash_password(body.new_pin)
+    await bump_user(session, user, "pin_changed")
     await audit(session, principal, "user.own_pin_change", fund_id=user.fund_id, object_type="user", object_id=user.id)
     return Response(status_code=204)
 

@@ -210,19 +210,25 @@ async def test_a_pin_reset_gives_a_temporary_pin_that_only_lets_the_user_choose_
     await login(client, "0861000021", "654321")
 
 
-async def test_a_user_changes_their_own_pin_only_with_the_current_one(gw) -> None:
+async def test_a_user_changes_their_own_pin_only_with_the_current_one_and_every_session_ends(gw) -> None:
     _, client = gw
     admin = await admin_headers(client)
     await make_user(client, admin, "0861000030", fund_id=str(uuid.uuid4()))
     mine = bearer((await login(client, "0861000030", STAFF_PIN))["access_token"])
+    other_phone = await login(client, "0861000030", STAFF_PIN)
     wrong = await client.post("/v1/auth/me/pin", headers=mine, json={"current_pin": "not-my-pin", "new_pin": "new-staff-password"})
     assert wrong.status_code == 403 and wrong.json()["code"] == "user.pin_wrong"
     weak = await client.post("/v1/auth/me/pin", headers=mine, json={"current_pin": STAFF_PIN, "new_pin": "123456"})
     assert weak.status_code == 422 and weak.json()["code"] == "user.password_weak"
     done = await client.post("/v1/auth/me/pin", headers=mine, json={"current_pin": STAFF_PIN, "new_pin": "new-staff-password"})
     assert done.status_code == 204, done.text
+    await eventually(lambda: client.get("/v1/auth/me", headers=mine), 401, "auth.token_revoked")
+    await eventually(lambda: client.get("/v1/auth/me", headers=bearer(other_phone["access_token"])), 401, "auth.token_revoked")
+    refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": other_phone["refresh_token"]})
+    assert refreshed.status_code == 401 and refreshed.json()["code"] == "auth.refresh_invalid", "the other phone's session ended"
     assert (await client.post("/v1/auth/login", json={"phone": "0861000030", "password": STAFF_PIN})).status_code == 401
-    await login(client, "0861000030", "new-staff-password")
+    again = bearer((await login(client, "0861000030", "new-staff-password"))["access_token"])
+    assert (await client.get("/v1/auth/me", headers=again)).status_code == 200, "a login after the change works at once"
 
 
 async def test_the_last_active_platform_admin_cannot_be_deactivated_or_demoted(gw) -> None:
