@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import Counter
 from unittest.mock import ANY
@@ -423,3 +424,57 @@ async def test_the_kept_aggregates_are_a_recount_of_the_claims_after_every_chang
             (line.status, line.claims, line.oldest_days) for line in pending.lines]
         assert await reports.aggregates(session, [uuid.uuid4()], TODAY, TODAY) == {
             "as_of": ANY, "paid": {"total_satang": 0, "claims": 0, "members_helped": 0, "by_category": []}, "pending": []}
+
+
+
+async def test_two_transactions_paying_one_members_claims_count_the_member_once(engines) -> None:
+    """Two claims of one member paid the same day by two transactions at once, on two connections
+    (committed, not in a test's savepoints): the second waits on the fund's advisory lock until the
+    first commits, then reads its claim, so the member is helped once, not once per transaction
+    (docs/aggregates.md: under READ COMMITTED, without the lock each would see only its own claim
+    and add the member's first day)."""
+    engine = engines["benefits"]
+    fund, member = uuid.uuid4(), uuid.uuid4()
+    claims = [uuid.uuid4(), uuid.uuid4()]
+    new = text("INSERT INTO claims (fund_id, id, member_id, benefit_code, category, rule_version, event_date,"
+               " amount_satang, status, submitted_by, submitted_role, payout_status, approvals_needed, payout_attempts,"
+               " reserve_override) VALUES (:fund, :id, :member, :category, :category, 1, current_date, 50000,"
+               " 'approved', 'committee-1', 'committee', :payout, 1, 0, false)")
+    pay = text("UPDATE claims SET status = 'paid', payout_status = 'paid', paid_at = now() WHERE fund_id = :fund AND id = :id")
+    mine = {"fund": fund}
+    try:
+        async with engine.begin() as conn:
+            # Another category and another payout state each, so the two share no aggregate row
+            # (a day's category, a waiting state): only the fund's advisory lock is between them.
+            for claim, category, payout in zip(claims, ("education", "birth"), ("pending", "held"), strict=True):
+                await conn.execute(new, {**mine, "id": claim, "member": member, "category": category, "payout": payout})
+        async with engine.connect() as one, engine.connect() as other, engine.connect() as watcher:
+            pid = (await other.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await other.commit()
+            await one.execute(pay, {**mine, "id": claims[0]})
+            paying = asyncio.create_task(other.execute(pay, {**mine, "id": claims[1]}))
+            waiting = None
+            for _ in range(200):
+                waiting = (await watcher.execute(text("SELECT wait_event FROM pg_stat_activity WHERE pid = :pid"),
+                                                 {"pid": pid})).scalar_one_or_none()
+                await watcher.commit()
+                if waiting == "advisory":
+                    break
+                await asyncio.sleep(0.05)
+            blocked = not paying.done()
+            await one.commit()
+            await paying
+            await other.commit()
+        assert waiting == "advisory" and blocked, "the second transaction waited on the fund's lock"
+        async with engine.connect() as conn:
+            helped = (await conn.execute(text(
+                "SELECT paid_on, previous_on, members FROM benefit_helped_days WHERE fund_id = :fund AND members <> 0"), mine)).all()
+            paid = (await conn.execute(text(
+                "SELECT claims, amount_satang FROM benefit_paid_days WHERE fund_id = :fund AND claims <> 0"), mine)).all()
+        assert [r.members for r in helped] == [1], "one member helped, counted once"
+        assert sorted(tuple(r) for r in paid) == [(1, 50000), (1, 50000)], "two claims paid"
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM claims WHERE fund_id = :fund"), mine)
+            for table in ("benefit_paid_days", "benefit_helped_days", "benefit_waiting"):
+                await conn.execute(text(f"DELETE FROM {table} WHERE fund_id = :fund"), mine)
