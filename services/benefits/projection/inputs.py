@@ -183,7 +183,8 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
             left_in_window += 1
         for year in income_years:
             y_begin, y_end = max(joined, dt.date(year, 1, 1)), min(left or dt.date(year + 1, 1, 1), dt.date(year + 1, 1, 1))
-            income_exposure[year] = income_exposure.get(year, 0.0) + max((y_end - y_begin).days, 0) / DAYS_A_YEAR
+            days_in_year = (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
+            income_exposure[year] = income_exposure.get(year, 0.0) + max((y_end - y_begin).days, 0) / days_in_year
         if status in CURRENT and joined <= as_of:
             years_member = (as_of - joined).days / DAYS_A_YEAR
             if birth is None:
