@@ -263,6 +263,7 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
             if source != "members":
                 co_funding[source] = co_funding.get(source, 0) + amount
     co_funding = {s: int(round(a / len(income_years))) for s, a in sorted(co_funding.items())} if income_years else {}
+    sources_seen = sorted(co_funding)
     stopped = sorted(set(what_if.stop_co_funding))
     co_funding = {s: a for s, a in co_funding.items() if s not in stopped}
 
@@ -328,6 +329,7 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
     assumptions = {
         "look_back": {"from": window_start.isoformat(), "to": as_of.isoformat(), "years": LOOK_BACK_YEARS},
         "income_years": sorted(income_years),
+        "co_funding_sources": sources_seen,
         "new_members_per_year": round(new_per_year, 2),
         "leaving_per_year": round(leave_q, 5),
         "plan_per_member_year_satang": plan_annual,
