@@ -146,6 +146,8 @@ def test_the_funds_own_death_rate_and_contributions_per_member_year() -> None:
                                   2026: {"members": 99}},
                   plan=("day", 100), benefits=[])
     found = estimate(books, WhatIf())
+    assert estimate(Books(**{**books.__dict__, "income_by_year": {**books.income_by_year, 2023: {"members": 1_000_000}}}),
+                    WhatIf()).assumptions["income_years"] == [2024, 2025], "a year far under the others is not one of full books"
     exposure = 96 * (as_of - window_start).days / DAYS_A_YEAR + 4 * (died_on - window_start).days / DAYS_A_YEAR
     q = 1 - math.exp(-4 / exposure)
     assert found.mortality["basis"] == "fund_own" and "4 deaths" in found.mortality["source"]
@@ -355,18 +357,25 @@ async def test_ban_songs_first_projected_year_starts_from_its_books_and_its_2019
         posted = await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": source, "amount_satang": baht[key] * 100,
                                                   "received_on": "2019-06-30", "into": "bank"})
         assert posted.status_code == 201, posted.text
+    # As in the demo, a few members' daily deposits of last year, still with the collector: a year of
+    # a few members' savings only, not a year of the fund's full books.
+    few = [books.deposit(member=i, amount=100 * (1 + i), at=dt.datetime(LAST_YEAR, 8, 1 + i, 17, 0, tzinfo=BANGKOK)) for i in range(3)]
+    assert (await books.post("/deposits/batch", {"deposits": few}, books.collector_headers)).json()["created"] == 3
     accumulated = int(Decimal(facts["ban_song"]["accumulated_baht"]) * 100)
     held = (await books.get("/reports/holdings")).json()["accumulated_satang"]
     opening = await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": "other", "amount_satang": accumulated - held,
                                                "received_on": "2018-12-31", "into": "bank"})
     assert opening.status_code == 201, opening.text
-    assert (await books.get("/reports/holdings")).json()["accumulated_satang"] == accumulated
+    holdings = (await books.get("/reports/holdings")).json()
+    assert holdings["accumulated_satang"] == accumulated and holdings["collectors_cash_satang"] == 600
 
     answer = await benefits.get(f"/v1/benefits/funds/{books.id}/projection", headers=books.committee)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["starting"]["reserve_satang"] == accumulated, "the books it has"
-    assert body["assumptions"]["income_years"] == [2019], "the opening balance of 2018 is not a year's income"
+    reserve = holdings["fund_cash_satang"] + holdings["bank_satang"]
+    assert body["starting"]["reserve_satang"] == reserve == accumulated - 600, \
+        "the books it has: fund cash and bank, as a payout compares them with the floor (not the collector's 6 baht)"
+    assert body["assumptions"]["income_years"] == [2019], "neither the opening balance of 2018 nor last year's few deposits"
     first = body["path"][0]
     contributions = first["contributions_satang"]["expected"]
     co_funding = body["starting"]["co_funding_per_year_satang"]
@@ -377,4 +386,4 @@ async def test_ban_songs_first_projected_year_starts_from_its_books_and_its_2019
     total = contributions + sum(co_funding.values())
     assert [share_pct(contributions, total), share_pct(co_funding["codi"], total), share_pct(co_funding["local_government"], total),
             share_pct(co_funding["donors"], total)] == [41.41, 31.82, 15.78, 10.99]
-    assert first["reserve_satang"]["expected"] == accumulated + total - first["benefits_satang"]["expected"]
+    assert first["reserve_satang"]["expected"] == reserve + total - first["benefits_satang"]["expected"]

@@ -126,7 +126,7 @@ async def projection(
     books = await gather(request, session, fund_id, bangkok_today())
     if changed and changed[0] not in {code for code, _, _ in books.benefits}:
         raise SajjaError("projection.benefit_unknown", status_code=422, params={"code": changed[0]})
-    found = estimate(books, what_if)
+    found = await asyncio.to_thread(estimate, books, what_if)
     known = found.assumptions["co_funding_sources"]
     for source in what_if.stop_co_funding:
         if source not in known:

@@ -31,6 +31,8 @@ from services.benefits.rules import Rules
 LOOK_BACK_YEARS = 3
 #: Income: the latest complete calendar years with members' contributions, at most this many.
 INCOME_YEARS = 3
+#: A year's members' contributions under this share of the best year's: not a year of full books.
+FULL_YEAR_SHARE = 0.5
 #: How far back the ledger is asked for income.
 LEDGER_YEARS = 10
 #: Rates are estimated by age band of this many years and sex ...
@@ -137,6 +139,19 @@ def _table() -> tuple[np.ndarray, dict[str, str]] | None:
     return q, {"basis": "table", "source": data["source"], "note": data.get("note", "")}
 
 
+def _income_years(income_by_year: dict[int, dict[str, int]], this_year: int) -> list[int]:
+    """The complete calendar years whose books hold the fund's saving: years before this one with
+    members' contributions of at least ``FULL_YEAR_SHARE`` of the best such year's (a year far
+    under it is taken as one whose deposits were not all in the books: books started, or a few
+    members' deposits only), the latest ``INCOME_YEARS`` of them. A year whose only income is an
+    opening balance has no members' contributions and is not one."""
+    saved = {y: sources.get("members", 0) for y, sources in income_by_year.items() if y < this_year and sources.get("members", 0) > 0}
+    if not saved:
+        return []
+    best = max(saved.values())
+    return sorted((y for y, amount in saved.items() if amount >= FULL_YEAR_SHARE * best), reverse=True)[:INCOME_YEARS]
+
+
 def estimate(books: Books, what_if: WhatIf) -> Estimate:
     """The model's inputs from the books, with the what-ifs applied."""
     as_of = books.as_of
@@ -151,8 +166,7 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
     joined_in_window, left_in_window, exposure_all = 0, 0, 0.0
     claimant: dict[str, tuple[int, dt.date | None]] = {}
     income_exposure: dict[int, float] = {}
-    income_years = sorted((y for y, sources in books.income_by_year.items()
-                           if y < as_of.year and sources.get("members", 0) > 0), reverse=True)[:INCOME_YEARS]
+    income_years = _income_years(books.income_by_year, as_of.year)
     for row in books.roll:
         sex = SEXES.index(row["sex"]) if row["sex"] in SEXES else 0
         birth = _date(row["birth_date"]) if row.get("birth_date") else None
