@@ -257,8 +257,8 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
     # Contributions: the income years' members' contributions per member-year, and the plan.
     plan_annual = None
     if books.plan is not None:
-        period, amount = books.plan
-        plan_annual = amount * {"day": 365, "month": 12, "year": 1}[period]
+        period, plan_amount = books.plan
+        plan_annual = plan_amount * {"day": 365, "month": 12, "year": 1}[period]
     observed_total = sum(books.income_by_year[y].get("members", 0) for y in income_years)
     observed_exposure = sum(income_exposure.get(y, 0.0) for y in income_years)
     observed_per_member = observed_total / observed_exposure if observed_exposure > 0 else None
@@ -273,10 +273,10 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
     # Co-funding: each other source's mean over the income years.
     co_funding: dict[str, int] = {}
     for year in income_years:
-        for source, amount in books.income_by_year[year].items():
+        for source, received in books.income_by_year[year].items():
             if source != "members":
-                co_funding[source] = co_funding.get(source, 0) + amount
-    co_funding = {s: int(round(a / len(income_years))) for s, a in sorted(co_funding.items())} if income_years else {}
+                co_funding[source] = co_funding.get(source, 0) + received
+    co_funding = {s: int(round(total / len(income_years))) for s, total in sorted(co_funding.items())} if income_years else {}
     sources_seen = sorted(co_funding)
     stopped = sorted(set(what_if.stop_co_funding))
     co_funding = {s: a for s, a in co_funding.items() if s not in stopped}
@@ -285,11 +285,11 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
     counted: dict[str, np.ndarray] = {}
     unknown_claims: dict[str, float] = {}
     amounts_seen: dict[str, list[int]] = {}
-    for member_id, code, _category, event_date, amount in books.claims:
+    for member_id, code, _category, event_date, claimed in books.claims:
         if not (window_start <= event_date <= as_of):
             continue
         sex, birth = claimant.get(member_id, (0, None))
-        amounts_seen.setdefault(code, []).append(amount)
+        amounts_seen.setdefault(code, []).append(claimed)
         if birth is None:
             unknown_claims[code] = unknown_claims.get(code, 0.0) + 1
         else:
