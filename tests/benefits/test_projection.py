@@ -195,6 +195,35 @@ def test_claim_rates_respect_the_rules_in_force() -> None:
     assert estimate(books, WhatIf(benefit=("elderly", 50_000))).inputs.benefits[0].amount_satang == 50_000
 
 
+def test_joining_and_leaving_trends_come_from_the_look_back() -> None:
+    """Over the three years up to as_of: 30 joined (10 a year, their ages at joining the joiners'
+    ages), and 6 resigned out of the member-years lived."""
+    as_of = dt.date(2026, 6, 30)
+    window_start = dt.date(2023, 6, 28)
+    roll = [roll_row(i, "1970-01-01") for i in range(100)]
+    roll += [roll_row(100 + i, "2000-05-01", sex="female", joined="2025-01-10") for i in range(30)]
+    roll += [roll_row(200 + i, "1960-01-01", status="resigned", since="2024-06-30") for i in range(6)]
+    found = estimate(Books(as_of=as_of, roll=roll, reserve_satang=0, reserve_floor_satang=0, income_by_year={}, plan=None,
+                           benefits=[]), WhatIf())
+    years = (as_of - window_start).days / DAYS_A_YEAR
+    assert found.inputs.new_members_per_year == pytest.approx(30 / years)
+    assert found.inputs.joiners[1, 24] == 30 and found.inputs.joiners.sum() == 30, "women aged 24 when they joined"
+    exposure = 100 * years + 30 * (as_of - dt.date(2025, 1, 10)).days / DAYS_A_YEAR + 6 * (dt.date(2024, 6, 30) - window_start).days / DAYS_A_YEAR
+    assert found.inputs.leave_q == pytest.approx(1 - math.exp(-6 / exposure))
+    assert estimate(Books(as_of=as_of, roll=roll, reserve_satang=0, reserve_floor_satang=0, income_by_year={}, plan=None, benefits=[]),
+                    WhatIf(new_members_per_year=250)).inputs.new_members_per_year == 250
+
+
+def test_a_tiered_benefits_what_if_scales_every_tier() -> None:
+    rules = Rules.model_validate({"amount": {"model": "tiered", "tiers": [{"min_years": 0, "amount_satang": 300_000},
+                                                                          {"min_years": 10, "amount_satang": 2_000_000}]}})
+    books = Books(as_of=dt.date(2026, 6, 30), roll=[roll_row(1, "1950-01-01")], reserve_satang=0, reserve_floor_satang=0,
+                  income_by_year={}, plan=None, benefits=[("death", "death", rules)])
+    line = estimate(books, WhatIf(benefit=("death", 3_000_000))).inputs.benefits[0]
+    assert line.on_death and line.tiers == ((0, 450_000), (10, 3_000_000))
+    assert estimate(books, WhatIf()).inputs.benefits[0].tiers == ((0, 300_000), (10, 2_000_000))
+
+
 # --- (b) The API: what-ifs, nothing written, bad parameters ------------------------------------------
 
 
@@ -369,6 +398,11 @@ async def test_ban_songs_first_projected_year_starts_from_its_books_and_its_2019
     holdings = (await books.get("/reports/holdings")).json()
     assert holdings["accumulated_satang"] == accumulated and holdings["collectors_cash_satang"] == 600
 
+    # The ledger's inputs are its own reports' figures: 2019's income as reports/sources sums it.
+    inputs_now = (await books.get("/reports/projection-inputs", years=20)).json()
+    sources_2019 = (await books.get("/reports/sources", **{"from": "2019-01-01", "to": "2019-12-31"})).json()
+    assert next(y for y in inputs_now["income_by_year"] if y["year"] == 2019)["sources"] == {
+        s["source"]: s["amount_satang"] for s in sources_2019["sources"]}
     answer = await benefits.get(f"/v1/benefits/funds/{books.id}/projection", headers=books.committee)
     assert answer.status_code == 200, answer.text
     body = answer.json()

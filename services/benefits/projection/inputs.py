@@ -34,7 +34,7 @@ INCOME_YEARS = 3
 #: A year's members' contributions under this share of the best year's: not a year of full books.
 FULL_YEAR_SHARE = 0.5
 #: How far back the ledger is asked for income.
-LEDGER_YEARS = 10
+LEDGER_YEARS = 20
 #: Rates are estimated by age band of this many years and sex ...
 AGE_BAND = 10
 #: ... each band's rate pulled towards the fund's overall rate as if it had this many member-years
