@@ -49,6 +49,7 @@ router = APIRouter(prefix="/v1/benefits/funds/{fund_id}", tags=["benefits"])
 DEFAULT_SEED = 28
 MIN_RUNS, MAX_RUNS = 1_000, 10_000
 BENEFIT_CHANGE = re.compile(r"^([a-z0-9_\-]{2,64}):([0-9]{1,12})$")
+SOURCE_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
 def parse_benefit(value: str | None) -> tuple[str, int] | None:
@@ -135,6 +136,7 @@ async def projection(
     known = found.assumptions["co_funding_sources"]
     for source in what_if.stop_co_funding:
         if source not in known:
+            shown = source if SOURCE_NAME.match(source) else "?"  # never echo arbitrary input in the problem
             raise SajjaError("projection.source_unknown", status_code=422,
-                             params={"source": source, "known": ", ".join(known) or "-"})
+                             params={"source": shown, "known": ", ".join(known) or "-"})
     return await asyncio.to_thread(answer, fund_id, books, found, what_if, years=years, runs=runs, seed=seed)
