@@ -36,6 +36,10 @@ register_messages(
             "th": ("ไม่พบแหล่งเงินสมทบ", "กองทุนนี้ไม่มีเงินสมทบจาก {source} ในปีที่ใช้คาดการณ์ (มี: {known})"),
             "en": ("Co-funding source not found", "This fund has no co-funding from {source} in the years projected from (it has: {known})"),
         },
+        "projection.too_large": {
+            "th": ("คำขอใหญ่เกินไป", "จำนวนปีคูณจำนวนรอบต้องไม่เกิน {limit}"),
+            "en": ("Too large", "Years times runs must not exceed {limit}"),
+        },
         "projection.fund_unknown": {
             "th": ("ไม่พบกองทุน", "ไม่พบกองทุนนี้"),
             "en": ("Fund not found", "No such fund"),
@@ -47,7 +51,9 @@ router = APIRouter(prefix="/v1/benefits/funds/{fund_id}", tags=["benefits"])
 
 #: The seed when none is given: the same books give the same answer.
 DEFAULT_SEED = 28
-MIN_RUNS, MAX_RUNS = 1_000, 10_000
+MIN_RUNS, MAX_RUNS = 1_000, 5_000
+#: Years x runs at most: the default (20 x 1,000) five times over, a few seconds of one core.
+MAX_YEAR_RUNS = 100_000
 BENEFIT_CHANGE = re.compile(r"^([a-z0-9_\-]{2,64}):([0-9]{1,12})$")
 SOURCE_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 
@@ -126,6 +132,8 @@ async def projection(
     reserve, year by year for ``years`` years: the expected path (the mean of ``runs`` seeded
     simulations) and the 5th to 95th percentile band, and the first year the reserve would fall
     under the fund's floor. The what-ifs change this answer only; nothing is written."""
+    if years * runs > MAX_YEAR_RUNS:
+        raise SajjaError("projection.too_large", status_code=422, params={"limit": f"{MAX_YEAR_RUNS:,}"})
     changed = parse_benefit(benefit)
     what_if = WhatIf(contribution_per_day_satang=contribution_per_day_satang, benefit=changed,
                      new_members_per_year=new_members_per_year, stop_co_funding=tuple(dict.fromkeys(stop_co_funding or ())))
