@@ -255,6 +255,7 @@ class ProjectionMortality(BaseModel):
     basis: Literal["table", "fund_own"] = Field(description="A published Thai table, or the fund's own death rates")
     source: str
     note: str
+    note_th: str = Field(default="", description="The note in Thai, for Thai pages")
 
 
 class ProjectionWhatIf(BaseModel):

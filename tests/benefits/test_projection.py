@@ -285,6 +285,7 @@ async def test_the_projection_answers_in_the_agreed_shape(fund: Fund) -> None:
     body = answer.json()
     assert body["years"] == 20 and body["runs"] == 1000 and body["first_year"] == TODAY.year + 1 and len(body["path"]) == 20
     assert body["mortality"]["basis"] == "fund_own" and body["mortality"]["source"] and body["mortality"]["note"]
+    assert "อัตราการตายของสมาชิกกองทุนเอง" in body["mortality"]["note_th"]
     assert body["starting"]["reserve_satang"] == 3_000_000 and body["starting"]["members"] == 20
     assert body["starting"]["members_without_birth_date"] == 0
     first = body["path"][0]

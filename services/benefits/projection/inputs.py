@@ -136,7 +136,7 @@ def _table() -> tuple[np.ndarray, dict[str, str]] | None:
         q[sex, : min(len(values), AGES)] = values[:AGES]
         if len(values) < AGES:
             q[sex, len(values):] = values[-1]
-    return q, {"basis": "table", "source": data["source"], "note": data.get("note", "")}
+    return q, {"basis": "table", "source": data["source"], "note": data.get("note", ""), "note_th": data.get("note_th", "")}
 
 
 def _income_years(income_by_year: dict[int, dict[str, int]], this_year: int) -> list[int]:
@@ -241,6 +241,9 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
                      "death rates by 10-year age band and sex, each pulled towards the fund's overall rate"
                      + (" (no death recorded: no death is projected, and death benefits are not costed)" if observed == 0 else "")
                      + "."),
+            "note_th": ("Sajja ยังไม่มีตารางมรณะไทยที่เผยแพร่แนบมา: การตายคาดการณ์จากอัตราการตายของสมาชิกกองทุนเอง"
+                        "ตามช่วงอายุ 10 ปีและเพศ"
+                        + (" (ไม่มีการตายที่บันทึกไว้: ไม่คาดการณ์การตาย และยังไม่คิดค่าสวัสดิการกรณีเสียชีวิต)" if observed == 0 else "")),
         }
 
     # Joining and leaving trends.
