@@ -22,6 +22,7 @@ from typing import Any
 
 from gateway.dashboard import thai
 from gateway.dashboard.upstream import Upstream, UpstreamProblem, gather_all
+from shared import projection_view
 from shared.errors import SajjaError, register_messages
 from shared.figures import coverage_pct
 from shared.timeutil import bangkok_today, utcnow
@@ -145,6 +146,30 @@ async def fund_figures(up: Upstream, fund_id: uuid.UUID | str, period: Period,
         "grants": {k: grants[k] for k in ("applications", "awarded", "requested_satang", "awarded_satang",
                                            "disbursed_satang", "received_satang", "in_transit_satang")},
     }
+
+
+#: How long a fund's page waits for its projection (a simulation of many runs) before it shows the
+#: projection as unavailable and the rest of the page as usual.
+PROJECTION_SECONDS = 10.0
+#: The projection's what-ifs, passed through to the benefits service as the page was asked them.
+WHAT_IFS = ("contribution_per_day_satang", "benefit", "new_members_per_year", "stop_co_funding")
+
+
+async def fund_projection(up: Upstream, fund_id: uuid.UUID | str, what_if: dict[str, str] | None = None) -> dict[str, Any]:
+    """The fund's 20-year sustainability projection, asked of the benefits service with the
+    caller's token (so it is for those who may read the fund's benefit reports), with the what-ifs
+    given. Never raises: ``{"projection": answer}``, or ``{"projection": None, "problem": text}``
+    when the service refused, failed, was slow or answered what the page cannot show."""
+    params = {"years": 20, **{k: v for k, v in (what_if or {}).items() if k in WHAT_IFS and v not in (None, "")}}
+    try:
+        answer = await up.get("benefits", f"/v1/benefits/funds/{fund_id}/projection", params, timeout=PROJECTION_SECONDS)
+    except UpstreamProblem as problem:
+        detail = problem.problem().get("detail") if problem.status < 500 else None
+        return {"projection": None, "problem": str(detail) if detail else None}
+    except SajjaError:
+        return {"projection": None, "problem": None}
+    usable = projection_view.usable(answer)
+    return {"projection": usable, "problem": None}
 
 
 async def _given(value: Any) -> Any:

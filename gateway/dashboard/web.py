@@ -32,8 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth import service as auth
 from gateway.auth.schemas import LoginRequest
 from gateway.dashboard import api, charts, exports, figures, thai
-from gateway.dashboard.upstream import Upstream, UpstreamProblem, problem_text
+from gateway.dashboard.upstream import Upstream, UpstreamProblem, gather_all, problem_text
 from gateway.models import User
+from shared import projection_view
 from shared.auth import Principal, Role
 from shared.db import DbSession
 from shared.errors import SajjaError, Unauthenticated, render_message
@@ -261,12 +262,36 @@ async def home(request: Request, session: DbSession) -> Response:
     return await page(request, session, build)
 
 
+def _projection(asked: dict[str, Any], what_if: dict[str, str]) -> dict[str, Any]:
+    """The projection section of a fund's page: its charts and words, or why it is not shown."""
+    p = asked["projection"]
+    out: dict[str, Any] = {"what_if": what_if, "title": projection_view.text("title")}
+    if p is None:
+        return {**out, "available": False, "unavailable": projection_view.text("unavailable"), "problem": asked["problem"]}
+    path = p["path"]
+    return {
+        **out, "available": True, "p": p, "rows": projection_view.every_fifth_year(path),
+        "as_of": thai.thai_date(dt.date.fromisoformat(str(p["as_of"])[:10])),
+        "under_floor": projection_view.under_floor_words(p), "mortality": projection_view.mortality_words(p),
+        "reserve_chart": charts.band(path, "reserve_satang", floor=p["reserve_floor_satang"],
+                                     title=f"{projection_view.text('reserve')} 20 ปีข้างหน้า"),
+        "members_chart": charts.band(path, "members", money=False, title=f"{projection_view.text('members')} 20 ปีข้างหน้า"),
+    }
+
+
 @router.get("/funds/{fund_id}")
 async def fund_page(fund_id: uuid.UUID, request: Request, session: DbSession, date_from: DateFrom = None,
                     date_to: DateTo = None) -> Response:
+    """The fund's figures, and its 20-year projection (with the what-ifs of the query, passed
+    through to the benefits service; the page renders without the projection when it cannot be had)."""
+    what_if = {k: request.query_params[k][:40] for k in figures.WHAT_IFS if request.query_params.get(k)}
+
     async def build(web: WebSession) -> Response:
-        f = await figures.fund_figures(web.upstream(request), fund_id, figures.Period.of(date_from, date_to))
-        return render("fund.html", **_context(web, f, f"/dashboard/funds/{fund_id}"))
+        up = web.upstream(request)
+        f, projection = await gather_all(figures.fund_figures(up, fund_id, figures.Period.of(date_from, date_to)),
+                                         figures.fund_projection(up, fund_id, what_if))
+        return render("fund.html", **_context(web, f, f"/dashboard/funds/{fund_id}"),
+                      projection=_projection(projection, what_if))
 
     return await page(request, session, build)
 
