@@ -926,7 +926,6 @@ async def test_the_funds_page_shows_the_projection_asked_with_the_callers_token(
                      "ไม่มีวันเกิดในทะเบียน 12 คน", "10,000,000.00", "500,000.00", ">2589<"):
         assert expected in section, expected
     assert section.count("<svg") == 2, "the reserve and the members"
-    Path("/tmp/h28v-page.html").write_text(page.text)
     assert 'id="projection-unavailable"' not in page.text
     asked = [(path, token) for path, token in fake.seen if path.endswith("/projection")]
     tokens_used = {token for _, token in fake.seen}
