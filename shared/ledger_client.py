@@ -47,3 +47,7 @@ class LedgerClient:
         """Each member's contributions between two dates (inclusive), by member id."""
         report = await self._get(f"{fund_id}/reports/member-contributions", {"from": date_from, "to": date_to})
         return {m["member_id"]: m["amount_satang"] for m in report["members"]}
+
+    async def projection_inputs(self, fund_id: uuid.UUID, years: int = 5) -> dict[str, Any]:
+        """The reserve, income by year and source, and the plan in force (``ledger.projection_inputs``)."""
+        return await self._get(f"{fund_id}/reports/projection-inputs", {"years": str(years)})

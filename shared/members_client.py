@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from shared.errors import Forbidden, SajjaError
+from shared.errors import Forbidden, NotFound, SajjaError
 from shared.http import request_with_retries
 
 
@@ -82,3 +82,14 @@ class MembersDirectory:
             cursor = page["next_cursor"]
             if not cursor:
                 return members
+
+    async def roll(self, fund_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Every member the fund has had, no one named (``members.roll``): dicts of member_id, birth_date
+        (None when not known), sex, joined_on, status, status_since, as ISO strings."""
+        response = await self._call("GET", f"{self.base}/{fund_id}/roll")
+        if response.status_code == 404:
+            raise NotFound("projection.fund_unknown")
+        if response.status_code != 200:
+            raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "members"})
+        body = response.json()
+        return [dict(zip(body["columns"], row, strict=True)) for row in body["rows"]]

@@ -7,7 +7,8 @@
   fund admins); listed and read by anyone acting in the fund but its collectors (a member sees
   their own); decided by its staff; withdrawn by whoever submitted them, or by its staff;
 - reports (counts and sums, no member named): its committee and fund admins, and officers of the
-  fund's network.
+  fund's network; the sustainability projection too, and the ledger and gateway services
+  (``benefits.projection``).
 
 Platform admins pass every fund check, as ``shared.auth.ensure_fund_access`` has it. Other Sajja
 services pass none by their role: the gateway's LINE notifier reads the claim feed, as
@@ -159,6 +160,21 @@ async def report_reader(fund_id: uuid.UUID, request: Request, principal: Current
 
 
 ReportReader = Annotated[uuid.UUID, Depends(report_reader)]
+
+
+@admits_services("benefits.projection")
+async def projection_reader(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:
+    """Who may read the fund's sustainability projection: the readers of its benefit reports
+    (``ensure_report_reader``), and the services granted ``benefits.projection`` (the ledger, for
+    the annual report's page; the gateway, for the dashboard)."""
+    if principal.role is Role.service:
+        ensure_service_may(principal, "benefits.projection")
+        return fund_id
+    await ensure_report_reader(principal, fund_id, deps.directory(request))
+    return fund_id
+
+
+ProjectionReader = Annotated[uuid.UUID, Depends(projection_reader)]
 
 #: The gateway reading this process's audit events for ``GET /v1/audit`` (docs/audit.md).
 AuditReader = audit_reader("benefits")

@@ -9,6 +9,7 @@ from services.benefits.claims.endpoints import router as claims_router
 from services.benefits.documents import DocumentStore, one_pass
 from services.benefits.payouts import pay_due
 from services.benefits.personal_data import router as personal_data_router
+from services.benefits.projection.endpoints import router as projection_router
 from services.benefits.reports.endpoints import aggregates_router
 from services.benefits.reports.endpoints import router as reports_router
 from services.benefits.settings import BenefitsSettings
@@ -44,7 +45,7 @@ def create_app(settings: BenefitsSettings | None = None) -> FastAPI:
         settings=settings,
         title="Sajja benefits",
         description="Each fund's benefit catalog and versioned rules, claims, committee approval, payouts through the ledger.",
-        routers=[catalog_router, claims_router, reports_router, aggregates_router, personal_data_router,
+        routers=[catalog_router, claims_router, reports_router, projection_router, aggregates_router, personal_data_router,
                  audit_router("benefits", AuditReader)],
         on_startup=on_startup,
         on_shutdown=on_shutdown,

@@ -234,3 +234,73 @@ class PendingReport(BaseModel):
     fund_id: uuid.UUID
     as_of: dt.datetime
     lines: list[PendingAge]
+
+
+# --- The sustainability projection (issue 28, docs/projection.md) ----------------------------------
+
+
+class Band(BaseModel):
+    """One year's figure over the simulated runs: the mean (rounded) and the 5th and 95th percentiles."""
+
+    expected: int
+    p5: int
+    p95: int
+
+
+class ReserveBand(Band):
+    p50: int
+
+
+class ProjectionMortality(BaseModel):
+    basis: Literal["table", "fund_own"] = Field(description="A published Thai table, or the fund's own death rates")
+    source: str
+    note: str
+
+
+class ProjectionWhatIf(BaseModel):
+    """The changes applied to this projection only (none is written anywhere)."""
+
+    contribution_per_day_satang: int | None = None
+    benefit: str | None = Field(default=None, description="The benefit's code whose amount was changed")
+    benefit_amount_satang: int | None = None
+    new_members_per_year: int | None = None
+    stop_co_funding: list[str] = Field(default_factory=list)
+
+
+class ProjectionStart(BaseModel):
+    reserve_satang: int = Field(description="Fund cash and bank now, as a payout compares it with the floor")
+    members: int = Field(description="Current members (active and suspended)")
+    members_without_birth_date: int = Field(description="Of them, those whose age is not known: spread over the ages of their sex")
+    contribution_per_member_year_satang: int
+    co_funding_per_year_satang: dict[str, int]
+
+
+class ProjectionYear(BaseModel):
+    year: int
+    members: Band
+    contributions_satang: Band
+    co_funding_satang: Band
+    benefits_satang: Band
+    reserve_satang: ReserveBand
+    under_floor_share: float = Field(description="Share of runs whose reserve is under the floor at the end of the year")
+    deaths: Band
+    benefits_by_code_satang: dict[str, int] = Field(description="Expected benefits paid by benefit code")
+
+
+class Projection(BaseModel):
+    """A fund's sustainability projection: the expected path and a 5-95 % band from seeded simulation."""
+
+    fund_id: uuid.UUID
+    as_of: dt.date
+    first_year: int = Field(description="Calendar year of the first projected year")
+    years: int
+    runs: int
+    seed: int
+    mortality: ProjectionMortality
+    what_if: ProjectionWhatIf
+    reserve_floor_satang: int
+    starting: ProjectionStart
+    path: list[ProjectionYear]
+    first_year_under_floor: int | None = Field(description="First year the expected reserve is under the floor")
+    first_year_under_floor_p5: int | None = Field(description="First year the 5th percentile of the reserve is under the floor")
+    assumptions: dict[str, Any] = Field(description="How the inputs were taken: look-back, income years, rates (docs/projection.md)")

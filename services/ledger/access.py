@@ -247,6 +247,9 @@ def fund_reader_or_service(permission: str) -> Callable[..., Awaitable[uuid.UUID
 DepositFeedReader = Annotated[uuid.UUID, Depends(fund_reader_or_service("ledger.deposit_feed"))]
 #: Members' contributions: the fund's readers, and the grants service, which computes matching from them.
 ContributionsReader = Annotated[uuid.UUID, Depends(fund_reader_or_service("ledger.member_contributions"))]
+#: The projection's inputs (reserve, income by year and source, plan): the fund's readers, and the
+#: benefits service's sustainability projection (``ledger.projection_inputs``).
+ProjectionInputsReader = Annotated[uuid.UUID, Depends(fund_reader_or_service("ledger.projection_inputs"))]
 
 
 async def fund_party(fund_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> uuid.UUID:

@@ -241,6 +241,28 @@ class SourcesReport(BaseModel):
     sources: list[SourceShare]
 
 
+class IncomeYear(BaseModel):
+    year: int
+    sources: dict[str, int] = Field(description="Income by source in the calendar year, satang ('members': members' contributions)")
+
+
+class PlanFacts(BaseModel):
+    period: str
+    amount_satang: int
+    effective_from: dt.date
+
+
+class ProjectionInputs(BaseModel):
+    """What the benefits service's sustainability projection reads of the books (docs/projection.md)."""
+
+    fund_id: uuid.UUID
+    as_of: dt.date
+    reserve_satang: int = Field(description="Fund cash and bank: what a payout compares with the reserve floor")
+    collectors_cash_satang: int
+    income_by_year: list[IncomeYear]
+    plan: PlanFacts | None
+
+
 class Holdings(BaseModel):
     """The money a fund holds: what dashboards call the accumulated fund (เงินกองทุนสะสม)."""
 

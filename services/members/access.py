@@ -117,6 +117,8 @@ FundFactsReader = Annotated[Principal, Depends(ServiceMay("members.fund_facts", 
 CollectorFactsReader = Annotated[Principal, Depends(ServiceMay("members.collector_facts", Role.platform_admin))]
 #: Every current member of the fund (``members.current_members``).
 CurrentMembersReader = Annotated[Principal, Depends(ServiceMay("members.current_members", Role.platform_admin))]
+#: The whole roll in a compact form, no one named (``members.roll``): the benefits projection.
+ProjectionRollReader = Annotated[Principal, Depends(ServiceMay("members.roll", Role.platform_admin))]
 
 
 async def fund_creator(principal: CurrentPrincipal) -> Principal:

@@ -141,6 +141,8 @@ POLICIES: dict[str, Policy] = _policies(
            allow=service("ledger", "benefits", "grants") | {PLATFORM}, sees=service("ledger", "benefits", "grants")),
     Policy("current_members", "The ledger service (members.current_members), and platform admins.",
            allow=service("ledger") | {PLATFORM}, sees=service("ledger")),
+    Policy("projection_roll", "The benefits service (members.roll, for the sustainability projection), and platform admins.",
+           allow=service("benefits") | {PLATFORM}, sees=service("benefits")),
     # --- Ledger ---------------------------------------------------------------------------------
     Policy("deposit_poster", "The fund's collectors (their own money: naming another collector is a 422), "
            "committee and admins, and platform admins.", allow=A_COLLECTORS | A_STAFF | {PLATFORM}),
@@ -163,6 +165,8 @@ POLICIES: dict[str, Policy] = _policies(
            "receipts).", allow=A_STAFF | {NETWORK, PLATFORM} | service("gateway"), sees=service("gateway")),
     Policy("contributions_reader", "The books' readers, and the grants service (ledger.member_contributions, "
            "for matching grants).", allow=A_STAFF | {NETWORK, PLATFORM} | service("grants"), sees=service("grants")),
+    Policy("projection_inputs_reader", "The books' readers, and the benefits service (ledger.projection_inputs, "
+           "for the sustainability projection).", allow=A_STAFF | {NETWORK, PLATFORM} | service("benefits"), sees=service("benefits")),
     Policy("collections_reader", "The books' readers, and the fund's collectors (each sees their own day).",
            allow=A_STAFF | A_COLLECTORS | {NETWORK, PLATFORM}),
     Policy("fund_admin", "The fund's admins and platform admins.", allow=frozenset({FUND_ADMIN, PLATFORM})),
@@ -202,6 +206,9 @@ POLICIES: dict[str, Policy] = _policies(
            allow=A_STAFF | {MEMBER, PLATFORM}, not_found=frozenset({MEMBER_OTHER}) | A_COLLECTORS),
     Policy("report_reader", "The fund's committee and admins, its network's officers, platform admins (counts "
            "and sums, no member named).", allow=A_STAFF | {NETWORK, PLATFORM}),
+    Policy("projection_reader", "The benefit reports' readers, and the ledger and gateway services (benefits.projection, "
+           "for the annual report and the dashboard).", allow=A_STAFF | {NETWORK, PLATFORM} | service("ledger", "gateway"),
+           sees=service("ledger", "gateway")),
     # --- Grants ---------------------------------------------------------------------------------
     Policy("grant_officer", "Grant officers (for their own grantor's programs) and platform admins (naming the grantor).",
            allow=frozenset({GRANT_OFFICER, GRANT_OFFICER_Y, PLATFORM})),

@@ -43,6 +43,7 @@ members   GET    /v1/members/internal/funds/{fund_id}                           
 members   GET    /v1/members/internal/networks/{network_id}/funds                     fund_facts
 members   GET    /v1/members/funds-overview                                           signed_in
 members   GET    /v1/members/internal/funds/{fund_id}/members                         current_members
+members   GET    /v1/members/internal/funds/{fund_id}/roll                            projection_roll
 members   GET    /v1/members/internal/audit                                            audit_feed
 members   GET    /v1/members/pii-keys                                                 platform_admin
 members   GET    /v1/members/internal/funds/{fund_id}/members/{member_id}/export      member_export
@@ -74,6 +75,7 @@ ledger    GET    /v1/ledger/funds/{fund_id}/reports/sources                     
 ledger    GET    /v1/ledger/funds/{fund_id}/reports/holdings                          books_reader
 ledger    GET    /v1/ledger/funds/{fund_id}/reports/deposits-by-month                 books_reader
 ledger    GET    /v1/ledger/funds/{fund_id}/reports/member-contributions              contributions_reader
+ledger    GET    /v1/ledger/funds/{fund_id}/reports/projection-inputs                 projection_inputs_reader
 ledger    GET    /v1/ledger/funds/{fund_id}/reports/collections                       collections_reader
 ledger    GET    /v1/ledger/funds/{fund_id}/rules                                     books_reader
 ledger    PATCH  /v1/ledger/funds/{fund_id}/rules                                     fund_admin
@@ -114,6 +116,7 @@ benefits  POST   /v1/benefits/funds/{fund_id}/claims/{claim_id}/release         
 benefits  POST   /v1/benefits/funds/{fund_id}/claims/{claim_id}/documents             claim_viewer
 benefits  GET    /v1/benefits/funds/{fund_id}/claims/{claim_id}/documents/{document_id}  claim_viewer
 benefits  GET    /v1/benefits/funds/{fund_id}/reports/paid                            report_reader
+benefits  GET    /v1/benefits/funds/{fund_id}/projection                              projection_reader
 benefits  GET    /v1/benefits/funds/{fund_id}/reports/pending                         report_reader
 benefits  GET    /v1/benefits/internal/audit                                           audit_feed
 benefits  POST   /v1/benefits/internal/funds/{fund_id}/members/{member_id}/erase      member_erase

@@ -166,6 +166,7 @@ def requests_for(permission: str, fund: str, member: str, collector: str) -> lis
                                  ("POST", f"{internal}/members/facts", {"json": {"member_ids": [member]}})],
         "members.collector_facts": [("GET", f"{internal}/collectors/by-user/{collector}", {})],
         "members.current_members": [("GET", f"{internal}/members", {})],
+        "members.roll": [("GET", f"{internal}/roll", {})],
         "ledger.payout": [("POST", f"{books}/payouts", {"json": {
             "id": str(uuid.uuid4()), "category": "death", "amount_satang": 1000, "paid_on": today}})],
         "ledger.co_funding": [("POST", f"{books}/co-funding", {"json": {
@@ -174,7 +175,9 @@ def requests_for(permission: str, fund: str, member: str, collector: str) -> lis
         "ledger.member_contributions": [("GET", f"{books}/reports/member-contributions",
                                          {"params": {"from": "2020-01-01", "to": today}})],
         "ledger.deposit_feed": [("GET", f"{books}/deposits/feed", {})],
+        "ledger.projection_inputs": [("GET", f"{books}/reports/projection-inputs", {})],
         "benefits.claim_feed": [("GET", f"/v1/benefits/funds/{fund}/claims/feed", {})],
+        "benefits.projection": [("GET", f"/v1/benefits/funds/{fund}/projection", {})],
         **{f"{name}.audit": [("GET", f"/v1/{name}/internal/audit", {"params": {"fund_id": fund}})]
            for name in ("members", "ledger", "benefits", "grants")},
         **{f"{name}.member_erase": [("POST", f"/v1/{name}/internal/funds/{fund}/members/{member}/erase", {})]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from services.ledger import deps
-from services.ledger.access import ContributionsReader, FundAdmin, FundReader, FundReaderOrCollector, MemberReader
+from services.ledger.access import ContributionsReader, FundAdmin, FundReader, FundReaderOrCollector, MemberReader, ProjectionInputsReader
 from services.ledger.chart import ensure_fund
 from services.ledger.models import LedgerFund
 from services.ledger.posting import lock_fund
@@ -25,6 +25,7 @@ from services.ledger.schemas import (
     MemberBalance,
     MemberContribution,
     MemberContributions,
+    ProjectionInputs,
     SourcesReport,
     Statement,
     TrialBalance,
@@ -113,6 +114,16 @@ async def member_contributions(
     rows = await service.member_contributions(session, fund_id, date_from, date_to)
     return MemberContributions(members=[MemberContribution(member_id=m, amount_satang=a) for m, a in rows],
                                total_satang=sum(a for _, a in rows))
+
+
+@router.get("/reports/projection-inputs", response_model=ProjectionInputs)
+async def projection_inputs(
+    fund_id: ProjectionInputsReader, session: DbSession, years: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> Any:
+    """What a sustainability projection needs of the books: the reserve (fund cash and bank, as a
+    payout compares it with the floor), income by calendar year and source from ``years`` back,
+    and the contribution plan in force."""
+    return await service.projection_inputs(session, fund_id, bangkok_today(), years)
 
 
 @router.get("/reports/collections", response_model=list[CollectorDay])

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ledger.models import (
     Account,
+    ContributionPlan,
     Deposit,
     JournalEntry,
     LedgerCollector,
@@ -279,3 +280,36 @@ async def deposits_by_month(session: AsyncSession, fund_id: uuid.UUID, start: dt
     months = [DepositMonth(month=f"{int(y)}-{int(m):02d}", deposits=n, amount_satang=int(total)) for y, m, n, total in rows]
     return DepositsByMonth(fund_id=fund_id, date_from=start, date_to=end, months=months,
                            deposits=sum(m.deposits for m in months), amount_satang=sum(m.amount_satang for m in months))
+
+
+async def projection_inputs(session: AsyncSession, fund_id: uuid.UUID, today: dt.date, years: int) -> dict[str, Any]:
+    """What the benefits service's sustainability projection needs of the books: the reserve as a
+    payout compares it with the floor (fund cash and bank, ``movements.service.benefit_payout``),
+    the income of each calendar year by source (as ``sources`` sums it: members' contributions and
+    each co-funder) from ``years`` years back to this one, and the contribution plan in force."""
+    balances = {kind: int(total or 0) for kind, total in (await session.execute(
+        select(Account.kind, func.sum(Account.balance_satang))
+        .where(Account.fund_id == fund_id, Account.kind.in_(HELD_KINDS)).group_by(Account.kind))).all()}
+    first = today.year - years
+    year_of = extract("year", Posting.business_date)
+    rows = (await session.execute(
+        select(year_of, Account.source, func.sum(Posting.amount_satang))
+        .join(Account, (Account.fund_id == Posting.fund_id) & (Account.id == Posting.account_id))
+        .where(Posting.fund_id == fund_id, Account.type == "income", Posting.business_date >= dt.date(first, 1, 1),
+               Posting.business_date <= today, not_flowless(Posting.fund_id, Posting.entry_id))
+        .group_by(year_of, Account.source))).all()
+    income: dict[int, dict[str, int]] = {}
+    for year, source, total in rows:
+        if total:
+            income.setdefault(int(year), {})[source or "other"] = income.get(int(year), {}).get(source or "other", 0) - int(total)
+    plan = (await session.scalars(
+        select(ContributionPlan).where(ContributionPlan.fund_id == fund_id, ContributionPlan.effective_from <= today)
+        .order_by(ContributionPlan.effective_from.desc()).limit(1))).first()
+    return {
+        "fund_id": fund_id, "as_of": today,
+        "reserve_satang": balances.get("fund_cash", 0) + balances.get("bank", 0),
+        "collectors_cash_satang": balances.get("collector_cash", 0),
+        "income_by_year": [{"year": y, "sources": dict(sorted(income[y].items()))} for y in sorted(income)],
+        "plan": None if plan is None else {"period": plan.period, "amount_satang": plan.amount_satang,
+                                           "effective_from": plan.effective_from},
+    }

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.members.access import CollectorFactsReader, CurrentMembersReader, FundFactsReader, ServiceCaller
+from services.members.access import CollectorFactsReader, CurrentMembersReader, FundFactsReader, ProjectionRollReader, ServiceCaller
 from services.members.collectors import service as collectors
 from services.members.models import CURRENT_STATUSES, Fund, Member, MemberStatusChange
 from services.members.schemas import (
@@ -149,3 +149,31 @@ async def current_members(
     rows, next_cursor = split_page((await session.scalars(query.order_by(Member.id).limit(limit + 1))).all(), limit, lambda m: (m.id,))
     histories = await status_histories(session, rows)
     return MemberFactsPage(items=[to_facts(m, histories[m.id]) for m in rows], next_cursor=next_cursor)
+
+
+class RollOut(BaseModel):
+    """Every member the fund has had, current or not, one row each, no name: what a
+    projection of the fund needs (ages, sex, when they joined, and when and how they left)."""
+
+    fund_id: uuid.UUID
+    columns: list[str]
+    #: ``[member_id, birth_date | null, sex, joined_on, status, status_since]`` per member, by member number.
+    rows: list[list[Any]]
+
+
+ROLL_COLUMNS = ["member_id", "birth_date", "sex", "joined_on", "status", "status_since"]
+
+
+@router.get("/roll", response_model=RollOut)
+async def roll(fund_id: uuid.UUID, session: DbSession, _: ProjectionRollReader) -> Any:
+    """The fund's whole roll, compact, for the benefits service's sustainability projection
+    (``members.roll``): the member's id (to match claims the benefits service holds), birth date
+    (null when not known), sex, joining date, status and since when. No name, no national id."""
+    if await session.get(Fund, fund_id) is None:
+        raise NotFound("fund.not_found")
+    rows = (await session.execute(
+        select(Member.id, Member.birth_date, Member.sex, Member.joined_on, Member.status, Member.status_since)
+        .where(Member.fund_id == fund_id).order_by(Member.member_no))).all()
+    return {"fund_id": fund_id, "columns": ROLL_COLUMNS,
+            "rows": [[str(i), b.isoformat() if b else None, sex, j.isoformat(), st, since.isoformat()]
+                     for i, b, sex, j, st, since in rows]}
