@@ -143,17 +143,18 @@ class Plot:
 
 
 def band_plot(path: list[dict[str, Any]], key: str, *, left: float, top: float, width: float, height: float,
-              floor: int | None = None) -> Plot:
-    """The geometry of ``path[i][key]``'s expected value and 5-95% band (with ``floor`` as a line)."""
+              floor: int | None = None, unit: int = 1) -> Plot:
+    """The geometry of ``path[i][key]``'s expected value and 5-95% band (with ``floor`` as a line);
+    the value axis's ticks are whole multiples of ``unit`` (100 for satang: whole baht), at least
+    four of them, even when every value is 0."""
     years = [int(point["year"]) for point in path]
     p5 = [float(point[key]["p5"]) for point in path]
     p95 = [float(point[key]["p95"]) for point in path]
     expected = [float(point[key]["expected"]) for point in path]
     values = [*p5, *p95, *expected, *([float(floor)] if floor is not None else [])]
     low, high = min(0.0, *values), max(0.0, *values)
-    if high == low:
-        high = low + 1
-    step = _nice_step(high - low)
+    high = max(high, low + 4 * unit)
+    step = max(_nice_step(high - low), unit)
     low, high = math.floor(low / step) * step, math.ceil(high / step) * step
     span_years = max(years[-1] - years[0], 1)
 

@@ -73,7 +73,8 @@ def band(path: list[dict[str, Any]], key: str, *, title: str, floor: int | None 
     if not path:
         return Markup(f'<p class="empty">{escape(title)}: ไม่มีข้อมูล</p>')
     width, height = 360, 200
-    plot = band_plot(path, key, left=46, top=8, width=width - 46 - 16, height=height - 52, floor=floor)
+    plot = band_plot(path, key, left=46, top=8, width=width - 46 - 16, height=height - 52, floor=floor,
+                     unit=100 if money else 1)
 
     def points(pairs: list[tuple[float, float]]) -> str:
         return " ".join(f"{x:.1f},{y:.1f}" for x, y in pairs)

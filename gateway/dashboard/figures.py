@@ -151,11 +151,13 @@ async def fund_figures(up: Upstream, fund_id: uuid.UUID | str, period: Period,
 #: How long a fund's page waits for its projection (a simulation of many runs) before it shows the
 #: projection as unavailable and the rest of the page as usual.
 PROJECTION_SECONDS = 10.0
-#: The projection's what-ifs, passed through to the benefits service as the page was asked them.
+#: The projection's what-ifs, passed through to the benefits service as the page was asked them
+#: (``stop_co_funding`` may be repeated, a source each time).
 WHAT_IFS = ("contribution_per_day_satang", "benefit", "new_members_per_year", "stop_co_funding")
+REPEATED_WHAT_IFS = ("stop_co_funding",)
 
 
-async def fund_projection(up: Upstream, fund_id: uuid.UUID | str, what_if: dict[str, str] | None = None) -> dict[str, Any]:
+async def fund_projection(up: Upstream, fund_id: uuid.UUID | str, what_if: dict[str, Any] | None = None) -> dict[str, Any]:
     """The fund's 20-year sustainability projection, asked of the benefits service with the
     caller's token (so it is for those who may read the fund's benefit reports), with the what-ifs
     given. Never raises: ``{"projection": answer}``, or ``{"projection": None, "problem": text}``

@@ -262,7 +262,7 @@ async def home(request: Request, session: DbSession) -> Response:
     return await page(request, session, build)
 
 
-def _projection(asked: dict[str, Any], what_if: dict[str, str]) -> dict[str, Any]:
+def _projection(asked: dict[str, Any], what_if: dict[str, Any]) -> dict[str, Any]:
     """The projection section of a fund's page: its charts and words, or why it is not shown."""
     p = asked["projection"]
     out: dict[str, Any] = {"what_if": what_if, "title": projection_view.text("title")}
@@ -272,6 +272,8 @@ def _projection(asked: dict[str, Any], what_if: dict[str, str]) -> dict[str, Any
     return {
         **out, "available": True, "p": p, "rows": projection_view.every_fifth_year(path),
         "as_of": thai.thai_date(dt.date.fromisoformat(str(p["as_of"])[:10])),
+        "sources": [(s, thai.label(thai.SOURCES, s)) for s in sorted(p["starting"].get("co_funding_per_year_satang") or {})],
+        "benefit_codes": sorted(path[0].get("benefits_by_code_satang") or {}),
         "under_floor": projection_view.under_floor_words(p), "mortality": projection_view.mortality_words(p),
         "reserve_chart": charts.band(path, "reserve_satang", floor=p["reserve_floor_satang"],
                                      title=f"{projection_view.text('reserve')} 20 ปีข้างหน้า"),
@@ -284,7 +286,11 @@ async def fund_page(fund_id: uuid.UUID, request: Request, session: DbSession, da
                     date_to: DateTo = None) -> Response:
     """The fund's figures, and its 20-year projection (with the what-ifs of the query, passed
     through to the benefits service; the page renders without the projection when it cannot be had)."""
-    what_if = {k: request.query_params[k][:40] for k in figures.WHAT_IFS if request.query_params.get(k)}
+    what_if: dict[str, Any] = {}
+    for name in figures.WHAT_IFS:
+        values = [v[:80] for v in request.query_params.getlist(name) if v][:20]
+        if values:
+            what_if[name] = values if name in figures.REPEATED_WHAT_IFS else values[0]
 
     async def build(web: WebSession) -> Response:
         up = web.upstream(request)

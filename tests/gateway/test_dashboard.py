@@ -344,6 +344,7 @@ class FakeServices:
         #: The query of each projection asked, and paths whose connection is dropped unanswered.
         self.projections: list[dict[str, str]] = []
         self.drop: set[str] = set()
+        self.query_strings: list[str] = []
         self.funds = {
             FUND_A: {"id": FUND_A, "network_id": NETWORK, "name": "กองทุนสวัสดิการชุมชนตำบลบ้านส้อง", "name_en": None,
                      "kind": "tambon", "province": "สุราษฎร์ธานี", "district": "เวียงสระ", "subdistrict": "บ้านส้อง",
@@ -477,6 +478,7 @@ class FakeServices:
 
     async def handle(self, request: web.Request) -> web.Response:
         self.seen.append((request.path, request.headers.get("Authorization", "")))
+        self.query_strings.append(request.query_string)
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -934,13 +936,19 @@ async def test_the_funds_page_shows_the_projection_asked_with_the_callers_token(
     assert fake.projections[-1] == {"years": "20"}, "no what-if unless asked"
 
     # The what-ifs of the page's query go to the benefits service as they are; others are not passed.
-    what_if = await client.get(f"/dashboard/funds/{FUND_A}", params={
-        "contribution_per_day_satang": "200", "new_members_per_year": "30", "stop_co_funding": "true", "benefit": "x",
-        "seed": "1", "from": "2026-01-01", "to": "2026-03-31"})
+    assert 'name="stop_co_funding" value="codi"' in section and "หยุดเงินสมทบจากรัฐ (พอช.)" in section, "one box per source"
+    assert "death, elderly" in section, "the fund's benefit codes, for the benefit what-if"
+    fake.query_strings.clear()
+    what_if = await client.get(f"/dashboard/funds/{FUND_A}", params=[
+        ("contribution_per_day_satang", "200"), ("new_members_per_year", "30"), ("stop_co_funding", "codi"),
+        ("stop_co_funding", "local_government"), ("benefit", "death:2500000"), ("seed", "1"), ("runs", "9"),
+        ("from", "2026-01-01"), ("to", "2026-03-31")])
     assert what_if.status_code == 200
-    assert fake.projections[-1] == {"years": "20", "contribution_per_day_satang": "200", "new_members_per_year": "30",
-                                    "stop_co_funding": "true", "benefit": "x"}
+    asked = [q for q in fake.query_strings if "years=20" in q]  # (as aiohttp decodes it)
+    assert asked == ["years=20&contribution_per_day_satang=200&benefit=death:2500000&new_members_per_year=30"
+                     "&stop_co_funding=codi&stop_co_funding=local_government"], "as asked, and nothing else"
     assert "ตามสมมติฐานที่เลือก" in what_if.text and 'value="200"' in what_if.text and "กลับไปใช้ค่าตั้งต้น" in what_if.text
+    assert what_if.text.count("checked>") == 2
 
 
 @pytest.mark.parametrize("failure", ["503", "422", "dropped", "slow", "not a projection"])

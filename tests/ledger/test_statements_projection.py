@@ -124,3 +124,27 @@ async def test_the_statements_pdf_is_made_when_benefits_refuses_fails_or_is_down
     text = pages_text(answer.content)
     assert "งบแสดงฐานะการเงิน" in text[0]
     assert TITLE in text[-1] and UNAVAILABLE in text[-1]
+
+
+async def test_the_statements_pdf_prints_the_real_benefits_services_projection(service_client, tokens) -> None:
+    """The ledger, benefits and members apps on real PostgreSQL: the ledger asks benefits with its
+    service token, benefits asks the members' roll and the ledger's books back, and the page shows
+    what the engine answered."""
+    books = await make_books(service_client, tokens, members_count=3)
+    for member in range(3):
+        assert (await books.post("/deposits", books.deposit(member=member, amount=36_500), books.collector_headers)).status_code == 201
+    engine = await (await service_client("benefits")).get(f"/v1/benefits/funds/{books.id}/projection",
+                                                         headers=tokens.service("ledger"))
+    assert engine.status_code == 200, engine.text
+    p = engine.json()
+    answer = await books.get(f"/statements/{p['as_of'][:4]}", format="pdf")
+    assert answer.status_code == 200
+    page = pages_text(answer.content)[-1]
+    assert TITLE in page and UNAVAILABLE not in page, page
+    assert f"ปี พ.ศ. {p['path'][0]['year'] + 543}–{p['path'][-1]['year'] + 543}" in page
+    assert render.baht(p["starting"]["reserve_satang"]) in page and "สมาชิก 3 คน" in page
+    last = p["path"][-1]
+    assert render.baht(last["reserve_satang"]["expected"]) in page, "the twentieth year in the table"
+    assert "ฐานอัตราการเสียชีวิต" in page and p["mortality"]["source"].split()[0] in page
+    ticks = [line for line in page.splitlines() if re.fullmatch(r"[\d,.]+( [ลพ]\.)?", line)]
+    assert len(ticks) == len(set(ticks)) >= 4, f"the value axis names each tick once, even for a fund of no money: {ticks}"

@@ -30,12 +30,17 @@ def canned_projection(fund_id: str = "00000000-0000-0000-0000-000000000001", *, 
             "benefits_satang": {"expected": 30_000_000 + 5_000_000 * i, "p5": 25_000_000, "p95": 40_000_000 + 6_000_000 * i},
             "reserve_satang": _band(reserve, 20_000_000 + 8_000_000 * i),
             "under_floor_share": 0.0 if year < 2033 else min(1.0, 0.1 * (year - 2032)),
+            "deaths": {"expected": 10, "p5": 5, "p95": 16},
+            "benefits_by_code_satang": {"death": 20_000_000, "elderly": 10_000_000 + 5_000_000 * i},
         })
     return copy.deepcopy({
         "fund_id": fund_id, "as_of": "2026-12-07", "first_year": FIRST_YEAR, "years": 20, "runs": 1000, "seed": 28,
         "mortality": {"basis": "table", "source": "ตารางชีพประเทศไทย พ.ศ. 2560 (TMO2017)",
                       "note": "กองทุนมีผู้เสียชีวิตน้อยเกินกว่าจะใช้อัตราของกองทุนเอง"},
         "what_if": {}, "reserve_floor_satang": 50_000_000,
-        "starting": {"reserve_satang": 1_000_000_000, "members": 1_000, "members_without_birth_date": 12},
+        "starting": {"reserve_satang": 1_000_000_000, "members": 1_000, "members_without_birth_date": 12,
+                     "contribution_per_member_year_satang": 36_500,
+                     "co_funding_per_year_satang": {"codi": 12_000_000, "local_government": 8_000_000}},
         "path": path, "first_year_under_floor": first_under, "first_year_under_floor_p5": first_under_p5,
+        "assumptions": {},
     })

@@ -271,7 +271,7 @@ def _projection_chart(doc: StatementPdf, path: list[dict[str, Any]], floor: int)
     """The reserve's band, expected line and floor, drawn with fpdf2's polygons and lines."""
     top = doc.get_y() + 4
     plot = view.band_plot(path, "reserve_satang", left=doc.l_margin + 20, top=top, width=doc.epw - 24, height=78,
-                          floor=floor)
+                          floor=floor, unit=100)
     doc.set_font(FAMILY, "", 8)
     doc.set_line_width(0.2)
     doc.set_draw_color(*GRID)
