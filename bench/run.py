@@ -18,6 +18,10 @@ Sections (each a function taking a :class:`Bench`, run in order in the same syst
   SQL in each service's database), then the national and a province's roll-up, the funds table,
   its CSV and XLSX, and one fund's dashboard, timed through the gateway one request at a time,
   medians of 5 (``SAJJA_BENCH_FUNDS`` makes fewer funds, for a quicker try).
+- ``projection`` (``bench/projection.py``): one fund of 6,000 members with three years of savings,
+  co-funding, claims and deaths made through the gateway, then its sustainability projection (20
+  years, 1,000 runs) timed through the gateway, median of 5, and once more with what-ifs; target
+  under 2 s.
 - ``replicas``: single deposits through the gateway spread over 8 funds (``--phones`` in flight),
   with one ledger process and with two (``SAJJA_LEDGER_REPLICAS=2``): two more systems started
   side by side for it, alternating rounds, the same load; the target is that two reach at least
@@ -75,6 +79,7 @@ import psutil
 
 from bench import summary
 from bench.aggregates import section_aggregates
+from bench.projection import section_projection
 from shared.http import CLIENT_IDLE_SECONDS
 from shared.http1 import Http1Client, UpstreamError, header_pairs
 from tests.support.factories import E2E_FUND
@@ -1468,6 +1473,7 @@ SECTIONS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "import": section_import,
     "ledger": section_ledger,
     "aggregates": section_aggregates,
+    "projection": section_projection,
     "replicas": section_replicas,
     "peak": section_peak,
 }

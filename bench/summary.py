@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench-results"
 README = ROOT / "README.md"
-SECTIONS = ("gateway", "import", "ledger", "aggregates", "replicas", "peak")
+SECTIONS = ("gateway", "import", "ledger", "aggregates", "projection", "replicas", "peak")
 #: A full run: every section, rounds at least this long and this many (the bench's defaults).
 FULL_SECONDS = 10.0
 FULL_ROUNDS = 2
@@ -163,6 +163,12 @@ def headline(sections: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                            ("funds_xlsx", f"Funds table as XLSX, {funds} funds"),
                            ("fund_dashboard", "One fund's dashboard, the same run")):
             figures.append(_figure(f"aggregates_{key}", label, round(views[key]["seconds_median"], 2), "s"))
+    if projection := sections.get("projection"):
+        label = (f"Sustainability projection, one fund of {projection['members']:,} members,"
+                 f" {projection['years']} years x {projection['runs_per_projection']:,} runs")
+        figures.append(_figure("projection", label, round(projection["views"]["projection"]["seconds_median"], 2), "s"))
+        figures.append(_figure("projection_what_if", label + ", with what-ifs",
+                               round(projection["views"]["projection_what_if"]["seconds_median"], 2), "s"))
     if replicas := sections.get("replicas"):
         funds, in_flight = replicas["funds"], replicas["concurrency"]
         for key, label in (("single_funds_one_ledger", "1 ledger replica"), ("single_funds_two_ledgers", "2 ledger replicas")):
@@ -182,7 +188,7 @@ def headline(sections: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def settings_of(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The knobs of the run, as the sections recorded them."""
-    first = next((s for s in (sections.get(name) for name in ("ledger", "gateway", "aggregates", "replicas", "peak")) if s), {})
+    first = next((s for s in (sections.get(name) for name in ("ledger", "gateway", "aggregates", "projection", "replicas", "peak")) if s), {})
     return {key: first.get(key) for key in ("seconds", "warmup_seconds", "rounds")} | {
         "concurrency": ((sections.get("gateway") or {}).get("concurrency") or first.get("concurrency_single")
                         or first.get("concurrency")),

@@ -126,12 +126,10 @@ async def projection(
     books = await gather(request, session, fund_id, bangkok_today())
     if changed and changed[0] not in {code for code, _, _ in books.benefits}:
         raise SajjaError("projection.benefit_unknown", status_code=422, params={"code": changed[0]})
-    found = estimate(books, WhatIf(contribution_per_day_satang=contribution_per_day_satang, benefit=changed,
-                                   new_members_per_year=new_members_per_year))
-    known = sorted(found.inputs.co_funding_satang)
+    found = estimate(books, what_if)
+    known = found.assumptions["co_funding_sources"]
     for source in what_if.stop_co_funding:
         if source not in known:
             raise SajjaError("projection.source_unknown", status_code=422,
                              params={"source": source, "known": ", ".join(known) or "-"})
-    found = estimate(books, what_if)
     return await asyncio.to_thread(answer, fund_id, books, found, what_if, years=years, runs=runs, seed=seed)

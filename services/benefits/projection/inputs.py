@@ -183,7 +183,8 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
             left_in_window += 1
         for year in income_years:
             y_begin, y_end = max(joined, dt.date(year, 1, 1)), min(left or dt.date(year + 1, 1, 1), dt.date(year + 1, 1, 1))
-            income_exposure[year] = income_exposure.get(year, 0.0) + max((y_end - y_begin).days, 0) / DAYS_A_YEAR
+            days_in_year = (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
+            income_exposure[year] = income_exposure.get(year, 0.0) + max((y_end - y_begin).days, 0) / days_in_year
         if status in CURRENT and joined <= as_of:
             years_member = (as_of - joined).days / DAYS_A_YEAR
             if birth is None:
@@ -262,6 +263,7 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
             if source != "members":
                 co_funding[source] = co_funding.get(source, 0) + amount
     co_funding = {s: int(round(a / len(income_years))) for s, a in sorted(co_funding.items())} if income_years else {}
+    sources_seen = sorted(co_funding)
     stopped = sorted(set(what_if.stop_co_funding))
     co_funding = {s: a for s, a in co_funding.items() if s not in stopped}
 
@@ -327,6 +329,7 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
     assumptions = {
         "look_back": {"from": window_start.isoformat(), "to": as_of.isoformat(), "years": LOOK_BACK_YEARS},
         "income_years": sorted(income_years),
+        "co_funding_sources": sources_seen,
         "new_members_per_year": round(new_per_year, 2),
         "leaving_per_year": round(leave_q, 5),
         "plan_per_member_year_satang": plan_annual,
