@@ -28,6 +28,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "title": ("ประมาณการความยั่งยืน 20 ปี", "20-year sustainability projection"),
     "unavailable": ("ขณะนี้แสดงประมาณการไม่ได้ (ระบบสวัสดิการไม่ตอบหรือขัดข้อง)",
                     "The projection is unavailable (the benefits service did not answer or failed)"),
+    "refused": ("แสดงประมาณการไม่ได้", "The projection cannot be shown"),
     "expected": ("ค่าคาดหมาย", "Expected"),
     "band": ("ช่วง 5–95%", "5–95% band"),
     "floor": ("เงินสำรองขั้นต่ำ", "Reserve floor"),

@@ -267,7 +267,8 @@ def _projection(asked: dict[str, Any], what_if: dict[str, Any]) -> dict[str, Any
     p = asked["projection"]
     out: dict[str, Any] = {"what_if": what_if, "title": projection_view.text("title")}
     if p is None:
-        return {**out, "available": False, "unavailable": projection_view.text("unavailable"), "problem": asked["problem"]}
+        why = f"{projection_view.text('refused')}: {asked['problem']}" if asked["problem"] else projection_view.text("unavailable")
+        return {**out, "available": False, "unavailable": why}
     path = p["path"]
     return {
         **out, "available": True, "p": p, "rows": projection_view.every_fifth_year(path),

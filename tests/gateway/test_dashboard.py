@@ -969,10 +969,38 @@ async def test_the_funds_page_renders_when_the_projection_cannot_be_had(composed
             "/projection") else real(path, query))
     page = await client.get(f"/dashboard/funds/{FUND_A}")
     assert page.status_code == 200, page.text
-    assert 'id="projection-unavailable"' in page.text and "ขณะนี้แสดงประมาณการไม่ได้" in page.text
+    assert 'id="projection-unavailable"' in page.text
     assert "14,328,280.76" in page.text and "ผู้สูงอายุ" in page.text, "the rest of the page is all there"
     assert '<polygon class="band"' not in page.text
     if failure == "422":
-        assert "new_members_per_year ต้องไม่ติดลบ" in page.text, "a refused what-if says why"
+        assert "แสดงประมาณการไม่ได้: new_members_per_year ต้องไม่ติดลบ" in page.text, "a refused what-if says why"
     else:
+        assert "ขณะนี้แสดงประมาณการไม่ได้ (ระบบสวัสดิการไม่ตอบหรือขัดข้อง)" in page.text
         assert "down" not in page.text.split('id="projection"')[1].split("</section>")[0], "a 5xx's detail is not shown"
+
+
+async def test_a_real_funds_page_shows_the_benefits_services_own_projection(engines, service_client, tokens) -> None:
+    """The gateway in front of the real members, ledger, benefits and grants apps: the fund's page
+    shows what the engine answers, and a what-if the engine refuses says why."""
+    from shared import projection_view as view
+    from tests.support.apps import gateway_before
+
+    services = {name: await service_client(name) for name in ("members", "ledger", "benefits", "grants")}
+    books = await make_books(service_client, tokens, members_count=3)
+    for member in range(3):
+        assert (await books.post("/deposits", books.deposit(member=member, amount=36_500), books.collector_headers)).status_code == 201
+    async with gateway_before(engines["gateway"], services, tokens) as (_, client, signed):
+        engine = await client.get(f"/v1/benefits/funds/{books.id}/projection", headers=signed.headers())
+        assert engine.status_code == 200, engine.text
+        p = engine.json()
+        await signed_in_admin(client)
+        page = await client.get(f"/dashboard/funds/{books.id}")
+        assert page.status_code == 200, page.text
+        section = page.text.split('id="projection"')[1].split("</section>")[0]
+        for expected in ('<polygon class="band"', '<line class="floor"', view.under_floor_words(p),
+                         f">{p['path'][-1]['year'] + thai.BE_OFFSET}<", "สมาชิกตั้งต้น 3 คน"):
+            assert expected in section, expected
+        assert view.mortality_words(p).replace("'", "&#39;") in section
+        refused = await client.get(f"/dashboard/funds/{books.id}", params={"benefit": "no_such_benefit:100"})
+        assert refused.status_code == 200
+        assert "แสดงประมาณการไม่ได้: กองทุนนี้ไม่มีสวัสดิการรหัส no_such_benefit" in refused.text
