@@ -58,6 +58,9 @@ def usable(answer: Any) -> dict[str, Any] | None:
         dt.date.fromisoformat(str(answer["as_of"])[:10])
         int(answer["reserve_floor_satang"])
         int(answer["starting"]["reserve_satang"])
+        int(answer["starting"].get("members") or 0)
+        if not isinstance(answer.get("mortality") or {}, dict):
+            return None
     except (KeyError, TypeError, ValueError):
         return None
     return answer if isinstance(answer, dict) else None

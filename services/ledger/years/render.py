@@ -216,7 +216,7 @@ def pdf(s: YearStatements, fund_name: str | None = None, projection: dict[str, A
     if s.closing is not None:
         doc.multi_cell(0, 7, f"ที่ประชุมใหญ่อนุมัติเมื่อวันที่ {thai_date(s.closing.meeting_on)} ตามรายงานการประชุม"
                              f" {s.closing.minutes_ref}", new_x="LMARGIN", new_y="NEXT")
-    projection_page(doc, view.usable(projection) if projection is not None else None)
+    projection_page(doc, view.usable(projection))
     return bytes(doc.output())
 
 
