@@ -88,9 +88,16 @@ def _fund_out(fund: dict[str, Any]) -> dict[str, Any]:
 
 
 async def fund_figures(up: Upstream, fund_id: uuid.UUID | str, period: Period,
-                       fund: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every figure of one fund's dashboard; a service's refusal is raised as it came."""
+                       fund: dict[str, Any] | None = None, *, without_benefits_ok: bool = False) -> dict[str, Any]:
+    """Every figure of one fund's dashboard; a service's refusal is raised as it came. With
+    ``without_benefits_ok`` (the web page, which also shows the projection of benefits), a benefits
+    service that fails or cannot be reached leaves its figures null, named in ``missing`` and
+    ``unavailable`` as a roll-up names them, rather than failing the page."""
     ledger, benefits = f"/v1/ledger/funds/{fund_id}", f"/v1/benefits/funds/{fund_id}"
+
+    def of_benefits(call: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
+        return _or_missing("benefits", call) if without_benefits_ok else call
+
     fetched = await gather_all(
         up.get("members", f"/v1/members/funds/{fund_id}") if fund is None else _given(fund),
         up.get("members", f"/v1/members/funds/{fund_id}/summary"),
@@ -98,14 +105,18 @@ async def fund_figures(up: Upstream, fund_id: uuid.UUID | str, period: Period,
         up.get("ledger", f"{ledger}/reports/sources", period.params()),
         up.get("ledger", f"{ledger}/reports/deposits-by-month", period.params()),
         up.get("ledger", f"{ledger}/arrears"),
-        up.get("benefits", f"{benefits}/reports/paid", period.params()),
-        up.get("benefits", f"{benefits}/reports/pending"),
+        of_benefits(up.get("benefits", f"{benefits}/reports/paid", period.params())),
+        of_benefits(up.get("benefits", f"{benefits}/reports/pending")),
         up.get("grants", f"/v1/grants/funds/{fund_id}/summary"),
     )
     fund, summary, holdings, sources, deposits, arrears, paid, pending, grants = fetched
     lang = up.lang
     months = {m["month"]: m for m in deposits["months"]}
-    return {
+    down = next((x for x in (paid, pending) if isinstance(x, Missing)), None)
+    if down is not None:
+        paid = {"total_satang": None, "claims": None, "members_helped": None, "by_category": []}
+        pending = {"lines": None}
+    out = {
         "fund": _fund_out(fund),
         "period": period.json(),
         "as_of": utcnow().isoformat(),
@@ -142,10 +153,14 @@ async def fund_figures(up: Upstream, fund_id: uuid.UUID | str, period: Period,
             "claims": sum(line["claims"] for line in pending["lines"]),
             "by_status": [{"status": line["status"], "label": thai.label(thai.PENDING_STATES, line["status"], lang),
                            "claims": line["claims"], "oldest_days": line["oldest_days"]} for line in pending["lines"]],
-        },
+        } if pending["lines"] is not None else {"claims": None, "by_status": []},
         "grants": {k: grants[k] for k in ("applications", "awarded", "requested_satang", "awarded_satang",
                                            "disbursed_satang", "received_satang", "in_transit_satang")},
     }
+    if without_benefits_ok:
+        out["missing"] = list(GROUPS["benefits"]) if down is not None else []
+        out["unavailable"] = _unavailable({"benefits": down}) if down is not None else []
+    return out
 
 
 #: How long a fund's page waits for its projection (a simulation of many runs) before it shows the

@@ -295,8 +295,10 @@ async def fund_page(fund_id: uuid.UUID, request: Request, session: DbSession, da
 
     async def build(web: WebSession) -> Response:
         up = web.upstream(request)
-        f, projection = await gather_all(figures.fund_figures(up, fund_id, figures.Period.of(date_from, date_to)),
-                                         figures.fund_projection(up, fund_id, what_if))
+        f, projection = await gather_all(
+            figures.fund_figures(up, fund_id, figures.Period.of(date_from, date_to), without_benefits_ok=True),
+            figures.fund_projection(up, fund_id, what_if))
+        f = _blanked(f)
         return render("fund.html", **_context(web, f, f"/dashboard/funds/{fund_id}"),
                       projection=_projection(projection, what_if))
 
@@ -322,9 +324,15 @@ SERVICE_NAMES = {"members": "ระบบสมาชิก", "ledger": "ระ�
 REASONS = {"timeout": "ตอบช้าเกินกำหนด", "unavailable": "ติดต่อไม่ได้", "failed": "ขัดข้อง"}
 
 
-def _rollup_page(web: WebSession, f: dict[str, Any], base: str, heading: str, table_query: str) -> Response:
+def _blanked(f: dict[str, Any]) -> dict[str, Any]:
+    """The figures with those of a service that did not answer blanked, and who did not, in words."""
     f = {**f, **{name: _BLANK[name] for name in f["missing"] if name in _BLANK}}
     f["unavailable_text"] = [f"{SERVICE_NAMES[u['service']]}{REASONS[u['reason']]}" for u in f["unavailable"]]
+    return f
+
+
+def _rollup_page(web: WebSession, f: dict[str, Any], base: str, heading: str, table_query: str) -> Response:
+    f = _blanked(f)
     provinces = sorted({row["province"] for row in f["table"]}) if f["scope"]["kind"] != "province" else []
     return render("rollup.html", **_context(web, f, base), heading=heading, table_query=table_query, provinces=provinces)
 

@@ -1004,3 +1004,22 @@ async def test_a_real_funds_page_shows_the_benefits_services_own_projection(engi
         refused = await client.get(f"/dashboard/funds/{books.id}", params={"benefit": "no_such_benefit:100"})
         assert refused.status_code == 200
         assert "แสดงประมาณการไม่ได้: กองทุนนี้ไม่มีสวัสดิการรหัส no_such_benefit" in refused.text
+
+
+async def test_with_benefits_down_the_funds_page_renders_without_its_figures_and_projection(engines) -> None:
+    fake = FakeServices()
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with serving(fake.app) as url, gateway_app(
+        engines["gateway"], members_url=url, ledger_url=url, benefits_url=dead, grants_url=url
+    ) as (app, client):
+        await signed_in_admin(client)
+        page = await client.get(f"/dashboard/funds/{FUND_A}")
+        assert page.status_code == 200, page.text
+        assert 'id="missing"' in page.text and "ระบบสวัสดิการติดต่อไม่ได้" in page.text
+        assert 'id="projection-unavailable"' in page.text and "ขณะนี้แสดงประมาณการไม่ได้" in page.text
+        assert "14,328,280.76" in page.text and "รัฐ (พอช.)" in page.text, "the ledger's and members' figures are there"
+        assert 'id="benefits">-<' in page.text, "benefits paid unknown: a blank, never 0"
+        keyring = app.state.keyring
+        signed = Tokens(pem=keyring._current_pem, kid=keyring.current_kid, jwks=keyring.jwks())
+        api = await client.get(f"/v1/dashboard/funds/{FUND_A}", headers=signed.headers())
+        assert api.status_code == 503, "the JSON dashboard is as it was: a service down is a 503 problem"
