@@ -146,6 +146,8 @@ def test_the_funds_own_death_rate_and_contributions_per_member_year() -> None:
                                   2026: {"members": 99}},
                   plan=("day", 100), benefits=[])
     found = estimate(books, WhatIf())
+    assert estimate(Books(**{**books.__dict__, "income_by_year": {**books.income_by_year, 2023: {"members": 1_000_000}}}),
+                    WhatIf()).assumptions["income_years"] == [2024, 2025], "a year far under the others is not one of full books"
     exposure = 96 * (as_of - window_start).days / DAYS_A_YEAR + 4 * (died_on - window_start).days / DAYS_A_YEAR
     q = 1 - math.exp(-4 / exposure)
     assert found.mortality["basis"] == "fund_own" and "4 deaths" in found.mortality["source"]
@@ -191,6 +193,35 @@ def test_claim_rates_respect_the_rules_in_force() -> None:
     assert line.rate[0, 70] == pytest.approx(30 / exposure)
     assert line.amount_satang == 30_000
     assert estimate(books, WhatIf(benefit=("elderly", 50_000))).inputs.benefits[0].amount_satang == 50_000
+
+
+def test_joining_and_leaving_trends_come_from_the_look_back() -> None:
+    """Over the three years up to as_of: 30 joined (10 a year, their ages at joining the joiners'
+    ages), and 6 resigned out of the member-years lived."""
+    as_of = dt.date(2026, 6, 30)
+    window_start = dt.date(2023, 6, 28)
+    roll = [roll_row(i, "1970-01-01") for i in range(100)]
+    roll += [roll_row(100 + i, "2000-05-01", sex="female", joined="2025-01-10") for i in range(30)]
+    roll += [roll_row(200 + i, "1960-01-01", status="resigned", since="2024-06-30") for i in range(6)]
+    found = estimate(Books(as_of=as_of, roll=roll, reserve_satang=0, reserve_floor_satang=0, income_by_year={}, plan=None,
+                           benefits=[]), WhatIf())
+    years = (as_of - window_start).days / DAYS_A_YEAR
+    assert found.inputs.new_members_per_year == pytest.approx(30 / years)
+    assert found.inputs.joiners[1, 24] == 30 and found.inputs.joiners.sum() == 30, "women aged 24 when they joined"
+    exposure = 100 * years + 30 * (as_of - dt.date(2025, 1, 10)).days / DAYS_A_YEAR + 6 * (dt.date(2024, 6, 30) - window_start).days / DAYS_A_YEAR
+    assert found.inputs.leave_q == pytest.approx(1 - math.exp(-6 / exposure))
+    assert estimate(Books(as_of=as_of, roll=roll, reserve_satang=0, reserve_floor_satang=0, income_by_year={}, plan=None, benefits=[]),
+                    WhatIf(new_members_per_year=250)).inputs.new_members_per_year == 250
+
+
+def test_a_tiered_benefits_what_if_scales_every_tier() -> None:
+    rules = Rules.model_validate({"amount": {"model": "tiered", "tiers": [{"min_years": 0, "amount_satang": 300_000},
+                                                                          {"min_years": 10, "amount_satang": 2_000_000}]}})
+    books = Books(as_of=dt.date(2026, 6, 30), roll=[roll_row(1, "1950-01-01")], reserve_satang=0, reserve_floor_satang=0,
+                  income_by_year={}, plan=None, benefits=[("death", "death", rules)])
+    line = estimate(books, WhatIf(benefit=("death", 3_000_000))).inputs.benefits[0]
+    assert line.on_death and line.tiers == ((0, 450_000), (10, 3_000_000))
+    assert estimate(books, WhatIf()).inputs.benefits[0].tiers == ((0, 300_000), (10, 2_000_000))
 
 
 # --- (b) The API: what-ifs, nothing written, bad parameters ------------------------------------------
@@ -355,18 +386,30 @@ async def test_ban_songs_first_projected_year_starts_from_its_books_and_its_2019
         posted = await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": source, "amount_satang": baht[key] * 100,
                                                   "received_on": "2019-06-30", "into": "bank"})
         assert posted.status_code == 201, posted.text
+    # As in the demo, a few members' daily deposits of last year, still with the collector: a year of
+    # a few members' savings only, not a year of the fund's full books.
+    few = [books.deposit(member=i, amount=100 * (1 + i), at=dt.datetime(LAST_YEAR, 8, 1 + i, 17, 0, tzinfo=BANGKOK)) for i in range(3)]
+    assert (await books.post("/deposits/batch", {"deposits": few}, books.collector_headers)).json()["created"] == 3
     accumulated = int(Decimal(facts["ban_song"]["accumulated_baht"]) * 100)
     held = (await books.get("/reports/holdings")).json()["accumulated_satang"]
     opening = await books.post("/co-funding", {"id": str(uuid.uuid4()), "source": "other", "amount_satang": accumulated - held,
                                                "received_on": "2018-12-31", "into": "bank"})
     assert opening.status_code == 201, opening.text
-    assert (await books.get("/reports/holdings")).json()["accumulated_satang"] == accumulated
+    holdings = (await books.get("/reports/holdings")).json()
+    assert holdings["accumulated_satang"] == accumulated and holdings["collectors_cash_satang"] == 600
 
+    # The ledger's inputs are its own reports' figures: 2019's income as reports/sources sums it.
+    inputs_now = (await books.get("/reports/projection-inputs", years=20)).json()
+    sources_2019 = (await books.get("/reports/sources", **{"from": "2019-01-01", "to": "2019-12-31"})).json()
+    assert next(y for y in inputs_now["income_by_year"] if y["year"] == 2019)["sources"] == {
+        s["source"]: s["amount_satang"] for s in sources_2019["sources"]}
     answer = await benefits.get(f"/v1/benefits/funds/{books.id}/projection", headers=books.committee)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["starting"]["reserve_satang"] == accumulated, "the books it has"
-    assert body["assumptions"]["income_years"] == [2019], "the opening balance of 2018 is not a year's income"
+    reserve = holdings["fund_cash_satang"] + holdings["bank_satang"]
+    assert body["starting"]["reserve_satang"] == reserve == accumulated - 600, \
+        "the books it has: fund cash and bank, as a payout compares them with the floor (not the collector's 6 baht)"
+    assert body["assumptions"]["income_years"] == [2019], "neither the opening balance of 2018 nor last year's few deposits"
     first = body["path"][0]
     contributions = first["contributions_satang"]["expected"]
     co_funding = body["starting"]["co_funding_per_year_satang"]
@@ -377,4 +420,10 @@ async def test_ban_songs_first_projected_year_starts_from_its_books_and_its_2019
     total = contributions + sum(co_funding.values())
     assert [share_pct(contributions, total), share_pct(co_funding["codi"], total), share_pct(co_funding["local_government"], total),
             share_pct(co_funding["donors"], total)] == [41.41, 31.82, 15.78, 10.99]
-    assert first["reserve_satang"]["expected"] == accumulated + total - first["benefits_satang"]["expected"]
+    assert first["reserve_satang"]["expected"] == reserve + total - first["benefits_satang"]["expected"]
+
+
+async def test_a_fund_that_does_not_exist_is_a_404(fund: Fund, tokens) -> None:
+    url = f"/v1/benefits/funds/{uuid.uuid4()}/projection"
+    missing = await fund.benefits.get(url, headers={**tokens.headers(Role.platform_admin), "Accept-Language": "en"})
+    assert missing.status_code == 404 and missing.json()["code"] == "projection.fund_unknown", missing.text

@@ -22,6 +22,7 @@ from gateway.dashboard import thai
 from services.members.roll_file import read_roll
 from services.members.schemas import MemberFields
 from services.members.thai import normalize_national_id
+from shared.timeutil import bangkok_today
 from tools import demo
 
 FACTS = demo.load_facts()
@@ -141,8 +142,23 @@ def test_make_demo_reproduces_the_source_table_through_the_api(tmp_path: Path) -
                 "codi": int(legs["codi"]) * 100, "donors": int(legs["network_and_donors"]) * 100}
             assert year_2019["deposits_by_month"]["amount_satang"] == int(legs["members"]) * 100
 
+            # Issue 28: Ban Song's projection starts from the books it has and from its 2019 income mix
+            # (not from last year's few members' daily deposits, nor from the opening balance of 2018).
+            projection = client.get(f"/v1/benefits/funds/{ban_song.id}/projection", headers=committee)
+            assert projection.status_code == 200, projection.text
+            body = projection.json()
+            holdings = client.get(f"/v1/ledger/funds/{ban_song.id}/reports/holdings", headers=committee).json()
+            assert body["starting"]["reserve_satang"] == holdings["fund_cash_satang"] + holdings["bank_satang"]
+            assert body["assumptions"]["income_years"] == [2019] and body["first_year"] == bangkok_today().year + 1
+            assert body["starting"]["co_funding_per_year_satang"] == {
+                "codi": int(legs["codi"]) * 100, "donors": int(legs["network_and_donors"]) * 100,
+                "local_government": int(legs["local_government"]) * 100}
+            first = body["path"][0]
+            income = first["contributions_satang"]["expected"] + first["co_funding_satang"]["expected"]
+            assert abs(first["contributions_satang"]["expected"] / income * 100 - 41.41) < 0.5, first
+
             # A year of collectors' deposits, some still in their hands; members behind the plan.
-            today = dt.date.today()
+            today = bangkok_today()  # the services' day: after 17:00 UTC it is already tomorrow in Bangkok
             last_year = client.get(f"/v1/dashboard/funds/{ban_song.id}", headers=committee, params={
                 "from": (today - dt.timedelta(days=365)).isoformat(), "to": today.isoformat()}).json()
             with_deposits = [m for m in last_year["deposits_by_month"]["months"] if m["deposits"]]

@@ -62,8 +62,13 @@ def parse_benefit(value: str | None) -> tuple[str, int] | None:
 
 async def gather(request: Request, session: Any, fund_id: uuid.UUID, as_of: dt.date) -> Books:
     """The books from the members service, the ledger and this service's own tables."""
+    # Both asked at once; both answered (or failed) before this returns, so neither is left running.
     roll, books = await asyncio.gather(deps.directory(request).roll(fund_id),
-                                       deps.ledger(request).projection_inputs(fund_id, LEDGER_YEARS))
+                                       deps.ledger(request).projection_inputs(fund_id, LEDGER_YEARS), return_exceptions=True)
+    if isinstance(roll, BaseException):
+        raise roll
+    if isinstance(books, BaseException):
+        raise books
     floor, catalog, claims = await benefits_books(session, fund_id, as_of)
     plan = books.get("plan")
     return Books(
@@ -76,7 +81,7 @@ def answer(fund_id: uuid.UUID, books: Books, found: Estimate, what_if: WhatIf, *
     """Run the model and shape the answer (``schemas.Projection``)."""
     outcome = model.project(found.inputs, years=years, runs=runs, seed=seed)
     floor = books.reserve_floor_satang
-    path = []
+    path: list[dict[str, Any]] = []
     for i in range(years):
         reserve = model.band(outcome.reserve[i])
 
@@ -126,7 +131,7 @@ async def projection(
     books = await gather(request, session, fund_id, bangkok_today())
     if changed and changed[0] not in {code for code, _, _ in books.benefits}:
         raise SajjaError("projection.benefit_unknown", status_code=422, params={"code": changed[0]})
-    found = estimate(books, what_if)
+    found = await asyncio.to_thread(estimate, books, what_if)
     known = found.assumptions["co_funding_sources"]
     for source in what_if.stop_co_funding:
         if source not in known:

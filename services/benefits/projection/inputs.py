@@ -31,8 +31,10 @@ from services.benefits.rules import Rules
 LOOK_BACK_YEARS = 3
 #: Income: the latest complete calendar years with members' contributions, at most this many.
 INCOME_YEARS = 3
+#: A year's members' contributions under this share of the best year's: not a year of full books.
+FULL_YEAR_SHARE = 0.5
 #: How far back the ledger is asked for income.
-LEDGER_YEARS = 10
+LEDGER_YEARS = 20
 #: Rates are estimated by age band of this many years and sex ...
 AGE_BAND = 10
 #: ... each band's rate pulled towards the fund's overall rate as if it had this many member-years
@@ -137,6 +139,19 @@ def _table() -> tuple[np.ndarray, dict[str, str]] | None:
     return q, {"basis": "table", "source": data["source"], "note": data.get("note", "")}
 
 
+def _income_years(income_by_year: dict[int, dict[str, int]], this_year: int) -> list[int]:
+    """The complete calendar years whose books hold the fund's saving: years before this one with
+    members' contributions of at least ``FULL_YEAR_SHARE`` of the best such year's (a year far
+    under it is taken as one whose deposits were not all in the books: books started, or a few
+    members' deposits only), the latest ``INCOME_YEARS`` of them. A year whose only income is an
+    opening balance has no members' contributions and is not one."""
+    saved = {y: sources.get("members", 0) for y, sources in income_by_year.items() if y < this_year and sources.get("members", 0) > 0}
+    if not saved:
+        return []
+    best = max(saved.values())
+    return sorted((y for y, amount in saved.items() if amount >= FULL_YEAR_SHARE * best), reverse=True)[:INCOME_YEARS]
+
+
 def estimate(books: Books, what_if: WhatIf) -> Estimate:
     """The model's inputs from the books, with the what-ifs applied."""
     as_of = books.as_of
@@ -151,8 +166,7 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
     joined_in_window, left_in_window, exposure_all = 0, 0, 0.0
     claimant: dict[str, tuple[int, dt.date | None]] = {}
     income_exposure: dict[int, float] = {}
-    income_years = sorted((y for y, sources in books.income_by_year.items()
-                           if y < as_of.year and sources.get("members", 0) > 0), reverse=True)[:INCOME_YEARS]
+    income_years = _income_years(books.income_by_year, as_of.year)
     for row in books.roll:
         sex = SEXES.index(row["sex"]) if row["sex"] in SEXES else 0
         birth = _date(row["birth_date"]) if row.get("birth_date") else None
@@ -243,8 +257,8 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
     # Contributions: the income years' members' contributions per member-year, and the plan.
     plan_annual = None
     if books.plan is not None:
-        period, amount = books.plan
-        plan_annual = amount * {"day": 365, "month": 12, "year": 1}[period]
+        period, plan_amount = books.plan
+        plan_annual = plan_amount * {"day": 365, "month": 12, "year": 1}[period]
     observed_total = sum(books.income_by_year[y].get("members", 0) for y in income_years)
     observed_exposure = sum(income_exposure.get(y, 0.0) for y in income_years)
     observed_per_member = observed_total / observed_exposure if observed_exposure > 0 else None
@@ -259,10 +273,10 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
     # Co-funding: each other source's mean over the income years.
     co_funding: dict[str, int] = {}
     for year in income_years:
-        for source, amount in books.income_by_year[year].items():
+        for source, received in books.income_by_year[year].items():
             if source != "members":
-                co_funding[source] = co_funding.get(source, 0) + amount
-    co_funding = {s: int(round(a / len(income_years))) for s, a in sorted(co_funding.items())} if income_years else {}
+                co_funding[source] = co_funding.get(source, 0) + received
+    co_funding = {s: int(round(total / len(income_years))) for s, total in sorted(co_funding.items())} if income_years else {}
     sources_seen = sorted(co_funding)
     stopped = sorted(set(what_if.stop_co_funding))
     co_funding = {s: a for s, a in co_funding.items() if s not in stopped}
@@ -271,11 +285,11 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
     counted: dict[str, np.ndarray] = {}
     unknown_claims: dict[str, float] = {}
     amounts_seen: dict[str, list[int]] = {}
-    for member_id, code, _category, event_date, amount in books.claims:
+    for member_id, code, _category, event_date, claimed in books.claims:
         if not (window_start <= event_date <= as_of):
             continue
         sex, birth = claimant.get(member_id, (0, None))
-        amounts_seen.setdefault(code, []).append(amount)
+        amounts_seen.setdefault(code, []).append(claimed)
         if birth is None:
             unknown_claims[code] = unknown_claims.get(code, 0.0) + 1
         else:
