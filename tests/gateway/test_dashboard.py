@@ -813,6 +813,9 @@ def test_the_web_dashboard_in_headless_chromium_on_a_phone_screen(tmp_path: Path
                                  'id="founded">พ.ศ. 2553', "รายรับแยกตามแหล่งที่มา", "เงินสัจจะสมาชิก", "<svg", "สวัสดิการที่จ่ายแยกตามประเภท",
                                  "ผู้สูงอายุ", 'id="pending">3'):
                     assert expected in html, f"{expected!r} not on the page:\n{html[:3000]}"
+                # Ban Song's 20-year projection, from the benefits service (issue 28 point 4).
+                assert "ประมาณการความยั่งยืน 20 ปี" in html and '<polygon class="band"' in html
+                assert 'id="projection-unavailable"' not in html
                 # Fits a phone: nothing wider than the screen, so no sideways scrolling.
                 assert page.evaluate("document.documentElement.scrollWidth") <= 390
                 shot = tmp_path / "dashboard.png"
