@@ -59,6 +59,9 @@ def usable(answer: Any) -> dict[str, Any] | None:
         int(answer["reserve_floor_satang"])
         int(answer["starting"]["reserve_satang"])
         int(answer["starting"].get("members") or 0)
+        for key in ("first_year_under_floor", "first_year_under_floor_p5"):
+            if answer.get(key) is not None and not isinstance(answer[key], int):
+                return None
         if not isinstance(answer.get("mortality") or {}, dict):
             return None
     except (KeyError, TypeError, ValueError):
