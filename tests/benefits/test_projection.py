@@ -341,7 +341,11 @@ async def test_bad_parameters_are_problems_in_thai_or_english(fund: Fund) -> Non
     assert thai["title"] == "ไม่พบสวัสดิการ" and english["detail"] == "This fund has no benefit glasses with rules in force"
     source = (await fund.get({**fund.books.committee, "Accept-Language": "en"}, stop_co_funding=["donors"])).json()
     assert "codi, local_government" in source["detail"]
+    odd = (await fund.get({**fund.books.committee, "Accept-Language": "en"}, stop_co_funding=["<b>x</b>"])).json()
+    assert odd["code"] == "projection.source_unknown" and "<b>" not in odd["detail"]
     assert (await fund.get(years=0)).status_code == 422 and (await fund.get(runs=20_000)).status_code == 422
+    large = await fund.get(years=50, runs=5_000)
+    assert large.status_code == 422 and large.json()["code"] == "projection.too_large"
 
 
 async def test_who_may_read_the_projection(fund: Fund, tokens) -> None:
