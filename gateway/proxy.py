@@ -182,7 +182,7 @@ class Forwarder:
         of :data:`TRANSPORT_ERRORS` when the exchange fails (see :func:`upstream_failure`)."""
         target = path.encode("latin-1")
         if params:
-            target += b"?" + urlencode(params).encode("ascii")
+            target += b"?" + urlencode(params, doseq=True).encode("ascii")
         pairs = header_pairs(headers or {})
         if (trace := trace_var.get()) is not None:
             pairs.append((b"traceparent", trace.traceparent().encode("latin-1")))

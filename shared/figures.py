@@ -1,5 +1,5 @@
 """Figures every process shows alike: percentages rounded as the funds' own tables round them
-(half up, not Python's half to even), and years in the Buddhist Era."""
+(half up, not Python's half to even), years in the Buddhist Era, and short amounts for charts."""
 
 from __future__ import annotations
 
@@ -27,3 +27,13 @@ def coverage_pct(members: int, population: int | None) -> float | None:
     """Members over population, in percent, one decimal, half up (as the source table); none
     without a population."""
     return _percent(members, population, "0.1") if population else None
+
+
+def short_baht(satang: int) -> str:
+    """``1.3 ล.`` / ``350 พ.`` / ``900``: axis and bar labels that fit a phone screen or a chart."""
+    value = satang / 100
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:.1f} ล."
+    if abs(value) >= 10_000:
+        return f"{value / 1_000:.0f} พ."
+    return f"{value:,.0f}"

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from shared.auth import service_client_id, service_client_secret
+from shared.errors import SajjaError
 from shared.logs import request_id_var
 from shared.replicas import IDEMPOTENT_METHODS, ReplicaTransport, split_urls
 from shared.tracing import current_traceparent
@@ -162,3 +163,17 @@ async def request_with_retries(
                 return response
         await asyncio.sleep(backoff * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
+
+
+async def get_json(client: httpx.AsyncClient, url: str, *, service: str, params: Mapping[str, Any] | None = None,
+                   timeout: float | None = None) -> Any:
+    """The JSON of another service's 200 answer to a GET; a transport failure or any other status is
+    a 503 ``upstream.unavailable`` problem naming ``service`` (a read the caller cannot do without)."""
+    extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+    try:
+        response = await client.get(url, params=dict(params) if params else None, **extra)
+    except httpx.HTTPError:
+        raise SajjaError("upstream.unavailable", status_code=503, params={"service": service}) from None
+    if response.status_code != 200:
+        raise SajjaError("upstream.unavailable", status_code=503, params={"service": service})
+    return response.json()

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from shared.errors import SajjaError
+from shared.http import get_json
 
 
 @dataclass(frozen=True)
@@ -28,13 +28,7 @@ class LedgerClient:
 
     async def _get(self, path: str, params: dict[str, str] | None) -> Any:
         """The JSON of a 200 answer; a transport failure or any other status is a 503 problem."""
-        try:
-            response = await self.http.get(f"{self.base}/{path}", params=params)
-        except httpx.HTTPError:
-            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "ledger"}) from None
-        if response.status_code != 200:
-            raise SajjaError("upstream.unavailable", status_code=503, params={"service": "ledger"})
-        return response.json()
+        return await get_json(self.http, f"{self.base}/{path}", service="ledger", params=params)
 
     async def standing(self, fund_id: uuid.UUID, member_id: uuid.UUID, as_of: str | None = None) -> dict[str, Any]:
         return await self._get(f"{fund_id}/members/{member_id}/standing", {"as_of": as_of} if as_of else None)

@@ -23,7 +23,15 @@ from shared.auth import TokenVerifier
 from shared.embedded_pg import EmbeddedPostgres
 from shared.migrate import migrate
 from shared.settings import PROCESS_NAMES
-from tests.support.apps import document_store, gateway_app, ledger_client, members_directory, rolled_back, service_app
+from tests.support.apps import (
+    benefits_client,
+    document_store,
+    gateway_app,
+    ledger_client,
+    members_directory,
+    rolled_back,
+    service_app,
+)
 from tests.support.helpers import AUDIENCE, ISSUER, TEST_KEY_SECRET, Tokens
 
 
@@ -81,6 +89,8 @@ async def service_client(
             app.state.directory = members_directory(await make("members"), tokens, name)
         if name in ("benefits", "grants"):
             app.state.ledger = ledger_client(await make("ledger"), tokens, name)
+        if name == "ledger":  # benefits, made when the ledger first asks (it calls the ledger too)
+            app.state.benefits = benefits_client(lambda: make("benefits"), tokens, name)
         if name == "benefits":
             app.state.documents = document_store(tmp_path_factory.mktemp("documents"))
         if name == "grants":

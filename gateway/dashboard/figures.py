@@ -22,6 +22,7 @@ from typing import Any
 
 from gateway.dashboard import thai
 from gateway.dashboard.upstream import Upstream, UpstreamProblem, gather_all
+from shared import projection_view
 from shared.errors import SajjaError, register_messages
 from shared.figures import coverage_pct
 from shared.timeutil import bangkok_today, utcnow
@@ -87,9 +88,16 @@ def _fund_out(fund: dict[str, Any]) -> dict[str, Any]:
 
 
 async def fund_figures(up: Upstream, fund_id: uuid.UUID | str, period: Period,
-                       fund: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every figure of one fund's dashboard; a service's refusal is raised as it came."""
+                       fund: dict[str, Any] | None = None, *, without_benefits_ok: bool = False) -> dict[str, Any]:
+    """Every figure of one fund's dashboard; a service's refusal is raised as it came. With
+    ``without_benefits_ok`` (the web page, which also shows the projection of benefits), a benefits
+    service that fails or cannot be reached leaves its figures null, named in ``missing`` and
+    ``unavailable`` as a roll-up names them, rather than failing the page."""
     ledger, benefits = f"/v1/ledger/funds/{fund_id}", f"/v1/benefits/funds/{fund_id}"
+
+    def of_benefits(call: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
+        return _or_missing("benefits", call) if without_benefits_ok else call
+
     fetched = await gather_all(
         up.get("members", f"/v1/members/funds/{fund_id}") if fund is None else _given(fund),
         up.get("members", f"/v1/members/funds/{fund_id}/summary"),
@@ -97,14 +105,18 @@ async def fund_figures(up: Upstream, fund_id: uuid.UUID | str, period: Period,
         up.get("ledger", f"{ledger}/reports/sources", period.params()),
         up.get("ledger", f"{ledger}/reports/deposits-by-month", period.params()),
         up.get("ledger", f"{ledger}/arrears"),
-        up.get("benefits", f"{benefits}/reports/paid", period.params()),
-        up.get("benefits", f"{benefits}/reports/pending"),
+        of_benefits(up.get("benefits", f"{benefits}/reports/paid", period.params())),
+        of_benefits(up.get("benefits", f"{benefits}/reports/pending")),
         up.get("grants", f"/v1/grants/funds/{fund_id}/summary"),
     )
     fund, summary, holdings, sources, deposits, arrears, paid, pending, grants = fetched
     lang = up.lang
     months = {m["month"]: m for m in deposits["months"]}
-    return {
+    down = next((x for x in (paid, pending) if isinstance(x, Missing)), None)
+    if down is not None:
+        paid = {"total_satang": None, "claims": None, "members_helped": None, "by_category": []}
+        pending = {"lines": None}
+    out = {
         "fund": _fund_out(fund),
         "period": period.json(),
         "as_of": utcnow().isoformat(),
@@ -141,10 +153,40 @@ async def fund_figures(up: Upstream, fund_id: uuid.UUID | str, period: Period,
             "claims": sum(line["claims"] for line in pending["lines"]),
             "by_status": [{"status": line["status"], "label": thai.label(thai.PENDING_STATES, line["status"], lang),
                            "claims": line["claims"], "oldest_days": line["oldest_days"]} for line in pending["lines"]],
-        },
+        } if pending["lines"] is not None else {"claims": None, "by_status": []},
         "grants": {k: grants[k] for k in ("applications", "awarded", "requested_satang", "awarded_satang",
                                            "disbursed_satang", "received_satang", "in_transit_satang")},
     }
+    if without_benefits_ok:
+        out["missing"] = list(GROUPS["benefits"]) if down is not None else []
+        out["unavailable"] = _unavailable({"benefits": down}) if down is not None else []
+    return out
+
+
+#: How long a fund's page waits for its projection (a simulation of many runs) before it shows the
+#: projection as unavailable and the rest of the page as usual.
+PROJECTION_SECONDS = 10.0
+#: The projection's what-ifs, passed through to the benefits service as the page was asked them
+#: (``stop_co_funding`` may be repeated, a source each time).
+WHAT_IFS = ("contribution_per_day_satang", "benefit", "new_members_per_year", "stop_co_funding")
+REPEATED_WHAT_IFS = ("stop_co_funding",)
+
+
+async def fund_projection(up: Upstream, fund_id: uuid.UUID | str, what_if: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fund's 20-year sustainability projection, asked of the benefits service with the
+    caller's token (so it is for those who may read the fund's benefit reports), with the what-ifs
+    given. Never raises: ``{"projection": answer}``, or ``{"projection": None, "problem": text}``
+    when the service refused, failed, was slow or answered what the page cannot show."""
+    params = {"years": 20, **{k: v for k, v in (what_if or {}).items() if k in WHAT_IFS and v not in (None, "")}}
+    try:
+        answer = await up.get("benefits", f"/v1/benefits/funds/{fund_id}/projection", params, timeout=PROJECTION_SECONDS)
+    except UpstreamProblem as problem:
+        detail = problem.problem().get("detail") if problem.status < 500 else None
+        return {"projection": None, "problem": str(detail) if detail else None}
+    except SajjaError:
+        return {"projection": None, "problem": None}
+    usable = projection_view.usable(answer)
+    return {"projection": usable, "problem": None}
 
 
 async def _given(value: Any) -> Any:

@@ -81,7 +81,9 @@ class Upstream:
 
     async def _call(self, service: str, method: str, path: str, params: dict[str, Any] | None, *,
                     body: bytes = b"", missing_ok: bool = False, timeout: float | None = None) -> Any:
-        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        # A list is a repeated parameter (``?source=a&source=b``).
+        query = {k: [str(x) for x in v] if isinstance(v, list | tuple) else str(v)
+                 for k, v in (params or {}).items() if v is not None}
         headers = {**self.headers, "Content-Type": "application/json"} if body else self.headers
         try:
             answer = await self.forwarder.call(service, method, path, params=query, headers=headers, body=body,

@@ -32,8 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth import service as auth
 from gateway.auth.schemas import LoginRequest
 from gateway.dashboard import api, charts, exports, figures, thai
-from gateway.dashboard.upstream import Upstream, UpstreamProblem, problem_text
+from gateway.dashboard.upstream import Upstream, UpstreamProblem, gather_all, problem_text
 from gateway.models import User
+from shared import projection_view
 from shared.auth import Principal, Role
 from shared.db import DbSession
 from shared.errors import SajjaError, Unauthenticated, render_message
@@ -261,12 +262,45 @@ async def home(request: Request, session: DbSession) -> Response:
     return await page(request, session, build)
 
 
+def _projection(asked: dict[str, Any], what_if: dict[str, Any]) -> dict[str, Any]:
+    """The projection section of a fund's page: its charts and words, or why it is not shown."""
+    p = asked["projection"]
+    out: dict[str, Any] = {"what_if": what_if, "title": projection_view.text("title")}
+    if p is None:
+        why = f"{projection_view.text('refused')}: {asked['problem']}" if asked["problem"] else projection_view.text("unavailable")
+        return {**out, "available": False, "unavailable": why}
+    path = p["path"]
+    return {
+        **out, "available": True, "p": p, "rows": projection_view.every_fifth_year(path),
+        "as_of": thai.thai_date(dt.date.fromisoformat(str(p["as_of"])[:10])),
+        "sources": [(s, thai.label(thai.SOURCES, s)) for s in sorted(p["starting"].get("co_funding_per_year_satang") or {})],
+        "benefit_codes": sorted(path[0].get("benefits_by_code_satang") or {}),
+        "under_floor": projection_view.under_floor_words(p), "mortality": projection_view.mortality_words(p),
+        "reserve_chart": charts.band(path, "reserve_satang", floor=p["reserve_floor_satang"],
+                                     title=f"{projection_view.text('reserve')} 20 ปีข้างหน้า"),
+        "members_chart": charts.band(path, "members", money=False, title=f"{projection_view.text('members')} 20 ปีข้างหน้า"),
+    }
+
+
 @router.get("/funds/{fund_id}")
 async def fund_page(fund_id: uuid.UUID, request: Request, session: DbSession, date_from: DateFrom = None,
                     date_to: DateTo = None) -> Response:
+    """The fund's figures, and its 20-year projection (with the what-ifs of the query, passed
+    through to the benefits service; the page renders without the projection when it cannot be had)."""
+    what_if: dict[str, Any] = {}
+    for name in figures.WHAT_IFS:
+        values = [v[:80] for v in request.query_params.getlist(name) if v][:20]
+        if values:
+            what_if[name] = values if name in figures.REPEATED_WHAT_IFS else values[0]
+
     async def build(web: WebSession) -> Response:
-        f = await figures.fund_figures(web.upstream(request), fund_id, figures.Period.of(date_from, date_to))
-        return render("fund.html", **_context(web, f, f"/dashboard/funds/{fund_id}"))
+        up = web.upstream(request)
+        f, projection = await gather_all(
+            figures.fund_figures(up, fund_id, figures.Period.of(date_from, date_to), without_benefits_ok=True),
+            figures.fund_projection(up, fund_id, what_if))
+        f = _blanked(f)
+        return render("fund.html", **_context(web, f, f"/dashboard/funds/{fund_id}"),
+                      projection=_projection(projection, what_if))
 
     return await page(request, session, build)
 
@@ -290,9 +324,15 @@ SERVICE_NAMES = {"members": "ระบบสมาชิก", "ledger": "ระ�
 REASONS = {"timeout": "ตอบช้าเกินกำหนด", "unavailable": "ติดต่อไม่ได้", "failed": "ขัดข้อง"}
 
 
-def _rollup_page(web: WebSession, f: dict[str, Any], base: str, heading: str, table_query: str) -> Response:
+def _blanked(f: dict[str, Any]) -> dict[str, Any]:
+    """The figures with those of a service that did not answer blanked, and who did not, in words."""
     f = {**f, **{name: _BLANK[name] for name in f["missing"] if name in _BLANK}}
     f["unavailable_text"] = [f"{SERVICE_NAMES[u['service']]}{REASONS[u['reason']]}" for u in f["unavailable"]]
+    return f
+
+
+def _rollup_page(web: WebSession, f: dict[str, Any], base: str, heading: str, table_query: str) -> Response:
+    f = _blanked(f)
     provinces = sorted({row["province"] for row in f["table"]}) if f["scope"]["kind"] != "province" else []
     return render("rollup.html", **_context(web, f, base), heading=heading, table_query=table_query, provinces=provinces)
 

@@ -15,6 +15,7 @@ from services.ledger.reports.endpoints import router as reports_router
 from services.ledger.settings import LedgerSettings
 from services.ledger.years.endpoints import router as years_router
 from shared.app import create_service_app
+from shared.benefits_client import BenefitsClient
 from shared.members_client import MembersDirectory
 from shared.audit import internal_router as audit_router
 from shared.worker import start, stop
@@ -26,6 +27,8 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     async def on_startup(app: FastAPI) -> None:
         if not hasattr(app.state, "directory"):
             app.state.directory = MembersDirectory(app.state.http, settings.service_url("members"))
+        if not hasattr(app.state, "benefits"):
+            app.state.benefits = BenefitsClient(app.state.http, settings.service_url("benefits"))
         # The aggregates worker is a process of its own (services/ledger/workers.py) unless
         # SAJJA_IN_PROCESS_WORKERS; a read of the aggregates brings the day totals up to date itself.
         if settings.in_process_workers and settings.aggregates_interval_seconds > 0:

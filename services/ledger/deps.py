@@ -6,11 +6,16 @@ from fastapi import Request
 
 from services.ledger.deposits.poster import DepositPoster
 from services.ledger.settings import LedgerSettings
+from shared.benefits_client import BenefitsClient
 from shared.members_client import MembersDirectory
 
 
 def directory(request: Request) -> MembersDirectory:
     return request.app.state.directory
+
+
+def benefits(request: Request) -> BenefitsClient:
+    return request.app.state.benefits
 
 
 def settings(request: Request) -> LedgerSettings:

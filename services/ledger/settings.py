@@ -13,6 +13,8 @@ class LedgerSettings(SajjaSettings):
 
     #: Where membership facts come from.
     members_url: str = "http://127.0.0.1:8001"
+    #: Where the fund's sustainability projection comes from (the annual statements' PDF prints it).
+    benefits_url: str = "http://127.0.0.1:8003"
     #: How long the ledger trusts what members said about a member or collector.
     member_facts_ttl_seconds: int = 300
     #: How far ahead of the server a phone's clock may be.

@@ -35,6 +35,7 @@ from shared.auth import Role, TokenVerifier
 from tests.support.apps import ServicesWire, gateway_app
 from tests.support.factories import make_books, make_fund, make_grantor, person
 from tests.support.helpers import ADMIN_PASSWORD, ADMIN_PHONE, AUDIENCE, ISSUER, Tokens, free_port, serving
+from tests.support.projection import canned_projection
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
 
@@ -340,6 +341,10 @@ class FakeServices:
         self.in_flight = 0
         self.most_in_flight = 0
         self.refuse: dict[str, tuple[int, bytes]] = {}
+        #: The query of each projection asked, and paths whose connection is dropped unanswered.
+        self.projections: list[dict[str, str]] = []
+        self.drop: set[str] = set()
+        self.query_strings: list[str] = []
         self.funds = {
             FUND_A: {"id": FUND_A, "network_id": NETWORK, "name": "กองทุนสวัสดิการชุมชนตำบลบ้านส้อง", "name_en": None,
                      "kind": "tambon", "province": "สุราษฎร์ธานี", "district": "เวียงสระ", "subdistrict": "บ้านส้อง",
@@ -462,6 +467,9 @@ class FakeServices:
             lines = [{"status": "submitted", "claims": 1, "oldest_days": 3, "median_days": 3, "over_7_days": 0, "over_30_days": 0},
                      {"status": "payout_held", "claims": 1, "oldest_days": 12, "median_days": 12, "over_7_days": 1, "over_30_days": 0}]
             return {"fund_id": fund_id, "as_of": "2026-03-31T00:00:00+07:00", "lines": lines if a else lines[:1]}
+        if tail == "projection" and path.startswith("/v1/benefits/"):
+            self.projections.append(query)
+            return canned_projection(fund_id)
         if tail == "summary" and path.startswith("/v1/grants/"):
             return {"fund_id": fund_id, "applications": 2 if a else 0, "by_status": {}, "requested_satang": 0, "awarded": 1 if a else 0,
                     "awarded_satang": 5_500_000 if a else 0, "disbursed_satang": 3_000_000 if a else 0,
@@ -470,10 +478,15 @@ class FakeServices:
 
     async def handle(self, request: web.Request) -> web.Response:
         self.seen.append((request.path, request.headers.get("Authorization", "")))
+        self.query_strings.append(request.query_string)
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             await asyncio.sleep(0.02)
+            if any(request.path.endswith(suffix) for suffix in self.drop):
+                assert request.transport is not None
+                request.transport.close()  # as a process that dies mid-request
+                return web.Response(status=500)
             for suffix, (status, body) in self.refuse.items():
                 if request.path.endswith(suffix):
                     return web.Response(status=status, body=body, content_type="application/problem+json")
@@ -800,6 +813,9 @@ def test_the_web_dashboard_in_headless_chromium_on_a_phone_screen(tmp_path: Path
                                  'id="founded">พ.ศ. 2553', "รายรับแยกตามแหล่งที่มา", "เงินสัจจะสมาชิก", "<svg", "สวัสดิการที่จ่ายแยกตามประเภท",
                                  "ผู้สูงอายุ", 'id="pending">3'):
                     assert expected in html, f"{expected!r} not on the page:\n{html[:3000]}"
+                # Ban Song's 20-year projection, from the benefits service (issue 28 point 4).
+                assert "ประมาณการความยั่งยืน 20 ปี" in html and '<polygon class="band"' in html
+                assert 'id="projection-unavailable"' not in html
                 # Fits a phone: nothing wider than the screen, so no sideways scrolling.
                 assert page.evaluate("document.documentElement.scrollWidth") <= 390
                 shot = tmp_path / "dashboard.png"
@@ -848,3 +864,165 @@ async def test_a_slow_service_is_left_out_after_the_deadline(composed, monkeypat
     unavailable = answer.json()["unavailable"]
     assert {u["service"] for u in unavailable} == {"members", "ledger", "benefits", "grants"}
     assert {u["reason"] for u in unavailable} == {"timeout"} and answer.json()["table"] is None
+
+
+# --- The 20-year sustainability projection on the fund's page (issue 28 point 4) ------------------------------
+
+
+def test_the_projection_chart_is_an_svg_band_with_the_expected_path_and_the_floor() -> None:
+    p = canned_projection()
+    svg = str(charts.band(p["path"], "reserve_satang", floor=p["reserve_floor_satang"], title="เงินสำรอง <20 ปี>"))
+    assert svg.startswith("<svg") and "&lt;20 ปี&gt;" in svg
+    band = re.search(r'<polygon class="band" points="([^"]+)"', svg)
+    assert band and len(band.group(1).split()) == 2 * 20, "the 95th percentile forwards, the 5th back"
+    expected = re.search(r'<polyline class="expected" points="([^"]+)"', svg)
+    assert expected and len(expected.group(1).split()) == 20
+    floor = re.search(r'<line class="floor" x1="[\d.]+" y1="([\d.]+)" x2="[\d.]+" y2="([\d.]+)"', svg)
+    assert floor and floor.group(1) == floor.group(2), "the floor is a level line"
+    # Higher money is higher on the chart: the floor (500,000 baht) lies under the whole expected path.
+    assert all(float(point.split(",")[1]) < float(floor.group(1)) for point in expected.group(1).split())
+    for year in ("2570", "2589"):
+        assert f">{year}</text>" in svg, "years in the Buddhist Era"
+    members = str(charts.band(p["path"], "members", money=False, title="สมาชิก"))
+    assert 'class="band"' in members and 'class="floor"' not in members and ">1,000</text>" in members
+    assert "ไม่มีข้อมูล" in str(charts.band([], "members", title="สมาชิก"))
+
+
+def test_the_first_year_under_the_floor_is_said_in_words_in_thai_and_english() -> None:
+    from shared import projection_view as view
+
+    both = canned_projection(first_under=2038, first_under_p5=2033)
+    assert view.under_floor_words(both) == (
+        "ตามค่าคาดหมาย เงินสำรองของกองทุนจะต่ำกว่าเงินสำรองขั้นต่ำตั้งแต่ปี พ.ศ. 2581"
+        " ในกรณีที่ไม่ดี (เปอร์เซ็นไทล์ที่ 5) อาจต่ำกว่าตั้งแต่ปี พ.ศ. 2576")
+    assert view.under_floor_words(both, "en") == ("On the expected path the reserve falls under the floor in 2038. "
+                                                  "In the unlucky case (5th percentile) it falls under it in 2033.")
+    never = canned_projection(first_under=None, first_under_p5=None)
+    assert view.under_floor_words(never) == ("ตามค่าคาดหมาย เงินสำรองของกองทุนไม่ต่ำกว่าเงินสำรองขั้นต่ำตลอด 20 ปี"
+                                             " และแม้ในกรณีที่ไม่ดี (เปอร์เซ็นไทล์ที่ 5) ก็ไม่ต่ำกว่า")
+    assert "stays above the floor for all 20 years" in view.under_floor_words(never, "en")
+    only_unlucky = canned_projection(first_under=None, first_under_p5=2040)
+    assert "ไม่ต่ำกว่าเงินสำรองขั้นต่ำตลอด 20 ปี" in view.under_floor_words(only_unlucky)
+    assert "พ.ศ. 2583" in view.under_floor_words(only_unlucky)
+    assert view.mortality_words(both) == "ฐานอัตราการเสียชีวิต: ตารางมรณะของประเทศไทย (ตารางชีพประเทศไทย พ.ศ. 2560 (TMO2017))"
+    own = {**both, "mortality": {"basis": "fund_own", "source": "members 2010-2026", "note": ""}}
+    assert view.mortality_words(own, "en") == "Mortality basis: The fund's own members' deaths (members 2010-2026)"
+    assert [r["year"] for r in view.every_fifth_year(both["path"])] == [2031, 2036, 2041, 2046]
+    assert view.usable(both) is both
+    broken = canned_projection()
+    del broken["path"][3]["reserve_satang"]["p95"]
+    assert view.usable(broken) is None and view.usable({"path": []}) is None and view.usable(None) is None
+
+
+async def signed_in_admin(client: httpx.AsyncClient) -> None:
+    answer = await client.post("/dashboard/login", data={"phone": ADMIN_PHONE, "password": ADMIN_PASSWORD, "next": "/dashboard"})
+    assert answer.status_code == 200
+
+
+async def test_the_funds_page_shows_the_projection_asked_with_the_callers_token(composed) -> None:
+    client, _, fake = composed
+    await signed_in_admin(client)
+    fake.seen.clear()
+    page = await client.get(f"/dashboard/funds/{FUND_A}")
+    assert page.status_code == 200, page.text
+    section = page.text.split('id="projection"')[1].split("</section>")[0]
+    for expected in ("ประมาณการความยั่งยืน 20 ปี", '<polygon class="band"', '<line class="floor"', '<polyline class="expected"',
+                     "ตั้งแต่ปี พ.ศ. 2581", "พ.ศ. 2576", "ตารางมรณะของประเทศไทย", "TMO2017", "7 ธันวาคม 2569",
+                     "ไม่มีวันเกิดในทะเบียน 12 คน", "10,000,000.00", "500,000.00", ">2589<"):
+        assert expected in section, expected
+    assert section.count("<svg") == 2, "the reserve and the members"
+    assert 'id="projection-unavailable"' not in page.text
+    asked = [(path, token) for path, token in fake.seen if path.endswith("/projection")]
+    tokens_used = {token for _, token in fake.seen}
+    assert [path for path, _ in asked] == [f"/v1/benefits/funds/{FUND_A}/projection"]
+    assert len(tokens_used) == 1 and asked[0][1] in tokens_used, "with the caller's own token, as every figure"
+    assert fake.projections[-1] == {"years": "20"}, "no what-if unless asked"
+
+    # The what-ifs of the page's query go to the benefits service as they are; others are not passed.
+    assert 'name="stop_co_funding" value="codi"' in section and "หยุดเงินสมทบจากรัฐ (พอช.)" in section, "one box per source"
+    assert "death, elderly" in section, "the fund's benefit codes, for the benefit what-if"
+    fake.query_strings.clear()
+    what_if = await client.get(f"/dashboard/funds/{FUND_A}", params=[
+        ("contribution_per_day_satang", "200"), ("new_members_per_year", "30"), ("stop_co_funding", "codi"),
+        ("stop_co_funding", "local_government"), ("benefit", "death:2500000"), ("seed", "1"), ("runs", "9"),
+        ("from", "2026-01-01"), ("to", "2026-03-31")])
+    assert what_if.status_code == 200
+    asked = [q for q in fake.query_strings if "years=20" in q]  # (as aiohttp decodes it)
+    assert asked == ["years=20&contribution_per_day_satang=200&benefit=death:2500000&new_members_per_year=30"
+                     "&stop_co_funding=codi&stop_co_funding=local_government"], "as asked, and nothing else"
+    assert "ตามสมมติฐานที่เลือก" in what_if.text and 'value="200"' in what_if.text and "กลับไปใช้ค่าตั้งต้น" in what_if.text
+    assert what_if.text.count("checked>") == 2
+
+
+@pytest.mark.parametrize("failure", ["503", "422", "dropped", "slow", "not a projection"])
+async def test_the_funds_page_renders_when_the_projection_cannot_be_had(composed, monkeypatch, failure: str) -> None:
+    client, _, fake = composed
+    await signed_in_admin(client)
+    if failure == "503":
+        fake.refuse["/projection"] = (503, b'{"code": "upstream.unavailable", "title": "x", "detail": "down"}')
+    elif failure == "422":
+        fake.refuse["/projection"] = (422, json.dumps({"code": "validation_error", "title": "ข้อมูลไม่ถูกต้อง",
+                                                       "detail": "new_members_per_year ต้องไม่ติดลบ"}, ensure_ascii=False).encode())
+    elif failure == "dropped":
+        fake.drop.add("/projection")
+    elif failure == "slow":
+        monkeypatch.setattr("gateway.dashboard.figures.PROJECTION_SECONDS", 0.001)
+    else:
+        monkeypatch.setattr(fake, "answer", lambda path, query, real=fake.answer: {"path": "nothing"} if path.endswith(
+            "/projection") else real(path, query))
+    page = await client.get(f"/dashboard/funds/{FUND_A}")
+    assert page.status_code == 200, page.text
+    assert 'id="projection-unavailable"' in page.text
+    assert "14,328,280.76" in page.text and "ผู้สูงอายุ" in page.text, "the rest of the page is all there"
+    assert '<polygon class="band"' not in page.text
+    if failure == "422":
+        assert "แสดงประมาณการไม่ได้: new_members_per_year ต้องไม่ติดลบ" in page.text, "a refused what-if says why"
+    else:
+        assert "ขณะนี้แสดงประมาณการไม่ได้ (ระบบสวัสดิการไม่ตอบหรือขัดข้อง)" in page.text
+        assert "down" not in page.text.split('id="projection"')[1].split("</section>")[0], "a 5xx's detail is not shown"
+
+
+async def test_a_real_funds_page_shows_the_benefits_services_own_projection(engines, service_client, tokens) -> None:
+    """The gateway in front of the real members, ledger, benefits and grants apps: the fund's page
+    shows what the engine answers, and a what-if the engine refuses says why."""
+    from shared import projection_view as view
+    from tests.support.apps import gateway_before
+
+    services = {name: await service_client(name) for name in ("members", "ledger", "benefits", "grants")}
+    books = await make_books(service_client, tokens, members_count=3)
+    for member in range(3):
+        assert (await books.post("/deposits", books.deposit(member=member, amount=36_500), books.collector_headers)).status_code == 201
+    async with gateway_before(engines["gateway"], services, tokens) as (_, client, signed):
+        engine = await client.get(f"/v1/benefits/funds/{books.id}/projection", headers=signed.headers())
+        assert engine.status_code == 200, engine.text
+        p = engine.json()
+        await signed_in_admin(client)
+        page = await client.get(f"/dashboard/funds/{books.id}")
+        assert page.status_code == 200, page.text
+        section = page.text.split('id="projection"')[1].split("</section>")[0]
+        for expected in ('<polygon class="band"', '<line class="floor"', view.under_floor_words(p),
+                         f">{p['path'][-1]['year'] + thai.BE_OFFSET}<", "สมาชิกตั้งต้น 3 คน"):
+            assert expected in section, expected
+        assert view.mortality_words(p).replace("'", "&#39;") in section
+        refused = await client.get(f"/dashboard/funds/{books.id}", params={"benefit": "no_such_benefit:100"})
+        assert refused.status_code == 200
+        assert "แสดงประมาณการไม่ได้: กองทุนนี้ไม่มีสวัสดิการรหัส no_such_benefit" in refused.text
+
+
+async def test_with_benefits_down_the_funds_page_renders_without_its_figures_and_projection(engines) -> None:
+    fake = FakeServices()
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with serving(fake.app) as url, gateway_app(
+        engines["gateway"], members_url=url, ledger_url=url, benefits_url=dead, grants_url=url
+    ) as (app, client):
+        await signed_in_admin(client)
+        page = await client.get(f"/dashboard/funds/{FUND_A}")
+        assert page.status_code == 200, page.text
+        assert 'id="missing"' in page.text and "ระบบสวัสดิการติดต่อไม่ได้" in page.text
+        assert 'id="projection-unavailable"' in page.text and "ขณะนี้แสดงประมาณการไม่ได้" in page.text
+        assert "14,328,280.76" in page.text and "รัฐ (พอช.)" in page.text, "the ledger's and members' figures are there"
+        assert 'id="benefits">-<' in page.text, "benefits paid unknown: a blank, never 0"
+        keyring = app.state.keyring
+        signed = Tokens(pem=keyring._current_pem, kid=keyring.current_kid, jwks=keyring.jwks())
+        api = await client.get(f"/v1/dashboard/funds/{FUND_A}", headers=signed.headers())
+        assert api.status_code == 503, "the JSON dashboard is as it was: a service down is a 503 problem"

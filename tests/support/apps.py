@@ -5,8 +5,9 @@ and the clients one service uses to call another.
   ``app.state``, as ``tests/conftest.py``'s ``service_client`` fixture and the ledger's concurrency
   tests do).
 - ``rolled_back(engine)``: a ``Database`` on one connection whose outer transaction is rolled back.
-- ``members_directory`` / ``ledger_client``: the ledger's and the other services' view of the
-  members service and the ledger, the real apps called with a service token.
+- ``members_directory`` / ``ledger_client`` / ``benefits_client``: the ledger's and the other
+  services' view of the members service, the ledger and benefits, the real apps called with a
+  service token.
 - ``gateway_app(engine, **settings)``: the gateway app started as its lifespan would.
 - ``ServicesWire``: the gateway's forwarder answered by the real services' ASGI apps.
 - ``app_routes(name)``: every API route of a process's app, for tests that walk them all.
@@ -96,6 +97,29 @@ def ledger_client(ledger: httpx.AsyncClient, tokens: Tokens, caller: str = "bene
 
     http = httpx.AsyncClient(transport=ledger._transport, headers=tokens.service(caller))
     return LedgerClient(http, "http://ledger")
+
+
+class LaterApp(httpx.AsyncBaseTransport):
+    """Requests to a service's app that is made on its first request (``make``: the
+    ``service_client`` fixture's), for a service that calls one that calls it back."""
+
+    def __init__(self, make: Any) -> None:
+        self.make = make
+        self.transport: httpx.AsyncBaseTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.transport is None:
+            self.transport = (await self.make())._transport
+        return await self.transport.handle_async_request(request)
+
+
+def benefits_client(make: Any, tokens: Tokens, caller: str = "ledger") -> Any:
+    """Another service's view of benefits (the ledger's, unless ``caller`` names another): the
+    real benefits app, made on the first call (``make``: an async function answering its client)."""
+    from shared.benefits_client import BenefitsClient
+
+    http = httpx.AsyncClient(transport=LaterApp(make), headers=tokens.service(caller))
+    return BenefitsClient(http, "http://benefits")
 
 
 @asynccontextmanager

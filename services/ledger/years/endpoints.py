@@ -5,6 +5,8 @@ general meeting as JSON, XLSX or PDF (docs/fiscal-years.md)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -17,6 +19,9 @@ from services.ledger.schemas import FiscalYears, YearCloseIn, YearClosingOut, Ye
 from services.ledger.years import render, service
 from shared.auth import CurrentPrincipal
 from shared.db import DbSession
+from shared.errors import SajjaError
+
+log = logging.getLogger("sajja.ledger.years")
 
 router = APIRouter(prefix="/v1/ledger/funds/{fund_id}", tags=["fiscal years"])
 
@@ -61,12 +66,26 @@ async def year_statements(
     format: Annotated[Literal["json", "xlsx", "pdf"], Query()] = "json",  # noqa: A002 - the query's name
 ) -> Any:
     """The year's financial position and income and expenditure, beside the previous year's, for
-    the general meeting: JSON, XLSX or a Thai PDF."""
+    the general meeting: JSON, XLSX or a Thai PDF (whose last page is the fund's 20-year
+    sustainability projection as of the day it is made, or says the projection is unavailable)."""
     statements = await service.statements(session, deps.directory(request), fund_id, year)
     if format == "json":
         return statements
     if format == "xlsx":
         body = await asyncio.to_thread(render.xlsx, statements)
         return Response(body, media_type=render.XLSX_TYPE, headers=render.attachment(f"statements-{year}.xlsx"))
-    body = await asyncio.to_thread(render.pdf, statements)
+    # The PDF's last page is the fund's projection, asked of the benefits service once the books
+    # are read (one after the other: a year refused costs no simulation).
+    projection = await _projection(request, fund_id)
+    body = await asyncio.to_thread(render.pdf, statements, None, projection)
     return Response(body, media_type=render.PDF_TYPE, headers=render.attachment(f"statements-{year}.pdf"))
+
+
+async def _projection(request: Request, fund_id: uuid.UUID) -> dict[str, Any] | None:
+    """The fund's 20-year projection as of today with the defaults (no what-ifs), or None when the
+    benefits service is down or refuses: the PDF is made all the same, its page saying so."""
+    try:
+        return await deps.benefits(request).projection(fund_id, years=20)
+    except (SajjaError, ValueError) as error:
+        log.warning("no projection for the statements of fund %s: %s", fund_id, error)
+        return None

@@ -13,15 +13,19 @@ from __future__ import annotations
 import io
 import re
 import urllib.parse
+import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from services.ledger.schemas import StatementFigure, YearStatements
+from shared import projection_view as view
+from shared.figures import short_baht
 from shared.fiscal import BE_OFFSET
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -173,9 +177,11 @@ class StatementPdf(FPDF):
         self.cell(widths[3], 7, baht(figure.previous_satang), border=border, align="R", new_x="LMARGIN", new_y="NEXT")
 
 
-def pdf(s: YearStatements, fund_name: str | None = None) -> bytes:
+def pdf(s: YearStatements, fund_name: str | None = None, projection: dict[str, Any] | None = None) -> bytes:
     """The statements on A4 for the general meeting: position, then income and expenditure, each
-    figure beside the previous year's, then the administration against its cap."""
+    figure beside the previous year's, then the administration against its cap; last, a page of
+    the fund's 20-year sustainability projection (``projection``: the benefits service's answer,
+    None when it could not be had, and the page says so)."""
     doc = StatementPdf(footer_text=f"งบการเงินประจำปีบัญชี {s.year_be}")
     doc.add_page()
     doc.set_font(FAMILY, "B", 16)
@@ -210,4 +216,122 @@ def pdf(s: YearStatements, fund_name: str | None = None) -> bytes:
     if s.closing is not None:
         doc.multi_cell(0, 7, f"ที่ประชุมใหญ่อนุมัติเมื่อวันที่ {thai_date(s.closing.meeting_on)} ตามรายงานการประชุม"
                              f" {s.closing.minutes_ref}", new_x="LMARGIN", new_y="NEXT")
+    projection_page(doc, view.usable(projection))
     return bytes(doc.output())
+
+
+#: The projection chart's colours (RGB): the dashboard's green, its band lighter, the floor red.
+GREEN, BAND, FLOOR, GRID = (46, 125, 90), (200, 226, 212), (181, 71, 58), (215, 215, 215)
+
+
+def projection_page(doc: StatementPdf, projection: dict[str, Any] | None) -> None:
+    """"ประมาณการความยั่งยืน 20 ปี": the reserve's expected path and its 5-95% band against the
+    floor, when it first falls under the floor, every fifth year in a table, and the mortality
+    basis. The projection is the one of the day the PDF is made, with the defaults (no what-ifs)."""
+    doc.add_page()
+    doc.set_font(FAMILY, "B", 15)
+    doc.cell(0, 9, view.text("title"), align="C", new_x="LMARGIN", new_y="NEXT")
+    doc.set_font(FAMILY, "", 12)
+    if projection is None:
+        doc.ln(4)
+        doc.multi_cell(0, 7, view.text("unavailable"), new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(0, 7, "งบการเงินในเอกสารนี้ครบถ้วน ขอพิมพ์เอกสารนี้ใหม่ภายหลังเพื่อดูประมาณการ",
+                       new_x="LMARGIN", new_y="NEXT")
+        return
+    path = projection["path"]
+    start = projection["starting"]
+    floor = int(projection["reserve_floor_satang"])
+    as_of = dt.date.fromisoformat(str(projection["as_of"])[:10])
+    doc.cell(0, 7, f"ประมาณการ ณ วันที่ {thai_date(as_of)} ปี พ.ศ. {path[0]['year'] + BE_OFFSET}–{path[-1]['year'] + BE_OFFSET}"
+                   f" จากการจำลอง {int(projection.get('runs') or 0):,} รอบ ตามสมมติฐานปัจจุบันของกองทุน",
+             align="C", new_x="LMARGIN", new_y="NEXT")
+    without_birth = int(start.get("members_without_birth_date") or 0)
+    doc.multi_cell(0, 7, f"ตั้งต้น: เงินสำรอง {baht(int(start['reserve_satang']))} บาท สมาชิก {int(start.get('members') or 0):,} คน"
+                         + (f" (ไม่มีวันเกิดในทะเบียน {without_birth:,} คน)" if without_birth else "")
+                         + f" เงินสำรองขั้นต่ำ {baht(floor)} บาท", new_x="LMARGIN", new_y="NEXT")
+    _projection_chart(doc, path, floor)
+    doc.set_font(FAMILY, "B", 12)
+    doc.multi_cell(0, 7, view.under_floor_words(projection), new_x="LMARGIN", new_y="NEXT")
+    doc.ln(2)
+    _projection_table(doc, view.every_fifth_year(path))
+    doc.ln(2)
+    doc.set_font(FAMILY, "", 11)
+    doc.multi_cell(0, 6, view.mortality_words(projection), new_x="LMARGIN", new_y="NEXT")
+    note = (projection.get("mortality") or {}).get("note")
+    if note:
+        doc.multi_cell(0, 6, str(note), new_x="LMARGIN", new_y="NEXT")
+    doc.set_text_color(90)
+    doc.multi_cell(0, 6, "ประมาณการนี้ใช้ค่าตั้งต้นของระบบ ไม่มีการสมมติเปลี่ยนเงินสัจจะ สวัสดิการ สมาชิกใหม่ หรือเงินสมทบ"
+                         " ค่าคาดหมายคือค่าเฉลี่ยของการจำลอง ช่วง 5–95% คือช่วงที่ผลการจำลองร้อยละ 90 อยู่ภายใน",
+                   new_x="LMARGIN", new_y="NEXT")
+    doc.set_text_color(0)
+
+
+def _projection_chart(doc: StatementPdf, path: list[dict[str, Any]], floor: int) -> None:
+    """The reserve's band, expected line and floor, drawn with fpdf2's polygons and lines."""
+    top = doc.get_y() + 4
+    plot = view.band_plot(path, "reserve_satang", left=doc.l_margin + 20, top=top, width=doc.epw - 24, height=78,
+                          floor=floor, unit=100)
+    doc.set_font(FAMILY, "", 8)
+    doc.set_line_width(0.2)
+    doc.set_draw_color(*GRID)
+    for y, value in plot.y_ticks:
+        doc.line(plot.left, y, plot.right, y)
+        doc.set_xy(doc.l_margin, y - 2)
+        doc.cell(18, 4, short_baht(value), align="R")
+    for x, year in plot.x_ticks:
+        doc.set_xy(x - 8, plot.bottom + 1)
+        doc.cell(16, 4, str(year + BE_OFFSET), align="C")
+    doc.set_fill_color(*BAND)
+    doc.polygon(plot.band, style="F")
+    doc.set_draw_color(*GREEN)
+    doc.set_line_width(0.7)
+    doc.polyline(plot.expected)
+    if plot.floor_y is not None:
+        doc.set_draw_color(*FLOOR)
+        doc.set_line_width(0.5)
+        doc.set_dash_pattern(dash=2, gap=1.2)
+        doc.line(plot.left, plot.floor_y, plot.right, plot.floor_y)
+        doc.set_dash_pattern()
+    doc.set_draw_color(0)
+    doc.set_line_width(0.2)
+    # The legend, under the years.
+    y = plot.bottom + 7
+    x = plot.left
+    for colour, label, kind in ((BAND, view.text("band"), "band"), (GREEN, view.text("expected"), "line"),
+                                (FLOOR, view.text("floor"), "line")):
+        if kind == "band":
+            doc.set_fill_color(*colour)
+            doc.rect(x, y + 0.8, 8, 2.6, style="F")
+        else:
+            doc.set_draw_color(*colour)
+            doc.set_line_width(0.7)
+            doc.line(x, y + 2, x + 8, y + 2)
+        doc.set_xy(x + 9, y)
+        doc.cell(34, 4, label)
+        x += 44
+    doc.set_draw_color(0)
+    doc.set_line_width(0.2)
+    doc.set_font(FAMILY, "", 12)
+    doc.set_xy(doc.l_margin, y + 7)
+
+
+def _projection_table(doc: StatementPdf, rows: list[dict[str, Any]]) -> None:
+    """Every fifth year: members, contributions, co-funding, benefits, and the reserve with its band."""
+    widths = [14.0, 16.0, 22.0, 22.0, 22.0, 26.0, 26.0, 26.0]
+    heads = ["ปี พ.ศ.", "สมาชิก", "เงินสัจจะ", "เงินสมทบ", "สวัสดิการ", "เงินสำรอง", "ช่วงล่าง 5%", "ช่วงบน 95%"]
+    doc.set_font(FAMILY, "B", 9)
+    doc.cell(0, 5, "ค่าคาดหมายทุก 5 ปี (บาท) และช่วง 5–95% ของเงินสำรอง", new_x="LMARGIN", new_y="NEXT")
+    for head, width in zip(heads, widths):
+        doc.cell(width, 6, head, border="B", align="L" if head == heads[0] else "R")
+    doc.ln(6)
+    doc.set_font(FAMILY, "", 9)
+    for point in rows:
+        reserve = point["reserve_satang"]
+        cells = [str(int(point["year"]) + BE_OFFSET), f"{round(float(point['members']['expected'])):,}",
+                 *(baht(round(float(value))) for value in (
+                     point["contributions_satang"]["expected"], point["co_funding_satang"]["expected"],
+                     point["benefits_satang"]["expected"], reserve["expected"], reserve["p5"], reserve["p95"]))]
+        for i, (value, width) in enumerate(zip(cells, widths)):
+            doc.cell(width, 6, value, align="L" if i == 0 else "R")
+        doc.ln(6)
