@@ -902,3 +902,13 @@ def test_readme_documents_the_commands_and_every_variable() -> None:
     for var in used_variables():
         documented = per_process.sub("SAJJA_<PROCESS>_DATABASE_URL", var)
         assert documented in text, f"deploy/README.md does not document {var}"
+
+
+@pytest.mark.parametrize("name", PROCESS_NAMES)
+def test_compose_gives_each_process_the_address_of_every_service_it_calls(name: str) -> None:
+    """A setting ``<service>_url`` left at its default (127.0.0.1) points a container at itself:
+    every process is told where each service it calls lives, by its compose name."""
+    env = compose_services()[name]["environment"]
+    for service in SERVICE_NAMES:
+        if f"{service}_url" in settings_class(name).model_fields:
+            assert env.get(f"SAJJA_{service.upper()}_URL") == f"http://{service}:8000", (name, service)
