@@ -11,8 +11,18 @@ from typing import Any
 
 import httpx
 
-from shared.errors import Forbidden, NotFound, SajjaError
+from shared.errors import Forbidden, NotFound, SajjaError, register_messages
 from shared.http import request_with_retries
+
+register_messages(
+    {
+        # A fund the members service does not know, for every service that asks it about one.
+        "fund.not_found": {
+            "th": ("ไม่พบกองทุน", "ไม่พบกองทุนนี้"),
+            "en": ("Fund not found", "No such fund"),
+        },
+    }
+)
 
 
 class MembersDirectory:
@@ -88,7 +98,7 @@ class MembersDirectory:
         (None when not known), sex, joined_on, status, status_since, as ISO strings."""
         response = await self._call("GET", f"{self.base}/{fund_id}/roll")
         if response.status_code == 404:
-            raise NotFound("projection.fund_unknown")
+            raise NotFound("fund.not_found")
         if response.status_code != 200:
             raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "members"})
         body = response.json()

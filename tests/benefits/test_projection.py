@@ -431,4 +431,4 @@ async def test_ban_songs_first_projected_year_starts_from_its_books_and_its_2019
 async def test_a_fund_that_does_not_exist_is_a_404(fund: Fund, tokens) -> None:
     url = f"/v1/benefits/funds/{uuid.uuid4()}/projection"
     missing = await fund.benefits.get(url, headers={**tokens.headers(Role.platform_admin), "Accept-Language": "en"})
-    assert missing.status_code == 404 and missing.json()["code"] == "projection.fund_unknown", missing.text
+    assert missing.status_code == 404 and missing.json()["code"] == "fund.not_found", missing.text

@@ -40,10 +40,6 @@ register_messages(
             "th": ("คำขอใหญ่เกินไป", "จำนวนปีคูณจำนวนรอบต้องไม่เกิน {limit}"),
             "en": ("Too large", "Years times runs must not exceed {limit}"),
         },
-        "projection.fund_unknown": {
-            "th": ("ไม่พบกองทุน", "ไม่พบกองทุนนี้"),
-            "en": ("Fund not found", "No such fund"),
-        },
     }
 )
 
