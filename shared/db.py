@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, text
@@ -68,7 +68,7 @@ POOLED_CONNECT_ARGS = {
 }
 
 
-def connect_args(pooler: str = "") -> dict:
+def connect_args(pooler: str = "") -> dict[str, Any]:
     return POOLED_CONNECT_ARGS if pooler else CONNECT_ARGS
 
 
@@ -81,7 +81,7 @@ class Database:
         #: Size of the autocommit pool (the main pool's size; see :meth:`autocommit`).
         self._pool_size = pool_size
         self._autocommit_engine: AsyncEngine | None = None
-        kwargs = {"expire_on_commit": False}
+        kwargs: dict[str, Any] = {"expire_on_commit": False}
         if isinstance(bind, AsyncConnection):
             # Tests: every session works inside savepoints of the test's outer transaction.
             kwargs["join_transaction_mode"] = "create_savepoint"
