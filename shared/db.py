@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, text
+from sqlalchemy import CursorResult, MetaData, Result, text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -41,6 +41,12 @@ def naming_metadata() -> MetaData:
     ``class Base(DeclarativeBase): metadata = naming_metadata()``: a class statement mypy can see
     (a base class made by a function call is not a type to it)."""
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched (0 when the driver does not say). ``session.execute``
+    answers such a statement with a ``CursorResult``, which SQLAlchemy types as any ``Result``."""
+    return cast("CursorResult[Any]", result).rowcount or 0
 
 
 def make_base() -> type[DeclarativeBase]:
