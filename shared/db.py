@@ -98,7 +98,7 @@ class Database:
         if isinstance(bind, AsyncConnection):
             # Tests: every session works inside savepoints of the test's outer transaction.
             kwargs["join_transaction_mode"] = "create_savepoint"
-        self.sessionmaker = async_sessionmaker(bind, **kwargs)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(bind, **kwargs)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10, pooler: str = "") -> Database:

@@ -249,6 +249,8 @@ async def rewrap(db: Database, store: DocumentStore, limit: int = 200) -> int:
                 select(ClaimDocument).where(ClaimDocument.key_id != store.keys.current, ClaimDocument.wrapped_key.is_not(None))
                 .limit(limit).with_for_update(skip_locked=True))).all()
             for document in rows:
+                # The query's filters; an encrypted document is stored under its object key.
+                assert document.key_id is not None and document.wrapped_key is not None and document.object_key is not None
                 document.key_id, document.wrapped_key = store.keys.rewrap(document.key_id, document.wrapped_key, document.object_key)
             return len(rows)
 

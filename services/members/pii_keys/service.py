@@ -132,6 +132,7 @@ async def reencrypt_batch(db: Database, vault: PiiVault, batch: int) -> int:
         )).all()
         moved = []
         for member_id, token, key_id in rows:
+            assert token is not None and key_id is not None  # the query's filters
             try:
                 number = vault.decrypt(token, key_id)
             except PiiKeyError:
