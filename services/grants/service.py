@@ -481,6 +481,7 @@ async def decide(session: AsyncSession, principal: Principal, application: Appli
     if await session.get(Review, (application.id, principal.subject)) is not None:
         raise Forbidden("application.decider_reviewed")
     count = await session.scalar(select(func.count()).select_from(Review).where(Review.application_id == application.id))
+    assert count is not None  # count(*)
     if count < 2:
         raise SajjaError("application.reviews_needed", status_code=409, params={"count": count})
     application.decided_by, application.decided_at, application.decision_note = principal.subject, utcnow(), data.note
@@ -500,6 +501,7 @@ async def decide(session: AsyncSession, principal: Principal, application: Appli
         split_cap = program.envelope_satang * split["pct_bp"] // 10_000
         split_used = await session.scalar(select(func.coalesce(func.sum(Application.approved_satang), 0)).where(
             Application.program_id == program.id, Application.split == application.split, Application.id != application.id))
+        assert split_used is not None  # coalesce
         if int(split_used) + amount > split_cap:
             raise Conflict("award.split_exceeded", params={"split": split["name"], "available_satang": split_cap - int(split_used)})
     await session.execute(update(Program).where(Program.id == program.id).values(allocated_satang=Program.allocated_satang + amount))
