@@ -37,7 +37,8 @@ class LedgerClient:
         return response.json()
 
     async def standing(self, fund_id: uuid.UUID, member_id: uuid.UUID, as_of: str | None = None) -> dict[str, Any]:
-        return await self._get(f"{fund_id}/members/{member_id}/standing", {"as_of": as_of} if as_of else None)
+        standing: dict[str, Any] = await self._get(f"{fund_id}/members/{member_id}/standing", {"as_of": as_of} if as_of else None)
+        return standing
 
     async def post(self, fund_id: uuid.UUID, path: str, body: dict[str, Any]) -> LedgerAnswer:
         """POST a money movement. Transport failures raise ``httpx.HTTPError``: the caller retries

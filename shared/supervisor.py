@@ -94,7 +94,7 @@ class Child:
     argv: list[str] = field(default_factory=list)
     process: asyncio.subprocess.Process | None = None
     starts: list[float] = field(default_factory=list)
-    pump: asyncio.Task | None = None
+    pump: asyncio.Task[None] | None = None
     #: Port of its Prometheus listener (``SAJJA_METRICS_PORT`` + its place in the list), or None.
     metrics_port: int | None = None
 
