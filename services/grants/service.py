@@ -49,7 +49,7 @@ from shared.errors import Conflict, Forbidden, NotFound, SajjaError, register_me
 from shared.figures import BE_OFFSET
 from shared.members_client import MembersDirectory
 from shared.outbound import TargetPolicy, TargetRefused
-from shared.timeutil import bangkok_today, utcnow
+from shared.timeutil import bangkok_date, bangkok_today, utcnow
 
 register_messages(
     {
@@ -529,7 +529,8 @@ def hold_reason(tranche: Tranche, tranches: list[Tranche], reports: list[UseRepo
     if not disbursed:
         return None
     last = max(disbursed, key=lambda t: t.disbursed_on or dt.date.min)
-    reported_since = [r for r in reports if r.submitted_at.date() >= (last.disbursed_on or dt.date.min)]
+    # Both Bangkok dates: a report sent before 07:00 in Bangkok has yesterday's UTC date.
+    reported_since = [r for r in reports if bangkok_date(r.submitted_at) >= (last.disbursed_on or dt.date.min)]
     if reported_since:
         return None
     if tranche.requires_report:
