@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -308,7 +309,7 @@ class Erasure(Leased, Base):
     requested_by: Mapped[str] = mapped_column(String(64), nullable=False)
     requested_role: Mapped[str] = mapped_column(String(32), nullable=False)
     requested_at: Mapped[dt.datetime] = _created_at()
-    steps: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    steps: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     #: When the worker next tries the steps still pending; NULL once every step is done.
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
