@@ -211,11 +211,11 @@ def copy_plan(columns: dict[str, list[tuple[str, str, int | None]]], keys: list[
     grew = True
     while grew:
         grew = False
-        for table, parent, cols, refs in keys:
+        for table, parent, key_cols, refs in keys:
             if table in chosen or table in SKIP or parent not in chosen or table == parent:
                 continue
             parent_rows = chosen[parent].replace("t.", "p.")
-            chosen[table] = (f"({', '.join('t.' + c for c in cols)}) IN (SELECT {', '.join('p.' + r for r in refs)}"
+            chosen[table] = (f"({', '.join('t.' + c for c in key_cols)}) IN (SELECT {', '.join('p.' + r for r in refs)}"
                              f" FROM {parent} p WHERE {parent_rows})")
             grew = True
     outside = {(t, c) for t, parent, cols, _ in keys if parent not in chosen for c in cols}

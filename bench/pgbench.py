@@ -339,7 +339,7 @@ class ActivitySampler:
                 if holding:
                     self.queued += 1
                     for category in holding:
-                        self.holders[category] += 1 / len(holding)
+                        self.holders[category] += 1 / len(holding)  # type: ignore[assignment]  # a Counter of weights
                 await asyncio.sleep(self.interval)
         finally:
             await conn.close()

@@ -226,7 +226,10 @@ def system_cpu_groups(system: RunningSystem) -> dict[str, Callable[[], list[psut
 
     groups: dict[str, Callable[[], list[psutil.Process]]] = {"bench": lambda: _process(os.getpid())}
     for name in PROCESS_NAMES:  # a process's replicas together
-        groups[name] = lambda name=name: [p for pid in system.pids_of(name) for p in _process(pid)]
+        def replicas(name: str = name) -> list[psutil.Process]:
+            return [p for pid in system.pids_of(name) for p in _process(pid)]
+
+        groups[name] = replicas
     groups["postgres"] = lambda: _postgres_processes(system.home / "pgdata")
     return groups
 
@@ -354,6 +357,7 @@ async def _run_load(
                 if clock() >= measure_until:
                     break
                 # made before the clock starts
+                data: bytes | None
                 if request_factory is not None:
                     target, extra, data = request_factory()
                     target = path_of(target)

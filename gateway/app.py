@@ -185,7 +185,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(line_router)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
-    async def jwks(request: Request) -> JSONResponse:
+    async def jwks(request: Request) -> Response:
         keyring: KeyRing = request.app.state.keyring
         await keyring.refresh_if_stale(request.app.state.db)
         # No max-age: a cache may keep it but must ask again, or a revoke would wait for it
@@ -225,7 +225,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         states = await asyncio.gather(own_state(), *(service_state(n) for n in names))
         services = {"gateway": states[0], **dict(zip(names, states[1:]))}
         failing = sorted(n for n, s in services.items() if s != "ok")
-        body = {"status": "ok" if not failing else "unavailable", "services": services}
+        body: dict[str, Any] = {"status": "ok" if not failing else "unavailable", "services": services}
         if failing:
             body["not_ready"] = failing
         if replicas:

@@ -18,14 +18,17 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.auth import Role
 from shared.audit import audit_events_table
-from shared.db import make_base
+from shared.db import naming_metadata
 from shared.lease import Leased
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = naming_metadata()
+
 
 #: Administrative acts (shared.audit, docs/audit.md); append-only.
 audit_events = audit_events_table(Base.metadata)

@@ -31,7 +31,7 @@ from gateway.models import LineLink, LineLinkCode, LineOutbox, LoginThrottle, Us
 from gateway.proxy import TRANSPORT_ERRORS, bad_gateway, upstream_failure
 from shared.audit import audit
 from shared.auth import Principal
-from shared.db import DbSession
+from shared.db import DbSession, rowcount
 from shared.errors import NotFound, register_messages
 from shared.timeutil import utcnow
 
@@ -67,18 +67,18 @@ async def erase_member(fund_id: uuid.UUID, member_id: uuid.UUID, session: DbSess
     for user in users:
         if user.phone == erased_phone(user):
             continue
-        throttled += (await session.execute(
-            delete(LoginThrottle).where(LoginThrottle.kind == "phone", LoginThrottle.key == user.phone))).rowcount or 0
+        throttled += rowcount(await session.execute(
+            delete(LoginThrottle).where(LoginThrottle.kind == "phone", LoginThrottle.key == user.phone)))
         user.phone, user.display_name, user.password_hash = erased_phone(user), ERASED_NAME, "!erased"
         user.is_active, user.pin_ticket_hash, user.pin_ticket_expires_at = False, None, None
         await bump_user(session, user, "erased")
         erased_users += 1
     line_users = (await session.scalars(select(LineLink.line_user_id).where(
         LineLink.fund_id == fund_id, LineLink.member_id == member_id))).all()
-    messages = (await session.execute(delete(LineOutbox).where(LineOutbox.line_user_id.in_(line_users)))).rowcount or 0
-    links = (await session.execute(delete(LineLink).where(LineLink.line_user_id.in_(line_users)))).rowcount or 0
-    codes = (await session.execute(delete(LineLinkCode).where(
-        LineLinkCode.fund_id == fund_id, LineLinkCode.member_id == member_id))).rowcount or 0
+    messages = rowcount(await session.execute(delete(LineOutbox).where(LineOutbox.line_user_id.in_(line_users))))
+    links = rowcount(await session.execute(delete(LineLink).where(LineLink.line_user_id.in_(line_users))))
+    codes = rowcount(await session.execute(delete(LineLinkCode).where(
+        LineLinkCode.fund_id == fund_id, LineLinkCode.member_id == member_id)))
     erased = {"users": erased_users, "line_links": links, "line_link_codes": codes, "line_messages": messages,
               "login_throttle": throttled}
     if any(erased.values()):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -108,7 +109,7 @@ class Forwarder:
     """The pooled client and each service's replicas."""
 
     def __init__(
-        self, service_urls: dict[str, str | list[str]], *, timeout: float, connect_timeout: float, max_connections: int,
+        self, service_urls: Mapping[str, str | list[str]], *, timeout: float, connect_timeout: float, max_connections: int,
         idle_seconds: float = CLIENT_IDLE_SECONDS,
     ) -> None:
         replicas = {name: [urls] if isinstance(urls, str) else list(urls) for name, urls in service_urls.items()}

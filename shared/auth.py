@@ -342,7 +342,7 @@ class RevokingVerifier:
         self.revocations = revocations
 
     async def verify(self, token: str) -> Principal:
-        principal = await self.inner.verify(token)
+        principal: Principal = await self.inner.verify(token)
         await self.revocations.check(principal)
         return principal
 

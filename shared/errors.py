@@ -9,6 +9,7 @@ handler renders it. Validation failures list every bad field.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -269,7 +270,7 @@ def problem_response(
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=out_headers)
 
 
-def field_errors(errors: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+def field_errors(errors: Iterable[Mapping[str, Any]], lang: str) -> list[dict[str, Any]]:
     """Pydantic errors as ``{field, code, message}`` in the caller's language."""
     fields = []
     for err in errors:

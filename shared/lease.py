@@ -34,7 +34,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import UUID
 
-T = TypeVar("T")
 
 #: How long a claim lasts unless the worker says otherwise (``SAJJA_WORKER_LEASE_SECONDS``).
 DEFAULT_LEASE_SECONDS = 60.0
@@ -47,6 +46,10 @@ class Leased:
     claim_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     #: Until when (the database's clock) the claim holds; after it another replica may take the row.
     claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+#: A model with the two columns (the models that are claimed mix :class:`Leased` in).
+T = TypeVar("T", bound=Leased)
 
 
 def unclaimed(model: Any) -> ColumnElement[bool]:
@@ -67,7 +70,7 @@ async def claim(session: AsyncSession, model: type[T], *conditions: Any, order_b
     if rows:
         until = await session.scalar(select(func.clock_timestamp() + dt.timedelta(seconds=seconds)))
         for row in rows:
-            row.claim_token, row.claimed_until = uuid.uuid4(), until  # type: ignore[attr-defined]
+            row.claim_token, row.claimed_until = uuid.uuid4(), until
         await session.flush()
     return list(rows)
 
@@ -80,7 +83,7 @@ async def hold(session: AsyncSession, model: type[T], key: Any, token: uuid.UUID
     primary = model.__mapper__.primary_key  # type: ignore[attr-defined]
     return await session.scalar(
         select(model).where(*(column == value for column, value in zip(primary, keys, strict=True)),
-                            model.claim_token == token)  # type: ignore[attr-defined]
+                            model.claim_token == token)
         .with_for_update()
         .execution_options(populate_existing=True)
     )

@@ -31,7 +31,8 @@ class LedgerClient:
         return await get_json(self.http, f"{self.base}/{path}", service="ledger", params=params)
 
     async def standing(self, fund_id: uuid.UUID, member_id: uuid.UUID, as_of: str | None = None) -> dict[str, Any]:
-        return await self._get(f"{fund_id}/members/{member_id}/standing", {"as_of": as_of} if as_of else None)
+        standing: dict[str, Any] = await self._get(f"{fund_id}/members/{member_id}/standing", {"as_of": as_of} if as_of else None)
+        return standing
 
     async def post(self, fund_id: uuid.UUID, path: str, body: dict[str, Any]) -> LedgerAnswer:
         """POST a money movement. Transport failures raise ``httpx.HTTPError``: the caller retries
@@ -50,4 +51,5 @@ class LedgerClient:
 
     async def projection_inputs(self, fund_id: uuid.UUID, years: int = 5) -> dict[str, Any]:
         """The reserve, income by year and source, and the plan in force (``ledger.projection_inputs``)."""
-        return await self._get(f"{fund_id}/reports/projection-inputs", {"years": str(years)})
+        inputs: dict[str, Any] = await self._get(f"{fund_id}/reports/projection-inputs", {"years": str(years)})
+        return inputs

@@ -95,7 +95,7 @@ class _RequestHistogram(Collector):
             running, buckets = 0.0, []
             for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts[:-1]):
                 running += count
-                buckets.append((floatToGoString(bound), running))
+                buckets.append((floatToGoString(bound), running))  # type: ignore[no-untyped-call]  # prometheus_client's, unannotated
             family.add_metric([process, method, route, str(status)], buckets, counts[-1])
         yield family
 

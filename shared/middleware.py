@@ -12,6 +12,7 @@ import functools
 import json
 import re
 import uuid
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -30,10 +31,11 @@ REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
+def _header(scope: Mapping[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
-            return value.decode("latin-1")
+            text: str = value.decode("latin-1")
+            return text
     return None
 
 
@@ -131,7 +133,7 @@ class BodyLimitMiddleware:
 
         async def limited_receive() -> dict[str, Any]:
             nonlocal received
-            message = await receive()
+            message: dict[str, Any] = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
@@ -183,13 +185,13 @@ class SmallFirstGZipMiddleware(GZipMiddleware):
     the answer's headers and made a responder for it. Anything else (larger, of no length,
     streamed) takes Starlette's way unchanged, the responder made when the answer starts."""
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         onward: Any = None
 
-        async def send_small_first(message: dict[str, Any]) -> None:
+        async def send_small_first(message: MutableMapping[str, Any]) -> None:
             nonlocal onward
             if onward is None:
                 if message["type"] == "http.response.start" and _small(message, self.minimum_size):
@@ -209,7 +211,7 @@ class SmallFirstGZipMiddleware(GZipMiddleware):
         await self.app(scope, receive, send_small_first)
 
 
-def _small(start: dict[str, Any], minimum_size: int) -> bool:
+def _small(start: Mapping[str, Any], minimum_size: int) -> bool:
     """Whether a response's start declares a body shorter than ``minimum_size``."""
     for key, value in start.get("headers", ()):
         if key.lower() == b"content-length":
@@ -316,7 +318,7 @@ class InputHygieneMiddleware:
         path matches names it (only on this rare path: each template compiled and tried)."""
         app = scope.get("app")
         routes = getattr(app, "routes", ())
-        for template in [c.path for c in iter_route_contexts(routes)] if routes else []:
+        for template in [c.path for c in iter_route_contexts(routes) if c.path is not None] if routes else []:
             found = compile_path(template)[0].match(scope["path"])
             for name, value in (found.groupdict() if found else {}).items():
                 if bad := unencodable_character(value):

@@ -39,6 +39,7 @@ PACKAGES: dict[str, str] = {
 
 def alembic_config(process: str, url: str | None = None) -> Config:
     package = importlib.import_module(PACKAGES[process])
+    assert package.__file__ is not None, f"{PACKAGES[process]} is a package of files"
     location = Path(package.__file__).parent / "migrations"
     config = Config()
     config.set_main_option("script_location", str(location))
@@ -75,7 +76,9 @@ def run_env(metadata: MetaData) -> None:
         return
 
     async def run_online() -> None:
-        engine = create_async_engine(context.config.get_main_option("sqlalchemy.url"))
+        url = context.config.get_main_option("sqlalchemy.url")
+        assert url is not None, "alembic_config(process, url) sets sqlalchemy.url"
+        engine = create_async_engine(url)
         async with engine.connect() as conn:
             await conn.run_sync(run_on, True)
             await conn.commit()
@@ -194,7 +197,9 @@ def code_head(process: str) -> str:
     """The newest revision this code knows for ``process``."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config(process)).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config(process)).get_current_head()
+    assert head is not None, f"{process} has migrations"
+    return head
 
 
 async def schema_ready(process: str, url: str, pooler: str = "") -> tuple[bool, str | None]:

@@ -29,12 +29,12 @@ def route_template(scope: dict[str, Any], forwards: bool = False) -> str:
     if fastapi_scope:
         context = fastapi_scope.get("effective_route_context")
         if context is not None and (path := getattr(context, "path_format", None)):
-            return path
+            return str(path)
     route = scope.get("route")
     if route is not None:
         path = getattr(route, "path_format", None) or getattr(route, "path", None)
         if path:
-            return path
+            return str(path)
     path = scope.get("path", "")
     if forwards and path.startswith("/v1/"):
         template = _FORWARDED.get(path.split("/", 3)[2] if path.count("/") >= 3 else "")

@@ -120,7 +120,7 @@ def every_fifth_year(path: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _nice_step(span: float, ticks: int = 4) -> float:
     raw = span / ticks
-    power = 10 ** math.floor(math.log10(raw))
+    power = 10.0 ** math.floor(math.log10(raw))
     return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
 
 

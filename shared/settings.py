@@ -12,7 +12,7 @@ value is refused at start-up.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, model_validator
@@ -22,6 +22,9 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+if TYPE_CHECKING:
+    from fastapi.telemetry import TelemetryConfig
 
 SERVICE_NAMES: tuple[str, ...] = ("members", "ledger", "benefits", "grants")
 PROCESS_NAMES: tuple[str, ...] = ("gateway", *SERVICE_NAMES)
@@ -129,7 +132,7 @@ class SajjaSettings(BaseSettings):
     telemetry: bool = False
 
     @property
-    def fastapi_telemetry(self) -> dict[str, bool]:
+    def fastapi_telemetry(self) -> TelemetryConfig:
         """``FastAPI(telemetry=...)`` for this setting."""
         return {"tracing": self.telemetry, "metrics": self.telemetry, "logs": self.telemetry}
 

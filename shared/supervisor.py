@@ -94,7 +94,7 @@ class Child:
     argv: list[str] = field(default_factory=list)
     process: asyncio.subprocess.Process | None = None
     starts: list[float] = field(default_factory=list)
-    pump: asyncio.Task | None = None
+    pump: asyncio.Task[None] | None = None
     #: Port of its Prometheus listener (``SAJJA_METRICS_PORT`` + its place in the list), or None.
     metrics_port: int | None = None
 
@@ -209,17 +209,17 @@ class Supervisor:
                 await self.spawn(child, env)
 
     async def stop_children(self) -> None:
-        running = [c for c in self.children.values() if c.process and c.process.returncode is None]
-        for child in running:
-            child.process.send_signal(signal.SIGTERM)
+        running = [(c, c.process) for c in self.children.values() if c.process and c.process.returncode is None]
+        for _child, process in running:
+            process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE
-        for child in running:
+        for child, process in running:
             try:
-                await asyncio.wait_for(child.process.wait(), max(0.1, deadline - time.monotonic()))
+                await asyncio.wait_for(process.wait(), max(0.1, deadline - time.monotonic()))
             except TimeoutError:
                 say("sajja", f"{child.name} did not stop in {STOP_GRACE:.0f}s; killing it")
-                child.process.kill()
-                await child.process.wait()
+                process.kill()
+                await process.wait()
             say("sajja", f"stopped {child.name}")
 
     async def run(self) -> int:

@@ -59,7 +59,8 @@ JobFactory = Callable[[], AbstractAsyncContextManager["Job | None"]]
 
 def factory(name: str) -> JobFactory:
     module, function = WORKERS[name][1].split(":")
-    return getattr(importlib.import_module(module), function)
+    made: JobFactory = getattr(importlib.import_module(module), function)
+    return made
 
 
 async def every(interval: float, one_pass: Callable[[], Awaitable[Any]], *, name: str,
@@ -168,7 +169,8 @@ def outbox_backlog(db: Any, outboxes: dict[str, Outbox]) -> Callable[[], Awaitab
 
     async def measure() -> dict[str, tuple[int, float]]:
         if time.monotonic() - last["at"] < BACKLOG_SECONDS:
-            return last["found"]
+            found_before: dict[str, tuple[int, float]] = last["found"]
+            return found_before
         found: dict[str, tuple[int, float]] = {}
         async with db.sessionmaker() as session:
             for name, query in queries.items():

@@ -438,7 +438,9 @@ class Demo:
 
         income = self.facts["ban_song"]["income_sources_2019"]
         self.step("Ban Song's 2019: members' contributions as deposits, monthly handovers, co-funding")
-        amounts = yearly_contributions(baht_to_satang(income["members"]), len(self.members))
+        members_satang = baht_to_satang(income["members"])
+        assert members_satang is not None  # the fact is there
+        amounts = yearly_contributions(members_satang, len(self.members))
         chunk = 5_000_000  # at most 50,000 baht a deposit (the ledger takes up to 100,000)
         deposits: list[dict[str, Any]] = []
         by_month: dict[int, int] = defaultdict(int)
@@ -458,14 +460,14 @@ class Demo:
                 "id": str(uuid.uuid4()), "collector_id": self.collectors[0].id, "amount_satang": total,
                 "handed_over_on": last_day.isoformat(), "into": "bank",
                 "reference": f"เงินสัจจะเดือน {month}/{2019 + BE_OFFSET}"})
-        for source, key, day, reference in (
+        for source, key, received_on, reference in (
             ("local_government", "local_government", "2019-03-15", "เงินสมทบจากเทศบาลตำบลบ้านส้อง ปี 2562"),
             ("codi", "codi", "2019-06-28", "เงินสมทบจากรัฐผ่าน พอช. ปี 2562"),
             ("donors", "network_and_donors", "2019-11-17", "ทอดผ้าป่าสวัสดิการชุมชนและเครือข่ายภาคี ปี 2562"),
         ):
             self.api.call(self.committee_a, "POST", f"/v1/ledger/funds/{plan.id}/co-funding", json={
                 "id": str(uuid.uuid4()), "source": source, "amount_satang": baht_to_satang(income[key]),
-                "received_on": day, "reference": reference, "into": "bank"})
+                "received_on": received_on, "reference": reference, "into": "bank"})
         plan_start = self.today - dt.timedelta(days=365)
         self.api.call(self.committee_a, "POST", f"/v1/ledger/funds/{plan.id}/plans", json={
             "name": "สัจจะเดือนละ 30 บาท", "period": "month", "amount_satang": 30 * B,

@@ -144,6 +144,7 @@ async def web_session(request: Request, session: AsyncSession) -> WebSession | N
         user = await session.get(User, uuid.UUID(principal.subject))
     except ValueError:  # a machine's token (client credentials) has no user behind it
         user = None
+    assert token is not None  # the one verified, or the renewed one
     return WebSession(principal=principal, token=token, renewed=renewed, user=user.display_name if user else principal.subject)
 
 
@@ -226,6 +227,7 @@ async def login(request: Request, session: DbSession) -> Response:
         response = render("login.html", status_code=error.status_code, next=target, phone=phone, error=detail)
         response.headers.update({k: v for k, v in error.headers.items() if k.lower() == "retry-after"})
         return response
+    assert pair is not None  # no error: the tokens
     response = render("signed_in.html", next=target, user=None)
     set_session(response, request, pair)
     return response

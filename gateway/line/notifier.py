@@ -96,7 +96,8 @@ class Notifier:
             claimed = [(c.source, c.fund_id, c.cursor, c.claim_token, firsts.get(c.fund_id) or utcnow()) for c in cursors]
         gate = asyncio.Semaphore(concurrency)
 
-        async def read(source: str, fund_id: uuid.UUID, after: str | None, token: uuid.UUID, since: dt.datetime) -> int:
+        async def read(source: str, fund_id: uuid.UUID, after: str | None, token: uuid.UUID | None, since: dt.datetime) -> int:
+            assert token is not None  # the claim's
             async with gate:
                 try:
                     page = await self._feed(source, FEEDS[source][0].format(fund_id=fund_id), after, since)
@@ -169,6 +170,7 @@ class Notifier:
                 order_by=LineOutbox.created_at, seconds=self.lease_seconds)
             if not messages:
                 return False
+            message: LineOutbox | None  # None below when the lease has passed on
             message = messages[0]
             message.attempts += 1
             key, token, kind, attempts = message.id, message.claim_token, message.kind, message.attempts
@@ -178,8 +180,10 @@ class Notifier:
         error = ""
         try:
             if kind == "reply":
+                assert reply_token is not None  # a reply is queued with its token
                 response = await self.line.reply(reply_token, content)
             else:
+                assert to is not None  # a push is queued to a LINE user
                 response = await self.line.push(to, content, str(key))
         except httpx.HTTPError as exc:
             error = type(exc).__name__

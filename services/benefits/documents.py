@@ -116,8 +116,11 @@ class DocumentStore:
         key = document.object_key or legacy_key(document.sha256)
         try:
             stored = await self.blobs.get(key)
-            data = stored if document.wrapped_key is None else self.keys.open(
-                stored, document.key_id, document.wrapped_key, key)
+            if document.wrapped_key is None:
+                data = stored
+            else:
+                assert document.key_id is not None  # written with its wrapped key, and kept when erased
+                data = self.keys.open(stored, document.key_id, document.wrapped_key, key)
         except (BlobNotFound, DecryptionError) as error:
             log.error("document %s does not read: %s", document.id, error)
             raise SajjaError("internal_error", status_code=500, params={"request_id": "document unreadable"}) from None
@@ -246,6 +249,8 @@ async def rewrap(db: Database, store: DocumentStore, limit: int = 200) -> int:
                 select(ClaimDocument).where(ClaimDocument.key_id != store.keys.current, ClaimDocument.wrapped_key.is_not(None))
                 .limit(limit).with_for_update(skip_locked=True))).all()
             for document in rows:
+                # The query's filters; an encrypted document is stored under its object key.
+                assert document.key_id is not None and document.wrapped_key is not None and document.object_key is not None
                 document.key_id, document.wrapped_key = store.keys.rewrap(document.key_id, document.wrapped_key, document.object_key)
             return len(rows)
 

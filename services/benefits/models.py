@@ -22,13 +22,16 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.audit import audit_events_table
-from shared.db import make_base
+from shared.db import naming_metadata
 from shared.lease import Leased
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = naming_metadata()
+
 
 #: Administrative acts (shared.audit, docs/audit.md); append-only.
 audit_events = audit_events_table(Base.metadata)

@@ -29,7 +29,7 @@ from services.benefits.claims import service as claims
 from services.benefits.documents import DocumentStore, sweep_erased
 from services.benefits.models import Claim, ClaimDocument, ClaimEvent
 from shared.auth import Principal, Role
-from shared.db import Database, DbSession
+from shared.db import Database, DbSession, rowcount
 from shared.timeutil import utcnow
 
 router = APIRouter(prefix="/v1/benefits/internal/funds/{fund_id}/members/{member_id}", tags=["internal"])
@@ -53,8 +53,8 @@ async def erase_member(fund_id: uuid.UUID, member_id: uuid.UUID, session: DbSess
         update(ClaimDocument).where(ClaimDocument.fund_id == fund_id, ClaimDocument.claim_id.in_(of_member),
                                     ClaimDocument.erased_at.is_(None))
         .values(erased_at=utcnow(), filename=ERASED_FILENAME, wrapped_key=None))
-    return {"erased": {"claim_texts": texts.rowcount or 0, "claim_event_notes": notes.rowcount or 0,
-                       "documents": documents.rowcount or 0}}
+    return {"erased": {"claim_texts": rowcount(texts), "claim_event_notes": rowcount(notes),
+                       "documents": rowcount(documents)}}
 
 
 @router.get("/export")

@@ -238,7 +238,7 @@ async def own_delivery(delivery_id: uuid.UUID, session: DbSession, principal: Cu
     and platform admins."""
     delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
     subscription = await session.get(WebhookSubscription, delivery.subscription_id) if delivery else None
-    if delivery is None or not _may_manage(principal, subscription):
+    if delivery is None or subscription is None or not _may_manage(principal, subscription):
         raise NotFound("webhook.not_found")
     return delivery
 

@@ -297,6 +297,7 @@ async def fund_summary(fund_id: FundSummaryReader, session: DbSession, principal
         select(func.coalesce(func.sum(Tranche.amount_satang).filter(Tranche.status == "disbursed"), 0),
                func.coalesce(func.sum(Tranche.amount_satang).filter(Tranche.ledger_status == "posted"), 0))
         .where(Tranche.fund_id == fund_id, Tranche.application_id.in_(select(Application.id).where(*mine))))).one()
+    assert awarded_satang is not None  # coalesce
     return FundGrants(
         fund_id=fund_id, applications=sum(by_status.values()), by_status=by_status, requested_satang=int(requested),
         awarded=int(awarded), awarded_satang=int(awarded_satang), disbursed_satang=int(disbursed),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -22,13 +23,16 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.audit import audit_events_table
-from shared.db import make_base
+from shared.db import naming_metadata
 from shared.lease import Leased
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = naming_metadata()
+
 
 #: Administrative acts (shared.audit, docs/audit.md); append-only.
 audit_events = audit_events_table(Base.metadata)
@@ -79,7 +83,7 @@ class Program(Base):
     allocated_satang: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
     per_fund_ceiling_satang: Mapped[int | None] = mapped_column(BigInteger)
     #: e.g. [{"name": "issue_based", "pct_bp": 2500}, {"name": "target_areas", "pct_bp": 7500}]
-    allocation_splits: Mapped[list] = mapped_column(JSONB, nullable=False, default=list, server_default="[]")
+    allocation_splits: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, default=list, server_default="[]")
     eligible_provinces: Mapped[list[str]] = mapped_column(ARRAY(String(100)), nullable=False, default=list, server_default="{}")
     min_fund_age_years: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0, server_default="0")
     #: Matching programs: the amount due is this share of members' contributions, capped per member.
@@ -116,8 +120,8 @@ class Application(Base):
     split: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default="")
     title: Mapped[str] = mapped_column(String(300), nullable=False)
     summary: Mapped[str | None] = mapped_column(Text)
-    budget_lines: Mapped[list] = mapped_column(JSONB, nullable=False)
-    documents: Mapped[list] = mapped_column(JSONB, nullable=False, default=list, server_default="[]")
+    budget_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    documents: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, default=list, server_default="[]")
     requested_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
     approved_satang: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="draft")
@@ -181,7 +185,7 @@ class UseReport(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applications.id"), nullable=False)
-    lines: Mapped[list] = mapped_column(JSONB, nullable=False)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
     narrative: Mapped[str | None] = mapped_column(Text)
     submitted_by: Mapped[str] = mapped_column(String(64), nullable=False)
     submitted_at: Mapped[dt.datetime] = _now()
@@ -196,7 +200,7 @@ class Idempotency(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     status_code: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    response: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    response: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[dt.datetime] = _now()
 
 
@@ -235,7 +239,7 @@ class WebhookDelivery(Leased, Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_subscriptions.id"), nullable=False)
     event: Mapped[str] = mapped_column(String(64), nullable=False)
-    payload: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

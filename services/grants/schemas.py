@@ -22,6 +22,10 @@ class Split(ClosedModel):
 ReviewerRole = Literal["grant_officer", "network_officer", "committee", "fund_admin"]
 
 
+def _grant_officers() -> list[ReviewerRole | uuid.UUID]:
+    return ["grant_officer"]
+
+
 class GrantorIn(ClosedModel):
     kind: Grantor
     name: SingleLineText = Field(min_length=1, max_length=300)
@@ -54,7 +58,7 @@ class ProgramCreate(ClosedModel):
     report_due_days: int = Field(default=90, gt=0, le=730)
     #: Who may review: roles and/or user ids; by default the grantor's own grant officers. Never
     #: anyone of the applying fund, whatever the program says.
-    reviewers: list[ReviewerRole | uuid.UUID] = Field(default_factory=lambda: ["grant_officer"], min_length=1, max_length=50)
+    reviewers: list[ReviewerRole | uuid.UUID] = Field(default_factory=_grant_officers, min_length=1, max_length=50)
 
     @field_validator("allocation_splits")
     @classmethod

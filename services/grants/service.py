@@ -49,7 +49,7 @@ from shared.errors import Conflict, Forbidden, NotFound, SajjaError, register_me
 from shared.figures import BE_OFFSET
 from shared.members_client import MembersDirectory
 from shared.outbound import TargetPolicy, TargetRefused
-from shared.timeutil import bangkok_today, utcnow
+from shared.timeutil import bangkok_date, bangkok_today, utcnow
 
 register_messages(
     {
@@ -481,6 +481,7 @@ async def decide(session: AsyncSession, principal: Principal, application: Appli
     if await session.get(Review, (application.id, principal.subject)) is not None:
         raise Forbidden("application.decider_reviewed")
     count = await session.scalar(select(func.count()).select_from(Review).where(Review.application_id == application.id))
+    assert count is not None  # count(*)
     if count < 2:
         raise SajjaError("application.reviews_needed", status_code=409, params={"count": count})
     application.decided_by, application.decided_at, application.decision_note = principal.subject, utcnow(), data.note
@@ -500,6 +501,7 @@ async def decide(session: AsyncSession, principal: Principal, application: Appli
         split_cap = program.envelope_satang * split["pct_bp"] // 10_000
         split_used = await session.scalar(select(func.coalesce(func.sum(Application.approved_satang), 0)).where(
             Application.program_id == program.id, Application.split == application.split, Application.id != application.id))
+        assert split_used is not None  # coalesce
         if int(split_used) + amount > split_cap:
             raise Conflict("award.split_exceeded", params={"split": split["name"], "available_satang": split_cap - int(split_used)})
     await session.execute(update(Program).where(Program.id == program.id).values(allocated_satang=Program.allocated_satang + amount))
@@ -527,7 +529,8 @@ def hold_reason(tranche: Tranche, tranches: list[Tranche], reports: list[UseRepo
     if not disbursed:
         return None
     last = max(disbursed, key=lambda t: t.disbursed_on or dt.date.min)
-    reported_since = [r for r in reports if r.submitted_at.date() >= (last.disbursed_on or dt.date.min)]
+    # Both Bangkok dates: a report sent before 07:00 in Bangkok has yesterday's UTC date.
+    reported_since = [r for r in reports if bangkok_date(r.submitted_at) >= (last.disbursed_on or dt.date.min)]
     if reported_since:
         return None
     if tranche.requires_report:

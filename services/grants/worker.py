@@ -32,8 +32,9 @@ from dataclasses import dataclass
 
 import httpx
 import orjson
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.grants.models import (
     Application,
@@ -80,7 +81,8 @@ def verify(secret: str, header: str, body: bytes, now: float | None = None) -> b
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def _due(model: type, status_column: object, status: str) -> object:
+def _due(model: type[Tranche] | type[WebhookDelivery], status_column: InstrumentedAttribute[str],
+         status: str) -> ColumnElement[bool]:
     return (status_column == status) & or_(model.next_attempt_at.is_(None), model.next_attempt_at <= utcnow())
 
 
@@ -92,9 +94,13 @@ async def post_one_tranche(db: Database, ledger: LedgerClient, *, lease_seconds:
                                      order_by=Tranche.next_attempt_at, seconds=lease_seconds)
         if not tranches:
             return False
+        tranche: Tranche | None  # None below when the lease has passed on
         tranche = tranches[0]
+        assert tranche.disbursed_on is not None  # pending for the ledger once disbursed
         application = await session.get(Application, tranche.application_id)
+        assert application is not None  # the tranche's (a foreign key)
         program = await session.get(Program, application.program_id)
+        assert program is not None  # the application's (a foreign key)
         body = {"id": str(tranche.id), "source": LEDGER_SOURCE[program.grantor], "amount_satang": tranche.amount_satang,
                 "received_on": tranche.disbursed_on.isoformat(), "into": "bank",
                 "reference": f"{program.name} #{tranche.seq} {tranche.grantor_reference or ''}".strip()[:200]}
@@ -146,8 +152,10 @@ async def deliver_one(db: Database, http: httpx.AsyncClient, targets: TargetPoli
                                        order_by=WebhookDelivery.next_attempt_at, seconds=lease_seconds)
         if not deliveries:
             return False
+        delivery: WebhookDelivery | None  # None below when the lease has passed on
         delivery = deliveries[0]
         subscription = await session.get(WebhookSubscription, delivery.subscription_id)
+        assert subscription is not None  # the delivery's (a foreign key)
         delivery.attempts += 1
         if not await _visible(session, subscription, delivery):
             lease.release(delivery)
@@ -182,7 +190,7 @@ async def _visible(session: AsyncSession, subscription: WebhookSubscription, del
     application_id = (delivery.payload.get("data") or {}).get("application_id")
     application = await session.get(Application, uuid.UUID(str(application_id))) if application_id else None
     program = await session.get(Program, application.program_id) if application is not None else None
-    return program is not None and may_hear(subscription, program, application)
+    return program is not None and application is not None and may_hear(subscription, program, application)
 
 
 async def _send(http: httpx.AsyncClient, targets: TargetPolicy, url: str, secret: str, event: str,

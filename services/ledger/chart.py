@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,7 +90,7 @@ async def ensure_fund(session: AsyncSession, directory: MembersDirectory, fund_i
         raise NotFound("fund.not_found")
     await session.execute(insert(LedgerFund).values(fund_id=fund_id).on_conflict_do_nothing())
     await session.execute(
-        insert(Account.__table__).on_conflict_do_nothing(index_elements=["fund_id", "code"]),
+        insert(cast(Table, Account.__table__)).on_conflict_do_nothing(index_elements=["fund_id", "code"]),
         [
             {"fund_id": fund_id, "id": uuid.uuid4(), "code": t.code, "kind": t.kind, "type": t.type,
              "name_th": t.name_th, "name_en": t.name_en, "source": t.source, "allow_negative": t.allow_negative,
@@ -126,7 +126,7 @@ async def _open_owned(
 ) -> dict[uuid.UUID, uuid.UUID]:
     """Accounts of one kind per owner, made when missing; owner -> account id."""
     await session.execute(
-        insert(Account.__table__).on_conflict_do_nothing(),
+        insert(cast(Table, Account.__table__)).on_conflict_do_nothing(),
         [
             {"fund_id": fund_id, "id": uuid.uuid4(), "code": code, "kind": kind, "type": type_, "name_th": th,
              "name_en": en, "owner_id": owner, "source": source, "allow_negative": False, "balance_satang": 0}
@@ -138,7 +138,7 @@ async def _open_owned(
             Account.fund_id == fund_id, Account.kind == kind, Account.owner_id.in_(list(owners))
         )
     )
-    return {owner: account for owner, account in rows}
+    return {owner: account for owner, account in rows if owner is not None}  # each of ``owners``
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ async def members_in_ledger(
                  "joined_on": dt.date.fromisoformat(f["joined_on"]), "status": f["status"], "checked_at": now}
                 for m, f in sorted(facts.items())
             ]
-            stmt = insert(LedgerMember.__table__)
+            stmt = insert(cast(Table, LedgerMember.__table__))
             await session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["fund_id", "member_id"],
@@ -212,7 +212,7 @@ async def collector_cash_account(
         {collector_id: (f"1100-{collector_id.hex}", "เงินสดในมืออาสาสมัครเก็บเงิน", "Collector's cash in hand")},
         "asset", None,
     )
-    stmt = insert(LedgerCollector.__table__).values(
+    stmt = insert(cast(Table, LedgerCollector.__table__)).values(
         fund_id=fund_id, collector_id=collector_id, account_id=accounts[collector_id],
         is_active=bool(facts["is_active"]), checked_at=utcnow(),
     )

@@ -11,15 +11,18 @@ from shared.members_client import MembersDirectory
 
 
 def directory(request: Request) -> MembersDirectory:
-    return request.app.state.directory
+    made: MembersDirectory = request.app.state.directory
+    return made
 
 
 def benefits(request: Request) -> BenefitsClient:
-    return request.app.state.benefits
+    made: BenefitsClient = request.app.state.benefits
+    return made
 
 
 def settings(request: Request) -> LedgerSettings:
-    return request.app.state.settings
+    made: LedgerSettings = request.app.state.settings
+    return made
 
 
 def poster(request: Request) -> DepositPoster:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -32,12 +33,15 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.audit import audit_events_table
-from shared.db import make_base
+from shared.db import naming_metadata
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = naming_metadata()
+
 
 #: Administrative acts (shared.audit, docs/audit.md); append-only.
 audit_events = audit_events_table(Base.metadata)
@@ -225,7 +229,7 @@ class IdempotencyRecord(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     status_code: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    response: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    response: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[dt.datetime] = _now()
 
 
@@ -316,7 +320,7 @@ class Proposal(Base):
     #: The entry or deposit to reverse; NULL for an expense.
     target_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     #: The request body as proposed, and the hash of kind, target and body (a replay's test).
-    body: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     request_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     #: What would move, as judged when proposed (confirming judges again).
     amount_satang: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -332,7 +336,7 @@ class Proposal(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Once confirmed: the entry posted, and the movement as answered then (replayed as is).
     entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    result: Mapped[dict | None] = mapped_column(JSONB)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class YearClosing(Base):

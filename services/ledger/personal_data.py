@@ -22,7 +22,7 @@ from sqlalchemy import func, literal_column, or_, select, update
 from services.ledger.access import MemberEraser, MemberExporter
 from services.ledger.models import Account, Deposit, JournalEntry, Posting, Proposal
 from services.ledger.reports import service as reports
-from shared.db import DbSession
+from shared.db import DbSession, rowcount
 
 router = APIRouter(prefix="/v1/ledger/internal/funds/{fund_id}/members/{member_id}", tags=["internal"])
 
@@ -45,7 +45,7 @@ async def erase_member(fund_id: uuid.UUID, member_id: uuid.UUID, session: DbSess
                                or_(Proposal.target_id.in_(deposits), Proposal.target_id.in_(entries)))
         .values(reason=ERASED_REASON, body=literal_column("body - 'reason' - 'memo'"))
         .execution_options(synchronize_session=False))
-    return {"erased": {"entry_memos": memos.rowcount or 0, "proposal_reasons": reasons.rowcount or 0}}
+    return {"erased": {"entry_memos": rowcount(memos), "proposal_reasons": rowcount(reasons)}}
 
 
 @router.get("/export")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -22,13 +23,16 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.audit import audit_events_table
-from shared.db import make_base
+from shared.db import naming_metadata
 from shared.lease import Leased
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = naming_metadata()
+
 
 #: Administrative acts (shared.audit, docs/audit.md); append-only.
 audit_events = audit_events_table(Base.metadata)
@@ -305,7 +309,7 @@ class Erasure(Leased, Base):
     requested_by: Mapped[str] = mapped_column(String(64), nullable=False)
     requested_role: Mapped[str] = mapped_column(String(32), nullable=False)
     requested_at: Mapped[dt.datetime] = _created_at()
-    steps: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    steps: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     #: When the worker next tries the steps still pending; NULL once every step is done.
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -18,7 +18,7 @@ import math
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -217,7 +217,7 @@ def _delimiter(text: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def _csv_rows(data: bytes) -> Iterator[Sequence[str]]:
+def _csv_rows(data: bytes) -> Generator[Sequence[str]]:
     text = _decode(data)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
@@ -236,7 +236,7 @@ def _csv_cell(value: str) -> str:
 _ALL_ZEROS = re.compile(r"^0+$")
 
 
-def _xlsx_rows(data: bytes) -> Iterator[Sequence[Any]]:
+def _xlsx_rows(data: bytes) -> Generator[Sequence[Any]]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if sum(info.file_size for info in archive.infolist()) > _MAX_XLSX_UNCOMPRESSED:
@@ -372,6 +372,8 @@ def read_roll(
     kind = _kind(data, filename, content_type)
     if not data.strip():
         raise RollFileError("import.empty")
+    rows: Generator[Sequence[Any]]
+    render: Callable[[Any], str]
     if kind == "xlsx":
         rows, render = _xlsx_rows(data), _xlsx_cell
     else:

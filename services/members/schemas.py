@@ -145,13 +145,13 @@ class FundCreate(ClosedModel):
 class FundUpdate(PatchBody):
     """What a PATCH leaves out stays; ``name`` and ``status`` cannot be emptied (null is a 422)."""
 
-    name: SingleLineText = Field(default=None, min_length=1, max_length=300)
+    name: SingleLineText = Field(default=None, min_length=1, max_length=300)  # type: ignore[assignment]  # None: left out; null: a 422
     name_en: OptionalSingleLineText = Field(default=None, max_length=300)
     province_code: str | None = Field(default=None, pattern=r"^\d{2}$")
     district_code: str | None = Field(default=None, pattern=r"^\d{4}$")
     subdistrict_code: str | None = Field(default=None, pattern=r"^\d{6}$")
     population: int | None = Field(default=None, ge=0, le=10_000_000)
-    status: Literal["active", "suspended", "closed"] = None
+    status: Literal["active", "suspended", "closed"] = None  # type: ignore[assignment]  # None: left out; null: a 422
 
 
 class FundOut(BaseModel):
@@ -285,8 +285,8 @@ class MemberCreate(MemberFields):
 class MemberUpdate(PatchBody):
     title: OptionalText = Field(default=None, max_length=50)
     # A member always has a name: left out it stays, null is a 422.
-    first_name: SingleLineText = Field(default=None, min_length=1, max_length=100)
-    last_name: SingleLineText = Field(default=None, min_length=1, max_length=100)
+    first_name: SingleLineText = Field(default=None, min_length=1, max_length=100)  # type: ignore[assignment]  # None: left out
+    last_name: SingleLineText = Field(default=None, min_length=1, max_length=100)  # type: ignore[assignment]  # None: left out
     phone: Phone = None
     house_no: OptionalText = Field(default=None, max_length=30)
     village: Village = None

@@ -518,3 +518,18 @@ async def test_the_kept_totals_are_a_recount_of_applications_and_tranches(g: Gra
                 answer = await service.aggregates(session, principal, fund_ids)
                 assert {k: v for k, v in answer.items() if k != "as_of"} == await _from_the_rows(session, principal, fund_ids), (
                     principal.role, fund_ids)
+
+
+def test_a_report_sent_early_in_the_bangkok_morning_counts_from_that_day() -> None:
+    """A report counts from its Bangkok date: one sent at 00:30 in Bangkok (17:30 UTC the day before)
+    on the day the first tranche was paid releases the next (it was held: its UTC date compared)."""
+    from services.grants.models import Tranche, UseReport
+    from services.grants.service import hold_reason
+
+    paid_on = dt.date(2026, 12, 8)
+    first = Tranche(seq=1, status="disbursed", disbursed_on=paid_on, requires_report=False)
+    second = Tranche(seq=2, status="scheduled", requires_report=True)
+    report = UseReport(submitted_at=dt.datetime(2026, 12, 8, 0, 30, tzinfo=BANGKOK).astimezone(dt.UTC))
+    assert report.submitted_at.date() == dt.date(2026, 12, 7)
+    assert hold_reason(second, [first, second], [report], 90, paid_on) is None
+    assert hold_reason(second, [first, second], [], 90, paid_on) == "progress report on tranche 1 not yet submitted"

@@ -113,6 +113,7 @@ def migration(service: str, name: str) -> Any:
     """A migration module of ``service`` (its file name starts with a date, so it is loaded by path)."""
     path = next((Path(__file__).parents[2] / "services" / service / "migrations" / "versions").glob(f"*_{name}.py"))
     spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from shared.embedded_pg import EmbeddedPostgres
 from tests.support.helpers import free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
@@ -30,7 +31,7 @@ def available() -> bool:
 
 
 @contextlib.contextmanager
-def pgbouncer_in_front(pg, *, pool_size: int = 20, max_client_conn: int = 400) -> Iterator[tuple[str, Callable[[str], str]]]:
+def pgbouncer_in_front(pg: EmbeddedPostgres, *, pool_size: int = 20, max_client_conn: int = 400) -> Iterator[tuple[str, Callable[[str], str]]]:
     port = free_port()
     socket_dir = pg.socket_dir
     owner = os.stat(socket_dir).st_uid
@@ -69,7 +70,7 @@ logfile = {home / 'pgbouncer.log'}
             time.sleep(0.05)
         if process.poll() is not None:
             log = (home / "pgbouncer.log").read_text() if (home / "pgbouncer.log").exists() else ""
-            raise RuntimeError(f"pgbouncer exited with {process.returncode}: {process.stderr.read().decode()}{log}")
+            raise RuntimeError(f"pgbouncer exited with {process.returncode}: {process.stderr.read().decode() if process.stderr else ''}{log}")
 
         def admin(command: str) -> str:
             psql = Path(pg.bin_path) / "psql"

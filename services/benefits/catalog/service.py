@@ -95,6 +95,7 @@ async def add_version(session: AsyncSession, fund_id: uuid.UUID, code: str, effe
         raise Conflict("benefit.rules_exist_on_date", params={"date": effective_from.isoformat()})
     latest = await session.scalar(select(func.coalesce(func.max(RuleVersion.version), 0)).where(
         RuleVersion.fund_id == fund_id, RuleVersion.code == code))
+    assert latest is not None  # coalesce
     version = RuleVersion(fund_id=fund_id, code=code, version=int(latest) + 1, effective_from=effective_from,
                           rules=rules.model_dump(mode="json"), created_by=by)
     session.add(version)

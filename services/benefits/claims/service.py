@@ -194,6 +194,7 @@ async def record_event(session: AsyncSession, claim: Claim, *, from_status: str 
     """The claim's next event (by anyone: a person, or the payout worker)."""
     seq = await session.scalar(select(func.coalesce(func.max(ClaimEvent.seq), 0)).where(
         ClaimEvent.fund_id == claim.fund_id, ClaimEvent.claim_id == claim.id))
+    assert seq is not None  # coalesce
     session.add(ClaimEvent(fund_id=claim.fund_id, claim_id=claim.id, seq=int(seq) + 1, from_status=from_status,
                            to_status=to_status, action=action, actor=actor, actor_role=actor_role, note=note))
 
@@ -314,6 +315,7 @@ async def approve(*, session: AsyncSession, claim: Claim, principal: Principal) 
     await session.flush()
     count = await session.scalar(select(func.count()).select_from(ClaimApproval).where(
         ClaimApproval.fund_id == claim.fund_id, ClaimApproval.claim_id == claim.id))
+    assert count is not None  # count(*)
     before = claim.status
     if count >= claim.approvals_needed:
         claim.status, claim.decided_at = "approved", utcnow()

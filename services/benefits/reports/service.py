@@ -78,6 +78,7 @@ async def aggregates(session: AsyncSession, fund_ids: list[uuid.UUID] | None, st
     helped = await session.scalar(select(func.coalesce(func.sum(BenefitHelpedDay.members), 0)).where(
         BenefitHelpedDay.paid_on >= start, BenefitHelpedDay.paid_on <= end, BenefitHelpedDay.previous_on < start,
         *scope(BenefitHelpedDay.fund_id)))
+    assert helped is not None  # coalesce
     waiting = (await session.execute(
         select(BenefitWaiting.status, func.sum(BenefitWaiting.claims), func.min(BenefitWaiting.oldest))
         .where(BenefitWaiting.claims > 0, *scope(BenefitWaiting.fund_id))
@@ -88,5 +89,5 @@ async def aggregates(session: AsyncSession, fund_ids: list[uuid.UUID] | None, st
                  "members_helped": int(helped),
                  "by_category": [{"key": c, "claims": n, "amount_satang": s} for c, n, s in by_category]},
         "pending": [{"status": k, "claims": int(n), "oldest_days": int((now - oldest).total_seconds() / 86400)}
-                    for k, n, oldest in waiting],
+                    for k, n, oldest in waiting if oldest is not None],  # a state with claims has an oldest
     }

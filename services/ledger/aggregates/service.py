@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, func, select, text
+from sqlalchemy import Table, exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +39,8 @@ ARREARS_MAX_AGE = dt.timedelta(minutes=15)
 
 async def refresh(session: AsyncSession) -> dt.datetime:
     """Add the entries committed since the last refresh to the day totals; when they are up to date."""
-    return await session.scalar(text("SELECT ledger_refresh_aggregates()"))
+    refreshed: dt.datetime = await session.scalar(text("SELECT ledger_refresh_aggregates()"))
+    return refreshed
 
 
 async def aggregates(session: AsyncSession, fund_ids: list[uuid.UUID] | None, start: dt.date,
@@ -149,7 +150,7 @@ async def recount_arrears(session: AsyncSession, directory: MembersDirectory, *,
 
 async def mark_arrears_stale(session: AsyncSession, fund_id: uuid.UUID) -> None:
     """The fund's plans changed: its arrears are counted again."""
-    await session.execute(FundArrears.__table__.update().where(FundArrears.fund_id == fund_id).values(stale=True))
+    await session.execute(cast(Table, FundArrears.__table__).update().where(FundArrears.fund_id == fund_id).values(stale=True))
 
 
 async def keep_up(db: Database, directory: MembersDirectory) -> None:

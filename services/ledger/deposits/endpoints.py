@@ -46,9 +46,10 @@ def _out(outcome: Outcome) -> DepositOut:
     of its type (the deposit as validated on the way in, the rest from the ledger's own tables and
     posting), and pydantic encodes it as it would a validated one (a test compares the two)."""
     item = outcome.item
-    assert item is not None and outcome.collector_id is not None
+    assert item is not None and outcome.collector_id is not None and outcome.business_date is not None
+    assert outcome.posted_at is not None and outcome.receipt_no is not None and outcome.entry_id is not None
     return DepositOut.model_construct(
-        id=outcome.id, status=outcome.status, member_id=item.member_id, collector_id=outcome.collector_id,
+        id=outcome.id, status=outcome.status, member_id=item.member_id, collector_id=outcome.collector_id,  # type: ignore[arg-type]  # status: created or duplicate, those with a receipt
         amount_satang=item.amount_satang, collected_at=item.collected_at, business_date=outcome.business_date,
         posted_at=outcome.posted_at, receipt_no=outcome.receipt_no, entry_id=outcome.entry_id,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 
@@ -80,7 +81,7 @@ class Outcome:
     id: uuid.UUID
     status: str
     code: str | None = None
-    params: dict | None = None
+    params: dict[str, Any] | None = None
     receipt_no: int | None = None
     entry_id: uuid.UUID | None = None
     posted_at: dt.datetime | None = None
@@ -189,14 +190,24 @@ async def post_deposits(
             if any(word == "no_ledger" for _, word in refresh):
                 await ensure_fund(session, directory, fund_id)
             ttl_seconds = settings.member_facts_ttl_seconds
-            await members_in_ledger(session, directory, fund_id, [o.item.member_id for o in again], ttl_seconds)
-            for collector_id in sorted({o.collector_id for o in again}):
+            # (Every outcome to post has its item and collector: the None filters are for mypy.)
+            await members_in_ledger(session, directory, fund_id, [o.item.member_id for o in again if o.item is not None],
+                                    ttl_seconds)
+            for collector_id in sorted({o.collector_id for o in again if o.collector_id is not None}):
                 await collector_cash_account(session, directory, fund_id, collector_id, ttl_seconds)
             await session.commit()
         # Facts fetched just now are younger than the first call's limit: the same limit holds.
         await _post(poster, fund_id, principal, again, fresh_after=now - ttl, final=True)
     DEPOSITS_POSTED.inc(sum(1 for o in ready if o.status == "created"))
     return outcomes
+
+
+def _deposit(o: Outcome, principal: Principal) -> Deposit:
+    """The deposit of an outcome ready to post (its item, collector and business date known)."""
+    assert o.item is not None and o.collector_id is not None and o.business_date is not None
+    return Deposit(id=o.id, member_id=o.item.member_id, collector_id=o.collector_id, amount_satang=o.item.amount_satang,
+                   collected_at=o.item.collected_at, business_date=o.business_date,
+                   request_hash=_fingerprint(o.item, o.collector_id), posted_by=principal.subject)
 
 
 async def _post(
@@ -207,10 +218,7 @@ async def _post(
     the function's word for what it missed, unless ``final``."""
     rows = await poster.post(
         fund_id,
-        [Deposit(id=o.id, member_id=o.item.member_id, collector_id=o.collector_id, amount_satang=o.item.amount_satang,
-                 collected_at=o.item.collected_at, business_date=o.business_date,
-                 request_hash=_fingerprint(o.item, o.collector_id), posted_by=principal.subject)
-         for o in ready],
+        [_deposit(o, principal) for o in ready],
         today=bangkok_today(), fresh_after=fresh_after,
     )
     refresh: list[tuple[Outcome, str]] = []

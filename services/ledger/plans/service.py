@@ -248,7 +248,7 @@ async def matching(session: AsyncSession, fund_id: uuid.UUID, year: int) -> Matc
                           lines=match_due(contributions, rules, received))
 
 
-def match_due(contributions: Sequence[int], rules: Sequence[MatchingRule], received: Mapping[str, int | None]) -> list[MatchingLine]:
+def match_due(contributions: Sequence[int], rules: Sequence[MatchingRule], received: Mapping[str | None, int | None]) -> list[MatchingLine]:
     """The arithmetic of ``matching``: one line per rule, in the order given, with what its
     co-funder owes for the year and what is still outstanding. ``contributions`` holds each
     member's net contribution in the year, one number a member: nothing is owed for a net of zero

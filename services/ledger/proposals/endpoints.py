@@ -25,9 +25,9 @@ from shared.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/v1/ledger/funds/{fund_id}", tags=["proposals"])
 
-PROPOSED = {202: {"description": "Proposed: nothing is posted until another person of the fund confirms"},
+PROPOSED: dict[int | str, dict[str, Any]] = {202: {"description": "Proposed: nothing is posted until another person of the fund confirms"},
             200: {"description": "A replay: the proposal as it stands (``Idempotency-Replayed: true``)"}}
-DECIDED = {200: {"description": "Decided now, or a replay of the decision (``Idempotency-Replayed: true``)"}}
+DECIDED: dict[int | str, dict[str, Any]] = {200: {"description": "Decided now, or a replay of the decision (``Idempotency-Replayed: true``)"}}
 
 
 def _answer(result: service.Answer, fund_id: uuid.UUID | None = None) -> JSONResponse:

@@ -156,7 +156,8 @@ async def sources(session: AsyncSession, fund_id: uuid.UUID, start: dt.date, end
                Posting.business_date <= end, not_flowless(Posting.fund_id, Posting.entry_id))
         .group_by(Account.source)
     )).all()
-    amounts = {source: -int(total) for source, total in rows if total}
+    # Every income account has a source ('' stands for none, as in the day totals).
+    amounts = {source or "": -int(total) for source, total in rows if total}
     total = sum(amounts.values())
     ordered = sorted(amounts.items(), key=lambda kv: (-kv[1], kv[0]))
     return SourcesReport(
@@ -184,7 +185,7 @@ async def collector_days(
                    stands(Movement.fund_id, Movement.entry_id),
                    *([Movement.collector_id == collector_id] if collector_id else []))
             .group_by(Movement.collector_id)
-        )).all()
+        )).all() if c is not None  # a handover always names its collector
     }
     cash = {
         c: b for c, b in (await session.execute(

@@ -22,6 +22,7 @@ from typing import Any
 from fpdf import FPDF
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 
 from services.ledger.schemas import StatementFigure, YearStatements
 from shared import projection_view as view
@@ -82,6 +83,7 @@ def xlsx(s: YearStatements) -> bytes:
     """One sheet: each section's lines with the year's and the previous year's figures in baht."""
     book = Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)  # a new workbook's one sheet
     sheet.title = f"งบการเงิน {s.year_be}"
     bold = Font(bold=True)
 

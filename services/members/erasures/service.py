@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.members.models import Erasure, Member, MemberStatusChange
 from shared.auth import Principal
+from shared.db import rowcount
 from shared.timeutil import utcnow
 
 #: The processes the worker carries an erasure to, besides the members service itself. The grants
@@ -49,7 +50,7 @@ async def clear_status_reasons(session: AsyncSession, member: Member) -> int:
         .where(MemberStatusChange.member_id == member.id, MemberStatusChange.reason.is_not(None))
         .values(reason=None)
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def mark_step(erasure: Erasure, name: str, **changes: Any) -> None:

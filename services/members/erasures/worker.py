@@ -59,6 +59,7 @@ async def carry_one(db: Database, http: httpx.AsyncClient, urls: Mapping[str, st
                                      order_by=Erasure.next_attempt_at, seconds=lease_seconds)
         if not erasures:
             return False
+        erasure: Erasure | None  # None below when the lease has passed on
         erasure = erasures[0]
         key, token = erasure.id, erasure.claim_token
         steps = {name: erasure.steps[name]["attempts"] + 1 for name in pending_steps(erasure)}

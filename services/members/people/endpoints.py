@@ -77,7 +77,8 @@ router = APIRouter(prefix="/v1/members/funds/{fund_id}/members", tags=["members"
 
 
 def _vault(request: Request) -> PiiVault:
-    return request.app.state.pii
+    vault: PiiVault = request.app.state.pii
+    return vault
 
 
 @router.post("", response_model=MemberOut, status_code=201)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
+from sqlalchemy import Table
 from sqlalchemy import insert as core_insert
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -124,19 +125,20 @@ async def _insert(
     values = [
         new_member(
             vault=vault, fund_id=fund.id, member_no=first_no + i, data=fields, national_id_hash=national_id_hash,
-            household_id=households.get((fields.village, fields.house_no)), consent_version=consent_version,
+            household_id=households.get((fields.village, fields.house_no)) if fields.village and fields.house_no else None,
+            consent_version=consent_version,
             by=principal.subject, now=now,
         )
         for i, (_, fields, national_id_hash) in enumerate(to_create)
     ]
-    table = Member.__table__
+    table = cast(Table, Member.__table__)  # declarative's Table (typed as any FromClause)
     inserted = (await session.execute(
         insert(table).on_conflict_do_nothing().returning(table.c.id, table.c.joined_on),
         values,
     )).all()
     if inserted:
         await session.execute(
-            core_insert(MemberStatusChange.__table__),
+            core_insert(cast(Table, MemberStatusChange.__table__)),
             [
                 {"fund_id": fund.id, "member_id": member_id, "status": "active", "effective_on": joined_on,
                  "reason": "imported", "recorded_by": principal.subject}

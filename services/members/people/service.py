@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, text, tuple_, update
+from sqlalchemy import Table, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,7 @@ from services.members.schemas import (
 )
 from services.members.thai import mask_national_id, thai_sort_key
 from shared.auth import Principal
+from shared.db import rowcount
 from shared.errors import Conflict, SajjaError, register_messages
 from shared.pagination import after_key, split_page
 from shared.timeutil import utcnow
@@ -144,6 +145,7 @@ async def reserve_member_numbers(session: AsyncSession, fund_id: uuid.UUID, coun
         update(Fund).where(Fund.id == fund_id).values(next_member_no=Fund.next_member_no + count)
         .returning(Fund.next_member_no)
     )
+    assert next_after is not None, "the fund's row exists (the caller has it)"
     return int(next_after) - count
 
 
@@ -153,7 +155,7 @@ async def household_ids(session: AsyncSession, fund_id: uuid.UUID, addresses: se
         return {}
     # executemany of one cached statement (SQLAlchemy batches it into multi-row INSERTs).
     await session.execute(
-        insert(Household.__table__).on_conflict_do_nothing(index_elements=["fund_id", "village_no", "house_no"]),
+        insert(cast(Table, Household.__table__)).on_conflict_do_nothing(index_elements=["fund_id", "village_no", "house_no"]),
         [{"id": uuid.uuid4(), "fund_id": fund_id, "village_no": v, "house_no": h} for v, h in addresses],
     )
     villages = sorted({v for v, _ in addresses})
@@ -170,6 +172,7 @@ async def registration_conflicts(session: AsyncSession, fund_id: uuid.UUID, hash
     found: dict[bytes, Member] = {}
     for row in rows:
         blocking = row.fund_id == fund_id or row.status in CURRENT_STATUSES or row.status == "deceased"
+        assert row.national_id_hash is not None  # it is one of ``hashes``
         if blocking and (row.national_id_hash not in found or row.fund_id == fund_id):
             found[row.national_id_hash] = row
     return found
@@ -254,7 +257,8 @@ async def register(
     member_no = await reserve_member_numbers(session, fund.id, 1)
     values = new_member(
         vault=vault, fund_id=fund.id, member_no=member_no, data=data, national_id_hash=national_id_hash,
-        household_id=households.get((data.village, data.house_no)), consent_version=consent_version,
+        household_id=households.get((data.village, data.house_no)) if data.village and data.house_no else None,
+        consent_version=consent_version,
         by=principal.subject, now=utcnow(),
     )
     member = Member(**values)
@@ -305,7 +309,7 @@ async def update_member(*, session: AsyncSession, member: Member, data: MemberUp
         address = {(member.village_no, member.house_no)} if member.village_no and member.house_no else set()
         member.household_id = (await household_ids(session, member.fund_id, address)).get(
             (member.village_no, member.house_no)
-        )
+        ) if member.village_no and member.house_no else None
     await session.flush()
     return member
 
@@ -379,8 +383,8 @@ async def anonymise(*, session: AsyncSession, member: Member, reason: str, by: s
         reason=f"anonymised: {reason}", recorded_by=by,
     ))
     await session.flush()
-    return {"member_fields": erased_fields, "beneficiaries": beneficiaries.rowcount or 0,
-            "round_places": rounds.rowcount or 0, "status_reasons": reasons}
+    return {"member_fields": erased_fields, "beneficiaries": rowcount(beneficiaries),
+            "round_places": rowcount(rounds), "status_reasons": reasons}
 
 
 def _like_pattern(q: str) -> str:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, exists, func, select, text
+from sqlalchemy import Table, bindparam, exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,7 +43,8 @@ async def rows_per_key(session: AsyncSession) -> dict[int, int]:
         .where(Member.national_id_enc.is_not(None))
         .group_by(Member.national_id_key_id)
     )
-    return {int(key_id): count for key_id, count in rows.all()}
+    # national_id_key_known: a row with a national ID names its key (never None here).
+    return {int(key_id): count for key_id, count in rows.all() if key_id is not None}
 
 
 def key_report(vault: PiiVault, counts: dict[int, int]) -> list[dict[str, Any]]:
@@ -121,7 +122,7 @@ async def reencrypt_batch(db: Database, vault: PiiVault, batch: int) -> int:
     older = _older_keys(vault)
     if not older:
         return 0
-    table = Member.__table__
+    table = cast(Table, Member.__table__)  # declarative's Table (typed as any FromClause)
     async with db.sessionmaker() as session, session.begin():
         rows = (await session.execute(
             select(Member.id, Member.national_id_enc, Member.national_id_key_id)
@@ -131,6 +132,7 @@ async def reencrypt_batch(db: Database, vault: PiiVault, batch: int) -> int:
         )).all()
         moved = []
         for member_id, token, key_id in rows:
+            assert token is not None and key_id is not None  # the query's filters
             try:
                 number = vault.decrypt(token, key_id)
             except PiiKeyError:

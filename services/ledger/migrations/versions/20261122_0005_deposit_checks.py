@@ -122,8 +122,10 @@ def _previous_post_deposits() -> str:
     """The function as revision 0002 made it, for downgrade (read from that revision's module)."""
     path = Path(__file__).with_name("20261122_0002_ledger.py")
     spec = importlib.util.spec_from_file_location("ledger_0002", path)
+    assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    statement: str
     [statement] = [s for s in module.LEDGER_SQL if "CREATE FUNCTION ledger_post_deposits" in s]
     return statement
 
