@@ -455,6 +455,7 @@ async def test_the_database_agrees_and_every_query_filters_by_fund(committed, to
             ("/reports/sources", f"/reports/sources?from=2020-01-01&to={today}"), ("/reports/holdings", "/reports/holdings"),
             ("/reports/deposits-by-month", f"/reports/deposits-by-month?from=2020-01-01&to={today}"),
             ("/reports/member-contributions", f"/reports/member-contributions?from=2020-01-01&to={today}"),
+            ("/reports/projection-inputs", "/reports/projection-inputs?years=3"),
         ):
             await call("GET", route, path)
     finally:

@@ -20,6 +20,7 @@ from services.benefits.projection.inputs import LEDGER_YEARS, Books, Estimate, W
 from services.benefits.schemas import Projection
 from shared.db import DbSession
 from shared.errors import SajjaError, register_messages
+from shared.schemas import SATANG_CHECK
 from shared.timeutil import bangkok_today
 
 register_messages(
@@ -118,8 +119,9 @@ async def projection(
     fund_id: ProjectionReader, request: Request, session: DbSession,
     years: Annotated[int, Query(ge=1, le=50, description="Years ahead")] = 20,
     runs: Annotated[int, Query(ge=MIN_RUNS, le=MAX_RUNS, description="Simulated runs")] = MIN_RUNS,
-    seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="The generator's seed: the same books and seed give the same answer")] = DEFAULT_SEED,
-    contribution_per_day_satang: Annotated[int | None, Query(ge=0, le=100_000, description="What if: members' contribution per day")] = None,
+    seed: Annotated[int, Query(ge=0, le=2**31 - 1, description="The generator's seed: the same books and seed give the same answer")] = DEFAULT_SEED,
+    contribution_per_day_satang: Annotated[Annotated[int, SATANG_CHECK] | None, Query(
+        ge=0, le=100_000, description="What if: members' contribution per day")] = None,
     benefit: Annotated[str | None, Query(max_length=80, description="What if: a benefit's code and a new amount in satang, code:amount")] = None,
     new_members_per_year: Annotated[int | None, Query(ge=0, le=100_000, description="What if: new members a year")] = None,
     stop_co_funding: Annotated[list[str] | None, Query(max_length=20, description="What if: a co-funding source stops (repeatable)")] = None,
