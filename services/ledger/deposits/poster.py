@@ -85,12 +85,18 @@ class _Pending:
 class DepositPoster:
     """Posts deposits through one queue per fund; see the module's docstring."""
 
-    def __init__(self, database: Database, max_items: int = 500, in_flight: int = 2) -> None:
+    def __init__(self, database: Database, max_items: int = 500, in_flight: int = 2, calls: int | None = None) -> None:
         self.database = database
         self.max_items = max_items
         self.in_flight = in_flight
+        #: Posting calls under way at once in this process, all funds together (None: no limit).
+        self.max_calls = calls
         self._queues: dict[uuid.UUID, deque[_Pending]] = {}
         self._running: dict[uuid.UUID, int] = {}
+        #: Funds with requests waiting for a call, in the order they are served (each in turn).
+        self._waiting: deque[uuid.UUID] = deque()
+        self._waiting_set: set[uuid.UUID] = set()
+        self._busy = 0
         self._tasks: set[asyncio.Task[None]] = set()
         #: Calls made and deposits sent (the tests read how well requests group from these).
         self.calls = 0
@@ -103,24 +109,38 @@ class DepositPoster:
         entry_id, posted_at, late_window_days``."""
         pending = _Pending(today, fresh_after, deposits, asyncio.get_running_loop().create_future())
         self._queues.setdefault(fund_id, deque()).append(pending)
-        self._pump(fund_id)
+        self._wait(fund_id)
+        self._pump()
         return await pending.future
 
-    def _pump(self, fund_id: uuid.UUID) -> None:
-        """Start calls for the fund's waiting requests while fewer than ``in_flight`` are under way."""
-        queue = self._queues.get(fund_id)
-        running = self._running.get(fund_id, 0)
-        while queue and running < self.in_flight:
+    def _wait(self, fund_id: uuid.UUID) -> None:
+        if fund_id not in self._waiting_set:
+            self._waiting_set.add(fund_id)
+            self._waiting.append(fund_id)
+
+    def _pump(self) -> None:
+        """Start calls for waiting requests, the funds in turn, while the fund has fewer than
+        ``in_flight`` calls under way and the process fewer than ``max_calls``."""
+        most = self.max_calls
+        while self._waiting and (most is None or self._busy < most):
+            fund_id = self._waiting.popleft()
+            self._waiting_set.discard(fund_id)
+            queue = self._queues.get(fund_id)
+            running = self._running.get(fund_id, 0)
+            if not queue:
+                if not running:
+                    self._queues.pop(fund_id, None)
+                continue
+            if running >= self.in_flight:
+                continue  # back in the line when one of its calls is done
             group = self._next_group(queue)
-            running += 1
+            self._running[fund_id] = running + 1
+            self._busy += 1
             task = asyncio.create_task(self._run(fund_id, group), name=f"post-deposits-{fund_id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        if running:
-            self._running[fund_id] = running
-        else:
-            self._running.pop(fund_id, None)
-            self._queues.pop(fund_id, None)
+            if queue:
+                self._wait(fund_id)
 
     async def _run(self, fund_id: uuid.UUID, group: list[_Pending]) -> None:
         """One of the fund's calls under way: its place is given up as soon as its database work
@@ -131,8 +151,17 @@ class DepositPoster:
             nonlocal done
             if not done:
                 done = True
-                self._running[fund_id] -= 1
-                self._pump(fund_id)
+                self._busy -= 1
+                running = self._running[fund_id] - 1
+                if running:
+                    self._running[fund_id] = running
+                else:
+                    del self._running[fund_id]
+                if self._queues.get(fund_id):
+                    self._wait(fund_id)
+                elif not running:
+                    self._queues.pop(fund_id, None)
+                self._pump()
 
         try:
             await self._post_group(fund_id, group, release)
