@@ -10,9 +10,16 @@ gets back its own rows. This is group commit done by the application. Nothing wa
 a lone deposit is posted at once. ``in_flight`` calls per fund may be under way at once (2 by
 default), so the next call can judge its deposits and write their entries and postings, then
 wait at PostgreSQL on the fund's lock, while the one before posts its receipts and balances. Two
-such calls are ordered by the lock; a deposit of the first that the second looked for before the
-first committed fails the second's insert on its key, and the second is made again (then that
-deposit is a duplicate). A call gives up its place when the database has answered, before its
+such calls are ordered by the lock. Across funds, at most ``calls`` calls are under way in the
+process at once (the ledger's settings give each replica its share of a total,
+``SAJJA_LEDGER_DEPOSIT_CALLS_TOTAL``): the funds with requests waiting take turns, and while the
+calls are busy the requests of a moment wait here and go into one call per fund. PostgreSQL's
+cores do not grow with the ledger's processes: more calls at once would only make each smaller,
+and a call's own cost, in the ledger and in PostgreSQL, is that of many deposits in it. Calls are
+started once the event loop has run what was ready (``_pump_soon``), so the requests it is
+reading at that moment join them. Two calls of a fund are ordered by the lock; a deposit of the
+first that the second looked for before the first committed fails the second's insert on its
+key, and the second is made again (then that deposit is a duplicate). A call gives up its place when the database has answered, before its
 requests are answered: the next call is sent first, and the database works on it while this
 process writes the answers (a group's answers are many responses at once).
 
@@ -97,6 +104,7 @@ class DepositPoster:
         self._waiting: deque[uuid.UUID] = deque()
         self._waiting_set: set[uuid.UUID] = set()
         self._busy = 0
+        self._pump_due = False
         self._tasks: set[asyncio.Task[None]] = set()
         #: Calls made and deposits sent (the tests read how well requests group from these).
         self.calls = 0
@@ -110,7 +118,7 @@ class DepositPoster:
         pending = _Pending(today, fresh_after, deposits, asyncio.get_running_loop().create_future())
         self._queues.setdefault(fund_id, deque()).append(pending)
         self._wait(fund_id)
-        self._pump()
+        self._pump_soon()
         return await pending.future
 
     def _wait(self, fund_id: uuid.UUID) -> None:
@@ -118,9 +126,17 @@ class DepositPoster:
             self._waiting_set.add(fund_id)
             self._waiting.append(fund_id)
 
+    def _pump_soon(self) -> None:
+        """:meth:`_pump` once the event loop has run what is ready: the requests it is reading
+        now then join the next call rather than wait for the one after."""
+        if not self._pump_due:
+            self._pump_due = True
+            asyncio.get_running_loop().call_soon(self._pump)
+
     def _pump(self) -> None:
         """Start calls for waiting requests, the funds in turn, while the fund has fewer than
         ``in_flight`` calls under way and the process fewer than ``max_calls``."""
+        self._pump_due = False
         most = self.max_calls
         while self._waiting and (most is None or self._busy < most):
             fund_id = self._waiting.popleft()
@@ -161,7 +177,7 @@ class DepositPoster:
                     self._wait(fund_id)
                 elif not running:
                     self._queues.pop(fund_id, None)
-                self._pump()
+                self._pump_soon()
 
         try:
             await self._post_group(fund_id, group, release)
