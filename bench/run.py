@@ -20,8 +20,10 @@ Sections (each a function taking a :class:`Bench`, run in order in the same syst
   medians of 5 (``SAJJA_BENCH_FUNDS`` makes fewer funds, for a quicker try).
 - ``replicas``: single deposits through the gateway spread over 8 funds (``--phones`` in flight),
   with one ledger process and with two (``SAJJA_LEDGER_REPLICAS=2``): two more systems started
-  side by side for it, alternating rounds, the same load; the target is that two reach at least
-  the throughput of one.
+  side by side for it, alternating rounds, the same load, the funds as many on each replica; the
+  target is that two reach at least the throughput of one. Beside it: deposits per posting call,
+  commits per deposit, and CPU milliseconds per deposit of each process group (each ledger replica
+  too), with the ratio of one replica's CPU per deposit to two's.
 - ``peak``: the evening peak, driven by wrk from outside (bench/wrk.py): ``PEAK_PHONES`` phones,
   each posting a single deposit with a fresh id, waiting for its answer and pausing a little
   (``PEAK_PAUSE_MS``), collectors of one fund each with its own token; deposits/s, p50, p90, p99.
@@ -1419,12 +1421,21 @@ def section_replicas(bench: Bench) -> dict[str, Any]:
     met = ratio is not None and ratio >= 1.0
     print(f"  two replicas / one: {_fmt_ratio(ratio)}   target: at least the throughput of one  {'MET' if met else 'NOT MET'}")
     _print_costs(rows)
+    costs = [rows[label].get("cpu_ms_per_deposit", {}).get("total") for label in setups]
+    cpu_ratio = round(costs[0] / costs[1], 2) if all(costs) else None
+    if cpu_ratio is not None:
+        # With every core busy, deposits/s is the cores the system gets over the CPU a deposit
+        # takes; on a shared machine more processes also take a larger share of the cores from
+        # other work, so the throughput ratio flatters the second replica there and this does not.
+        print(f"  CPU per deposit, one replica / two: {cpu_ratio:.2f} (1.00: a second replica costs nothing more per"
+              " deposit; on cores already full, the throughput ratio it allows)")
     warn_if_noisy(rows)
     _require_successes("replicas", rows)
     figures = {
         "funds": REPLICA_FUNDS, "members_per_fund": REPLICA_MEMBERS, "concurrency": args.phones,
         "seconds": args.seconds, "warmup_seconds": args.warmup, "rounds": args.rounds,
         "targets": rows, "ratio_two_over_one": ratio, "target_met": met, "books": books_figures,
+        "cpu_per_deposit_one_over_two": cpu_ratio,
     }
     path_written = write_results("replicas", figures)
     print(f"  written to {path_written.relative_to(RESULTS_DIR.parent)}")

@@ -74,3 +74,30 @@ def test_each_replica_takes_its_share_of_the_posting_calls(monkeypatch) -> None:
     assert LedgerSettings(deposit_calls_total=2).deposit_calls == 1
     monkeypatch.setenv("SAJJA_LEDGER_URL", "http://127.0.0.1:8002,http://127.0.0.1:8007,http://127.0.0.1:8012")
     assert LedgerSettings(deposit_calls_total=2).deposit_calls == 1
+
+
+async def test_a_slow_call_stops_holding_the_process_back_from_other_funds(monkeypatch) -> None:
+    """A call waiting long on its fund's lock uses no core: after ``SLOW_CALL_SECONDS`` other
+    funds' calls start beside it, the process's bound notwithstanding."""
+    from services.ledger.deposits import poster as module
+
+    monkeypatch.setattr(module, "SLOW_CALL_SECONDS", 0.05)
+    stuck, other = uuid.uuid4(), uuid.uuid4()
+    held = asyncio.Event()
+
+    class Stuck(_Recording):
+        async def _call(self, fund_id: uuid.UUID, group: list[Any], raced: int = 0, reconnected: bool = False) -> list[Any]:
+            if fund_id == stuck:
+                await held.wait()
+            return await super()._call(fund_id, group, raced, reconnected)
+
+    poster = Stuck(in_flight=2, calls=1)
+    today, fresh = dt.date.today(), dt.datetime.now(dt.UTC)
+    first = asyncio.create_task(poster.post(stuck, [_deposit()], today=today, fresh_after=fresh))
+    await asyncio.sleep(0.01)
+    async with asyncio.timeout(1):
+        await poster.post(other, [_deposit()], today=today, fresh_after=fresh)
+    assert not first.done()
+    held.set()
+    await first
+    assert poster._busy == 0 and not poster._running

@@ -13,7 +13,9 @@ wait at PostgreSQL on the fund's lock, while the one before posts its receipts a
 such calls are ordered by the lock. Across funds, at most ``calls`` calls are under way in the
 process at once (the ledger's settings give each replica its share of a total,
 ``SAJJA_LEDGER_DEPOSIT_CALLS_TOTAL``): the funds with requests waiting take turns, and while the
-calls are busy the requests of a moment wait here and go into one call per fund. PostgreSQL's
+calls are busy the requests of a moment wait here and go into one call per fund; a call still
+under way after ``SLOW_CALL_SECONDS`` (its fund's lock held by a long transaction, say) stops
+counting, so that no fund waits long for another. PostgreSQL's
 cores do not grow with the ledger's processes: more calls at once would only make each smaller,
 and a call's own cost, in the ledger and in PostgreSQL, is that of many deposits in it. Calls are
 started once the event loop has run what was ready (``_pump_soon``), so the requests it is
@@ -56,6 +58,10 @@ POST = text(
     "SELECT * FROM ledger_post_deposits(:fund, :today, :fresh_after, :ids, :members, :collectors, :amounts,"
     " :collected, :dates, :hashes, :by)"
 )
+
+#: A posting call under way longer than this no longer counts against the process's bound on
+#: calls (it is waiting on its fund's lock, or on a slow database): other funds' calls start.
+SLOW_CALL_SECONDS = 0.1
 
 #: The deposits' primary key, which a call can find taken only when another call of the fund
 #: committed the same deposit after this one looked (see ``_call``); tries after such a race.
@@ -161,13 +167,25 @@ class DepositPoster:
     async def _run(self, fund_id: uuid.UUID, group: list[_Pending]) -> None:
         """One of the fund's calls under way: its place is given up as soon as its database work
         is done, before its requests are answered (see :meth:`_post_group`), or when it fails."""
-        done = False
+        done = slot = False
+
+        def free_slot() -> None:
+            """The process's place: given back when the call is done, or once it has taken
+            ``SLOW_CALL_SECONDS`` (waiting on the fund's lock, it uses no core: other funds go on)."""
+            nonlocal slot
+            if not slot:
+                slot = True
+                self._busy -= 1
+                self._pump_soon()
+
+        slow = asyncio.get_running_loop().call_later(SLOW_CALL_SECONDS, free_slot)
 
         def release() -> None:
             nonlocal done
             if not done:
                 done = True
-                self._busy -= 1
+                slow.cancel()
+                free_slot()
                 running = self._running[fund_id] - 1
                 if running:
                     self._running[fund_id] = running
