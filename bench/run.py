@@ -24,8 +24,10 @@ Sections (each a function taking a :class:`Bench`, run in order in the same syst
   under 2 s.
 - ``replicas``: single deposits through the gateway spread over 8 funds (``--phones`` in flight),
   with one ledger process and with two (``SAJJA_LEDGER_REPLICAS=2``): two more systems started
-  side by side for it, alternating rounds, the same load; the target is that two reach at least
-  the throughput of one.
+  side by side for it, alternating rounds, the same load, the funds as many on each replica; the
+  target is that two reach at least the throughput of one. Beside it: deposits per posting call,
+  commits per deposit, and CPU milliseconds per deposit of each process group (each ledger replica
+  too), with the ratio of one replica's CPU per deposit to two's.
 - ``peak``: the evening peak, driven by wrk from outside (bench/wrk.py): ``PEAK_PHONES`` phones,
   each posting a single deposit with a fresh id, waiting for its answer and pausing a little
   (``PEAK_PAUSE_MS``), collectors of one fund each with its own token; deposits/s, p50, p90, p99.
@@ -196,7 +198,9 @@ class CpuProbe:
             self.cores[name] = round(used / wall, 2)
         # Whatever else kept the machine busy meanwhile (another job on a shared box is noise).
         machine = (self._machine_busy() - self._machine_before) / wall
-        self.cores["other"] = round(max(0.0, machine - sum(self.cores.values())), 2)
+        # (A group named "name#n" is one process of another group, already counted there.)
+        ours = sum(used for name, used in self.cores.items() if "#" not in name)
+        self.cores["other"] = round(max(0.0, machine - ours), 2)
         return self.cores
 
 
@@ -259,6 +263,8 @@ class Measurement:
     grouping: tuple[int, int] | None = None
     #: pgbench's own tps over its whole run (warm-up included), shown beside the windowed count.
     reported_tps: float | None = None
+    #: Transactions the ledger's database committed over the whole run (warm-up included).
+    commits: int | None = None
 
     @property
     def rps(self) -> float:
@@ -907,6 +913,18 @@ def _deposit_rows(runs: dict[str, list[Measurement]]) -> dict[str, dict[str, Any
         grouping = [m.grouping for m in measured if m.grouping and m.grouping[1]]
         if grouping:
             row["deposits_per_posting_call"] = round(sum(d for d, _ in grouping) / sum(c for _, c in grouping), 1)
+        commits = [(m.commits, m.grouping[0]) for m in measured if m.commits is not None and m.grouping and m.grouping[0]]
+        if commits:
+            row["commits_per_deposit"] = round(sum(c for c, _ in commits) / sum(d for _, d in commits), 3)
+        # CPU milliseconds per deposit, of the generator and the system together ("other" left out:
+        # another job on the machine), and of each group: what a deposit costs, whatever the machine.
+        per_deposit = [{group: used / m.items_per_second * 1000 for group, used in m.cores.items() if group != "other"}
+                       for m in measured if m.cores and m.items_per_second]
+        if per_deposit:
+            groups = per_deposit[0].keys()
+            row["cpu_ms_per_deposit"] = {g: round(statistics.median(p.get(g, 0.0) for p in per_deposit), 3) for g in groups}
+            row["cpu_ms_per_deposit"]["total"] = round(statistics.median(
+                sum(v for g, v in p.items() if "#" not in g) for p in per_deposit), 3)
         rows[name] = row
     return rows
 
@@ -1296,11 +1314,79 @@ def _spread_singles(bench: Bench, funds: list[_Books], *, label: str, concurrenc
         by_collector[json.loads(payload)["collector_id"]].created += 1
         return 1, None
 
+    from bench import pgbench as pgb
+
+    pg = pgb.find_postgres(bench.system.home / "pgdata")
+    fund_list = ", ".join(f"'{b.fund_id}'" for b in funds)
+
+    def receipts() -> dict[str, int]:
+        return {fund: int(seq) for fund, seq in pgb.psql_rows(
+            pg, f"SELECT fund_id, receipt_seq FROM ledger_funds WHERE fund_id IN ({fund_list})")}
+
+    def commits() -> int:
+        return int(pgb.psql_rows(pg, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")[0][0])
+
+    def posting_calls(after: dict[str, int]) -> tuple[int, int]:
+        """Deposits posted since ``after`` and the calls of ``ledger_post_deposits`` they took (see
+        the ledger section's ``posting_calls``), over every fund."""
+        where = " OR ".join(f"(fund_id = '{fund}' AND receipt_no > {seq})" for fund, seq in after.items())
+        [[count, calls]] = pgb.psql_rows(pg, "SELECT count(*), count(DISTINCT (fund_id, posted_at - receipt_no *"
+                                             f" interval '1 microsecond')) FROM deposits WHERE {where}")
+        return int(count), int(calls)
+
+    # Each ledger replica's CPU on its own, beside the groups every section shows.
+    ledger_pids = bench.system.pids_of("ledger")
+    extra = {f"ledger#{n}": (lambda pid=pid: _process(pid)) for n, pid in enumerate(ledger_pids, 1)} \
+        if len(ledger_pids) > 1 else {}
+    before, committed = receipts(), commits()
     run = bench.measure(targets[0][0], label=label, method="POST", ok_status=201, request_factory=make, check=credit,
-                        concurrency=concurrency)
+                        concurrency=concurrency, cpu=bench.cpu_probe(extra))
+    run.grouping = posting_calls(before)
+    run.commits = commits() - committed
     for books in funds:
         books.unknown += run.unknown
     return run
+
+
+def _replica_funds(bench: Bench, replicas: int) -> list[_Books]:
+    """``REPLICA_FUNDS`` funds, as many homed on each ledger replica (the gateway's rendezvous
+    hashing of the fund's id): with thousands of funds each replica has its share, and eight funds
+    hashed at random would often put six on one replica and two on the other, measuring a throw
+    of the dice rather than the design. A fund that would tip the balance is made and left idle."""
+    from shared.replicas import Upstream
+
+    upstream = Upstream(bench.system.replica_urls("ledger") or ["http://127.0.0.1:1"])
+    share = math.ceil(REPLICA_FUNDS / replicas)
+    homes: Counter[str] = Counter()
+    funds: list[_Books] = []
+    number = 0
+    while len(funds) < REPLICA_FUNDS:
+        number += 1
+        books = _ledger_setup(bench, number, REPLICA_MEMBERS)
+        home = upstream.order(books.fund_id.lower())[0].url
+        if replicas == 1 or homes[home] < share:
+            homes[home] += 1
+            funds.append(books)
+    if replicas > 1:
+        print(f"  {len(funds)} funds homed {', '.join(str(n) for n in homes.values())} on the {replicas} ledger replicas"
+              f" ({number - len(funds)} more made and left idle)", flush=True)
+    return funds
+
+
+def _print_costs(rows: dict[str, dict[str, Any]]) -> None:
+    """CPU per deposit and commits per deposit: what the throughput is made of on a machine whose
+    cores are all busy, where deposits/s is the cores divided by the CPU a deposit takes."""
+    costs = {name: row["cpu_ms_per_deposit"] for name, row in rows.items() if "cpu_ms_per_deposit" in row}
+    if costs:
+        groups = list(dict.fromkeys(g for c in costs.values() for g in c
+                                    if any(x.get(g, 0.0) >= 0.005 for x in costs.values())))
+        print("  CPU ms per deposit (median of rounds):")
+        print("  " + f"{'target':<18}" + "".join(f" {g:>9}" for g in groups))
+        for name, cost in costs.items():
+            print("  " + f"{name:<18}" + "".join(f" {cost.get(g, 0.0):>9.3f}" for g in groups))
+    commits = {name: row["commits_per_deposit"] for name, row in rows.items() if "commits_per_deposit" in row}
+    if commits:
+        print("  commits of the ledger's database per deposit: " + ", ".join(f"{n} {v}" for n, v in commits.items()))
 
 
 def section_replicas(bench: Bench) -> dict[str, Any]:
@@ -1320,7 +1406,7 @@ def section_replicas(bench: Bench) -> dict[str, Any]:
             print(f"  {label}: system up in {time.monotonic() - started:.1f} s at {system.url}, ledger at"
                   f" {', '.join(system.replica_urls('ledger'))}", flush=True)
             sub = Bench(system=system, args=args)
-            funds = [_ledger_setup(sub, n, REPLICA_MEMBERS) for n in range(1, REPLICA_FUNDS + 1)]
+            funds = _replica_funds(sub, count)
             for books in funds:
                 _ledger_warm(sub, books)
             _analyze_ledger(sub)
@@ -1343,12 +1429,22 @@ def section_replicas(bench: Bench) -> dict[str, Any]:
     ratio = _ratio(two, one)
     met = ratio is not None and ratio >= 1.0
     print(f"  two replicas / one: {_fmt_ratio(ratio)}   target: at least the throughput of one  {'MET' if met else 'NOT MET'}")
+    _print_costs(rows)
+    costs = [rows[label].get("cpu_ms_per_deposit", {}).get("total") for label in setups]
+    cpu_ratio = round(costs[0] / costs[1], 2) if all(costs) else None
+    if cpu_ratio is not None:
+        # With every core busy, deposits/s is the cores the system gets over the CPU a deposit
+        # takes; on a shared machine more processes also take a larger share of the cores from
+        # other work, so the throughput ratio flatters the second replica there and this does not.
+        print(f"  CPU per deposit, one replica / two: {cpu_ratio:.2f} (1.00: a second replica costs nothing more per"
+              " deposit; on cores already full, the throughput ratio it allows)")
     warn_if_noisy(rows)
     _require_successes("replicas", rows)
     figures = {
         "funds": REPLICA_FUNDS, "members_per_fund": REPLICA_MEMBERS, "concurrency": args.phones,
         "seconds": args.seconds, "warmup_seconds": args.warmup, "rounds": args.rounds,
         "targets": rows, "ratio_two_over_one": ratio, "target_met": met, "books": books_figures,
+        "cpu_per_deposit_one_over_two": cpu_ratio,
     }
     path_written = write_results("replicas", figures)
     print(f"  written to {path_written.relative_to(RESULTS_DIR.parent)}")

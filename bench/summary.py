@@ -176,6 +176,12 @@ def headline(sections: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             figures.append(_figure(key, f"Single deposits over {funds} funds, through the gateway, {in_flight} in flight,"
                                         f" {label}", _per_second(table["deposits_per_s_median"]), "deposits/s",
                                    _rounds(table["deposits_per_s_rounds"])))
+        costs = [replicas["targets"][label].get("cpu_ms_per_deposit", {}).get("total")
+                 for label in ("1 ledger replica", "2 ledger replicas")]
+        if all(costs):
+            # On a machine whose cores are all busy: what a deposit costs, whatever else ran.
+            figures.append(_figure("single_funds_cpu_ratio", "CPU per deposit, all processes, 1 ledger replica / 2",
+                                   round(costs[0] / costs[1], 2), "ratio"))
     if peak := sections.get("peak"):
         phones = f"{peak['phones']} phones pausing {peak['pause_ms']} ms"
         figures.append(_figure("peak_deposits", f"Evening peak, {phones}: single deposits through the gateway",

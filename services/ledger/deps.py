@@ -31,6 +31,7 @@ def poster(request: Request) -> DepositPoster:
     made: DepositPoster | None = getattr(state, "poster", None)
     if made is None or made.database is not state.db:
         made = state.poster = DepositPoster(
-            state.db, max_items=state.settings.batch_max_items, in_flight=state.settings.deposit_calls_in_flight
+            state.db, max_items=state.settings.batch_max_items, in_flight=state.settings.deposit_calls_in_flight,
+            calls=state.settings.deposit_calls,
         )
     return made

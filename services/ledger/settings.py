@@ -22,6 +22,22 @@ class LedgerSettings(SajjaSettings):
     batch_max_items: int = 500
     #: Posting calls of one fund under way at once from this process (see deposits/poster.py).
     deposit_calls_in_flight: int = Field(default=2, ge=1, le=8)
+    #: Posting calls under way at once in all of the ledger's replicas together, all funds (0: no
+    #: limit); each replica takes its share, at least one (see deposits/poster.py).
+    deposit_calls_total: int = Field(default=2, ge=0)
+    #: Every replica of the ledger, as ``sajja run`` tells each process (``SAJJA_LEDGER_URL``):
+    #: how many there are.
+    replica_urls: str = Field(default="", validation_alias="SAJJA_LEDGER_URL")
+
+    @property
+    def deposit_calls(self) -> int | None:
+        """This replica's share of :attr:`deposit_calls_total`; None for no limit."""
+        if not self.deposit_calls_total:
+            return None
+        from shared.replicas import split_urls
+
+        replicas = max(1, len(split_urls(self.replica_urls))) if self.replica_urls.strip() else 1
+        return max(1, self.deposit_calls_total // replicas)
     #: The largest single deposit accepted (satang): 100,000 baht.
     deposit_max_satang: int = 10_000_000
     #: How often the ledger brings its aggregates up to date (day totals, arrears due a count); 0

@@ -10,9 +10,18 @@ gets back its own rows. This is group commit done by the application. Nothing wa
 a lone deposit is posted at once. ``in_flight`` calls per fund may be under way at once (2 by
 default), so the next call can judge its deposits and write their entries and postings, then
 wait at PostgreSQL on the fund's lock, while the one before posts its receipts and balances. Two
-such calls are ordered by the lock; a deposit of the first that the second looked for before the
-first committed fails the second's insert on its key, and the second is made again (then that
-deposit is a duplicate). A call gives up its place when the database has answered, before its
+such calls are ordered by the lock. Across funds, at most ``calls`` calls are under way in the
+process at once (the ledger's settings give each replica its share of a total,
+``SAJJA_LEDGER_DEPOSIT_CALLS_TOTAL``): the funds with requests waiting take turns, and while the
+calls are busy the requests of a moment wait here and go into one call per fund; a call still
+under way after ``SLOW_CALL_SECONDS`` (its fund's lock held by a long transaction, say) stops
+counting, so that no fund waits long for another. PostgreSQL's
+cores do not grow with the ledger's processes: more calls at once would only make each smaller,
+and a call's own cost, in the ledger and in PostgreSQL, is that of many deposits in it. Calls are
+started once the event loop has run what was ready (``_pump_soon``), so the requests it is
+reading at that moment join them. Two calls of a fund are ordered by the lock; a deposit of the
+first that the second looked for before the first committed fails the second's insert on its
+key, and the second is made again (then that deposit is a duplicate). A call gives up its place when the database has answered, before its
 requests are answered: the next call is sent first, and the database works on it while this
 process writes the answers (a group's answers are many responses at once).
 
@@ -50,6 +59,10 @@ POST = text(
     " :collected, :dates, :hashes, :by)"
 )
 
+#: A posting call under way longer than this no longer counts against the process's bound on
+#: calls (it is waiting on its fund's lock, or on a slow database): other funds' calls start.
+SLOW_CALL_SECONDS = 0.1
+
 #: The deposits' primary key, which a call can find taken only when another call of the fund
 #: committed the same deposit after this one looked (see ``_call``); tries after such a race.
 DEPOSIT_KEY = "pk_deposits"
@@ -85,12 +98,19 @@ class _Pending:
 class DepositPoster:
     """Posts deposits through one queue per fund; see the module's docstring."""
 
-    def __init__(self, database: Database, max_items: int = 500, in_flight: int = 2) -> None:
+    def __init__(self, database: Database, max_items: int = 500, in_flight: int = 2, calls: int | None = None) -> None:
         self.database = database
         self.max_items = max_items
         self.in_flight = in_flight
+        #: Posting calls under way at once in this process, all funds together (None: no limit).
+        self.max_calls = calls
         self._queues: dict[uuid.UUID, deque[_Pending]] = {}
         self._running: dict[uuid.UUID, int] = {}
+        #: Funds with requests waiting for a call, in the order they are served (each in turn).
+        self._waiting: deque[uuid.UUID] = deque()
+        self._waiting_set: set[uuid.UUID] = set()
+        self._busy = 0
+        self._pump_due = False
         self._tasks: set[asyncio.Task[None]] = set()
         #: Calls made and deposits sent (the tests read how well requests group from these).
         self.calls = 0
@@ -103,36 +123,79 @@ class DepositPoster:
         entry_id, posted_at, late_window_days``."""
         pending = _Pending(today, fresh_after, deposits, asyncio.get_running_loop().create_future())
         self._queues.setdefault(fund_id, deque()).append(pending)
-        self._pump(fund_id)
+        self._wait(fund_id)
+        self._pump_soon()
         return await pending.future
 
-    def _pump(self, fund_id: uuid.UUID) -> None:
-        """Start calls for the fund's waiting requests while fewer than ``in_flight`` are under way."""
-        queue = self._queues.get(fund_id)
-        running = self._running.get(fund_id, 0)
-        while queue and running < self.in_flight:
+    def _wait(self, fund_id: uuid.UUID) -> None:
+        if fund_id not in self._waiting_set:
+            self._waiting_set.add(fund_id)
+            self._waiting.append(fund_id)
+
+    def _pump_soon(self) -> None:
+        """:meth:`_pump` once the event loop has run what is ready: the requests it is reading
+        now then join the next call rather than wait for the one after."""
+        if not self._pump_due:
+            self._pump_due = True
+            asyncio.get_running_loop().call_soon(self._pump)
+
+    def _pump(self) -> None:
+        """Start calls for waiting requests, the funds in turn, while the fund has fewer than
+        ``in_flight`` calls under way and the process fewer than ``max_calls``."""
+        self._pump_due = False
+        most = self.max_calls
+        while self._waiting and (most is None or self._busy < most):
+            fund_id = self._waiting.popleft()
+            self._waiting_set.discard(fund_id)
+            queue = self._queues.get(fund_id)
+            running = self._running.get(fund_id, 0)
+            if not queue:
+                if not running:
+                    self._queues.pop(fund_id, None)
+                continue
+            if running >= self.in_flight:
+                continue  # back in the line when one of its calls is done
             group = self._next_group(queue)
-            running += 1
+            self._running[fund_id] = running + 1
+            self._busy += 1
             task = asyncio.create_task(self._run(fund_id, group), name=f"post-deposits-{fund_id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        if running:
-            self._running[fund_id] = running
-        else:
-            self._running.pop(fund_id, None)
-            self._queues.pop(fund_id, None)
+            if queue:
+                self._wait(fund_id)
 
     async def _run(self, fund_id: uuid.UUID, group: list[_Pending]) -> None:
         """One of the fund's calls under way: its place is given up as soon as its database work
         is done, before its requests are answered (see :meth:`_post_group`), or when it fails."""
-        done = False
+        done = slot = False
+
+        def free_slot() -> None:
+            """The process's place: given back when the call is done, or once it has taken
+            ``SLOW_CALL_SECONDS`` (waiting on the fund's lock, it uses no core: other funds go on)."""
+            nonlocal slot
+            if not slot:
+                slot = True
+                self._busy -= 1
+                self._pump_soon()
+
+        slow = asyncio.get_running_loop().call_later(SLOW_CALL_SECONDS, free_slot)
 
         def release() -> None:
             nonlocal done
             if not done:
                 done = True
-                self._running[fund_id] -= 1
-                self._pump(fund_id)
+                slow.cancel()
+                free_slot()
+                running = self._running[fund_id] - 1
+                if running:
+                    self._running[fund_id] = running
+                else:
+                    del self._running[fund_id]
+                if self._queues.get(fund_id):
+                    self._wait(fund_id)
+                elif not running:
+                    self._queues.pop(fund_id, None)
+                self._pump_soon()
 
         try:
             await self._post_group(fund_id, group, release)
