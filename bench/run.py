@@ -60,6 +60,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import gzip
 import json
 import math
@@ -1336,8 +1337,8 @@ def _spread_singles(bench: Bench, funds: list[_Books], *, label: str, concurrenc
 
     # Each ledger replica's CPU on its own, beside the groups every section shows.
     ledger_pids = bench.system.pids_of("ledger")
-    extra = {f"ledger#{n}": (lambda pid=pid: _process(pid)) for n, pid in enumerate(ledger_pids, 1)} \
-        if len(ledger_pids) > 1 else {}
+    extra: dict[str, Callable[[], list[psutil.Process]]] = {
+        f"ledger#{n}": functools.partial(_process, pid) for n, pid in enumerate(ledger_pids, 1)} if len(ledger_pids) > 1 else {}
     before, committed = receipts(), commits()
     run = bench.measure(targets[0][0], label=label, method="POST", ok_status=201, request_factory=make, check=credit,
                         concurrency=concurrency, cpu=bench.cpu_probe(extra))
