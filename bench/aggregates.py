@@ -107,7 +107,9 @@ def _template(bench: Any) -> dict[str, Any]:
     ledger = f"/v1/ledger/funds/{fund}"
     api("PATCH", f"{ledger}/rules", admin, json={"late_window_days": 400})
     for back in range(MONTHS - 1, -1, -1):  # a sync a month, collected on its day, oldest first
-        at = dt.datetime.combine(today - dt.timedelta(days=30 * back), dt.time(10), BANGKOK).isoformat()
+        # At ten in the morning, but never in the future: before 10:00 in Bangkok today's is now.
+        at = min(dt.datetime.combine(today - dt.timedelta(days=30 * back), dt.time(10), BANGKOK),
+                 dt.datetime.now(BANGKOK) - dt.timedelta(minutes=5)).isoformat()
         deposits = [{"id": i, "member_id": m, "amount_satang": DEPOSIT_SATANG, "collected_at": at, "collector_id": collector_id}
                     for i, m in zip(_new_ids(MEMBERS), members)]
         synced = api("POST", f"{ledger}/deposits/batch", collector, json={"deposits": deposits})
