@@ -69,6 +69,20 @@ def test_without_randomness_the_reserve_path_is_exact() -> None:
     assert model.band(outcome.reserve[4]) == {"expected": 28_250_000, "p5": 28_250_000, "p50": 28_250_000, "p95": 28_250_000}
 
 
+def test_money_moves_in_whole_satang_whatever_the_rates() -> None:
+    """A contribution per member-year of 36,500.4 satang (a mean over income years) and a half-year
+    of members dying: every run's contributions, benefits and reserve are whole satang each year."""
+    death = model.BenefitLine("death", "death", model.empty_cells(), 2_000_000, on_death=True, take_up=0.37)
+    q = model.empty_cells()
+    q[0, 40] = 0.3
+    fund = inputs(reserve_satang=5_000_001, members=cells(male_40=7), death_q=q,
+                  contribution_per_member_year_satang=36_500.4, benefits=(death,))
+    outcome = model.project(fund, years=3, runs=1000, seed=3)
+    for figure in (outcome.contributions, outcome.benefits, outcome.reserve):
+        assert (figure == figure.round()).all()
+    assert (outcome.contributions[0] != 7 * 36_500.4).any(), "the half-years of those who died make fractions to round"
+
+
 def test_a_cohort_that_all_dies_in_a_known_year_gives_the_floor_year() -> None:
     """Five members aged 106 with no chance of death until 109, where it is certain: they die in the
     fourth year. Contributions 36,500 satang a member-year: 182,500 a year, then half a year of five

@@ -306,19 +306,20 @@ def estimate(books: Books, what_if: WhatIf) -> Estimate:
         factor_amount = changed[1] if changed and changed[0] == code else None
         tiers: tuple[tuple[int, int], ...] = ()
         if model.model == "fixed":
-            amount = float(factor_amount if factor_amount is not None else (model.amount_satang or 0))
+            amount = factor_amount if factor_amount is not None else (model.amount_satang or 0)
         elif model.model == "per_day":
             seen = amounts_seen.get(code)
             per_day = model.per_day_satang or 0
-            amount = float(np.mean(seen)) if seen else float(per_day * (model.max_days_per_event or 1))
+            mean = float(np.mean(seen)) if seen else float(per_day * (model.max_days_per_event or 1))
             if factor_amount is not None and per_day:
-                amount *= factor_amount / per_day
+                mean *= factor_amount / per_day
+            amount = int(round(mean))
         else:
             tiers = tuple((t.min_years, t.amount_satang) for t in sorted(model.tiers, key=lambda t: t.min_years))
             if factor_amount is not None and tiers:
                 top = tiers[-1][1]
                 tiers = tuple((y, int(round(a * factor_amount / top))) for y, a in tiers)
-            amount = float(tiers[-1][1]) if tiers else 0.0
+            amount = tiers[-1][1] if tiers else 0
         eligible = _eligible(rules)
         claims_seen = int(counted.get(code, empty_cells()).sum() + unknown_claims.get(code, 0))
         if category == "death":

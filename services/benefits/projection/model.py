@@ -48,8 +48,9 @@ class BenefitLine:
     category: str
     #: Expected claims per member-year, by (sex, age); zero where the rules in force exclude the cell.
     rate: np.ndarray
-    #: The amount of one claim (fixed, or the mean of the fund's claims for per-day benefits).
-    amount_satang: float = 0.0
+    #: The amount of one claim (fixed, or the mean of the fund's claims for per-day benefits, to
+    #: the satang).
+    amount_satang: int = 0
     #: ``(min_years, amount_satang)`` for amounts tiered by years of membership, lowest first.
     tiers: tuple[tuple[int, int], ...] = ()
     #: Paid on every death of a member (the death benefit), instead of at ``rate``.
@@ -85,6 +86,8 @@ class Inputs:
     new_members_per_year: float = 0.0
     #: Joiners' distribution over (sex, age); sums to 1 when there are joiners.
     joiners: np.ndarray = field(default_factory=empty_cells)
+    #: A mean over the income years (a rate, not an amount moved): each year's contributions, the
+    #: amount moved, are rounded to the satang.
     contribution_per_member_year_satang: float = 0.0
     #: Co-funding per year by source.
     co_funding_satang: dict[str, int] = field(default_factory=dict)
@@ -121,7 +124,9 @@ def project(inputs: Inputs, *, years: int, runs: int, seed: int) -> Outcome:
     per_member = float(inputs.contribution_per_member_year_satang)
     co_funding = float(sum(inputs.co_funding_satang.values()))
     lines = [(b, b.rate.reshape(-1).astype(float)) for b in inputs.benefits]
-    reserve = np.full(runs, float(inputs.reserve_satang))
+    # Money moves in whole satang: each year's contributions and each benefit's cost are rounded
+    # to the satang in every run before the reserve takes them.
+    reserve = np.full(runs, inputs.reserve_satang, dtype=np.int64)
 
     shape = (years, runs)
     out = {k: np.zeros(shape) for k in ("members", "contributions", "co_funding", "benefits", "reserve", "deaths")}
@@ -137,18 +142,18 @@ def project(inputs: Inputs, *, years: int, runs: int, seed: int) -> Outcome:
         else:
             joined_count = np.zeros(runs, dtype=np.int64)
             joined = np.zeros_like(alive)
-        contributions = (exposure.sum(axis=1) + 0.5 * joined_count) * per_member
-        paid = np.zeros(runs)
+        contributions = np.rint((exposure.sum(axis=1) + 0.5 * joined_count) * per_member).astype(np.int64)
+        paid = np.zeros(runs, dtype=np.int64)
         for line, rate in lines:
             amounts = line.amounts(tenure)
             if line.on_death:
-                cost = (deaths * amounts).sum(axis=1) * line.take_up
+                cost = np.rint((deaths * amounts).sum(axis=1) * line.take_up).astype(np.int64)
             else:
-                cost = np.zeros(runs)
+                cost = np.zeros(runs, dtype=np.int64)
                 for amount in np.unique(amounts[rate > 0]):
                     cells = (rate > 0) & (amounts == amount)
                     mean = exposure[:, cells] @ rate[cells]
-                    cost += rng.poisson(np.maximum(mean, 0.0)) * amount
+                    cost += rng.poisson(np.maximum(mean, 0.0)) * np.int64(amount)
             paid += cost
             by_code[line.code][year] = cost.mean()
         reserve = reserve + contributions + co_funding - paid
