@@ -26,6 +26,7 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -306,30 +307,52 @@ def _copies(bench: Any, template: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the views, timed
 
 
-def _time(bench: Any, views: dict[str, str]) -> dict[str, dict[str, Any]]:
+def time_views(bench: Any, views: dict[str, str], *, runs: int, timeout: float,
+               check: Callable[[str, httpx.Response], None] | None = None) -> tuple[dict[str, list[float]], dict[str, httpx.Response]]:
+    """Each view (name -> path) asked once unmeasured (a connection, the services' pools, plans),
+    then ``runs`` times in turn through the gateway as a platform admin: the seconds of each, and
+    each view's last answer. A view answering other than 200, or refused by ``check``, fails the section."""
     from bench.run import BenchError
 
-    runs: dict[str, list[float]] = {name: [] for name in views}
-    sizes: dict[str, int] = {}
-    with httpx.Client(base_url=bench.system.url, timeout=60) as client:
-        for path in views.values():  # once unmeasured: a connection, the services' pools, plans
+    seconds: dict[str, list[float]] = {name: [] for name in views}
+    last: dict[str, httpx.Response] = {}
+    with httpx.Client(base_url=bench.system.url, timeout=timeout) as client:
+        for path in views.values():
             client.get(path, headers=bench.admin_headers())
-        for _ in range(RUNS):
+        for _ in range(runs):
             for name, path in views.items():
                 headers = bench.admin_headers()
                 started = time.perf_counter()
                 answer = client.get(path, headers=headers)
-                body = answer.content
-                runs[name].append(time.perf_counter() - started)
+                answer.read()
+                seconds[name].append(time.perf_counter() - started)
                 if answer.status_code != 200:
                     raise BenchError(f"{path}: {answer.status_code} {answer.text[:300]}")
-                if answer.headers.get("content-type", "").startswith("application/json"):
-                    document = answer.json()
-                    if document.get("missing") or document.get("unavailable"):
-                        raise BenchError(f"{path} left figures out: {document.get('unavailable')}")
-                sizes[name] = len(body)
+                if check is not None:
+                    check(path, answer)
+                last[name] = answer
+    return seconds, last
+
+
+def timed(views: dict[str, str], seconds: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    """Each view's path, median and rounds, as the results files keep them."""
     return {name: {"path": views[name], "seconds_median": round(statistics.median(r), 3),
-                   "seconds_rounds": [round(x, 3) for x in r], "bytes": sizes[name]} for name, r in runs.items()}
+                   "seconds_rounds": [round(x, 3) for x in r]} for name, r in seconds.items()}
+
+
+def _complete(path: str, answer: httpx.Response) -> None:
+    """A JSON view that says it left figures out is no figure."""
+    from bench.run import BenchError
+
+    if answer.headers.get("content-type", "").startswith("application/json"):
+        document = answer.json()
+        if document.get("missing") or document.get("unavailable"):
+            raise BenchError(f"{path} left figures out: {document.get('unavailable')}")
+
+
+def _time(bench: Any, views: dict[str, str]) -> dict[str, dict[str, Any]]:
+    seconds, last = time_views(bench, views, runs=RUNS, timeout=60, check=_complete)
+    return {name: {**figures, "bytes": len(last[name].content)} for name, figures in timed(views, seconds).items()}
 
 
 def section_aggregates(bench: Any) -> dict[str, Any]:

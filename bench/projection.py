@@ -12,13 +12,12 @@ request at a time, median of ``RUNS``; and once more with what-ifs. The target: 
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 import time
 import uuid
 from typing import Any
 
-import httpx
 
+from bench.aggregates import time_views, timed
 from shared.timeutil import BANGKOK
 
 MEMBERS = 6_000
@@ -107,24 +106,8 @@ def _fund(bench: Any) -> dict[str, Any]:
 
 
 def _time(bench: Any, views: dict[str, str]) -> dict[str, dict[str, Any]]:
-    from bench.run import BenchError
-
-    runs: dict[str, list[float]] = {name: [] for name in views}
-    answers: dict[str, Any] = {}
-    with httpx.Client(base_url=bench.system.url, timeout=120) as client:
-        for path in views.values():  # once unmeasured: a connection, the services' pools
-            client.get(path, headers=bench.admin_headers())
-        for _ in range(RUNS):
-            for name, path in views.items():
-                headers = bench.admin_headers()
-                started = time.perf_counter()
-                answer = client.get(path, headers=headers)
-                runs[name].append(time.perf_counter() - started)
-                if answer.status_code != 200:
-                    raise BenchError(f"{path}: {answer.status_code} {answer.text[:300]}")
-                answers[name] = answer.json()
-    return {name: {"path": views[name], "seconds_median": round(statistics.median(r), 3),
-                   "seconds_rounds": [round(x, 3) for x in r], "answer": answers[name]} for name, r in runs.items()}
+    seconds, last = time_views(bench, views, runs=RUNS, timeout=120)
+    return {name: {**figures, "answer": last[name].json()} for name, figures in timed(views, seconds).items()}
 
 
 def section_projection(bench: Any) -> dict[str, Any]:
