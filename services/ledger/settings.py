@@ -41,5 +41,7 @@ class LedgerSettings(SajjaSettings):
     #: The largest single deposit accepted (satang): 100,000 baht.
     deposit_max_satang: int = 10_000_000
     #: How often the ledger brings its aggregates up to date (day totals, arrears due a count); 0
-    #: turns the worker off (a read of the aggregates still brings the day totals up to date).
-    aggregates_interval_seconds: float = 10.0
+    #: turns the worker off (a read of the aggregates still brings the day totals up to date). A pass
+    #: costs what was queued since the last one: passes close together keep each one short, where
+    #: passes far apart take a database core for a long moment while deposits are being posted.
+    aggregates_interval_seconds: float = 1.0
