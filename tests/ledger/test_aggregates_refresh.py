@@ -11,10 +11,13 @@ must read that deposit's postings only, counted by PostgreSQL itself for this tr
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import text
 
+from services.ledger.aggregates import service as aggregates
+from shared.auth import Role
 from shared.timeutil import BANGKOK
 from tests.support.factories import make_books
 
@@ -67,3 +70,47 @@ async def test_a_refresh_reads_the_queued_entries_postings_only(service_client, 
         "SELECT sum(deposits), sum(amount_satang) FROM deposit_days WHERE fund_id = CAST(:fund AS uuid)"),
         {"fund": books.fund.id})).one()
     assert (day_after[0], day_after[1]) == (SYNCS * SYNC_SIZE + 1, SYNCS * SYNC_SIZE * 100 + 2_500)
+
+
+async def test_the_worker_counts_a_fund_whose_books_keep_changing_at_most_once_a_minute(service_client, tokens) -> None:
+    """Every refresh that adds a deposit marks the fund's arrears stale; the worker, passing every
+    second, counts them again only once the count is ``ARREARS_MIN_AGE`` old (a count reads the
+    whole roll). ``POST /aggregates/refresh`` counts every stale fund at once."""
+    books = await make_books(service_client, tokens, members_count=2)
+    plan = await books.post("/plans", {"name": "เดือนละ 30 บาท", "period": "month", "amount_satang": 3_000,
+                                       "effective_from": "2025-01-01"})
+    assert plan.status_code == 201, plan.text
+    state = books.ledger._transport.app.state
+    fund = uuid.UUID(books.fund.id)
+
+    async def due() -> bool:
+        async with state.db.sessionmaker() as session:
+            return fund in await aggregates.arrears_due(session)
+
+    async def counted_at() -> dt.datetime:
+        return (await state.db.bind.execute(text("SELECT counted_at FROM fund_arrears WHERE fund_id = :f"),
+                                            {"f": fund})).scalar_one()
+
+    assert await due()  # never counted
+    await aggregates.keep_up(state.db, state.directory)
+    first = await counted_at()
+    assert not await due()
+
+    one = await books.post("/deposits", books.deposit(0, 3_000, collector_id=books.collector), books.collector_headers)
+    assert one.status_code == 201, one.text
+    await aggregates.keep_up(state.db, state.directory)  # the deposit marks the count stale
+    assert await counted_at() == first and not await due()
+
+    # A minute later the stale count is due, and the next pass counts it.
+    await state.db.bind.execute(text("UPDATE fund_arrears SET counted_at = counted_at - CAST(:age AS interval) WHERE fund_id = :f"),
+                                {"age": aggregates.ARREARS_MIN_AGE, "f": fund})
+    assert await due()
+    await aggregates.keep_up(state.db, state.directory)
+    assert not await due() and await counted_at() > first
+
+    # Stale again, and counted at once when asked.
+    two = await books.post("/deposits", books.deposit(1, 3_000, collector_id=books.collector), books.collector_headers)
+    assert two.status_code == 201, two.text
+    refreshed = await books.ledger.post("/v1/ledger/aggregates/refresh", headers=tokens.headers(Role.platform_admin))
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["arrears_counted"] == 1

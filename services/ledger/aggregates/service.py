@@ -35,6 +35,12 @@ log = logging.getLogger("sajja.ledger.aggregates")
 #: A fund's arrears are counted again after this long even when nothing in its books changed
 #: (a member who joined or left changes them; the members service tells nobody).
 ARREARS_MAX_AGE = dt.timedelta(minutes=15)
+#: The worker counts a fund's arrears again at most this often while its books keep changing: every
+#: refresh that adds a deposit of the fund marks its count stale, and a count reads the fund's roll
+#: from the members service and every member's contributions, far more than the refresh itself.
+#: The reads say how old each count is (``funds_stale``, ``counted_since``); ``POST
+#: /aggregates/refresh`` counts every stale fund at once.
+ARREARS_MIN_AGE = dt.timedelta(minutes=1)
 
 
 async def refresh(session: AsyncSession) -> dt.datetime:
@@ -115,14 +121,16 @@ async def count_arrears(session: AsyncSession, directory: MembersDirectory, fund
     return len(behind), sum(s.arrears_satang for s in behind)
 
 
-async def arrears_due(session: AsyncSession, *, limit: int = 200) -> list[uuid.UUID]:
-    """Up to ``limit`` funds with a plan whose arrears count is missing, stale, of an earlier day or
-    older than ``ARREARS_MAX_AGE``."""
+async def arrears_due(session: AsyncSession, *, limit: int = 200,
+                      min_age: dt.timedelta = ARREARS_MIN_AGE) -> list[uuid.UUID]:
+    """Up to ``limit`` funds with a plan whose arrears count is missing, of an earlier day, older
+    than ``ARREARS_MAX_AGE``, or stale and at least ``min_age`` old."""
     today, now = bangkok_today(), utcnow()
     return list((await session.scalars(
         select(ContributionPlan.fund_id).distinct()
         .outerjoin(FundArrears, FundArrears.fund_id == ContributionPlan.fund_id)
-        .where(FundArrears.fund_id.is_(None) | FundArrears.stale | (FundArrears.as_of < today)
+        .where(FundArrears.fund_id.is_(None) | (FundArrears.as_of < today)
+               | (FundArrears.stale & (FundArrears.counted_at <= now - min_age))
                | (FundArrears.counted_at < now - ARREARS_MAX_AGE))
         .order_by(ContributionPlan.fund_id)
         .limit(limit)
@@ -140,9 +148,9 @@ async def count_one(session: AsyncSession, directory: MembersDirectory, fund_id:
 
 
 async def recount_arrears(session: AsyncSession, directory: MembersDirectory, *, limit: int = 200) -> int:
-    """Count again the arrears of the funds due a count (:func:`arrears_due`), in the caller's
-    transaction; how many were counted."""
-    due = await arrears_due(session, limit=limit)
+    """Count again the arrears of the funds due a count (:func:`arrears_due`), every stale one
+    however recently counted, in the caller's transaction; how many were counted."""
+    due = await arrears_due(session, limit=limit, min_age=dt.timedelta(0))
     for fund_id in due:
         await count_one(session, directory, fund_id)
     return len(due)
