@@ -199,7 +199,9 @@ def settings_of(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "concurrency": ((sections.get("gateway") or {}).get("concurrency") or first.get("concurrency_single")
                         or first.get("concurrency")),
         "sections": [name for name in SECTIONS if name in sections],
-    } | ({"aggregate_runs": sections["aggregates"]["runs"]} if "aggregates" in sections else {})
+    } | ({"aggregate_runs": sections["aggregates"]["runs"]} if "aggregates" in sections else {}) | (
+        {"target_rounds": max(targeted)} if (targeted := [sections[name]["rounds"] for name in ("replicas", "peak")
+                                                           if name in sections and "rounds" in sections[name]]) else {})
 
 
 def is_full(settings: dict[str, Any]) -> bool:
@@ -242,6 +244,8 @@ def describe_machine(summary: dict[str, Any]) -> str:
             f" medians of {s['rounds']} round{'' if s['rounds'] == 1 else 's'} of {s['seconds']:g} s,"
             f" {s['concurrency']} requests in flight"
             " unless the row says otherwise" + (
+                f"; the ledger replicas and the evening peak: medians of {s['target_rounds']} rounds"
+                if s.get("target_rounds") and s["target_rounds"] != s.get("rounds") else "") + (
                 f"; views of many funds: one request at a time, median of {s['aggregate_runs']} runs" if s.get("aggregate_runs")
                 else "") + ".")
 

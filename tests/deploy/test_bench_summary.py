@@ -190,3 +190,16 @@ def test_a_readme_without_the_table_fails_the_check() -> None:
     summary = bench_summary.summarize(sections(), when=WHEN, on=MACHINE)
     with pytest.raises(AssertionError, match="no table"):
         check_readme(README, summary)
+
+
+def test_the_header_says_when_the_target_sections_took_more_rounds() -> None:
+    """The replicas and the evening peak take at least three rounds (bench/run.py TARGET_ROUNDS):
+    the table's header says so when the other sections took fewer."""
+    made = sections()
+    for name in ("replicas", "peak"):
+        made[name]["rounds"] = 3
+    summary = bench_summary.summarize(made, when=WHEN, on=MACHINE)
+    assert summary["full_run"] and summary["settings"]["rounds"] == 2 and summary["settings"]["target_rounds"] == 3
+    header = bench_summary.describe_machine(summary)
+    assert "medians of 2 rounds of 10 s" in header and "the ledger replicas and the evening peak: medians of 3 rounds" in header
+    assert "evening peak" not in bench_summary.describe_machine(bench_summary.summarize(sections(), when=WHEN, on=MACHINE))
