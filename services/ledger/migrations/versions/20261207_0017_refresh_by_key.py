@@ -19,6 +19,7 @@ function is as revision 0016 made it.
 """
 
 from pathlib import Path
+from typing import Any
 
 from alembic import op
 
@@ -75,27 +76,21 @@ UNDONE_BY_KEY = """    undone AS MATERIALIZED (
     ),"""
 
 
-def _load_0016() -> str:
-    """The function as revision 0016 made it (its own ``_refresh``)."""
+def _fiscal_years() -> Any:
+    """Revision 0016's module: the function as it made it (``_refresh``), and its ``_replaced``."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("fiscal_years_0016", HERE / "20261207_0016_fiscal_years.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return str(module._refresh())
-
-
-def _by_key(previous: str) -> str:
-    for old, new in ((QUEUED, QUEUED_BY_KEY), (UNDONE, UNDONE_BY_KEY)):
-        assert previous.count(old) == 1, old
-        previous = previous.replace(old, new)
-    return previous
+    return module
 
 
 def upgrade() -> None:
-    op.execute(_by_key(_load_0016()))
+    previous = _fiscal_years()
+    op.execute(previous._replaced(previous._refresh(), (QUEUED, QUEUED_BY_KEY), (UNDONE, UNDONE_BY_KEY)))
 
 
 def downgrade() -> None:
-    op.execute(_load_0016())
+    op.execute(_fiscal_years()._refresh())
