@@ -101,7 +101,7 @@ def sections(seconds: float = 10.0, rounds: int = 2) -> dict[str, dict[str, Any]
                                  "2 ledger replicas": _row(1620.0, [1600, 1640])}},
         "peak": {"seconds": seconds, "rounds": rounds, "phones": 200, "pause_ms": 100,
                  "deposits_per_s_median": 1580.6, "deposits_per_s_rounds": [1570.2, 1591.0],
-                 "p50_ms": 12.34, "p90_ms": 25.0, "p99_ms": 44.96},
+                 "p50_ms": 12.34, "p90_ms": 25.0, "p99_ms": 44.96, "p99_ms_rounds": [44.957, 47.31]},
     }
 
 
@@ -133,6 +133,8 @@ def test_a_full_run_is_summarised_with_medians_date_and_machine() -> None:
                                      " 20 years x 1,000 runs", "value": 0.73, "unit": "s"}
     assert figures["single_funds_two_ledgers"]["value"] == 1620 and figures["peak_deposits"]["rounds"] == [1570, 1591]
     assert (figures["peak_p50"]["value"], figures["peak_p99"]["value"], figures["peak_p99"]["unit"]) == (12.3, 45.0, "ms")
+    assert figures["peak_p99"]["rounds"] == [45.0, 47.3] and "rounds" not in figures["peak_p50"]
+    assert "- Evening peak, 200 phones pausing 100 ms: p99 latency, ms: 45.0, 47.3" in bench_summary.markdown(summary)
 
 
 @pytest.mark.parametrize(
