@@ -197,13 +197,18 @@ def headline(sections: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def settings_of(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The knobs of the run, as the sections recorded them."""
     first = next((s for s in (sections.get(name) for name in ("ledger", "gateway", "aggregates", "projection", "replicas", "peak")) if s), {})
-    return {key: first.get(key) for key in ("seconds", "warmup_seconds", "rounds")} | {
+    settings = {key: first.get(key) for key in ("seconds", "warmup_seconds", "rounds")} | {
         "concurrency": ((sections.get("gateway") or {}).get("concurrency") or first.get("concurrency_single")
                         or first.get("concurrency")),
         "sections": [name for name in SECTIONS if name in sections],
-    } | ({"aggregate_runs": sections["aggregates"]["runs"]} if "aggregates" in sections else {}) | (
-        {"target_rounds": max(targeted)} if (targeted := [sections[name]["rounds"] for name in ("replicas", "peak")
-                                                           if name in sections and "rounds" in sections[name]]) else {})
+    }
+    if "aggregates" in sections:
+        settings["aggregate_runs"] = sections["aggregates"]["runs"]
+    # The sections that judge a target take more rounds than the others (bench/run.py TARGET_ROUNDS).
+    targeted = [sections[name]["rounds"] for name in ("replicas", "peak") if "rounds" in sections.get(name, {})]
+    if targeted:
+        settings["target_rounds"] = max(targeted)
+    return settings
 
 
 def is_full(settings: dict[str, Any]) -> bool:

@@ -44,8 +44,8 @@ def _deposit() -> Deposit:
 async def test_calls_under_way_stay_within_the_process_limit_and_the_funds_take_turns(monkeypatch) -> None:
     from services.ledger.deposits import poster as module
 
-    # Calls here take 10 ms; on a loaded machine one may take longer than the slow-call threshold
-    # and free its place (the next test's subject), which is not what this one counts.
+    # A call here only sleeps a moment, but on a loaded machine it may outlast the slow-call
+    # threshold and free its place (the next test's subject), which is not what this one counts.
     monkeypatch.setattr(module, "SLOW_CALL_SECONDS", 60.0)
     poster = _Recording(in_flight=2, calls=2)
     funds = [uuid.uuid4() for _ in range(4)]

@@ -30,13 +30,10 @@ depends_on = None
 
 HERE = Path(__file__).parent
 
-QUEUED = """    queued AS MATERIALIZED (
-        SELECT p.fund_id, p.business_date, p.amount_satang, e.kind AS entry_kind, a.type, a.kind, a.source
-          FROM taken k
-          JOIN journal_entries e ON e.fund_id = k.fund_id AND e.id = k.entry_id
-          JOIN postings p ON p.fund_id = k.fund_id AND p.entry_id = k.entry_id
-          JOIN accounts a ON a.fund_id = p.fund_id AND a.id = p.account_id
-    ),"""
+#: The two lookups as this revision makes them; they take the place of revision 0016's, which
+#: stand in its text from ``FIRST`` up to ``AFTER``.
+FIRST = "    queued AS MATERIALIZED ("
+AFTER = "    income AS ("
 
 QUEUED_BY_KEY = """    queued AS MATERIALIZED (
         SELECT p.fund_id, p.business_date, p.amount_satang, e.kind AS entry_kind, a.type, a.kind, a.source
@@ -47,16 +44,6 @@ QUEUED_BY_KEY = """    queued AS MATERIALIZED (
                               WHERE p.fund_id = k.fund_id AND p.entry_id = k.entry_id OFFSET 0) p
          CROSS JOIN LATERAL (SELECT a.type, a.kind, a.source FROM accounts a
                               WHERE a.fund_id = p.fund_id AND a.id = p.account_id OFFSET 0) a
-    ),"""
-
-UNDONE = """    undone AS MATERIALIZED (
-        SELECT p.fund_id, p.business_date, p.amount_satang, e.kind AS entry_kind, a.kind
-          FROM taken k
-          JOIN journal_entries r ON r.fund_id = k.fund_id AND r.id = k.entry_id
-          JOIN journal_entries e ON e.fund_id = r.fund_id AND e.id = r.reverses_entry_id
-          JOIN postings p ON p.fund_id = r.fund_id AND p.entry_id = r.reverses_entry_id
-                         AND (r.reverses_line IS NULL OR p.line = r.reverses_line)
-          JOIN accounts a ON a.fund_id = p.fund_id AND a.id = p.account_id
     ),"""
 
 # The reversal looked up by the entry's key (no condition on reverses_entry_id, which would let the
@@ -77,7 +64,7 @@ UNDONE_BY_KEY = """    undone AS MATERIALIZED (
 
 
 def _fiscal_years() -> Any:
-    """Revision 0016's module: the function as it made it (``_refresh``), and its ``_replaced``."""
+    """Revision 0016's module: the function as it made it (``_refresh``)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("fiscal_years_0016", HERE / "20261207_0016_fiscal_years.py")
@@ -88,8 +75,10 @@ def _fiscal_years() -> Any:
 
 
 def upgrade() -> None:
-    previous = _fiscal_years()
-    op.execute(previous._replaced(previous._refresh(), (QUEUED, QUEUED_BY_KEY), (UNDONE, UNDONE_BY_KEY)))
+    previous = str(_fiscal_years()._refresh())
+    assert previous.count(FIRST) == 1 and previous.count(AFTER) == 1
+    start, end = previous.index(FIRST), previous.index(AFTER)
+    op.execute(previous[:start] + QUEUED_BY_KEY + "\n" + UNDONE_BY_KEY + "\n" + previous[end:])
 
 
 def downgrade() -> None:
