@@ -307,17 +307,34 @@ def write(sections: dict[str, dict[str, Any]], *, when: dt.datetime | None = Non
     return written
 
 
+def latest_run(found: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The sections of the newest run among ``found`` (section files as they lie on disk), and
+    the names of those left out: written by an earlier run, or by no known run (no ``run`` id).
+    A later ``--only`` run replaces some section files and leaves the others: mixed, they would
+    make one summary of two runs."""
+    newest = max(found.values(), key=lambda s: s.get("timestamp", ""))
+    run = newest.get("run")
+    kept = {name: s for name, s in found.items() if run is not None and s.get("run") == run}
+    return kept, sorted(set(found) - set(kept))
+
+
 def main() -> int:
-    sections = {}
+    found = {}
     for name in SECTIONS:
         path = RESULTS_DIR / f"{name}.json"
         if path.is_file():
-            sections[name] = json.loads(path.read_text(encoding="utf-8"))
-    if not sections:
+            found[name] = json.loads(path.read_text(encoding="utf-8"))
+    if not found:
         print(f"no section results in {RESULTS_DIR}: run make bench first", file=sys.stderr)
         return 1
+    sections, left = latest_run(found)
+    if not sections:
+        print(f"the section files in {RESULTS_DIR} name no run: run make bench again", file=sys.stderr)
+        return 1
+    if left:
+        print(f"left out, from another run than the newest: {', '.join(left)}")
     when = max(dt.datetime.fromisoformat(s["timestamp"]) for s in sections.values() if "timestamp" in s)
-    print(f"written to {write(sections, when=when).relative_to(ROOT)}")
+    print(f"written to {write(sections, when=when, results=RESULTS_DIR, readme=README).relative_to(ROOT)}")
     return 0
 
 

@@ -195,7 +195,7 @@ def test_a_readme_without_the_table_fails_the_check() -> None:
 
 
 def test_the_header_says_when_the_target_sections_took_more_rounds() -> None:
-    """The replicas and the evening peak take at least three rounds (bench/run.py TARGET_ROUNDS):
+    """The replicas and the evening peak take more rounds (bench/run.py TARGET_ROUNDS):
     the table's header says so when the other sections took fewer."""
     made = sections()
     for name in ("replicas", "peak"):
@@ -205,3 +205,48 @@ def test_the_header_says_when_the_target_sections_took_more_rounds() -> None:
     header = bench_summary.describe_machine(summary)
     assert "medians of 2 rounds of 10 s" in header and "the ledger replicas and the evening peak: medians of 3 rounds" in header
     assert "evening peak" not in bench_summary.describe_machine(bench_summary.summarize(sections(), when=WHEN, on=MACHINE))
+
+
+def _on_disk(results: Path, made: dict[str, dict[str, Any]]) -> None:
+    results.mkdir(exist_ok=True)
+    for name, figures in made.items():
+        (results / f"{name}.json").write_text(json.dumps({"section": name, **figures}), encoding="utf-8")
+
+
+def test_a_summary_rebuilt_from_disk_takes_one_run_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m bench.summary`` after a full run and a later ``--only peak``: the section files
+    on disk are of two runs; the summary is the newest run's alone (a smoke summary of the peak),
+    never the full run's figures with the later peak's, and the committed summary and README stay."""
+    full = sections()
+    for figures in full.values():
+        figures.update(run="full-1", timestamp="2026-12-08T09:00:00+00:00")
+    later = sections()["peak"] | {"run": "peak-2", "timestamp": "2026-12-08T10:00:00+00:00", "p99_ms": 99.0,
+                                  "p99_ms_rounds": [99.0, 99.0]}
+    results = tmp_path / "results"
+    readme = tmp_path / "README.md"
+    readme.write_text(README, encoding="utf-8")
+    _on_disk(results, {**full, "peak": later})
+    monkeypatch.setattr(bench_summary, "RESULTS_DIR", results)
+    monkeypatch.setattr(bench_summary, "ROOT", tmp_path)
+    monkeypatch.setattr(bench_summary, "README", readme)
+    monkeypatch.setattr(bench_summary, "machine", lambda: MACHINE)
+    assert bench_summary.main() == 0
+    assert "left out, from another run than the newest: aggregates, gateway, import, ledger, projection, replicas" in capsys.readouterr().out
+    assert not (results / "summary.json").exists() and readme.read_text(encoding="utf-8") == README
+    smoke = json.loads((results / "smoke-summary.json").read_text(encoding="utf-8"))
+    assert smoke["settings"]["sections"] == ["peak"] and not smoke["full_run"]
+    # The full run's files alone again: its summary, the README's table with it.
+    _on_disk(results, full)
+    assert bench_summary.main() == 0
+    summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
+    assert summary["full_run"] and {f["key"]: f["value"] for f in summary["figures"]}["peak_p99"] == 45.0
+    check_readme(readme.read_text(encoding="utf-8"), summary)
+
+
+def test_section_files_of_no_known_run_make_no_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Section files written before runs had ids: which run each is from cannot be told."""
+    _on_disk(tmp_path, sections())
+    monkeypatch.setattr(bench_summary, "RESULTS_DIR", tmp_path)
+    assert bench_summary.main() == 1
+    assert not (tmp_path / "summary.json").exists() and not (tmp_path / "smoke-summary.json").exists()
