@@ -30,10 +30,12 @@ Sections (each a function taking a :class:`Bench`, run in order in the same syst
   too), with the ratio of one replica's CPU per deposit to two's.
 - ``peak``: the evening peak, driven by wrk from outside (bench/wrk.py): ``PEAK_PHONES`` phones,
   each posting a single deposit with a fresh id, waiting for its answer and pausing a little
-  (``PEAK_PAUSE_MS``), collectors of one fund each with its own token; deposits/s, p50, p90, p99.
+  (``PEAK_PAUSE_MS``), collectors of one fund each with its own token; deposits/s, p50, p90, p99,
+  and deposits per posting call.
 
 The two sections that judge a target, ``replicas`` and ``peak``, take at least ``TARGET_ROUNDS``
-rounds, so that their median is a round that happened rather than the mean of two.
+rounds, so that their median is a round that happened, which one or two disturbed rounds do not
+move. Every section file names its run (``RUN_ID``).
 
 Each section prints a table and writes its figures to ``bench-results/<section>.json``. When every
 section has run with the default rounds or longer, the headline figures with the date and the
