@@ -1085,7 +1085,6 @@ def section_ledger(bench: Bench) -> dict[str, Any]:
     deposits = f"/v1/ledger/funds/{books.fund_id}/deposits"
     urls = {"direct": system.service_url("ledger") + deposits, "gateway": system.url + deposits}
 
-
     def http_run(name: str, url: str, *, batched: bool, concurrency: int | None = None) -> Measurement:
         if time.monotonic() - books.warmed_at > REWARM_AFTER:
             _ledger_warm(bench, books)
