@@ -67,8 +67,8 @@ from shared.auth import FUND_ROLES, Principal, Role
 from shared.db import DbSession
 from shared.errors import SajjaError
 from shared.pagination import Cursor, Limit, after_key, split_page
-from shared.timeutil import utcnow
-from shared.schemas import Year
+from shared.schemas import QUERIES, Year
+from shared.timeutil import bangkok_today, utcnow
 
 router = APIRouter(prefix="/v1/grants", tags=["grants"])
 
@@ -230,26 +230,41 @@ async def reconciliation(application: VisibleApplication, session: DbSession) ->
 
 @router.get("/programs/{program_id}/matching", response_model=MatchingDue)
 async def matching_due(
-    reading: MatchingReader, request: Request, year: Annotated[Year, Query()],
+    reading: MatchingReader, request: Request,
+    year: Annotated[Year | None, Query(deprecated=True, description=(
+        "Deprecated: leave it out, and the figure is counted over the program's own fiscal year (October to "
+        "September, `fiscal_year_be`), the year the grantor pays on. When given, a calendar year (January to "
+        "December), as before."))] = None,
 ) -> Any:
-    """For a matching program: what it owes a fund (``fund_id`` in the query) for a calendar year,
-    from the members' contributions in the fund's ledger (ratio of each member's baht, capped per
-    member). The grants service reads the contributions with its own token, so it answers only
-    whom ``access.MatchingReader`` admits for that fund (docs/grantors.md): the fund's committee
+    """For a matching program: what it owes a fund (``fund_id`` in the query) for the program's
+    fiscal year (1 October to 30 September, ``fiscal_year_be``: the window the grantor pays every
+    fund of the program by, read from the program, never chosen by the caller), from the members'
+    contributions in the fund's ledger (ratio of each member's baht, capped per member). The answer
+    names the window it counted (``period_start``, ``period_end``, ``counted_through``). The
+    grants service reads the contributions with its own token, so it answers only whom
+    ``access.MatchingReader`` admits for that fund (docs/grantors.md): the fund's committee
     and fund admins, its network's officers, the grantor's officers for a fund that applied to the
     grantor's programs, platform admins."""
     program, fund_id = reading
     program_id = program.id
     if program.matching_ratio_bp is None:
         raise SajjaError("program.not_matching", status_code=422)
-    per_member = await request.app.state.ledger.member_contributions(fund_id, f"{year}-01-01", f"{year}-12-31")
+    start, end = service.matching_window(program, year)
+    # Nothing is collected ahead of today, nor before the ledger's first day: the ledger is asked
+    # only about days it may hold, and not at all before the window begins.
+    through = min(end, bangkok_today())
+    since = max(start, QUERIES.earliest)
+    per_member = (await request.app.state.ledger.member_contributions(fund_id, since.isoformat(), through.isoformat())
+                  if since <= through else {})
     due = 0
     for amount in per_member.values():
         owed = max(0, amount) * program.matching_ratio_bp // 10_000
         if program.matching_cap_per_member_satang is not None:
             owed = min(owed, program.matching_cap_per_member_satang)
         due += owed
-    return MatchingDue(program_id=program_id, fund_id=fund_id, year=year, member_contributions_satang=sum(per_member.values()), due_satang=due)
+    return MatchingDue(program_id=program_id, fund_id=fund_id, year=end.year,
+                       fiscal_year_be=program.fiscal_year_be, period_start=start, period_end=end, counted_through=through,
+                       member_contributions_satang=sum(per_member.values()), due_satang=due)
 
 
 @router.get("/reports/rollup", response_model=GrantsRollup)

@@ -259,7 +259,18 @@ class DeliveryOut(BaseModel):
 class MatchingDue(BaseModel):
     program_id: uuid.UUID
     fund_id: uuid.UUID
-    year: int
+    year: int = Field(description=(
+        "Deprecated: read period_start and period_end. The calendar year asked for with the deprecated "
+        "`year` parameter; without it, the program's fiscal year in C.E. (named by the calendar year it ends in)."),
+        json_schema_extra={"deprecated": True})
+    fiscal_year_be: int = Field(description="The program's fiscal year in B.E. (October to September)")
+    period_start: dt.date = Field(description=(
+        "The first day of the window: 1 October that starts the program's fiscal year (1 January of `year` when it was given)"))
+    period_end: dt.date = Field(description=(
+        "The last day of the window: 30 September that ends the program's fiscal year (31 December of `year` when it was given)"))
+    counted_through: dt.date = Field(description=(
+        "The last day whose contributions are in the figure: period_end once it has passed, today while the window runs "
+        "(nothing is collected ahead of today); before period_start nothing is counted"))
     member_contributions_satang: int
     due_satang: int
 

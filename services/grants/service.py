@@ -46,7 +46,7 @@ from services.grants.schemas import (
 )
 from shared.auth import FUND_ROLES, Principal, Role
 from shared.errors import Conflict, Forbidden, NotFound, SajjaError, register_messages
-from shared.figures import BE_OFFSET
+from shared.fiscal import BE_OFFSET, year_bounds
 from shared.members_client import MembersDirectory
 from shared.outbound import TargetPolicy, TargetRefused
 from shared.timeutil import bangkok_date, bangkok_today, utcnow
@@ -154,10 +154,22 @@ OFFICERS = frozenset({Role.grant_officer, Role.platform_admin})
 REVIEWERS = frozenset({Role.grant_officer, Role.network_officer, Role.committee, Role.fund_admin, Role.platform_admin})
 
 
+#: The Thai government's fiscal year, which every program belongs to, starts in October.
+GOVERNMENT_FISCAL_YEAR_START_MONTH = 10
+
+
 def fiscal_year_bounds(year_be: int) -> tuple[dt.date, dt.date]:
     """Thai fiscal year B.E. N runs from 1 October of C.E. N-544 to 30 September of C.E. N-543."""
-    year_ce = year_be - BE_OFFSET
-    return dt.date(year_ce - 1, 10, 1), dt.date(year_ce, 9, 30)
+    return year_bounds(year_be - BE_OFFSET, GOVERNMENT_FISCAL_YEAR_START_MONTH)
+
+
+def matching_window(program: Program, calendar_year: int | None = None) -> tuple[dt.date, dt.date]:
+    """The days whose contributions a matching program pays on: the program's own fiscal year,
+    which the grantor pays every fund of the program by. ``calendar_year`` is the deprecated
+    choice of the caller (``year`` of the matching query), kept for clients that still send it."""
+    if calendar_year is not None:
+        return year_bounds(calendar_year)
+    return fiscal_year_bounds(program.fiscal_year_be)
 
 
 def program_out(program: Program) -> ProgramOut:

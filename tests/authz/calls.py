@@ -123,7 +123,7 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("grants", "POST", f"{G}/applications/{{application_id}}/tranches/{{tranche_id}}/disbursement"): Call(
         json={"disbursed_on": "{today}", "reference": "KTB-0001"}),
     ("grants", "POST", f"{G}/applications/{{application_id}}/reports"): Call(json={"lines": [{"line": "L1", "spent_satang": 100}]}),
-    ("grants", "GET", f"{G}/programs/{{program_id}}/matching"): Call(query={"fund_id": "{fund_id}", "year": "2026"}),
+    ("grants", "GET", f"{G}/programs/{{program_id}}/matching"): Call(query={"fund_id": "{fund_id}"}),
     ("grants", "POST", f"{G}/webhooks"): Call(json={"url": "http://127.0.0.1:9/hook", "events": ["tranche.disbursed"]}),
     # gateway
     # Signing in is open to all: a password is not checked here (a hash per caller is dear), so the

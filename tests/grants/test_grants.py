@@ -365,6 +365,109 @@ async def test_matching_programs_compute_what_is_due_from_the_ledger(g: Grants) 
     assert (due["member_contributions_satang"], due["due_satang"]) == (70_000, 36_500 + 20_000)
 
 
+async def matching_fund(g: Grants, n: int, contributions: dict[dt.date, int]) -> tuple[Any, str]:
+    """A fund whose one member (``person(n)``) contributed ``contributions`` (satang by the day
+    collected, at 17:00 or now if sooner), each posted late through a collector as a fund bringing
+    its past books in does; the fund and the member."""
+    from tests.support.factories import person
+
+    fund = await nakhon_fund(g, f"กองทุนสมทบ {uuid.uuid4().hex[:6]}")
+    collector = str(uuid.uuid4())
+    made = await g.members.post(f"/v1/members/funds/{fund.id}/collectors", headers=fund.as_(Role.committee),
+                                json={"user_id": collector, "display_name": "อาสา"})
+    assert made.status_code == 201, made.text
+    late = await g.ledger.patch(f"/v1/ledger/funds/{fund.id}/rules", json={"late_window_days": 3650}, headers=fund.as_(Role.fund_admin))
+    assert late.status_code == 200, late.text
+    member_id = (await fund.register(person(n))).json()["id"]
+    for day, amount in contributions.items():
+        collected = min(dt.datetime(day.year, day.month, day.day, 17, tzinfo=BANGKOK), dt.datetime.now(BANGKOK)).isoformat()
+        posted = await g.ledger.post(f"/v1/ledger/funds/{fund.id}/deposits", headers=fund.as_(Role.collector, sub=collector),
+                                     json={"id": str(uuid.uuid4()), "member_id": member_id, "amount_satang": amount,
+                                           "collected_at": collected})
+        assert posted.status_code == 201, posted.text
+    return fund, member_id
+
+
+async def test_matching_counts_the_programs_fiscal_year_october_to_september(g: Grants) -> None:
+    """Found: what a matching program owes was counted over the calendar year the caller passed in
+    ``year``, while the program (and the grantor paying on it) belongs to a Thai fiscal year,
+    October to September. The program's own year is the window now; ``year`` is deprecated and
+    still a calendar year."""
+    from shared.fiscal import BE_OFFSET, fiscal_year_of
+
+    fy = fiscal_year_of(TODAY, 10) - 1  # the last fiscal year that is over: 1 October fy-1 to 30 September fy
+    # One figure per day, each a different power of ten, so a total names the days counted.
+    fund, _ = await matching_fund(g, 950, {
+        dt.date(fy - 1, 9, 30): 1,         # fiscal year fy-1
+        dt.date(fy - 1, 10, 1): 10,        # fiscal year fy, calendar year fy-1
+        dt.date(fy - 1, 12, 31): 100,      # fiscal year fy, calendar year fy-1
+        dt.date(fy, 9, 30): 1_000,         # fiscal year fy, calendar year fy
+        dt.date(fy, 10, 1): 10_000,        # fiscal year fy+1, calendar year fy
+        min(dt.date(fy, 12, 31), TODAY): 100_000,  # October to December of fy: fiscal year fy+1
+    })
+    program = await g.program(grantor="local_government", name="อบต. สมทบ 1:2", fiscal_year_be=fy + BE_OFFSET,
+                              matching_ratio_bp=5_000)
+    url = f"/v1/grants/programs/{program['id']}/matching"
+
+    due = await g.grants.get(url, params={"fund_id": fund.id}, headers=fund.as_(Role.committee))
+    assert due.status_code == 200, due.text
+    assert due.json() == {
+        "program_id": program["id"], "fund_id": fund.id, "year": fy, "fiscal_year_be": fy + BE_OFFSET,
+        "period_start": f"{fy - 1}-10-01", "period_end": f"{fy}-09-30", "counted_through": f"{fy}-09-30",
+        "member_contributions_satang": 1_110, "due_satang": 555}
+    assert (program["fiscal_year_starts"], program["fiscal_year_ends"]) == (f"{fy - 1}-10-01", f"{fy}-09-30")
+
+    # The deprecated ``year`` is still a calendar year, and the answer says so.
+    calendar = (await g.grants.get(url, params={"fund_id": fund.id, "year": fy}, headers=fund.as_(Role.committee))).json()
+    assert (calendar["year"], calendar["fiscal_year_be"], calendar["period_start"], calendar["period_end"]) == (
+        fy, fy + BE_OFFSET, f"{fy}-01-01", f"{fy}-12-31")
+    assert calendar["counted_through"] == min(dt.date(fy, 12, 31), TODAY).isoformat()
+    assert (calendar["member_contributions_satang"], calendar["due_satang"]) == (111_000, 55_500)
+    before = (await g.grants.get(url, params={"fund_id": fund.id, "year": fy - 1}, headers=fund.as_(Role.committee))).json()
+    assert before["member_contributions_satang"] == 111
+
+
+async def test_matching_for_a_fiscal_year_under_way_or_not_begun(g: Grants) -> None:
+    """A program's year under way is counted up to today; one that has not begun owes nothing yet
+    (the ledger, which takes no day more than a year ahead, is not asked); the first fiscal year a
+    program may have, which begins before the ledger's first day, is answered too."""
+    from shared.fiscal import BE_OFFSET, fiscal_year_of
+
+    current = fiscal_year_of(TODAY, 10)
+    fund, _ = await matching_fund(g, 951, {dt.date(current - 1, 9, 30): 7, TODAY: 20_000})
+
+    async def due(fiscal_year_be: int, **params: Any) -> dict[str, Any]:
+        program = await g.program(name=f"สมทบ {fiscal_year_be}", fiscal_year_be=fiscal_year_be, matching_ratio_bp=10_000)
+        answer = await g.grants.get(f"/v1/grants/programs/{program['id']}/matching", params={"fund_id": fund.id, **params},
+                                    headers=fund.as_(Role.fund_admin))
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    running = await due(current + BE_OFFSET)
+    assert (running["period_start"], running["period_end"], running["counted_through"]) == (
+        f"{current - 1}-10-01", f"{current}-09-30", TODAY.isoformat())
+    assert (running["member_contributions_satang"], running["due_satang"]) == (20_000, 20_000)
+    ahead = await due(current + 2 + BE_OFFSET)
+    assert (ahead["period_start"], ahead["period_end"]) == (f"{current + 1}-10-01", f"{current + 2}-09-30")
+    assert (ahead["counted_through"], ahead["member_contributions_satang"], ahead["due_satang"]) == (TODAY.isoformat(), 0, 0)
+    first = await due(2543)
+    assert (first["period_start"], first["period_end"], first["due_satang"]) == ("1999-10-01", "2000-09-30", 0)
+    far = await due(current + BE_OFFSET, year=2100)
+    assert (far["period_start"], far["period_end"], far["due_satang"]) == ("2100-01-01", "2100-12-31", 0)
+
+
+async def test_matching_refuses_a_program_that_does_not_match_in_thai_or_english(g: Grants) -> None:
+    fund = await nakhon_fund(g)
+    program = await g.program(name="ไม่สมทบ")
+    url = f"/v1/grants/programs/{program['id']}/matching"
+    thai = await g.grants.get(url, params={"fund_id": fund.id}, headers=fund.as_(Role.committee))
+    assert thai.status_code == 422 and thai.headers["content-type"].startswith("application/problem+json")
+    assert (thai.json()["code"], thai.json()["title"]) == ("program.not_matching", "ไม่ใช่โครงการสมทบ")
+    english = await g.grants.get(url, params={"fund_id": fund.id}, headers={**fund.as_(Role.committee), "Accept-Language": "en"})
+    assert (english.status_code, english.json()["code"], english.json()["title"]) == (422, "program.not_matching", "Not a matching program")
+
+
 async def test_awards_stay_within_each_split_of_the_envelope(g: Grants) -> None:
     program = await g.program(envelope_satang=200_000 * B, allocation_splits=[
         {"name": "issue_based", "pct_bp": 2500}, {"name": "target_areas", "pct_bp": 7500}])
