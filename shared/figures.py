@@ -6,8 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-#: A Buddhist Era year is the Common Era year plus 543 (2563 is 2020).
-BE_OFFSET = 543
+from shared.fiscal import BE_OFFSET as BE_OFFSET  # re-exported: years in B.E. are shown from here
 
 
 def be_year(day: dt.date) -> int:

@@ -8,6 +8,7 @@ import datetime as dt
 
 #: The start months a fund may choose.
 START_MONTHS = (1, 10)
+#: A Buddhist Era year is the Common Era year plus 543 (2563 is 2020).
 BE_OFFSET = 543
 
 
