@@ -6,6 +6,7 @@ as suits them (the ledger in its own tables for a TTL, so a busy evening asks on
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -103,3 +104,15 @@ class MembersDirectory:
             raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "members"})
         body = response.json()
         return [dict(zip(body["columns"], row, strict=True)) for row in body["rows"]]
+
+    async def roll_changes(self, since: dt.datetime) -> tuple[dt.datetime, dict[uuid.UUID, dt.datetime]]:
+        """The funds whose rolls changed at or after ``since`` (``members.roll_changes``), each with
+        its latest change, and ``as_of``, the members database's clock before it looked: every
+        change committed before then is in the answer."""
+        url = self.base.removesuffix("/funds") + "/roll-changes"
+        response = await self._call("GET", url, params={"since": since.isoformat()})
+        if response.status_code != 200:
+            raise SajjaError("upstream.bad_gateway", status_code=502, params={"service": "members"})
+        body = response.json()
+        return (dt.datetime.fromisoformat(body["as_of"]),
+                {uuid.UUID(f["fund_id"]): dt.datetime.fromisoformat(f["changed_at"]) for f in body["funds"]})

@@ -42,6 +42,11 @@ WEBHOOKS_FAILED = Counter(
 LINE_PUSHES_FAILED = Counter(
     "sajja_line_pushes_failed", "LINE push and reply attempts that failed (retried), and messages given up.", ["final"],
 )
+ROLL_CHANGES_FAILED = Counter(
+    "sajja_roll_changes_failed",
+    "Passes of the ledger's aggregates worker whose ask of the members service for the funds whose rolls changed "
+    "failed (the watermark stays, the pass goes on, the next pass asks again).",
+)
 
 WORKER_PASSES = Counter("sajja_worker_passes", "Worker passes, by outcome.", ["worker", "outcome"])
 WORKER_PASS_SECONDS = Histogram("sajja_worker_pass_duration_seconds", "How long a worker's pass took.", ["worker"],

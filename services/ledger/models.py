@@ -430,3 +430,15 @@ class FundArrears(Base):
     counted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     stale: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
+
+class Watermark(Base):
+    """How far the ledger has read a feed of another service, by the other service's clock: for
+    ``members.roll_changes``, the ``as_of`` of the last answer taken in (docs/aggregates.md
+    "Arrears"). It only moves forward, so replicas taking the same feed at once do no harm."""
+
+    __tablename__ = "watermarks"
+
+    #: The feed: the permission it is read with (``members.roll_changes``).
+    feed: Mapped[str] = mapped_column(String(64), primary_key=True)
+    as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+

@@ -119,6 +119,8 @@ CollectorFactsReader = Annotated[Principal, Depends(ServiceMay("members.collecto
 CurrentMembersReader = Annotated[Principal, Depends(ServiceMay("members.current_members", Role.platform_admin))]
 #: The whole roll in a compact form, no one named (``members.roll``): the benefits projection.
 ProjectionRollReader = Annotated[Principal, Depends(ServiceMay("members.roll", Role.platform_admin))]
+#: The funds whose rolls changed since an instant (``members.roll_changes``): the ledger's arrears.
+RollChangesReader = Annotated[Principal, Depends(ServiceMay("members.roll_changes", Role.platform_admin))]
 
 
 async def fund_creator(principal: CurrentPrincipal) -> Principal:

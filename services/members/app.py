@@ -7,7 +7,7 @@ from services.members.access import AuditReader
 from services.members.collectors.endpoints import router as collectors_router
 from services.members.erasures.endpoints import router as erasures_router
 from services.members.erasures.worker import carry_due
-from services.members.facts.endpoints import network_router
+from services.members.facts.endpoints import changes_router, network_router
 from services.members.facts.endpoints import router as facts_router
 from services.members.funds.endpoints import router as funds_router
 from services.members.people.endpoints import router as people_router
@@ -50,7 +50,7 @@ def create_app(settings: MembersSettings | None = None) -> FastAPI:
         settings=settings,
         title="Sajja members",
         description="Networks, funds, members, collectors and their rounds; PDPA-protected national IDs; erasures.",
-        routers=[funds_router, people_router, collectors_router, facts_router, network_router, pii_keys_router, erasures_router,
+        routers=[funds_router, people_router, collectors_router, facts_router, network_router, changes_router, pii_keys_router, erasures_router,
                  audit_router("members", AuditReader)],
         on_startup=on_startup,
         on_shutdown=on_shutdown,

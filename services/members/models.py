@@ -121,6 +121,9 @@ class Member(Base):
         Index("ix_members_national_id_key_id", "national_id_key_id", postgresql_where=text("national_id_enc IS NOT NULL")),
         Index("ix_members_fund_phone", "fund_id", "phone"),
         Index("ix_members_fund_village", "fund_id", "village_no"),
+        # The funds whose rolls changed since an instant (``/internal/roll-changes``), from the
+        # index alone: the ledger asks every pass (docs/aggregates.md "Arrears").
+        Index("ix_members_updated_at", "updated_at", "fund_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -155,6 +158,12 @@ class Member(Base):
     anonymised_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[dt.datetime] = _created_at()
+    #: When the row last changed. A row inserted, or updated in any of the facts a fund's roll is
+    #: made of (fund, joining date, status and since when, anonymised), is stamped by the trigger
+    #: ``members_stamp_roll_change`` (revision 0007) with the database's clock at the write, however
+    #: it was written (the ORM, a bulk import, SQL by hand): the ledger learns from it which funds'
+    #: arrears to count again. Other changes are stamped by the ORM (``onupdate``), or not at all
+    #: where the writer says so (the national ID's re-encryption).
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
@@ -171,6 +180,21 @@ class Household(Base):
     village_no: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     house_no: Mapped[str] = mapped_column(String(30), nullable=False)
     created_at: Mapped[dt.datetime] = _created_at()
+
+
+class RollDeparture(Base):
+    """A member row that left a fund's roll other than by a change of status: moved to another fund
+    or deleted (neither is a path of the service; SQL by hand may do either). Written by the trigger
+    ``members_stamp_roll_change``, so the fund it left is among the funds whose rolls changed
+    (``/internal/roll-changes``) though no member row of it carries the change."""
+
+    __tablename__ = "roll_departures"
+    __table_args__ = (Index("ix_roll_departures_departed_at", "departed_at", "fund_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    fund_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    member_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    departed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class MemberStatusChange(Base):

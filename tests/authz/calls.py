@@ -68,6 +68,7 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("members", "POST", f"{M}/funds/{{fund_id}}/collectors"): Call(json={"user_id": "{new_id}", "display_name": "อาสาใหม่"}),
     ("members", "PUT", f"{M}/funds/{{fund_id}}/collectors/{{collector_id}}/round"): Call(json={"villages": [3]}),
     ("members", "POST", f"{M}/internal/funds/{{fund_id}}/members/facts"): Call(json={"member_ids": ["{member_id}"]}),
+    ("members", "GET", f"{M}/internal/roll-changes"): Call(query={"since": "{today}"}),
     ("ledger", "POST", "/v1/ledger/aggregates"): Call(json={"fund_ids": ["{fund_id}"]}),
     ("benefits", "POST", "/v1/benefits/aggregates"): Call(json={"fund_ids": ["{fund_id}"]}),
     ("grants", "POST", f"{G}/aggregates"): Call(json={"fund_ids": ["{fund_id}"]}),

@@ -141,6 +141,8 @@ POLICIES: dict[str, Policy] = _policies(
            allow=service("ledger", "benefits", "grants") | {PLATFORM}, sees=service("ledger", "benefits", "grants")),
     Policy("current_members", "The ledger service (members.current_members), and platform admins.",
            allow=service("ledger") | {PLATFORM}, sees=service("ledger")),
+    Policy("roll_changes", "The ledger service (members.roll_changes, which funds' arrears to count again), and platform admins.",
+           allow=service("ledger") | {PLATFORM}, sees=service("ledger")),
     Policy("projection_roll", "The benefits service (members.roll, for the sustainability projection), and platform admins.",
            allow=service("benefits") | {PLATFORM}, sees=service("benefits")),
     # --- Ledger ---------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ members   GET    /v1/members/internal/networks/{network_id}/funds               
 members   GET    /v1/members/funds-overview                                           signed_in
 members   GET    /v1/members/internal/funds/{fund_id}/members                         current_members
 members   GET    /v1/members/internal/funds/{fund_id}/roll                            projection_roll
+members   GET    /v1/members/internal/roll-changes                                    roll_changes
 members   GET    /v1/members/internal/audit                                            audit_feed
 members   GET    /v1/members/pii-keys                                                 platform_admin
 members   GET    /v1/members/internal/funds/{fund_id}/members/{member_id}/export      member_export

@@ -362,8 +362,10 @@ async def test_a_deposit_reversed_by_several_at_once_is_reversed_once(committed,
 
 
 #: Not the fund's books: the audit trail (shared.audit) is one log per process, read across funds by
-#: platform admins, and holds acts with no fund; it is never on a posting's path.
-NOT_BOOKS = {"audit_events"}
+#: platform admins, and holds acts with no fund; the watermarks say how far the aggregates worker has
+#: read another service's feed, one row per feed for every fund (docs/aggregates.md). Neither is on a
+#: posting's path.
+NOT_BOOKS = {"audit_events", "watermarks"}
 
 
 def test_every_ledger_table_leads_its_primary_key_with_fund_id() -> None:

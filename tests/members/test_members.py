@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from services.members.models import Member, PiiAccess
 from shared.auth import Role
-from tests.support.factories import BAN_SONG, Fund, make_fund, national_id, person
+from tests.support.factories import BAN_SONG, ROLL_HEADER, Fund, make_fund, national_id, person, roll_csv, roll_row
 
 
 @pytest.fixture
@@ -500,21 +500,6 @@ async def test_a_name_or_a_status_sent_as_null_is_refused_and_what_is_left_out_s
     assert cleared.json()["title"] is None and cleared.json()["first_name"] == "สมศรี" and cleared.json()["last_name"] == "ใจงาม"
 
 # --- 7. Importing a roll -------------------------------------------------------------------------------
-
-ROLL_HEADER = "ลำดับ,เลขประจำตัวประชาชน,คำนำหน้า,ชื่อ,นามสกุล,วันเกิด,เพศ,โทรศัพท์,หมู่ที่,บ้านเลขที่,วันที่สมัคร\n"
-
-
-def roll_csv(rows: list[tuple[str, ...]]) -> str:
-    return ROLL_HEADER + "".join(",".join((str(i), *row)) + "\n" for i, row in enumerate(rows, start=1))
-
-
-def roll_row(n: int, **overrides: str) -> tuple[str, ...]:
-    values = {"national_id": national_id(n), "title": "นาย", "first_name": f"สมชาย{n}", "last_name": "รักดี",
-              "birth_date": "01/02/2505", "sex": "ชาย", "phone": f"089{n:07d}", "village": "4", "house_no": f"{n}",
-              "joined_on": "15/06/2556"}
-    values.update(overrides)
-    return tuple(values.values())
-
 
 async def _import(members: Any, fund: Fund, content: bytes, content_type: str, **params: Any) -> Any:
     return await members.post(f"/v1/members/funds/{fund.id}/members/import",

@@ -167,6 +167,7 @@ def requests_for(permission: str, fund: str, member: str, collector: str) -> lis
         "members.collector_facts": [("GET", f"{internal}/collectors/by-user/{collector}", {})],
         "members.current_members": [("GET", f"{internal}/members", {})],
         "members.roll": [("GET", f"{internal}/roll", {})],
+        "members.roll_changes": [("GET", "/v1/members/internal/roll-changes", {"params": {"since": today}})],
         "ledger.payout": [("POST", f"{books}/payouts", {"json": {
             "id": str(uuid.uuid4()), "category": "death", "amount_satang": 1000, "paid_on": today}})],
         "ledger.co_funding": [("POST", f"{books}/co-funding", {"json": {

@@ -9,6 +9,7 @@ particulars from the source documents.
 - ``add_collector``: a collector of a fund.
 - ``make_grantor``: a grantor organisation in the grants service (its id); ``grant_officer``: the
   headers of an officer acting for it.
+- ``roll_csv`` / ``roll_row``: a roll file to import, as a fund's register has it (Thai headers).
 - ``make_books`` -> ``Books``: a fund with members and a collector, and shortcuts to its ledger (a
   second committee member, ``checker``, confirms what ``committee`` proposes: ``post_confirmed``).
 """
@@ -72,6 +73,22 @@ def person(n: int, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+#: The header of a roll file in Thai, as ``roll_csv`` writes it.
+ROLL_HEADER = "ลำดับ,เลขประจำตัวประชาชน,คำนำหน้า,ชื่อ,นามสกุล,วันเกิด,เพศ,โทรศัพท์,หมู่ที่,บ้านเลขที่,วันที่สมัคร\n"
+
+
+def roll_csv(rows: list[tuple[str, ...]]) -> str:
+    return ROLL_HEADER + "".join(",".join((str(i), *row)) + "\n" for i, row in enumerate(rows, start=1))
+
+
+def roll_row(n: int, **overrides: str) -> tuple[str, ...]:
+    values = {"national_id": national_id(n), "title": "นาย", "first_name": f"สมชาย{n}", "last_name": "รักดี",
+              "birth_date": "01/02/2505", "sex": "ชาย", "phone": f"089{n:07d}", "village": "4", "house_no": f"{n}",
+              "joined_on": "15/06/2556"}
+    values.update(overrides)
+    return tuple(values.values())
 
 
 class Fund:

@@ -16,12 +16,19 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.members.access import CollectorFactsReader, CurrentMembersReader, FundFactsReader, ProjectionRollReader, ServiceCaller
+from services.members.access import (
+    CollectorFactsReader,
+    CurrentMembersReader,
+    FundFactsReader,
+    ProjectionRollReader,
+    RollChangesReader,
+    ServiceCaller,
+)
 from services.members.collectors import service as collectors
-from services.members.models import CURRENT_STATUSES, Fund, Member, MemberStatusChange
+from services.members.models import CURRENT_STATUSES, Fund, Member, MemberStatusChange, RollDeparture
 from services.members.schemas import (
     CollectorFacts,
     FactsBatch,
@@ -33,6 +40,7 @@ from shared.db import DbSession
 from shared.errors import NotFound
 from shared.etag import cached_json
 from shared.pagination import Cursor, Limit, after_key, split_page
+from shared.schemas import QueryTime
 
 router = APIRouter(prefix="/v1/members/internal/funds/{fund_id}", tags=["internal"])
 
@@ -177,3 +185,43 @@ async def roll(fund_id: uuid.UUID, session: DbSession, _: ProjectionRollReader) 
     return {"fund_id": fund_id, "columns": ROLL_COLUMNS,
             "rows": [[str(i), b.isoformat() if b else None, sex, j.isoformat(), st, since.isoformat()]
                      for i, b, sex, j, st, since in rows]}
+
+
+class RollChange(BaseModel):
+    fund_id: uuid.UUID
+    #: The latest change of the fund's roll at or after ``since``.
+    changed_at: dt.datetime
+
+
+class RollChanges(BaseModel):
+    """The funds whose rolls changed at or after ``since``, and the database's clock when asked."""
+
+    #: Every change committed before this instant is in the answer (a later ``since`` may start
+    #: from it, less an overlap for a change stamped before it and committed after: docs/aggregates.md).
+    as_of: dt.datetime
+    funds: list[RollChange]
+
+
+changes_router = APIRouter(prefix="/v1/members/internal", tags=["internal"])
+
+
+@changes_router.get("/roll-changes", response_model=RollChanges)
+async def roll_changes(since: QueryTime, session: DbSession, _: RollChangesReader) -> Any:
+    """The funds with a member row inserted, or changed in a fact the roll is made of (fund,
+    joining date, status and since when, anonymised), or moved out or deleted, at or after
+    ``since``: each fund once, with its latest change (``members.updated_at``, stamped by the
+    trigger of revision 0007 however the row was written; ``roll_departures``). The ledger asks it
+    every pass to know which funds' arrears to count again (``members.roll_changes``). At most one
+    row per fund, from ``ix_members_updated_at``: no paging."""
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    # Taken by a statement before the query's: every change committed before it is in the query's snapshot.
+    as_of = await session.scalar(select(func.statement_timestamp()))
+    changed = union_all(
+        select(Member.fund_id, Member.updated_at.label("at")).where(Member.updated_at >= since),
+        select(RollDeparture.fund_id, RollDeparture.departed_at.label("at")).where(RollDeparture.departed_at >= since),
+    ).subquery()
+    rows = (await session.execute(
+        select(changed.c.fund_id, func.max(changed.c.at)).group_by(changed.c.fund_id).order_by(changed.c.fund_id)
+    )).all()
+    return RollChanges(as_of=as_of, funds=[RollChange(fund_id=f, changed_at=at) for f, at in rows])
