@@ -6,6 +6,9 @@
 - ``service_client(name)``: an httpx client on a service's ASGI app whose database work happens in
   an outer transaction rolled back after the test.
 - ``gateway``: the gateway app the same way, with its keyring, issuer and forwarder.
+- ``light_argon2``: the in-process gateway's password hashing at argon2id's lightest cost.
+
+``tests/e2e/conftest.py`` adds the running system that some end-to-end tests share.
 
 Only fixtures live here; what they are built from (apps, tokens, funds) is in ``tests/support/``.
 """
@@ -55,6 +58,27 @@ async def engines(migrated: dict[str, str]) -> AsyncIterator[dict[str, AsyncEngi
     yield made
     for engine in made.values():
         await engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def light_argon2() -> Any:
+    """The in-process gateway hashes and verifies passwords with argon2id at its lightest cost.
+
+    The gateway's own cost is meant to take tens of milliseconds per hash, and the tests log in, make
+    users and guess wrong passwords thousands of times. What they check (which password passes, who
+    is throttled before argon2 runs, how many run at once) does not depend on the cost; the hashes
+    are still argon2id, made and checked by the same library. The processes that the end-to-end
+    tests start keep the gateway's own cost.
+    """
+    from argon2 import PasswordHasher
+
+    from gateway.auth import service
+
+    real = service._hasher, service._DUMMY_HASH
+    service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    service._DUMMY_HASH = service._hasher.hash("not anybody's password")
+    yield
+    service._hasher, service._DUMMY_HASH = real
 
 
 @pytest.fixture(scope="session")
@@ -112,3 +136,4 @@ async def service_client(
 async def gateway(engines: dict[str, AsyncEngine]) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     async with gateway_app(engines["gateway"]) as pair:
         yield pair
+

@@ -8,14 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
 from services.members.thai import national_id_check_digit
-from tests.fakes.line import ThreadedFakeLine
-from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, running_system
+from tests.fakes.line import FakeLine
+from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, RunningSystem
 
 pytestmark = pytest.mark.e2e
 
@@ -36,10 +35,9 @@ def _wait_for(check, timeout: float = 20.0):  # noqa: ANN001, ANN202
     raise AssertionError("timed out waiting")
 
 
-def test_a_collectors_day(tmp_path: Path) -> None:
-    with ThreadedFakeLine() as line, running_system(
-        tmp_path / "home", extra_env={**line.env(), "SAJJA_GATEWAY_LINE_WORKER_INTERVAL_SECONDS": "0.3"}
-    ) as system, httpx.Client(base_url=system.url, timeout=15) as client:
+def test_a_collectors_day(shared_system: RunningSystem, shared_line: FakeLine) -> None:
+    system, line = shared_system, shared_line  # LINE set up, its worker passing every 0.3 s (tests/e2e/conftest.py)
+    with httpx.Client(base_url=system.url, timeout=15) as client:
         admin = _login(client, ADMIN_PHONE, ADMIN_PASSWORD)
         fund = client.post("/v1/members/funds", headers=admin, json={
             "name": "กองทุนสวัสดิการชุมชนตำบลท่างาม", "province": "สิงห์บุรี", "district": "อินทร์บุรี", "subdistrict": "ท่างาม",

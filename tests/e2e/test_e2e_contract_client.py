@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from services.members.thai import national_id_check_digit
-from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, running_system
+from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, RunningSystem
 from tools import contract
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def _login(client: httpx.Client, phone: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-def test_a_generated_typescript_client_runs_a_collectors_evening(tmp_path: Path) -> None:
+def test_a_generated_typescript_client_runs_a_collectors_evening(tmp_path: Path, shared_system: RunningSystem) -> None:
     assert shutil.which("node"), "Node.js is needed for the contract checks (docs/api-contract.md)"
     assert BIN.joinpath("openapi-typescript").exists(), "contract/node_modules is missing: `make test` installs it"
     work = tmp_path / "client"
@@ -50,7 +50,8 @@ def test_a_generated_typescript_client_runs_a_collectors_evening(tmp_path: Path)
     (work / "package.json").write_text('{"private": true, "type": "module"}\n')
     (work / "node_modules").symlink_to(CONTRACT_DIR / "node_modules", target_is_directory=True)
 
-    with running_system(tmp_path / "home") as system, httpx.Client(base_url=system.url, timeout=15) as client:
+    system = shared_system
+    with httpx.Client(base_url=system.url, timeout=15) as client:
         live = client.get("/openapi.json").json()
         assert live == contract.public_document(), "the gateway serves another document than tools.contract builds"
         (work / "openapi.json").write_text(json.dumps(live, ensure_ascii=False))

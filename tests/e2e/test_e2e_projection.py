@@ -11,7 +11,6 @@ import io
 import re
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,7 +18,7 @@ from pypdf import PdfReader
 
 from shared import projection_view as view
 from tests.support.factories import E2E_FUND, person
-from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, running_system
+from tests.support.system import ADMIN_PASSWORD, ADMIN_PHONE, RunningSystem
 
 pytestmark = pytest.mark.e2e
 
@@ -30,8 +29,8 @@ def _bearer(client: httpx.Client, phone: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-def test_the_dashboard_and_the_statements_pdf_show_a_real_funds_projection(tmp_path: Path) -> None:
-    with running_system(tmp_path / "home") as system, httpx.Client(base_url=system.url, timeout=60) as client:
+def test_the_dashboard_and_the_statements_pdf_show_a_real_funds_projection(shared_system: RunningSystem) -> None:
+    with httpx.Client(base_url=shared_system.url, timeout=60) as client:
         admin = _bearer(client, ADMIN_PHONE, ADMIN_PASSWORD)
         fund = client.post("/v1/members/funds", json=E2E_FUND, headers=admin)
         assert fund.status_code == 201, fund.text
