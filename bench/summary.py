@@ -163,6 +163,9 @@ def headline(sections: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                            ("funds_xlsx", f"Funds table as XLSX, {funds} funds"),
                            ("fund_dashboard", "One fund's dashboard, the same run")):
             figures.append(_figure(f"aggregates_{key}", label, round(views[key]["seconds_median"], 2), "s"))
+        if recount := many.get("arrears_recount"):
+            figures.append(_figure("aggregates_arrears_recount", f"Arrears of every fund counted again by the worker,"
+                                   f" {recount['funds']:,} funds", round(recount["seconds"], 1), "s"))
     if projection := sections.get("projection"):
         label = (f"Sustainability projection, one fund of {projection['members']:,} members,"
                  f" {projection['years']} years x {projection['runs_per_projection']:,} runs")
