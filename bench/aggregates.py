@@ -40,6 +40,9 @@ from shared.timeutil import BANGKOK
 FUNDS = int(os.environ.get("SAJJA_BENCH_FUNDS", "") or 6_000)
 MEMBERS = 30
 MONTHS = 12
+#: The advisory lock under which ledger_refresh_aggregates() runs (REFRESH_LOCK of ledger revisions
+#: 0014 and 0015): the section's own writes to fund_arrears take it too.
+REFRESH_LOCK = 0x5A4A_A661
 DEPOSIT_SATANG = 10_000
 PROVINCES = 77
 #: Runs of each timed view; the median is reported.
@@ -296,7 +299,7 @@ def _copies(bench: Any, template: dict[str, Any]) -> dict[str, Any]:
     # Under the refresh's own lock, and again should the worker's count of arrears cross it.
     for attempt in range(5):
         try:
-            psql_rows(ledger, "BEGIN; SELECT pg_advisory_xact_lock(1514841697);"
+            psql_rows(ledger, f"BEGIN; SELECT pg_advisory_xact_lock({REFRESH_LOCK});"
                               " UPDATE fund_arrears SET stale = false, counted_at = now(), as_of = t.as_of FROM"
                               f" (SELECT as_of FROM fund_arrears WHERE fund_id = '{fund}') t; COMMIT")
             break
@@ -375,7 +378,7 @@ def recount_every_fund(bench: Any) -> dict[str, Any]:
 
     ledger = dataclasses.replace(find_postgres(bench.system.home / "pgdata"), database="sajja_ledger")
     [[funds, day]] = psql_rows(ledger, "SELECT count(*), max(as_of) FROM fund_arrears")
-    psql_rows(ledger, "BEGIN; SELECT pg_advisory_xact_lock(1514841697); UPDATE fund_arrears SET as_of = as_of - 1; COMMIT")
+    psql_rows(ledger, f"BEGIN; SELECT pg_advisory_xact_lock({REFRESH_LOCK}); UPDATE fund_arrears SET as_of = as_of - 1; COMMIT")
     started = time.perf_counter()
     while True:
         [[left]] = psql_rows(ledger, f"SELECT count(*) FROM fund_arrears WHERE as_of < DATE '{day}'")
